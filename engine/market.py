@@ -1,0 +1,168 @@
+"""The normalized market vocabulary shared by providers (which produce it) and the engine (which scores it).
+
+Invariants every provider guarantees at its boundary, so nothing downstream re-checks them:
+
+- Series are oldest-first (OKX and CoinAPI answer newest-first; the providers reverse them).
+- Timestamps are timezone-aware UTC ``datetime`` objects.
+- Funding is a *fraction per funding interval* with its ``interval_hours``; converting to percent or to
+  an 8h-equivalent happens once, here, in :class:`FundingRate`.
+- Numbers are ``float``. Written decision: venues send prices and sizes as decimal strings with at most
+  ~12 significant digits; an IEEE-754 double keeps 15, so ``float(text)`` is exact to the venue's
+  precision and ``repr`` gives the venue's text back. Everything downstream is statistics (averages,
+  ratios, thresholds), never ledger arithmetic, so ``Decimal`` would cost speed and buy nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+
+class Timeframe(enum.Enum):
+    """The candle interval of a signal; also the period of the ratio and OI-history queries."""
+
+    M15 = "15m"
+    H1 = "1h"
+    H4 = "4h"
+    D1 = "1d"
+
+    @property
+    def duration(self) -> timedelta:
+        return _TIMEFRAME_DURATION[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Timeframe:
+        """Accept ``4h``, ``4H``, ``H4``; raise ``ValueError`` naming the valid choices otherwise."""
+        cleaned = text.strip().lower()
+        for member in cls:
+            if cleaned in (member.value, member.name.lower()):
+                return member
+        choices = ", ".join(m.value for m in cls)
+        raise ValueError(f"unknown timeframe {text!r}; expected one of {choices}")
+
+
+_TIMEFRAME_DURATION = {
+    Timeframe.M15: timedelta(minutes=15),
+    Timeframe.H1: timedelta(hours=1),
+    Timeframe.H4: timedelta(hours=4),
+    Timeframe.D1: timedelta(days=1),
+}
+
+
+def utc_from_ms(epoch_ms: int | float | str) -> datetime:
+    """Epoch milliseconds (number or numeric string) to an aware UTC datetime."""
+    return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    open_time: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float  # base-asset volume
+    quote_volume: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker24h:
+    symbol: str
+    last_price: float
+    price_change_pct: float
+    high: float
+    low: float
+    volume: float
+    quote_volume: float
+    close_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FundingRate:
+    """A funding rate as a fraction per interval, e.g. ``0.0001`` every 8 h (= 0.01 % per 8 h)."""
+
+    symbol: str
+    rate: float
+    interval_hours: float
+    time: datetime
+    next_funding_time: datetime | None = None
+    mark_price: float | None = None
+
+    @property
+    def rate_8h_equivalent(self) -> float:
+        """The same carry expressed per 8 hours, as a fraction."""
+        return self.rate * 8.0 / self.interval_hours
+
+    @property
+    def percent_8h(self) -> float:
+        return self.rate_8h_equivalent * 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class MarkPrice:
+    symbol: str
+    mark_price: float
+    index_price: float
+    last_funding_rate: float  # fraction per interval
+    next_funding_time: datetime | None
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInterestPoint:
+    """Open interest at a time, in ``unit``: ``"coin"`` (base asset, free of price moves) where the venue
+    gives coins, ``"usd"`` where it gives only notional (CoinGlass aggregated history)."""
+
+    time: datetime
+    open_interest: float
+    open_interest_usd: float | None = None
+    unit: str = "coin"
+
+
+@dataclass(frozen=True, slots=True)
+class LongShortPoint:
+    """Share of accounts (or of top traders' positions) that are long, as a percentage 0..100."""
+
+    time: datetime
+    long_pct: float
+    long_short_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationTotals:
+    """Liquidated USD by liquidated position side over a trailing window."""
+
+    window: timedelta
+    long_usd: float
+    short_usd: float
+
+    @property
+    def long_share_pct(self) -> float | None:
+        total = self.long_usd + self.short_usd
+        return None if total <= 0 else self.long_usd / total * 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class FearGreed:
+    value: float  # 0..100
+    classification: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SocialSentiment:
+    """A 0..100 social score; ``kind`` says what it is (CoinGecko up-votes, LunarCrush Galaxy Score)."""
+
+    score: float
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolInfo:
+    symbol: str  # canonical, e.g. BTCUSDT
+    base_asset: str
+    quote_asset: str
+    status: str
+    onboard_date: datetime | None
+    contract_type: str

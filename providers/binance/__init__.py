@@ -1,0 +1,1 @@
+"""Binance USD-M futures (keyless): the venue-shaped raw client and the normalizing domain layer."""

@@ -1,0 +1,194 @@
+"""Binance venue models → our normalized models (:mod:`engine.market`).
+
+Binance already answers series oldest-first; funding is a fraction per interval whose length is not in
+``premiumIndex``, so it is inferred from the spacing of ``fundingRate`` history (most symbols 8 h, some
+4 h or 1 h after Binance adjusts them).
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from typing import TYPE_CHECKING
+
+from engine.market import (
+    Candle,
+    FundingRate,
+    LongShortPoint,
+    MarkPrice,
+    OpenInterestPoint,
+    SymbolInfo,
+    Ticker24h,
+    utc_from_ms,
+)
+
+if TYPE_CHECKING:
+    from engine.market import Timeframe
+    from providers.binance.models import (
+        BinanceFundingRate,
+        BinanceKline,
+        BinanceLongShortRatio,
+        BinancePremiumIndex,
+        BinanceTicker24h,
+    )
+    from providers.binance.raw import BinanceFuturesClient
+    from providers.symbols import Instrument
+
+DEFAULT_FUNDING_INTERVAL_HOURS = 8.0
+_KNOWN_INTERVALS = (1.0, 2.0, 4.0, 8.0)
+# Binance's openInterestHist / ratio endpoints name periods like our timeframes
+_PERIODS = {"15m": "15m", "1h": "1h", "4h": "4h", "1d": "1d"}
+
+
+def to_ticker(raw: BinanceTicker24h) -> Ticker24h:
+    return Ticker24h(
+        symbol=raw.symbol,
+        last_price=raw.lastPrice,
+        price_change_pct=raw.priceChangePercent,
+        high=raw.highPrice,
+        low=raw.lowPrice,
+        volume=raw.volume,
+        quote_volume=raw.quoteVolume,
+        close_time=utc_from_ms(raw.closeTime),
+    )
+
+
+def to_mark_price(raw: BinancePremiumIndex) -> MarkPrice:
+    return MarkPrice(
+        symbol=raw.symbol,
+        mark_price=raw.markPrice,
+        index_price=raw.indexPrice,
+        last_funding_rate=raw.lastFundingRate or 0.0,
+        next_funding_time=utc_from_ms(raw.nextFundingTime) if raw.nextFundingTime else None,
+        time=utc_from_ms(raw.time),
+    )
+
+
+def to_candle(raw: BinanceKline) -> Candle:
+    return Candle(
+        open_time=utc_from_ms(raw.open_time),
+        open=raw.open,
+        high=raw.high,
+        low=raw.low,
+        close=raw.close,
+        volume=raw.volume,
+        quote_volume=raw.quote_volume,
+    )
+
+
+def to_long_short(raw: BinanceLongShortRatio) -> LongShortPoint:
+    """``longAccount`` is a fraction 0..1; we carry percent."""
+    return LongShortPoint(
+        time=utc_from_ms(raw.timestamp), long_pct=raw.longAccount * 100.0, long_short_ratio=raw.longShortRatio
+    )
+
+
+def infer_funding_interval_hours(history: tuple[BinanceFundingRate, ...]) -> float:
+    """Median spacing of the last funding times, snapped to the intervals Binance uses."""
+    times = sorted(h.fundingTime for h in history)[-10:]
+    if len(times) < 2:
+        return DEFAULT_FUNDING_INTERVAL_HOURS
+    spacing_hours = statistics.median(b - a for a, b in itertools.pairwise(times)) / 3_600_000
+    return min(_KNOWN_INTERVALS, key=lambda known: abs(known - spacing_hours))
+
+
+def to_funding(premium: BinancePremiumIndex, interval_hours: float) -> FundingRate:
+    return FundingRate(
+        symbol=premium.symbol,
+        rate=premium.lastFundingRate or 0.0,
+        interval_hours=interval_hours,
+        time=utc_from_ms(premium.time),
+        next_funding_time=utc_from_ms(premium.nextFundingTime) if premium.nextFundingTime else None,
+        mark_price=premium.markPrice,
+    )
+
+
+class BinanceMarket:
+    """Normalized Binance data for one instrument at a time (batch forms return dicts by symbol)."""
+
+    def __init__(self, client: BinanceFuturesClient) -> None:
+        self.raw = client
+
+    async def symbols(self) -> tuple[SymbolInfo, ...]:
+        """Tradable USDT-margined perpetuals."""
+        info = await self.raw.exchange_info()
+        return tuple(
+            SymbolInfo(
+                symbol=s.symbol,
+                base_asset=s.baseAsset,
+                quote_asset=s.quoteAsset,
+                status=s.status,
+                onboard_date=utc_from_ms(s.onboardDate) if s.onboardDate else None,
+                contract_type=s.contractType,
+            )
+            for s in info.symbols
+            if s.contractType == "PERPETUAL" and s.quoteAsset == "USDT" and s.status == "TRADING"
+        )
+
+    async def ticker(self, instrument: Instrument) -> Ticker24h:
+        return await self.ticker_by_symbol(instrument.for_provider("binance"))
+
+    async def ticker_by_symbol(self, symbol: str) -> Ticker24h:
+        return to_ticker(await self.raw.ticker_24hr(symbol))
+
+    async def tickers(self) -> dict[str, Ticker24h]:
+        return {t.symbol: to_ticker(t) for t in await self.raw.tickers_24hr()}
+
+    async def mark_price(self, instrument: Instrument) -> MarkPrice:
+        return to_mark_price(await self.raw.premium_index(instrument.for_provider("binance")))
+
+    async def mark_prices(self) -> dict[str, MarkPrice]:
+        return {p.symbol: to_mark_price(p) for p in await self.raw.premium_indexes()}
+
+    async def funding_interval_hours(self, instrument: Instrument) -> float:
+        return infer_funding_interval_hours(await self.raw.funding_rate_history(instrument.for_provider("binance")))
+
+    async def funding_history(self, instrument: Instrument, limit: int = 30) -> tuple[FundingRate, ...]:
+        history = await self.raw.funding_rate_history(instrument.for_provider("binance"), limit=limit)
+        interval = infer_funding_interval_hours(history)
+        return tuple(
+            FundingRate(
+                symbol=h.symbol,
+                rate=h.fundingRate,
+                interval_hours=interval,
+                time=utc_from_ms(h.fundingTime),
+                mark_price=h.markPrice,
+            )
+            for h in sorted(history, key=lambda h: h.fundingTime)
+        )
+
+    async def candles(self, instrument: Instrument, timeframe: Timeframe, limit: int = 200) -> tuple[Candle, ...]:
+        rows = await self.raw.klines(instrument.for_provider("binance"), timeframe.value, limit=limit)
+        return tuple(sorted((to_candle(r) for r in rows), key=lambda c: c.open_time))
+
+    async def open_interest_history(
+        self, instrument: Instrument, timeframe: Timeframe, limit: int = 30
+    ) -> tuple[OpenInterestPoint, ...]:
+        rows = await self.raw.open_interest_hist(
+            instrument.for_provider("binance"), _PERIODS[timeframe.value], limit=limit
+        )
+        points = (
+            OpenInterestPoint(
+                time=utc_from_ms(r.timestamp),
+                open_interest=r.sumOpenInterest,
+                open_interest_usd=r.sumOpenInterestValue,
+            )
+            for r in rows
+        )
+        return tuple(sorted(points, key=lambda p: p.time))
+
+    async def global_long_short(
+        self, instrument: Instrument, timeframe: Timeframe, limit: int = 30
+    ) -> tuple[LongShortPoint, ...]:
+        rows = await self.raw.global_long_short_account_ratio(
+            instrument.for_provider("binance"), _PERIODS[timeframe.value], limit=limit
+        )
+        return tuple(sorted((to_long_short(r) for r in rows), key=lambda p: p.time))
+
+    async def top_trader_positions(
+        self, instrument: Instrument, timeframe: Timeframe, limit: int = 30
+    ) -> tuple[LongShortPoint, ...]:
+        rows = await self.raw.top_long_short_position_ratio(
+            instrument.for_provider("binance"), _PERIODS[timeframe.value], limit=limit
+        )
+        return tuple(sorted((to_long_short(r) for r in rows), key=lambda p: p.time))

@@ -1,0 +1,118 @@
+"""Binance USD-M futures response models, shaped exactly like the venue's JSON (camelCase fields).
+
+Pydantic parses Binance's decimal strings to float (the written decision in :mod:`engine.market`) and
+rejects a payload that lacks a documented field, which the HTTP layer reports as MalformedPayload.
+Unknown fields are ignored: Binance adds fields (``markPrice`` and ``rateType`` on fundingRate, ``nq``
+on aggTrades, ``CMCCirculatingSupply`` on openInterestHist) without notice.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Venue(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class BinanceSymbol(_Venue):
+    symbol: str
+    pair: str = ""
+    contractType: str
+    status: str
+    baseAsset: str
+    quoteAsset: str
+    marginAsset: str = ""
+    onboardDate: int | None = None
+    deliveryDate: int | None = None
+
+
+class BinanceExchangeInfo(_Venue):
+    serverTime: int
+    symbols: tuple[BinanceSymbol, ...]
+
+
+class BinanceTicker24h(_Venue):
+    symbol: str
+    priceChange: float
+    priceChangePercent: float
+    lastPrice: float
+    highPrice: float
+    lowPrice: float
+    volume: float
+    quoteVolume: float
+    openTime: int
+    closeTime: int
+
+
+class BinancePremiumIndex(_Venue):
+    symbol: str
+    markPrice: float
+    indexPrice: float
+    lastFundingRate: float | None = None  # empty string for delivery contracts
+    nextFundingTime: int
+    time: int
+
+
+class BinanceFundingRate(_Venue):
+    symbol: str
+    fundingTime: int
+    fundingRate: float
+    markPrice: float | None = None
+
+
+class BinanceOpenInterest(_Venue):
+    symbol: str
+    openInterest: float
+    time: int
+
+
+class BinanceOpenInterestHist(_Venue):
+    symbol: str
+    sumOpenInterest: float
+    sumOpenInterestValue: float
+    timestamp: int
+
+
+class BinanceLongShortRatio(_Venue):
+    """globalLongShortAccountRatio, topLongShortAccountRatio and topLongShortPositionRatio rows."""
+
+    symbol: str
+    longShortRatio: float
+    longAccount: float  # a fraction 0..1 despite the name (also for the position ratio)
+    shortAccount: float
+    timestamp: int
+
+
+class BinanceTakerRatio(_Venue):
+    buySellRatio: float
+    buyVol: float
+    sellVol: float
+    timestamp: int
+
+
+class BinanceDepth(_Venue):
+    lastUpdateId: int
+    E: int | None = None
+    T: int | None = None
+    bids: tuple[tuple[float, float], ...]
+    asks: tuple[tuple[float, float], ...]
+
+
+class BinanceKline(_Venue):
+    open_time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    close_time: int
+    quote_volume: float
+    trades: int
+    taker_buy_volume: float
+    taker_buy_quote_volume: float
+
+    @classmethod
+    def from_row(cls, row: list[object]) -> BinanceKline:
+        names = tuple(cls.model_fields)
+        return cls.model_validate(dict(zip(names, row[: len(names)], strict=True)))

@@ -1,0 +1,265 @@
+"""The shared HTTP layer: the only module that imports ``httpx2``.
+
+Why httpx2: httpx is frozen at 0.28; httpx2 is its maintained continuation with the same API (openai 3.x
+and Starlette's test client already use it). Keeping the import here means a future swap is one file.
+
+One ``httpx2.AsyncClient`` per process (created in the app's lifespan) is shared by every provider.
+Each provider gets a :class:`ProviderHttp`: its base URL, headers, per-call timeout, retry policy,
+cache, and a hook that turns a venue's error envelope (Binance answers some errors with HTTP 200) into
+the taxonomy of :mod:`providers.errors`. Retries happen only for :class:`RetryableError`, honour
+``Retry-After`` up to a cap, and otherwise back off exponentially with jitter (tenacity).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import httpx2
+import orjson
+import structlog
+from prometheus_client import Counter, Histogram
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from providers.errors import (
+    MalformedPayload,
+    RetryableError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    classify_status,
+    parse_retry_after,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from providers.cache import Cache
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+UPSTREAM_REQUESTS = Counter(
+    "upstream_requests_total",
+    "Upstream HTTP calls by provider, endpoint and outcome",
+    ["provider", "endpoint", "outcome"],
+)
+UPSTREAM_LATENCY = Histogram(
+    "upstream_request_seconds",
+    "Upstream HTTP call latency",
+    ["provider", "endpoint"],
+    buckets=(0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4),
+)
+
+
+class ErrorHook(Protocol):
+    """Inspect a decoded body; return an error when it is a venue error envelope, else None."""
+
+    def __call__(self, provider: str, endpoint: str, status: int, payload: Any) -> UpstreamError | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 3
+    max_wait_seconds: float = 2.0  # a Retry-After longer than this is not waited for: we fail over
+
+
+def create_http_client(*, max_connections: int = 100, user_agent: str = "futures-signal-api") -> httpx2.AsyncClient:
+    """The process-wide client. Timeouts are set per call, so the default here is only a backstop."""
+    return httpx2.AsyncClient(
+        timeout=httpx2.Timeout(30.0),
+        limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        headers={"User-Agent": user_agent, "Accept": "application/json"},
+        follow_redirects=False,
+    )
+
+
+class ProviderHttp:
+    """One provider's use of the shared client: URL, headers, timeout, retries, cache, error hook."""
+
+    def __init__(
+        self,
+        provider: str,
+        client: httpx2.AsyncClient,
+        base_url: str,
+        *,
+        cache: Cache,
+        timeout_seconds: float,
+        retry: RetryPolicy,
+        headers: Mapping[str, str] | None = None,
+        keyed: bool = False,
+        error_hook: ErrorHook | None = None,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self._client = client
+        self._cache = cache
+        self._timeout = httpx2.Timeout(timeout_seconds)
+        self._retry = retry
+        self._headers = dict(headers or {})
+        self._keyed = keyed
+        self._error_hook = error_hook
+
+    async def get(
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        *,
+        endpoint: str,
+        ttl: float,
+        parse: Callable[[Any], T],
+    ) -> T:
+        """GET ``path``, decode JSON, check for error envelopes, parse; cached for ``ttl`` seconds."""
+        query = {k: str(v) for k, v in (params or {}).items()}
+        key = f"{self.provider}:GET:{path}?" + "&".join(f"{k}={query[k]}" for k in sorted(query))
+
+        async def load() -> T:
+            payload = await self._request_with_retries("GET", path, endpoint, query, None)
+            try:
+                return parse(payload)
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                raise MalformedPayload(self.provider, endpoint, f"unexpected payload shape: {exc!r}") from exc
+
+        return await self._cache.get_or_load(key, ttl, load)
+
+    async def post(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        endpoint: str,
+        ttl: float,
+        parse: Callable[[Any], T],
+    ) -> T:
+        """POST a JSON body (Hyperliquid's ``/info`` style); cached by the body's canonical JSON."""
+        key = f"{self.provider}:POST:{path}:" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
+
+        async def load() -> T:
+            payload = await self._request_with_retries("POST", path, endpoint, None, body)
+            try:
+                return parse(payload)
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                raise MalformedPayload(self.provider, endpoint, f"unexpected payload shape: {exc!r}") from exc
+
+        return await self._cache.get_or_load(key, ttl, load)
+
+    async def _request_with_retries(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        query: Mapping[str, str] | None,
+        body: Mapping[str, Any] | None,
+    ) -> Any:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retry.attempts),
+            retry=retry_if_exception_type(RetryableError) & _retry_after_within(self._retry.max_wait_seconds),
+            wait=_wait_retry_after_or_backoff(self._retry.max_wait_seconds),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._request_once(method, path, endpoint, query, body)
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    async def _request_once(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        query: Mapping[str, str] | None,
+        body: Mapping[str, Any] | None,
+    ) -> Any:
+        url = self.base_url + path
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            try:
+                response = await self._client.request(
+                    method,
+                    url,
+                    params=query,
+                    content=orjson.dumps(body) if body is not None else None,
+                    headers={**self._headers, **({"Content-Type": "application/json"} if body else {})},
+                    timeout=self._timeout,
+                )
+            except httpx2.TimeoutException as exc:
+                raise UpstreamTimeout(self.provider, endpoint, f"timed out: {type(exc).__name__}") from exc
+            except httpx2.TransportError as exc:
+                raise UpstreamUnavailable(self.provider, endpoint, f"connection failed: {exc!r}") from exc
+            return self._decode(response, endpoint)
+        except UpstreamError as exc:
+            outcome = exc.code
+            raise
+        finally:
+            UPSTREAM_REQUESTS.labels(self.provider, endpoint, outcome).inc()
+            UPSTREAM_LATENCY.labels(self.provider, endpoint).observe(time.perf_counter() - started)
+
+    def _decode(self, response: httpx2.Response, endpoint: str) -> Any:
+        status = response.status_code
+        try:
+            payload: Any = orjson.loads(response.content) if response.content else None
+        except orjson.JSONDecodeError:
+            payload = None
+            if status < 400:
+                raise MalformedPayload(
+                    self.provider,
+                    endpoint,
+                    f"invalid JSON in HTTP {status} body ({len(response.content)} bytes)",
+                ) from None
+        if self._error_hook is not None:
+            venue_error = self._error_hook(self.provider, endpoint, status, payload)
+            if venue_error is not None:
+                raise venue_error
+        if status >= 400:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise classify_status(
+                self.provider,
+                endpoint,
+                status,
+                _short_message(payload),
+                retry_after=retry_after,
+                keyed=self._keyed,
+            )
+        if payload is None:
+            raise MalformedPayload(self.provider, endpoint, f"empty body with HTTP {status}")
+        return payload
+
+
+def _short_message(payload: Any) -> str:
+    if isinstance(payload, dict):
+        for key in ("msg", "message", "error", "detail"):
+            value = payload.get(key)
+            if isinstance(value, str) and value:
+                return value[:200]
+    return ""
+
+
+def _retry_after_within(cap: float) -> Any:
+    """Do not retry when the venue asks us to wait longer than ``cap``: fail over instead."""
+    from tenacity import retry_base
+
+    class _Within(retry_base):
+        def __call__(self, retry_state: RetryCallState) -> bool:
+            outcome = retry_state.outcome
+            if outcome is None or not outcome.failed:
+                return False
+            exc = outcome.exception()
+            return not (isinstance(exc, RetryableError) and exc.retry_after is not None and exc.retry_after > cap)
+
+    return _Within()
+
+
+def _wait_retry_after_or_backoff(cap: float) -> Callable[[RetryCallState], float]:
+    backoff = wait_exponential_jitter(initial=0.1, max=cap, jitter=0.1)
+
+    def wait(retry_state: RetryCallState) -> float:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None and outcome.failed else None
+        if isinstance(exc, RetryableError) and exc.retry_after is not None:
+            return min(exc.retry_after, cap)
+        return float(backoff(retry_state))
+
+    return wait

@@ -1,0 +1,1 @@
+"""Resolvers: thin adapters from GraphQL arguments to the gateway (fetch) and the engine (score)."""

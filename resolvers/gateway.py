@@ -1,0 +1,270 @@
+"""Gathers one :class:`MarketSnapshot` per symbol: every upstream call in one parallel round.
+
+Each input has an ordered list of sources (keyed CoinGlass first when configured, keyless Binance
+next). A failing source falls through to the next; the reading names the source that answered and
+the ones that failed, so the engine's data-quality report can say exactly what is missing. The only
+sequential dependency, "does this symbol exist", is checked in the same round (``exchangeInfo`` is
+fetched alongside the data and consulted afterwards).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from engine.inputs import MarketSnapshot, Reading
+from engine.market import utc_from_ms
+from providers.binance.domain import DEFAULT_FUNDING_INTERVAL_HOURS, to_funding
+from providers.errors import InvalidSymbol, MalformedPayload, UpstreamError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from datetime import datetime
+
+    from engine.market import (
+        Candle,
+        FearGreed,
+        FundingRate,
+        LiquidationTotals,
+        LongShortPoint,
+        OpenInterestPoint,
+        SocialSentiment,
+        SymbolInfo,
+        Timeframe,
+    )
+    from providers.alternative_me import AlternativeMeClient
+    from providers.binance.domain import BinanceMarket
+    from providers.coingecko import CoinGeckoClient
+    from providers.coinglass import CoinGlassClient
+    from providers.symbols import Instrument
+    from resolvers.loaders import Loaders
+
+T = TypeVar("T")
+
+CANDLE_LIMIT = 200
+LIQUIDATIONS_NEED_KEY = "no keyless liquidation source yet; set COINGLASS_API_KEY to enable this factor"
+
+
+class SymbolNotListed(Exception):
+    """The venue does not list the symbol as a tradable USDT perpetual."""
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__(f"{symbol} is not a tradable USDT perpetual on Binance USD-M futures")
+        self.symbol = symbol
+
+
+@dataclass(frozen=True, slots=True)
+class Providers:
+    """The provider clients the gateway may use; keyed ones are ``None`` when their key is unset."""
+
+    binance: BinanceMarket
+    alternative_me: AlternativeMeClient
+    coingecko: CoinGeckoClient
+    coinglass: CoinGlassClient | None = None
+
+
+async def first_answer(
+    sources: list[tuple[str, Callable[[], Awaitable[T]]]],
+    observed: Callable[[T], datetime | None] = lambda _: None,
+) -> Reading[T]:
+    """Try sources in order; the first that answers wins, the failures are kept for the response."""
+    failed: list[str] = []
+    for name, fetch in sources:
+        try:
+            value = await fetch()
+        except UpstreamError as exc:
+            failed.append(f"{name}: {exc.message}")
+            continue
+        return Reading(value=value, source=name, failed=tuple(failed), observed_at=observed(value))
+    last = sources[-1][0] if sources else None
+    return Reading.missing("; ".join(failed) or "no source configured", source=last, failed=tuple(failed))
+
+
+def _latest(series: tuple[Any, ...]) -> Any:
+    if not series:
+        raise MalformedPayload("gateway", "latest", "the source answered with an empty series")
+    return series[-1]
+
+
+class MarketGateway:
+    """Turns provider clients into engine inputs. Stateless: safe to share across requests."""
+
+    def __init__(self, providers: Providers, clock: Callable[[], datetime]) -> None:
+        self._p = providers
+        self._clock = clock
+
+    @property
+    def providers(self) -> Providers:
+        return self._p
+
+    async def snapshot(self, instrument: Instrument, timeframe: Timeframe, loaders: Loaders) -> MarketSnapshot:
+        """Fetch everything for one symbol concurrently; raise :class:`SymbolNotListed` for unknown ones."""
+        symbol = instrument.canonical
+        listing = asyncio.ensure_future(self._listed(symbol, loaders))
+        price = asyncio.ensure_future(self._price(instrument, loaders))
+        candles = asyncio.ensure_future(self._candles(instrument, timeframe))
+        funding = asyncio.ensure_future(self._funding(instrument, loaders))
+        global_ls = asyncio.ensure_future(self._global_long_short(instrument, timeframe))
+        top_ls = asyncio.ensure_future(self._top_traders(instrument, timeframe))
+        oi = asyncio.ensure_future(self._open_interest(instrument, timeframe))
+        liquidations = asyncio.ensure_future(self._liquidations(instrument))
+        social = asyncio.ensure_future(self._social(instrument))
+        fear_greed = asyncio.ensure_future(self._fear_greed())
+        await asyncio.gather(listing, price, candles, funding, global_ls, top_ls, oi, liquidations, social, fear_greed)
+        listed = await listing
+        if listed is None:  # exchangeInfo failed: the venue's own answer decides (already loaded)
+            try:
+                await loaders.ticker.load(symbol)
+            except InvalidSymbol:
+                listed = False
+            except UpstreamError:
+                pass
+        if listed is False:
+            raise SymbolNotListed(symbol)
+        return MarketSnapshot(
+            symbol=symbol,
+            timeframe=timeframe,
+            as_of=self._clock(),
+            price=price.result(),
+            candles=candles.result(),
+            funding=funding.result(),
+            global_long_short=global_ls.result(),
+            top_trader_positions=top_ls.result(),
+            open_interest=oi.result(),
+            liquidations=liquidations.result(),
+            social=social.result(),
+            fear_greed=fear_greed.result(),
+        )
+
+    async def _listed(self, symbol: str, loaders: Loaders) -> bool | None:
+        """True/False from exchangeInfo; None when exchangeInfo itself failed (then the venue decides)."""
+        try:
+            listed: dict[str, SymbolInfo] = await loaders.listed_symbols()
+        except UpstreamError:
+            return None
+        return symbol in listed
+
+    async def _price(self, instrument: Instrument, loaders: Loaders) -> Reading[float]:
+        symbol = instrument.canonical
+
+        async def from_ticker() -> tuple[float, datetime]:
+            ticker = await loaders.ticker.load(symbol)
+            return ticker.last_price, ticker.close_time
+
+        async def from_mark() -> tuple[float, datetime]:
+            premium = await loaders.premium_index.load(symbol)
+            return premium.markPrice, utc_from_ms(premium.time)
+
+        reading = await first_answer(
+            [("binance.ticker24hr", from_ticker), ("binance.premiumIndex", from_mark)],
+            observed=lambda v: v[1],
+        )
+        value = reading.value[0] if reading.value is not None else None
+        return Reading(value, reading.source, reading.error, reading.failed, reading.observed_at)
+
+    async def _candles(self, instrument: Instrument, timeframe: Timeframe) -> Reading[tuple[Candle, ...]]:
+        return await first_answer(
+            [("binance.klines", lambda: self._p.binance.candles(instrument, timeframe, CANDLE_LIMIT))],
+            observed=lambda series: series[-1].open_time if series else None,
+        )
+
+    async def _funding(self, instrument: Instrument, loaders: Loaders) -> Reading[FundingRate]:
+        symbol = instrument.canonical
+
+        async def from_premium_index() -> FundingRate:
+            mark, interval = await asyncio.gather(
+                loaders.premium_index.load(symbol), self._funding_interval(instrument)
+            )
+            return to_funding(mark, interval)
+
+        return await first_answer([("binance.premiumIndex", from_premium_index)], observed=lambda f: f.time)
+
+    async def _funding_interval(self, instrument: Instrument) -> float:
+        """Binance's interval from its funding history; 8 h (its default) when that call fails."""
+        try:
+            return await self._p.binance.funding_interval_hours(instrument)
+        except UpstreamError:
+            return DEFAULT_FUNDING_INTERVAL_HOURS
+
+    def _ratio_sources(
+        self,
+        coinglass_name: str,
+        coinglass_fetch: Callable[[], Awaitable[tuple[LongShortPoint, ...]]] | None,
+        binance_name: str,
+        binance_fetch: Callable[[], Awaitable[tuple[LongShortPoint, ...]]],
+    ) -> list[tuple[str, Callable[[], Awaitable[LongShortPoint]]]]:
+        sources: list[tuple[str, Callable[[], Awaitable[LongShortPoint]]]] = []
+        if coinglass_fetch is not None:
+            sources.append((coinglass_name, _latest_of(coinglass_fetch)))
+        sources.append((binance_name, _latest_of(binance_fetch)))
+        return sources
+
+    async def _global_long_short(self, instrument: Instrument, timeframe: Timeframe) -> Reading[LongShortPoint]:
+        cg = self._p.coinglass
+        return await first_answer(
+            self._ratio_sources(
+                "coinglass.global-long-short-account-ratio",
+                (lambda: cg.global_long_short(instrument, timeframe)) if cg else None,
+                "binance.globalLongShortAccountRatio",
+                lambda: self._p.binance.global_long_short(instrument, timeframe),
+            ),
+            observed=lambda p: p.time,
+        )
+
+    async def _top_traders(self, instrument: Instrument, timeframe: Timeframe) -> Reading[LongShortPoint]:
+        cg = self._p.coinglass
+        return await first_answer(
+            self._ratio_sources(
+                "coinglass.top-long-short-position-ratio",
+                (lambda: cg.top_trader_positions(instrument, timeframe)) if cg else None,
+                "binance.topLongShortPositionRatio",
+                lambda: self._p.binance.top_trader_positions(instrument, timeframe),
+            ),
+            observed=lambda p: p.time,
+        )
+
+    async def _open_interest(
+        self, instrument: Instrument, timeframe: Timeframe
+    ) -> Reading[tuple[OpenInterestPoint, ...]]:
+        # enough points to reach 24 h back, plus slack for a missing bar
+        limit = min(500, int(86_400 / timeframe.duration.total_seconds()) + 6)
+        sources: list[tuple[str, Callable[[], Awaitable[tuple[OpenInterestPoint, ...]]]]] = []
+        if (cg := self._p.coinglass) is not None:
+            sources.append(
+                (
+                    "coinglass.open-interest.aggregated-history",
+                    lambda: cg.open_interest_history(instrument, timeframe),
+                )
+            )
+        sources.append(
+            (
+                "binance.openInterestHist",
+                lambda: self._p.binance.open_interest_history(instrument, timeframe, limit),
+            )
+        )
+        return await first_answer(sources, observed=lambda series: series[-1].time if series else None)
+
+    async def _liquidations(self, instrument: Instrument) -> Reading[LiquidationTotals]:
+        cg = self._p.coinglass
+        if cg is None:
+            return Reading.missing(LIQUIDATIONS_NEED_KEY, source=None)
+        return await first_answer(
+            [("coinglass.liquidation.aggregated-history", lambda: cg.liquidations_24h(instrument))]
+        )
+
+    async def _social(self, instrument: Instrument) -> Reading[SocialSentiment]:
+        return await first_answer([("coingecko.coins", lambda: self._p.coingecko.sentiment(instrument))])
+
+    async def _fear_greed(self) -> Reading[FearGreed]:
+        return await first_answer([("alternative_me.fng", self._p.alternative_me.latest)], observed=lambda f: f.time)
+
+
+def _latest_of(
+    fetch: Callable[[], Awaitable[tuple[LongShortPoint, ...]]],
+) -> Callable[[], Awaitable[LongShortPoint]]:
+    async def latest() -> LongShortPoint:
+        point: LongShortPoint = _latest(await fetch())
+        return point
+
+    return latest

@@ -1,0 +1,52 @@
+"""Signal resolvers: symbol text in, a Signal or a typed problem out. Thin: the gateway fetches, the
+engine scores, this module only translates between them and the GraphQL types."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from engine import SignalRefused, compute_signal
+from providers.symbols import InvalidSymbolFormat, parse_symbol
+from resolvers.gateway import SymbolNotListed
+from schema.errors import InsufficientData, InvalidInput, SymbolNotFound, invalid_input, symbol_not_found
+from schema.types import DataQuality, Signal
+
+if TYPE_CHECKING:
+    from engine import Mode
+    from engine.market import Timeframe
+    from resolvers.context import RequestContext
+
+SignalOutcome = Signal | InvalidInput | SymbolNotFound | InsufficientData
+
+
+async def resolve_signal(ctx: RequestContext, symbol: str, mode: Mode, timeframe: Timeframe) -> SignalOutcome:
+    try:
+        instrument = parse_symbol(symbol)
+    except InvalidSymbolFormat as exc:
+        return invalid_input("symbol", str(exc))
+    try:
+        snapshot = await ctx.services.gateway.snapshot(instrument, timeframe, ctx.loaders)
+    except SymbolNotListed as exc:
+        return symbol_not_found(exc.symbol, str(exc))
+    try:
+        return Signal.of(compute_signal(snapshot, mode))
+    except SignalRefused as exc:
+        return InsufficientData(
+            code=exc.code,
+            message=exc.message,
+            symbol=instrument.canonical,
+            missing=list(exc.missing),
+            data_quality=DataQuality.of(exc.data_quality),
+        )
+
+
+async def resolve_signals(
+    ctx: RequestContext, symbols: list[str], mode: Mode, timeframe: Timeframe
+) -> list[SignalOutcome]:
+    """Every symbol in one concurrent round; the per-request loaders batch the all-symbol endpoints."""
+    limit = ctx.services.max_symbols_per_request
+    if not symbols or len(symbols) > limit:
+        problem = invalid_input("symbols", f"give between 1 and {limit} symbols, not {len(symbols)}")
+        return [problem]
+    return list(await asyncio.gather(*(resolve_signal(ctx, s, mode, timeframe) for s in symbols)))

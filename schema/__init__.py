@@ -1,0 +1,1 @@
+"""The GraphQL schema: types, expected-failure unions, the root operations and the schema factory."""

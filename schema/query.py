@@ -1,0 +1,58 @@
+"""Root query fields, composed from one class per area so adding an area is adding one class."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.tools import merge_types
+from strawberry.types import Info  # noqa: TC002 - strawberry reads annotations at runtime
+
+from engine import DEFAULT_MODE, Mode
+from engine.market import Timeframe
+from resolvers.context import RequestContext  # noqa: TC001
+from resolvers.signals import resolve_signal, resolve_signals
+from resolvers.symbols import resolve_symbols
+from schema.errors import InsufficientData, InvalidInput, SymbolNotFound, UpstreamUnavailable
+from schema.types import ModeEnum, Signal, SymbolList, TimeframeEnum
+
+DEFAULT_TIMEFRAME = Timeframe.H4
+
+SignalResult = Annotated[
+    Signal | InvalidInput | SymbolNotFound | InsufficientData,
+    strawberry.union("SignalResult", description="A signal, or why there is none."),
+]
+SymbolsResult = Annotated[SymbolList | UpstreamUnavailable, strawberry.union("SymbolsResult")]
+
+
+@strawberry.type
+class SignalQuery:
+    @strawberry.field(description="The 8-factor signal for one USDT perpetual (BTC, BTCUSDT, BTC-USDT, ...).")
+    async def signal(
+        self,
+        info: Info[RequestContext, None],
+        symbol: str,
+        mode: ModeEnum = DEFAULT_MODE,  # type: ignore[valid-type]
+        timeframe: TimeframeEnum = DEFAULT_TIMEFRAME,  # type: ignore[valid-type]
+    ) -> SignalResult:
+        return await resolve_signal(info.context, symbol, Mode(mode), Timeframe(timeframe))
+
+    @strawberry.field(description="Signals for several symbols in one round; all-symbol endpoints are batched.")
+    async def signals(
+        self,
+        info: Info[RequestContext, None],
+        symbols: list[str],
+        mode: ModeEnum = DEFAULT_MODE,  # type: ignore[valid-type]
+        timeframe: TimeframeEnum = DEFAULT_TIMEFRAME,  # type: ignore[valid-type]
+    ) -> list[SignalResult]:
+        return await resolve_signals(info.context, symbols, Mode(mode), Timeframe(timeframe))
+
+
+@strawberry.type
+class SymbolQuery:
+    @strawberry.field(description="Tradable USDT-margined perpetuals, optionally filtered by a substring.")
+    async def symbols(self, info: Info[RequestContext, None], search: str | None = None) -> SymbolsResult:
+        return await resolve_symbols(info.context, search)
+
+
+Query = merge_types("Query", (SignalQuery, SymbolQuery))

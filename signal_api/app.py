@@ -1,0 +1,178 @@
+"""The ASGI app factory: Starlette routes, the GraphQL view, and the lifespan that owns every resource."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+
+from providers.replay import Cassette, ReplayApp, serve_in_background
+from resolvers.context import RequestContext
+from schema.build import build_schema
+from signal_api.container import build_container, system_clock
+from signal_api.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from starlette.requests import Request
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.websockets import WebSocket
+
+    from signal_api.container import Container
+
+log = structlog.get_logger(__name__)
+CACHE_STATS = Gauge(
+    "cache_operations", "Upstream cache counters (hits, misses, coalesced, evictions, entries)", ["kind"]
+)
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` with HTTP 413 and a JSON error, before any parsing."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            error_body("PAYLOAD_TOO_LARGE", f"request body exceeds {self.max_bytes} bytes"), status_code=413
+        )
+        await response(scope, receive, send)
+
+
+class SignalGraphQL(GraphQL[RequestContext, None]):
+    """Strawberry's ASGI view with our context (fresh loaders per request) and orjson encoding."""
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
+        container: Container = request.app.state.container
+        return RequestContext.create(container.services, request=request, response=response)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+async def health(request: Request) -> Response:
+    container: Container = request.app.state.container
+    stats = container.cache.stats()
+    return JSONResponse(
+        {
+            "status": "ok",
+            "providers": container.provider_status,
+            "replay": request.app.state.replay_cassette,
+            "cache": {
+                "hits": stats.hits,
+                "misses": stats.misses,
+                "coalesced": stats.coalesced,
+                "evictions": stats.evictions,
+                "entries": stats.entries,
+            },
+        }
+    )
+
+
+async def metrics(request: Request) -> Response:
+    stats = request.app.state.container.cache.stats()
+    for kind in ("hits", "misses", "coalesced", "evictions", "entries"):
+        CACHE_STATS.labels(kind).set(getattr(stats, kind))
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", path=request.url.path)
+    return JSONResponse(error_body("INTERNAL_SERVER_ERROR", "unexpected error"), status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the app; resources (HTTP client, replay server) are created in the lifespan, not here."""
+    settings = settings or Settings()
+    schema = build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens)
+    graphql = SignalGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            effective, clock = settings, system_clock
+            app.state.replay_cassette = None
+            if settings.replay_cassette is not None:
+                cassette = Cassette.load(settings.replay_cassette)
+                replay = ReplayApp(cassette, latency_ms=settings.replay_latency_ms)
+                running = await stack.enter_async_context(serve_in_background(replay.app))
+                effective = settings.with_replay_base(running.base_url)
+                clock = lambda: cassette.now  # noqa: E731 - the cassette's moment is "now"
+                app.state.replay_cassette = str(settings.replay_cassette)
+                log.info(
+                    "replay mode",
+                    cassette=str(settings.replay_cassette),
+                    upstream=running.base_url,
+                    now=cassette.now.isoformat(),
+                )
+            container = build_container(effective, clock)
+            stack.push_async_callback(container.aclose)
+            app.state.container = container
+            yield
+
+    return Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,87 @@
+"""Every setting of the service, read from the environment (and an optional ``.env``) in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from providers.config import CacheTtls
+
+
+class Settings(BaseSettings):
+    """Environment variables use the field name in upper case, e.g. ``BINANCE_BASE_URL``."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # serving
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_json: bool = False
+    graphiql: bool = True
+    max_body_bytes: int = Field(default=65_536, ge=1024, description="larger POST bodies get HTTP 413")
+    max_query_depth: int = Field(default=10, ge=2)
+    max_query_tokens: int = Field(default=2_000, ge=50)
+    max_symbols_per_request: int = Field(default=50, ge=1)
+
+    # upstream base URLs (the real public hosts by default; the replay mode points them at 127.0.0.1)
+    binance_base_url: str = "https://fapi.binance.com"
+    alternative_me_base_url: str = "https://api.alternative.me"
+    coingecko_base_url: str = "https://api.coingecko.com/api/v3"
+    coinglass_base_url: str = "https://open-api-v4.coinglass.com"
+
+    # keys of keyed providers: each provider is enabled only when its key is set
+    coinglass_api_key: SecretStr | None = None
+    coingecko_api_key: SecretStr | None = Field(default=None, description="optional demo key (x-cg-demo-api-key)")
+
+    # upstream behaviour
+    upstream_timeout_seconds: float = Field(default=5.0, gt=0)
+    upstream_retry_attempts: int = Field(default=3, ge=1, le=10)
+    upstream_max_retry_wait_seconds: float = Field(default=2.0, ge=0)
+    upstream_max_connections: int = Field(default=100, ge=1)
+
+    # cache TTLs in seconds
+    ttl_price_seconds: float = 5.0
+    ttl_liquidations_seconds: float = 10.0
+    ttl_funding_seconds: float = 15.0
+    ttl_candles_seconds: float = 15.0
+    ttl_ratios_seconds: float = 60.0
+    ttl_open_interest_seconds: float = 30.0
+    ttl_social_seconds: float = 300.0
+    ttl_fear_greed_seconds: float = 300.0
+    ttl_exchange_info_seconds: float = 3600.0
+    cache_max_entries: int = Field(default=10_000, ge=100)
+
+    # offline mode: serve a cassette in-process and treat its clock as "now"
+    replay_cassette: Path | None = None
+    replay_latency_ms: float = Field(default=0.0, ge=0)
+
+    # persistence (used from the history issue on; unset means an embedded PostgreSQL)
+    database_url: SecretStr | None = None
+
+    def cache_ttls(self) -> CacheTtls:
+        return CacheTtls(
+            price=self.ttl_price_seconds,
+            liquidations=self.ttl_liquidations_seconds,
+            funding=self.ttl_funding_seconds,
+            candles=self.ttl_candles_seconds,
+            ratios=self.ttl_ratios_seconds,
+            open_interest=self.ttl_open_interest_seconds,
+            social=self.ttl_social_seconds,
+            fear_greed=self.ttl_fear_greed_seconds,
+            exchange_info=self.ttl_exchange_info_seconds,
+        )
+
+    def with_replay_base(self, base_url: str) -> Settings:
+        """The same settings with every provider pointed at a replay server (``/<provider>`` prefixes)."""
+        base = base_url.rstrip("/")
+        return self.model_copy(
+            update={
+                "binance_base_url": f"{base}/binance",
+                "alternative_me_base_url": f"{base}/alternative_me",
+                "coingecko_base_url": f"{base}/coingecko",
+                "coinglass_base_url": f"{base}/coinglass",
+            }
+        )
