@@ -101,6 +101,12 @@ class ProviderHttp:
         self._headers = dict(headers or {})
         self._keyed = keyed
         self._error_hook = error_hook
+        self._retrying = AsyncRetrying(
+            stop=stop_after_attempt(retry.attempts),
+            retry=retry_if_exception_type(RetryableError) & _retry_after_within(retry.max_wait_seconds),
+            wait=_wait_retry_after_or_backoff(retry.max_wait_seconds),
+            reraise=True,
+        )
 
     async def get(
         self,
@@ -153,13 +159,7 @@ class ProviderHttp:
         query: Mapping[str, str] | None,
         body: Mapping[str, Any] | None,
     ) -> Any:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._retry.attempts),
-            retry=retry_if_exception_type(RetryableError) & _retry_after_within(self._retry.max_wait_seconds),
-            wait=_wait_retry_after_or_backoff(self._retry.max_wait_seconds),
-            reraise=True,
-        )
-        async for attempt in retrying:
+        async for attempt in self._retrying.copy():
             with attempt:
                 return await self._request_once(method, path, endpoint, query, body)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
@@ -253,7 +253,7 @@ def _retry_after_within(cap: float) -> Any:
 
 
 def _wait_retry_after_or_backoff(cap: float) -> Callable[[RetryCallState], float]:
-    backoff = wait_exponential_jitter(initial=0.1, max=cap, jitter=0.1)
+    backoff = wait_exponential_jitter(multiplier=0.1, max=cap, jitter=0.1)
 
     def wait(retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome

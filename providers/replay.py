@@ -16,7 +16,7 @@ import socket
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import uvicorn
@@ -162,10 +162,12 @@ def _free_port(host: str) -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve_in_background(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[RunningServer]:
+async def serve_in_background(
+    app: Any, host: str = "127.0.0.1", port: int = 0, *, lifespan: Literal["auto", "on", "off"] = "off"
+) -> AsyncIterator[RunningServer]:
     """Run an ASGI app with uvicorn in this event loop (tests, ``serve --replay``); stop on exit."""
     port = port or _free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan=lifespan, access_log=False)
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
     for _ in range(500):

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import strawberry
+import structlog
 from graphql import GraphQLError
 from strawberry.extensions import (
     MaskErrors,
@@ -24,6 +25,10 @@ from schema.query import Query
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from strawberry.types import ExecutionContext
+
+log = structlog.get_logger(__name__)
+
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 
@@ -34,15 +39,20 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 def _code_for(error: GraphQLError) -> str:
     message = error.message
-    if message == "Unexpected error.":
+    if message == "Unexpected error." or _is_unexpected(error):
         return "INTERNAL_SERVER_ERROR"
+    if ("more than" in message and "tokens" in message) or "aliases" in message.lower():
+        return "QUERY_TOO_LARGE"
     if message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
     if "exceeds maximum operation depth" in message:
         return "QUERY_TOO_DEEP"
-    if ("token" in message.lower() and "limit" in message.lower()) or "aliases" in message.lower():
-        return "QUERY_TOO_LARGE"
     return "GRAPHQL_VALIDATION_FAILED"
+
+
+def _set_code(error: GraphQLError) -> None:
+    if not (error.extensions or {}).get("code"):
+        error.extensions = {**(error.extensions or {}), "code": _code_for(error)}
 
 
 class ErrorCodes(SchemaExtension):
@@ -52,11 +62,22 @@ class ErrorCodes(SchemaExtension):
         yield
         result = self.execution_context.result
         for error in getattr(result, "errors", None) or ():
-            error.extensions = {**(error.extensions or {}), "code": _code_for(error)}
+            _set_code(error)
+
+
+class SignalSchema(strawberry.Schema):
+    """Logs only unexpected errors (client mistakes are not server incidents) and codes every error,
+    including parse errors, which never reach the operation hooks."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            if _is_unexpected(error):
+                log.error("unexpected error in resolver", error=repr(error.original_error), path=error.path)
+            _set_code(error)
 
 
 def build_schema(*, max_depth: int = 10, max_tokens: int = 2_000, max_aliases: int = 30) -> strawberry.Schema:
-    return strawberry.Schema(
+    return SignalSchema(
         query=Query,
         types=[InvalidInput, SymbolNotFound, InsufficientData, UpstreamUnavailable],
         extensions=[

@@ -22,7 +22,8 @@ from signal_api.container import build_container, system_clock
 from signal_api.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
+    from datetime import datetime
 
     from starlette.requests import Request
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -136,8 +137,11 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body("INTERNAL_SERVER_ERROR", "unexpected error"), status_code=500)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """Build the app; resources (HTTP client, replay server) are created in the lifespan, not here."""
+def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> Starlette:
+    """Build the app; resources (HTTP client, replay server) are created in the lifespan, not here.
+
+    ``clock`` overrides "now" (tests pointing at a standalone replay server pass the cassette's clock).
+    """
     settings = settings or Settings()
     schema = build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens)
     graphql = SignalGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
@@ -145,14 +149,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            effective, clock = settings, system_clock
+            effective, now = settings, clock or system_clock
             app.state.replay_cassette = None
             if settings.replay_cassette is not None:
                 cassette = Cassette.load(settings.replay_cassette)
                 replay = ReplayApp(cassette, latency_ms=settings.replay_latency_ms)
                 running = await stack.enter_async_context(serve_in_background(replay.app))
                 effective = settings.with_replay_base(running.base_url)
-                clock = lambda: cassette.now  # noqa: E731 - the cassette's moment is "now"
+                now = clock or (lambda: cassette.now)  # the cassette's moment is "now"
                 app.state.replay_cassette = str(settings.replay_cassette)
                 log.info(
                     "replay mode",
@@ -160,7 +164,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     upstream=running.base_url,
                     now=cassette.now.isoformat(),
                 )
-            container = build_container(effective, clock)
+            container = build_container(effective, now)
             stack.push_async_callback(container.aclose)
             app.state.container = container
             yield

@@ -1,0 +1,24 @@
+# Futures Signal API: one stateless replica. Configure with environment variables (see README).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    LOG_JSON=true
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY signal_api ./signal_api
+COPY schema ./schema
+COPY resolvers ./resolvers
+COPY providers ./providers
+COPY engine ./engine
+COPY persistence ./persistence
+RUN pip install . && useradd --system --uid 10001 signal
+
+USER signal
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/health', timeout=2)"
+CMD ["signal-api", "serve"]
