@@ -10,6 +10,7 @@ import strawberry
 import structlog
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -77,6 +78,13 @@ class SignalSchema(strawberry.Schema):
 
 
 def build_schema(*, max_depth: int = 10, max_tokens: int = 2_000, max_aliases: int = 30) -> strawberry.Schema:
+    # The limiters' rule classes are created once here and shared: ValidationCache keys on the rule
+    # classes, so building a limiter per request (a factory) would make every request a cache miss.
+    # Sharing is safe: graphql-core instantiates each rule afresh for every validation.
+    limit_rules = (
+        QueryDepthLimiter(max_depth=max_depth).validation_rules
+        + MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules
+    )
     return SignalSchema(
         query=Query,
         types=[InvalidInput, SymbolNotFound, InsufficientData, UpstreamUnavailable],
@@ -84,8 +92,7 @@ def build_schema(*, max_depth: int = 10, max_tokens: int = 2_000, max_aliases: i
             ErrorCodes,
             lambda: MaskErrors(should_mask_error=_is_unexpected),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+            lambda: AddValidationRules(limit_rules),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
         ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
+from providers.errors import UpstreamError
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from resolvers.context import RequestContext
 from schema.build import build_schema
@@ -137,6 +139,21 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body("INTERNAL_SERVER_ERROR", "unexpected error"), status_code=500)
 
 
+async def _warm_up(container: Container) -> None:
+    """Fetch the symbol list once at start-up (cached 1 h): it opens the upstream connection and loads
+    the HTTP stack's lazy imports, so the first user request pays one upstream round, not more."""
+    try:
+        await container.providers.binance.symbols()
+    except UpstreamError as exc:
+        log.warning("warm-up failed; the first request will fetch the symbol list", error=exc.describe())
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> Starlette:
     """Build the app; resources (HTTP client, replay server) are created in the lifespan, not here.
 
@@ -167,6 +184,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             container = build_container(effective, now)
             stack.push_async_callback(container.aclose)
             app.state.container = container
+            warm_up = asyncio.ensure_future(_warm_up(container))
+            stack.push_async_callback(_cancel, warm_up)
             yield
 
     return Starlette(

@@ -61,3 +61,20 @@ def test_settings_defaults_are_the_real_public_hosts() -> None:
     assert settings.binance_base_url == "https://fapi.binance.com"
     assert settings.coinglass_base_url == "https://open-api-v4.coinglass.com"
     assert settings.coinglass_api_key is None
+
+
+async def test_validation_cache_hits_for_repeated_query_text() -> None:
+    """Validation is ~65% of a cached request: the same query text must be validated once, not per request."""
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    from schema.build import build_schema
+
+    schema = build_schema(max_depth=7)  # a maxsize-keyed LRU is shared; read its counters around our calls
+    cached = _get_validate_cache(256)
+    query = 'query Unique7f3 { symbols(search: "ZZZ") { __typename } }'
+    before = cached.cache_info()
+    for _ in range(5):
+        await schema.execute(query)
+    after = cached.cache_info()
+    assert after.misses - before.misses == 1
+    assert after.hits - before.hits == 4
