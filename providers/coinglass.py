@@ -12,7 +12,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.market import LiquidationTotals, LongShortPoint, OpenInterestPoint, utc_from_ms
-from providers.errors import AuthenticationFailed, InvalidRequest, InvalidSymbol, UpstreamError
+from providers.errors import (
+    AuthenticationFailed,
+    InvalidRequest,
+    InvalidSymbol,
+    RateLimited,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -24,10 +31,19 @@ if TYPE_CHECKING:
 
 PROVIDER = "coinglass"
 LIQUIDATION_EXCHANGES = "Binance,OKX,Bybit,Bitget,Hyperliquid,Gate,HTX,BingX"
+# envelope codes CoinGlass documents as transient (request timeout, server error)
+_RETRYABLE_CODES = {"408", "500", "502", "503", "504"}
 
 
 def coinglass_error_hook(provider: str, endpoint: str, status: int, payload: Any) -> UpstreamError | None:
-    """Non-zero ``code`` in the envelope is an error whatever the HTTP status."""
+    """Non-zero ``code`` in the envelope is an error whatever the HTTP status.
+
+    CoinGlass documents its envelope codes as HTTP-like (``0`` success, ``400``, ``401`` bad key, ``408``
+    too slow, ``429`` rate limit, ``500``), so the transient ones stay retryable. A 429 / 5xx HTTP status
+    is left to :func:`providers.errors.classify_status`, which also honours ``Retry-After``.
+    """
+    if status in (418, 429, 451) or status >= 500:
+        return None
     if not isinstance(payload, dict) or "code" not in payload:
         return None
     code = str(payload["code"])
@@ -35,7 +51,11 @@ def coinglass_error_hook(provider: str, endpoint: str, status: int, payload: Any
         return None
     message = f"code {code}: {payload.get('msg') or 'error'}"
     lowered = message.lower()
-    if "key" in lowered or "upgrade" in lowered or "plan" in lowered or status in (401, 403):
+    if code == "429":
+        return RateLimited(provider, endpoint, message, status=status)
+    if code in _RETRYABLE_CODES:
+        return UpstreamUnavailable(provider, endpoint, message, status=status)
+    if code == "401" or "key" in lowered or "upgrade" in lowered or "plan" in lowered or status in (401, 403):
         return AuthenticationFailed(provider, endpoint, message, status=status)
     if "symbol" in lowered:
         return InvalidSymbol(provider, endpoint, message, status=status)

@@ -8,7 +8,9 @@ on aggTrades, ``CMCCirculatingSupply`` on openInterestHist) without notice.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class _Venue(BaseModel):
@@ -50,8 +52,14 @@ class BinancePremiumIndex(_Venue):
     markPrice: float
     indexPrice: float
     lastFundingRate: float | None = None  # empty string for delivery contracts
-    nextFundingTime: int
+    nextFundingTime: int  # 0 for delivery contracts
     time: int
+
+    @field_validator("lastFundingRate", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        """Delivery contracts (``BTCUSDT_250926``) answer ``"lastFundingRate": ""``: no funding, not an error."""
+        return None if value == "" else value
 
 
 class BinanceFundingRate(_Venue):

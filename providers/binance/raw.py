@@ -55,7 +55,9 @@ def binance_error_hook(provider: str, endpoint: str, status: int, payload: Any) 
         return None  # status-level classification (with Retry-After) applies
     if payload.get("status") == "ERROR":
         detail = payload.get("errorData") or payload.get("type") or "error envelope"
-        return InvalidRequest(provider, endpoint, f"HTTP {status} error envelope {payload.get('code')}: {detail}")
+        return InvalidRequest(
+            provider, endpoint, f"HTTP {status} error envelope {payload.get('code')}: {detail}", status=status
+        )
     code = payload.get("code")
     if isinstance(code, int) and code < 0 and "msg" in payload:
         text = f"code {code}: {payload['msg']}"
