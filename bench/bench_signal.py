@@ -572,23 +572,6 @@ def one_cold_query(base: str, server: Server, between: Callable[[], None] | None
     return ColdResult(0.0, cold, cold_cpu, second, typename, detail)
 
 
-def cold_in_process(cassette: Path, latency_ms: float, log_dir: Path) -> ColdResult:
-    port = free_port()
-    base = f"http://{HOST}:{port}"
-    argv = signal_api_argv(
-        "serve", "--replay", str(cassette), "--host", HOST, "--port", str(port), "--latency-ms", f"{latency_ms:g}"
-    )
-    server = Server(f"serve --replay --latency-ms {latency_ms:g}", argv, log_dir)
-    try:
-        server.start()
-        startup = server.wait_ready(f"{base}/health")
-        result = one_cold_query(base, server)
-    finally:
-        server.stop()
-    result.startup_s = startup
-    return result
-
-
 def replay_stats(base: str) -> dict[str, Any]:
     with httpx2.Client(timeout=REQUEST_TIMEOUT_S) as client:
         stats: dict[str, Any] = client.get(f"{base}/__replay__/stats").json()
@@ -597,14 +580,16 @@ def replay_stats(base: str) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def standalone_pair(cassette: Path, latency_ms: float, log_dir: Path) -> Iterator[tuple[str, str, Server]]:
-    """A standalone counting replay server plus ``signal-api serve`` pointed at it (real clock)."""
+    """A standalone counting replay server plus ``signal-api serve --replay-url`` pointed at it: separate
+    processes, the cassette's clock. The service fetches the symbol list at start-up (warm-up), before the
+    counters are reset, so the counts below are those of the query alone."""
     rport, sport = free_ports(2)
     replay_base, serve_base = f"http://{HOST}:{rport}", f"http://{HOST}:{sport}"
     replay_argv = signal_api_argv(
         "replay", "--cassette", str(cassette), "--host", HOST, "--port", str(rport), "--latency-ms", f"{latency_ms:g}"
     )
-    env = child_env({var: f"{replay_base}/{var.removesuffix('_BASE_URL').lower()}" for var in BASE_URL_VARS})
-    serve_argv = signal_api_argv("serve", "--host", HOST, "--port", str(sport))
+    env = child_env()
+    serve_argv = signal_api_argv("serve", "--host", HOST, "--port", str(sport), "--replay-url", replay_base)
     with (
         running("signal-api replay", replay_argv, f"{replay_base}/__replay__/stats", log_dir),
         running("signal-api serve (standalone replay)", serve_argv, f"{serve_base}/health", log_dir, env) as serve,
@@ -627,16 +612,32 @@ def print_calls(stats: dict[str, Any], group: Callable[[str], str] | None = None
         out(f"{indent}{count:>4}  {name}{merged}")
 
 
+def cold_standalone(cassette: Path, latency_ms: float, log_dir: Path) -> tuple[ColdResult, dict[str, Any], int]:
+    """Fresh replay + service processes; one cold query, then an identical one; upstream calls of each."""
+    snapshots: list[dict[str, Any]] = []
+    with standalone_pair(cassette, latency_ms, log_dir) as (replay_base, serve_base, serve):
+        result = one_cold_query(serve_base, serve, between=lambda: snapshots.append(replay_stats(replay_base)))
+        after_second = replay_stats(replay_base)
+    extra = int(after_second.get("total", 0)) - int(snapshots[0].get("total", 0))
+    return result, snapshots[0], extra
+
+
 def bench_cold(cassette: Path, log_dir: Path) -> None:
     out(f"## 2. Cold `signal` latency at {UPSTREAM_LATENCY_MS:g} ms injected upstream latency (fresh processes)")
-    out("   `signal-api serve --replay CASSETTE --latency-ms L`: in-process replay, the cassette's clock")
+    out(
+        "   `signal-api replay --latency-ms L` and `signal-api serve --replay-url` in separate processes "
+        "(the cassette's clock)"
+    )
     rows: list[list[str]] = []
     colds: list[ColdResult] = []
+    stats: dict[str, Any] = {}
+    extra = 0
     runs = [(f"run {i + 1}, {UPSTREAM_LATENCY_MS:g} ms", UPSTREAM_LATENCY_MS) for i in range(COLD_RUNS)]
     for label, latency in [*runs, ("baseline, 0 ms", 0.0)]:
-        r = cold_in_process(cassette, latency, log_dir)
+        r, run_stats, run_extra = cold_standalone(cassette, latency, log_dir)
         if latency:
             colds.append(r)
+            stats, extra = run_stats, run_extra
         rows.append(
             [
                 label,
@@ -644,12 +645,12 @@ def bench_cold(cassette: Path, log_dir: Path) -> None:
                 f"{r.cold_s * 1000 / UPSTREAM_LATENCY_MS:.2f} x" if latency else "-",
                 ms(r.cold_cpu_s),
                 ms(r.second_s),
-                f"{r.startup_s:.2f} s",
+                str(run_stats.get("total")),
                 f"{r.typename} ({r.detail})",
             ]
         )
     baseline = r
-    table(["process", "cold query", "x latency", "service CPU*", "2nd (cached)", "start-up", "result"], rows)
+    table(["process", "cold query", "x latency", "service CPU*", "2nd (cached)", "upstream calls", "result"], rows)
     median = statistics.median(c.cold_s for c in colds)
     median_cpu = statistics.median(c.cold_cpu_s for c in colds)
     multiple = median * 1000 / UPSTREAM_LATENCY_MS
@@ -663,25 +664,9 @@ def bench_cold(cassette: Path, log_dir: Path) -> None:
         f"= {(median - baseline.cold_s) * 1000 / UPSTREAM_LATENCY_MS:.2f} rounds of {UPSTREAM_LATENCY_MS:g} ms; "
         f"the rest ({ms(baseline.cold_s)}) is CPU: median service CPU {ms(median_cpu)} during the cold query"
     )
-    out(
-        "   * service CPU: from /proc, in 10 ms ticks; it includes the in-process replay server (it shares the "
-        "service's\n     event loop) and first-use costs (lazy imports, new upstream connections)"
-    )
-    out()
-    out("   upstream calls of one cold query: standalone `signal-api replay --latency-ms 100` + `signal-api serve`")
-    out("   with *_BASE_URL env vars (the service's clock is the real now, so the cassette's data may be stale)")
-    snapshots: list[dict[str, Any]] = []
-    with standalone_pair(cassette, UPSTREAM_LATENCY_MS, log_dir) as (replay_base, serve_base, serve):
-        r = one_cold_query(serve_base, serve, between=lambda: snapshots.append(replay_stats(replay_base)))
-        after_second = replay_stats(replay_base)
-    stats = snapshots[0]
-    out(
-        f"   result: {r.typename} ({r.detail})\n   cold {ms(r.cold_s)} = {r.cold_s * 1000 / UPSTREAM_LATENCY_MS:.2f} x "
-        f"{UPSTREAM_LATENCY_MS:g} ms (service CPU {ms(r.cold_cpu_s)}); 2nd identical query {ms(r.second_s)}"
-    )
-    out(f"   upstream calls counted by the replay server for the cold query: {stats.get('total')}")
+    out("   * service CPU: from /proc, in 10 ms ticks")
+    out(f"   upstream calls of the cold query (last {UPSTREAM_LATENCY_MS:g} ms run): {stats.get('total')}")
     print_calls(stats)
-    extra = int(after_second.get("total", 0)) - int(stats.get("total", 0))
     out(f"   further upstream calls made by the 2nd identical query (cache): {extra}")
     out()
 
@@ -810,7 +795,7 @@ def bench_multi(cassette: Path, log_dir: Path) -> None:
     temp_cassette.write_text(json.dumps(derived))
     out(
         f"   temporary cassette: {len(derived['http'])} HTTP entries, {temp_cassette.stat().st_size / 1e6:.1f} MB "
-        "(temp dir, removed at exit); standalone replay + fresh `signal-api serve` per run, real clock"
+        "(temp dir, removed at exit); standalone replay + fresh `signal-api serve --replay-url` per run"
     )
     symbols = ", ".join(f'"{s}"' for s in MULTI_SYMBOLS)
     query = f"query M {{ signals(symbols: [{symbols}]) {{ __typename ... on Problem {{ code }} }} }}"

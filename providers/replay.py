@@ -101,6 +101,7 @@ class ReplayApp:
         self.app = Starlette(
             routes=[
                 Route("/__replay__/stats", self._stats, methods=["GET"]),
+                Route("/__replay__/clock", self._clock, methods=["GET"]),
                 Route("/__replay__/reset", self._reset, methods=["POST"]),
                 Route("/{provider}/{path:path}", self._serve, methods=["GET", "POST"]),
             ]
@@ -139,6 +140,10 @@ class ReplayApp:
 
     async def _stats(self, request: Request) -> Response:
         return _json({"total": sum(self.calls.values()), "calls": dict(self.calls)})
+
+    async def _clock(self, request: Request) -> Response:
+        """The cassette's moment, so a service pointed here (``serve --replay-url``) can adopt it as "now"."""
+        return _json({"clock": self.cassette.clock, "iso": self.cassette.now.isoformat()})
 
     async def _reset(self, request: Request) -> Response:
         self.calls.clear()

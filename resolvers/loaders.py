@@ -7,7 +7,6 @@ several uses the all-symbols route once (``premiumIndex``, ``ticker/24hr``).
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from aiodataloader import DataLoader
@@ -57,16 +56,10 @@ class Loaders:
         self.premium_index: DataLoader[str, Any] = DataLoader(
             _batched(raw.premium_index, _premium_by_symbol(raw.premium_indexes), ("binance", "premiumIndex.all"))
         )
-        self._listed: asyncio.Task[dict[str, SymbolInfo]] | None = None
 
     async def listed_symbols(self) -> dict[str, SymbolInfo]:
-        """Tradable USDT perpetuals by symbol, fetched once per request (and cached upstream for 1 h)."""
-        if self._listed is None:
-            self._listed = asyncio.ensure_future(self._load_listed())
-        return await asyncio.shield(self._listed)
-
-    async def _load_listed(self) -> dict[str, SymbolInfo]:
-        return {s.symbol: s for s in await self._binance.symbols()}
+        """Tradable USDT perpetuals by symbol (cached for an hour by the provider layer)."""
+        return await self._binance.listed()
 
 
 def _premium_by_symbol(

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
+from engine.market import utc_from_ms
 from providers.errors import UpstreamError
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from resolvers.context import RequestContext
@@ -148,6 +149,16 @@ async def _warm_up(container: Container) -> None:
         log.warning("warm-up failed; the first request will fetch the symbol list", error=exc.describe())
 
 
+async def _replay_clock(replay_url: str) -> datetime:
+    """Ask a running replay server for its cassette's clock; fail start-up loudly if it cannot answer."""
+    from providers.http import create_http_client
+
+    async with create_http_client() as client:
+        response = await client.get(f"{replay_url.rstrip('/')}/__replay__/clock", timeout=5.0)
+        response.raise_for_status()
+        return utc_from_ms(response.json()["clock"])
+
+
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -181,6 +192,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                     upstream=running.base_url,
                     now=cassette.now.isoformat(),
                 )
+            elif settings.replay_url is not None:
+                effective = settings.with_replay_base(settings.replay_url)
+                moment = await _replay_clock(settings.replay_url)
+                now = clock or (lambda: moment)
+                app.state.replay_cassette = settings.replay_url
+                log.info("replay mode", upstream=settings.replay_url, now=moment.isoformat())
             container = build_container(effective, now)
             stack.push_async_callback(container.aclose)
             app.state.container = container

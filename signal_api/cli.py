@@ -18,6 +18,8 @@ def _serve(args: argparse.Namespace) -> int:
     if args.replay is not None:
         overrides["replay_cassette"] = args.replay
         overrides["replay_latency_ms"] = args.latency_ms
+    if args.replay_url is not None:
+        overrides["replay_url"] = args.replay_url
     settings = Settings(**overrides)  # type: ignore[arg-type]
     host = args.host or settings.host
     port = args.port or settings.port
@@ -56,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default: PORT setting, 8000)")
     serve.add_argument("--replay", type=Path, metavar="CASSETTE", help="serve offline from a recorded cassette")
     serve.add_argument("--latency-ms", type=float, default=0.0, help="with --replay: injected upstream latency")
+    serve.add_argument(
+        "--replay-url", metavar="URL", help="use a running `signal-api replay` server (and its cassette's clock)"
+    )
     serve.set_defaults(func=_serve)
 
     replay = sub.add_parser("replay", help="serve a cassette as the upstream providers' hosts would")

@@ -87,7 +87,7 @@ def build_container(settings: Settings, clock: Callable[[], datetime] = system_c
         status["coinglass"] = "disabled: set COINGLASS_API_KEY"
     providers = Providers(
         binance=BinanceMarket(
-            BinanceFuturesClient(provider_http("binance", settings.binance_base_url, binance_error_hook), ttls)
+            BinanceFuturesClient(provider_http("binance", settings.binance_base_url, binance_error_hook), ttls), cache
         ),
         alternative_me=AlternativeMeClient(
             provider_http("alternative_me", settings.alternative_me_base_url, alternative_me_error_hook), ttls

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # offline mode: serve a cassette in-process and treat its clock as "now"
     replay_cassette: Path | None = None
     replay_latency_ms: float = Field(default=0.0, ge=0)
+    # or use a separately running `signal-api replay` server (and its clock)
+    replay_url: str | None = None
 
     # persistence (used from the history issue on; unset means an embedded PostgreSQL)
     database_url: SecretStr | None = None

@@ -274,3 +274,20 @@ async def test_serve_replay_mode_runs_its_own_upstream_and_clock(graphql: Any) -
     assert signal["generatedAt"].startswith(cassette_clock_iso(load_cassette_json(CASSETTE_NAMES[1])))
     assert health["replay"] == str(path) and health["providers"]["coinglass"].startswith("disabled")
     assert health["cache"]["misses"] > 0
+
+
+async def test_serve_replay_url_adopts_the_replay_servers_clock(graphql: Any) -> None:
+    """``signal-api serve --replay-url URL``: a separately running replay server, and its cassette's clock."""
+    from providers.replay import Cassette, ReplayApp, serve_in_background
+    from signal_api.app import create_app
+    from signal_api.settings import Settings
+
+    cassette = load_cassette_json(CASSETTE_NAMES[2])
+    replay = ReplayApp(Cassette.model_validate(cassette))
+    async with serve_in_background(replay.app) as upstream:
+        settings = Settings(_env_file=None, replay_url=upstream.base_url)  # type: ignore[call-arg]
+        async with serve_in_background(create_app(settings), lifespan="on") as server:
+            signal = await _signal(graphql, server.base_url)
+    assert signal["__typename"] == "Signal" and signal["recommendation"] == PINNED[CASSETTE_NAMES[2]]
+    assert signal["generatedAt"].startswith(cassette_clock_iso(cassette))
+    assert replay.calls["binance GET /fapi/v1/klines"] == 1

@@ -82,6 +82,7 @@ class _StubRaw:
 
     def __init__(self, info: BinanceExchangeInfo) -> None:
         self._info = info
+        self.ttls = CacheTtls()
 
     async def exchange_info(self) -> BinanceExchangeInfo:
         return self._info
@@ -677,3 +678,28 @@ async def test_domain_premium_indexes_with_a_delivery_contract() -> None:
 def test_malformed_payload_is_not_retryable() -> None:
     # guard on the taxonomy the tests above rely on
     assert not issubclass(MalformedPayload, InvalidRequest)
+
+
+async def test_converted_results_are_cached_under_the_raw_ttl() -> None:
+    """With a cache, the domain layer converts a venue answer once per TTL, not once per request."""
+    from providers.cache import MemoryCache
+
+    info = BinanceExchangeInfo.model_validate(binance("fapi_v1_exchangeInfo.trimmed.json"))
+    stub = _StubRaw(info)
+    calls = 0
+    original = stub.exchange_info
+
+    async def counting() -> BinanceExchangeInfo:
+        nonlocal calls
+        calls += 1
+        return await original()
+
+    stub.exchange_info = counting  # type: ignore[method-assign]
+    now = [0.0]
+    market = BinanceMarket(cast("BinanceFuturesClient", stub), MemoryCache(clock=lambda: now[0]))
+    first, second = await market.symbols(), await market.symbols()
+    listed = await market.listed()
+    assert first is second and calls == 1
+    assert set(listed) == {s.symbol for s in first}
+    now[0] += CacheTtls().exchange_info + 1
+    assert await market.symbols() == first and calls == 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from engine.market import (
     Candle,
@@ -22,7 +22,11 @@ from engine.market import (
     utc_from_ms,
 )
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from engine.market import Timeframe
     from providers.binance.models import (
         BinanceFundingRate,
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
         BinanceTicker24h,
     )
     from providers.binance.raw import BinanceFuturesClient
+    from providers.cache import Cache
     from providers.symbols import Instrument
 
 DEFAULT_FUNDING_INTERVAL_HOURS = 8.0
@@ -104,13 +109,36 @@ def to_funding(premium: BinancePremiumIndex, interval_hours: float) -> FundingRa
 
 
 class BinanceMarket:
-    """Normalized Binance data for one instrument at a time (batch forms return dicts by symbol)."""
+    """Normalized Binance data for one instrument at a time (batch forms return dicts by symbol).
 
-    def __init__(self, client: BinanceFuturesClient) -> None:
+    With a ``cache``, converted results are cached too, under the raw answer's TTL, so a hot request
+    does not rebuild 200 candles or 500 symbols from venue models each time (measured: ~40% of a
+    cached signal's CPU). A converted value is at most twice its TTL old.
+    """
+
+    def __init__(self, client: BinanceFuturesClient, cache: Cache | None = None) -> None:
         self.raw = client
+        self._cache = cache
+        self._ttls = client.ttls
+
+    async def _derived(self, key: str, ttl: float, compute: Callable[[], Awaitable[T]]) -> T:
+        if self._cache is None:
+            return await compute()
+        return await self._cache.get_or_load(f"binance:domain:{key}", ttl, compute)
 
     async def symbols(self) -> tuple[SymbolInfo, ...]:
         """Tradable USDT-margined perpetuals."""
+        return await self._derived("symbols", self._ttls.exchange_info, self._symbols)
+
+    async def listed(self) -> dict[str, SymbolInfo]:
+        """The same, by symbol."""
+
+        async def by_symbol() -> dict[str, SymbolInfo]:
+            return {s.symbol: s for s in await self.symbols()}
+
+        return await self._derived("listed", self._ttls.exchange_info, by_symbol)
+
+    async def _symbols(self) -> tuple[SymbolInfo, ...]:
         info = await self.raw.exchange_info()
         return tuple(
             SymbolInfo(
@@ -132,16 +160,27 @@ class BinanceMarket:
         return to_ticker(await self.raw.ticker_24hr(symbol))
 
     async def tickers(self) -> dict[str, Ticker24h]:
-        return {t.symbol: to_ticker(t) for t in await self.raw.tickers_24hr()}
+        async def compute() -> dict[str, Ticker24h]:
+            return {t.symbol: to_ticker(t) for t in await self.raw.tickers_24hr()}
+
+        return await self._derived("tickers", self._ttls.price, compute)
 
     async def mark_price(self, instrument: Instrument) -> MarkPrice:
         return to_mark_price(await self.raw.premium_index(instrument.for_provider("binance")))
 
     async def mark_prices(self) -> dict[str, MarkPrice]:
-        return {p.symbol: to_mark_price(p) for p in await self.raw.premium_indexes()}
+        async def compute() -> dict[str, MarkPrice]:
+            return {p.symbol: to_mark_price(p) for p in await self.raw.premium_indexes()}
+
+        return await self._derived("mark_prices", self._ttls.funding, compute)
 
     async def funding_interval_hours(self, instrument: Instrument) -> float:
-        return infer_funding_interval_hours(await self.raw.funding_rate_history(instrument.for_provider("binance")))
+        symbol = instrument.for_provider("binance")
+
+        async def compute() -> float:
+            return infer_funding_interval_hours(await self.raw.funding_rate_history(symbol))
+
+        return await self._derived(f"funding_interval:{symbol}", self._ttls.funding, compute)
 
     async def funding_history(self, instrument: Instrument, limit: int = 30) -> tuple[FundingRate, ...]:
         history = await self.raw.funding_rate_history(instrument.for_provider("binance"), limit=limit)
@@ -158,37 +197,51 @@ class BinanceMarket:
         )
 
     async def candles(self, instrument: Instrument, timeframe: Timeframe, limit: int = 200) -> tuple[Candle, ...]:
-        rows = await self.raw.klines(instrument.for_provider("binance"), timeframe.value, limit=limit)
-        return tuple(sorted((to_candle(r) for r in rows), key=lambda c: c.open_time))
+        symbol = instrument.for_provider("binance")
+
+        async def compute() -> tuple[Candle, ...]:
+            rows = await self.raw.klines(symbol, timeframe.value, limit=limit)
+            return tuple(sorted((to_candle(r) for r in rows), key=lambda c: c.open_time))
+
+        return await self._derived(f"candles:{symbol}:{timeframe.value}:{limit}", self._ttls.candles, compute)
 
     async def open_interest_history(
         self, instrument: Instrument, timeframe: Timeframe, limit: int = 30
     ) -> tuple[OpenInterestPoint, ...]:
-        rows = await self.raw.open_interest_hist(
-            instrument.for_provider("binance"), _PERIODS[timeframe.value], limit=limit
-        )
-        points = (
-            OpenInterestPoint(
-                time=utc_from_ms(r.timestamp),
-                open_interest=r.sumOpenInterest,
-                open_interest_usd=r.sumOpenInterestValue,
+        symbol = instrument.for_provider("binance")
+
+        async def compute() -> tuple[OpenInterestPoint, ...]:
+            rows = await self.raw.open_interest_hist(symbol, _PERIODS[timeframe.value], limit=limit)
+            points = (
+                OpenInterestPoint(
+                    time=utc_from_ms(r.timestamp),
+                    open_interest=r.sumOpenInterest,
+                    open_interest_usd=r.sumOpenInterestValue,
+                )
+                for r in rows
             )
-            for r in rows
-        )
-        return tuple(sorted(points, key=lambda p: p.time))
+            return tuple(sorted(points, key=lambda p: p.time))
+
+        return await self._derived(f"oi_hist:{symbol}:{timeframe.value}:{limit}", self._ttls.open_interest, compute)
 
     async def global_long_short(
         self, instrument: Instrument, timeframe: Timeframe, limit: int = 30
     ) -> tuple[LongShortPoint, ...]:
-        rows = await self.raw.global_long_short_account_ratio(
-            instrument.for_provider("binance"), _PERIODS[timeframe.value], limit=limit
-        )
-        return tuple(sorted((to_long_short(r) for r in rows), key=lambda p: p.time))
+        symbol = instrument.for_provider("binance")
+
+        async def compute() -> tuple[LongShortPoint, ...]:
+            rows = await self.raw.global_long_short_account_ratio(symbol, _PERIODS[timeframe.value], limit=limit)
+            return tuple(sorted((to_long_short(r) for r in rows), key=lambda p: p.time))
+
+        return await self._derived(f"global_ls:{symbol}:{timeframe.value}:{limit}", self._ttls.ratios, compute)
 
     async def top_trader_positions(
         self, instrument: Instrument, timeframe: Timeframe, limit: int = 30
     ) -> tuple[LongShortPoint, ...]:
-        rows = await self.raw.top_long_short_position_ratio(
-            instrument.for_provider("binance"), _PERIODS[timeframe.value], limit=limit
-        )
-        return tuple(sorted((to_long_short(r) for r in rows), key=lambda p: p.time))
+        symbol = instrument.for_provider("binance")
+
+        async def compute() -> tuple[LongShortPoint, ...]:
+            rows = await self.raw.top_long_short_position_ratio(symbol, _PERIODS[timeframe.value], limit=limit)
+            return tuple(sorted((to_long_short(r) for r in rows), key=lambda p: p.time))
+
+        return await self._derived(f"top_ls:{symbol}:{timeframe.value}:{limit}", self._ttls.ratios, compute)

@@ -78,6 +78,10 @@ class BinanceFuturesClient:
         self._http = http
         self._ttls = ttls
 
+    @property
+    def ttls(self) -> CacheTtls:
+        return self._ttls
+
     async def exchange_info(self) -> BinanceExchangeInfo:
         """``GET /fapi/v1/exchangeInfo``: every contract with ``onboardDate``, ``status``, ``contractType``.
 
