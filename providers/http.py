@@ -120,15 +120,7 @@ class ProviderHttp:
         """GET ``path``, decode JSON, check for error envelopes, parse; cached for ``ttl`` seconds."""
         query = {k: str(v) for k, v in (params or {}).items()}
         key = f"{self.provider}:GET:{path}?" + "&".join(f"{k}={query[k]}" for k in sorted(query))
-
-        async def load() -> T:
-            payload = await self._request_with_retries("GET", path, endpoint, query, None)
-            try:
-                return parse(payload)
-            except (KeyError, IndexError, TypeError, ValueError) as exc:
-                raise MalformedPayload(self.provider, endpoint, f"unexpected payload shape: {exc!r}") from exc
-
-        return await self._cache.get_or_load(key, ttl, load)
+        return await self._cached(key, ttl, "GET", path, endpoint, query, None, parse)
 
     async def post(
         self,
@@ -141,9 +133,23 @@ class ProviderHttp:
     ) -> T:
         """POST a JSON body (Hyperliquid's ``/info`` style); cached by the body's canonical JSON."""
         key = f"{self.provider}:POST:{path}:" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
+        return await self._cached(key, ttl, "POST", path, endpoint, None, body, parse)
+
+    async def _cached(
+        self,
+        key: str,
+        ttl: float,
+        method: str,
+        path: str,
+        endpoint: str,
+        query: Mapping[str, str] | None,
+        body: Mapping[str, Any] | None,
+        parse: Callable[[Any], T],
+    ) -> T:
+        """Single-flight, cached: request with retries, then parse; a parse failure is MalformedPayload."""
 
         async def load() -> T:
-            payload = await self._request_with_retries("POST", path, endpoint, None, body)
+            payload = await self._request_with_retries(method, path, endpoint, query, body)
             try:
                 return parse(payload)
             except (KeyError, IndexError, TypeError, ValueError) as exc:

@@ -10,7 +10,7 @@ fetched alongside the data and consulted afterwards).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.inputs import MarketSnapshot, Reading
@@ -171,20 +171,25 @@ class MarketGateway:
 
     async def _funding(self, instrument: Instrument, loaders: Loaders) -> Reading[FundingRate]:
         symbol = instrument.canonical
+        interval_failure: list[str] = []
 
         async def from_premium_index() -> FundingRate:
             mark, interval = await asyncio.gather(
-                loaders.premium_index.load(symbol), self._funding_interval(instrument)
+                loaders.premium_index.load(symbol), self._funding_interval(instrument, interval_failure)
             )
             return to_funding(mark, interval)
 
-        return await first_answer([("binance.premiumIndex", from_premium_index)], observed=lambda f: f.time)
+        reading = await first_answer([("binance.premiumIndex", from_premium_index)], observed=lambda f: f.time)
+        if interval_failure and reading.available:  # say that the interval is Binance's default, not observed
+            return replace(reading, failed=(*reading.failed, *interval_failure))
+        return reading
 
-    async def _funding_interval(self, instrument: Instrument) -> float:
+    async def _funding_interval(self, instrument: Instrument, failures: list[str]) -> float:
         """Binance's interval from its funding history; 8 h (its default) when that call fails."""
         try:
             return await self._p.binance.funding_interval_hours(instrument)
-        except UpstreamError:
+        except UpstreamError as exc:
+            failures.append(f"{exc.describe()} (funding interval assumed {DEFAULT_FUNDING_INTERVAL_HOURS:g}h)")
             return DEFAULT_FUNDING_INTERVAL_HOURS
 
     def _ratio_sources(

@@ -291,3 +291,14 @@ async def test_serve_replay_url_adopts_the_replay_servers_clock(graphql: Any) ->
     assert signal["__typename"] == "Signal" and signal["recommendation"] == PINNED[CASSETTE_NAMES[2]]
     assert signal["generatedAt"].startswith(cassette_clock_iso(cassette))
     assert replay.calls["binance GET /fapi/v1/klines"] == 1
+
+
+async def test_missing_funding_history_assumes_eight_hours_and_says_so(graphql: Any) -> None:
+    cassette = _with_status(
+        load_cassette_json(CASSETTE_NAMES[0]), "binance", "/fapi/v1/fundingRate", 400, {"code": -1130, "msg": "bad"}
+    )
+    async with running_service(cassette) as (base_url, _):
+        signal = await _signal(graphql, base_url)
+    funding = _factor(signal, "FUNDING")
+    assert funding["available"] and funding["source"] == "binance.premiumIndex"
+    assert funding["failedSources"] == ["binance.fundingRate: code -1130: bad (funding interval assumed 8h)"]
