@@ -166,3 +166,103 @@ class SymbolInfo:
     status: str
     onboard_date: datetime | None
     contract_type: str
+
+
+class CandleInterval(enum.Enum):
+    """Candle intervals of the multi-exchange API (a superset of :class:`Timeframe`)."""
+
+    M1 = "1m"
+    M3 = "3m"
+    M5 = "5m"
+    M15 = "15m"
+    M30 = "30m"
+    H1 = "1h"
+    H2 = "2h"
+    H4 = "4h"
+    H6 = "6h"
+    H12 = "12h"
+    D1 = "1d"
+    W1 = "1w"
+
+    @property
+    def duration(self) -> timedelta:
+        unit = self.value[-1]
+        amount = int(self.value[:-1])
+        return {
+            "m": timedelta(minutes=amount),
+            "h": timedelta(hours=amount),
+            "d": timedelta(days=amount),
+            "w": timedelta(weeks=amount),
+        }[unit]
+
+    @classmethod
+    def parse(cls, text: str) -> CandleInterval:
+        """Accept ``4h``, ``4H``, ``H4``; raise ``ValueError`` naming the valid choices otherwise."""
+        cleaned = text.strip()
+        for member in cls:
+            if cleaned.lower() in (member.value, member.name.lower()):
+                return member
+        raise ValueError(f"unknown interval {text!r}; expected one of {', '.join(m.value for m in cls)}")
+
+    @classmethod
+    def of(cls, timeframe: Timeframe) -> CandleInterval:
+        return cls(timeframe.value)
+
+
+class PositionSide(enum.Enum):
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInterest:
+    """Current open interest; ``usd`` is ``None`` where the venue gives no notional and no price is known."""
+
+    symbol: str
+    coins: float
+    usd: float | None
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Liquidation:
+    """One forced liquidation, normalized to the *liquidated position's* side.
+
+    Binance ``forceOrder`` gives the order side (SELL = a long was liquidated); Bybit ``allLiquidation``
+    gives the position side (Buy = a long was liquidated); OKX sizes are contracts × ``ctVal``.
+    """
+
+    venue: str
+    symbol: str
+    side: PositionSide
+    price: float
+    size: float  # in coins
+    time: datetime
+
+    @property
+    def usd(self) -> float:
+        return self.price * self.size
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    venue: str
+    symbol: str
+    taker_side: str  # "BUY" or "SELL": the aggressor
+    price: float
+    size: float  # in coins
+    time: datetime
+
+    @property
+    def usd(self) -> float:
+        return self.price * self.size
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBook:
+    """Price levels as ``(price, size in coins)``, best first."""
+
+    symbol: str
+    bids: tuple[tuple[float, float], ...]
+    asks: tuple[tuple[float, float], ...]
+    time: datetime

@@ -22,6 +22,7 @@ from providers.replay import Cassette, ReplayApp, serve_in_background
 from resolvers.context import RequestContext
 from schema.build import build_schema
 from signal_api.container import build_container, system_clock
+from signal_api.rest import build_rest_routes
 from signal_api.settings import Settings
 
 if TYPE_CHECKING:
@@ -211,6 +212,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             Route("/metrics", metrics, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *build_rest_routes(schema, settings),
         ],
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
         exception_handlers={HTTPException: http_error, Exception: internal_error},

@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     # or use a separately running `signal-api replay` server (and its clock)
     replay_url: str | None = None
 
+    # REST shim (POST /invoke, GET /openapi.json, GET /gpt/action-schema)
+    public_base_url: str = "http://127.0.0.1:8000"  # the `servers` entry of the OpenAPI and GPT schemas
+    rest_max_response_chars: int = Field(default=100_000, ge=1_000)
+    rest_default_timeout_seconds: float = Field(default=30.0, gt=0)
+    operation_timeouts: dict[str, float] = Field(
+        default_factory=dict, description='per-operation overrides, JSON: {"signals.batch": 45}'
+    )
+    persisted_queries_only: bool = False  # /graphql accepts only the registry's documents when true
+
     # persistence (used from the history issue on; unset means an embedded PostgreSQL)
     database_url: SecretStr | None = None
 

@@ -1,0 +1,162 @@
+"""One normalized interface over every exchange and data vendor, with a capability map.
+
+Resolvers and the gateway ask ``provider.supports(Capability.FUNDING)`` instead of checking types.
+Every method returns the normalized models of :mod:`engine.market`; a method a provider does not
+serve raises :class:`CapabilityNotSupported`, and an interval it cannot serve raises
+:class:`IntervalNotSupported` (both typed, never a 500). Adding a venue is one module with a
+``build(deps)`` function plus one line in :mod:`providers.registry`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from providers.errors import NotRetryableError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from engine.market import (
+        Candle,
+        CandleInterval,
+        FundingRate,
+        Liquidation,
+        LongShortPoint,
+        OpenInterest,
+        OpenInterestPoint,
+        OrderBook,
+        SocialSentiment,
+        Ticker24h,
+        Trade,
+    )
+    from providers.cache import Cache
+    from providers.config import CacheTtls
+    from providers.http import ErrorHook, ProviderHttp
+    from providers.symbols import Instrument
+
+
+class Capability(enum.Enum):
+    """What a provider can serve; one per method of :class:`MarketProvider`."""
+
+    TICKER = "ticker"
+    CANDLES = "candles"
+    FUNDING = "funding"
+    FUNDING_HISTORY = "funding_history"
+    OPEN_INTEREST = "open_interest"
+    OPEN_INTEREST_HISTORY = "open_interest_history"
+    LONG_SHORT_RATIO = "long_short_ratio"
+    LIQUIDATIONS = "liquidations"
+    ORDER_BOOK = "order_book"
+    TRADES = "trades"
+    SOCIAL = "social"
+
+
+class CapabilityNotSupported(NotRetryableError):
+    code = "CAPABILITY_NOT_SUPPORTED"
+
+    def __init__(self, provider: str, capability: Capability) -> None:
+        super().__init__(provider, capability.value, f"{provider} does not serve {capability.value}")
+        self.capability = capability
+
+
+class IntervalNotSupported(NotRetryableError):
+    code = "INTERVAL_NOT_SUPPORTED"
+
+    def __init__(self, provider: str, endpoint: str, interval: str, supported: tuple[str, ...]) -> None:
+        super().__init__(
+            provider, endpoint, f"interval {interval} is not served by {provider}; supported: {', '.join(supported)}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderDeps:
+    """What the composition root hands every provider module's ``build``: configuration, not env."""
+
+    base_urls: Mapping[str, str]
+    keys: Mapping[str, str | None]
+    ttls: CacheTtls
+    cache: Cache
+    http_factory: HttpFactory
+
+    def key(self, provider: str) -> str | None:
+        return self.keys.get(provider)
+
+    def http(
+        self, provider: str, error_hook: ErrorHook | None = None, headers: Mapping[str, str] | None = None
+    ) -> ProviderHttp:
+        return self.http_factory(provider, self.base_urls[provider], error_hook, headers)
+
+
+class HttpFactory(Protocol):
+    def __call__(
+        self, provider: str, base_url: str, error_hook: ErrorHook | None, headers: Mapping[str, str] | None
+    ) -> ProviderHttp: ...
+
+
+class MarketProvider:
+    """Base of every exchange / data-vendor adapter: each method raises until a subclass serves it.
+
+    Subclasses set ``name`` and ``capabilities`` and override exactly the methods they list; a test
+    checks that the two agree for every registered provider.
+    """
+
+    name: str = "unnamed"
+    capabilities: frozenset[Capability] = frozenset()
+    keyed: bool = False
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def _unsupported(self, capability: Capability) -> CapabilityNotSupported:
+        return CapabilityNotSupported(self.name, capability)
+
+    async def ticker(self, instrument: Instrument) -> Ticker24h:
+        raise self._unsupported(Capability.TICKER)
+
+    async def candles(self, instrument: Instrument, interval: CandleInterval, limit: int) -> tuple[Candle, ...]:
+        """Oldest-first, at most ``limit`` candles ending now."""
+        raise self._unsupported(Capability.CANDLES)
+
+    async def funding(self, instrument: Instrument) -> FundingRate:
+        """The current (or last settled, when the venue has no predicted rate) funding rate."""
+        raise self._unsupported(Capability.FUNDING)
+
+    async def funding_history(self, instrument: Instrument, limit: int) -> tuple[FundingRate, ...]:
+        raise self._unsupported(Capability.FUNDING_HISTORY)
+
+    async def open_interest(self, instrument: Instrument) -> OpenInterest:
+        raise self._unsupported(Capability.OPEN_INTEREST)
+
+    async def open_interest_history(
+        self, instrument: Instrument, interval: CandleInterval, limit: int
+    ) -> tuple[OpenInterestPoint, ...]:
+        raise self._unsupported(Capability.OPEN_INTEREST_HISTORY)
+
+    async def long_short_ratio(
+        self, instrument: Instrument, interval: CandleInterval, limit: int
+    ) -> tuple[LongShortPoint, ...]:
+        """Share of accounts long (percent), oldest-first."""
+        raise self._unsupported(Capability.LONG_SHORT_RATIO)
+
+    async def liquidations(self, instrument: Instrument, limit: int) -> tuple[Liquidation, ...]:
+        """Recent liquidations, oldest-first, each normalized to the liquidated position's side."""
+        raise self._unsupported(Capability.LIQUIDATIONS)
+
+    async def order_book(self, instrument: Instrument, depth: int) -> OrderBook:
+        raise self._unsupported(Capability.ORDER_BOOK)
+
+    async def trades(self, instrument: Instrument, limit: int) -> tuple[Trade, ...]:
+        raise self._unsupported(Capability.TRADES)
+
+    async def social(self, instrument: Instrument) -> SocialSentiment:
+        raise self._unsupported(Capability.SOCIAL)
+
+
+def interval_code(provider: str, endpoint: str, interval: CandleInterval, table: Mapping[CandleInterval, str]) -> str:
+    """A venue's spelling of an interval (OKX ``1H``, Bybit ``60``, CoinAPI ``1HRS``), or a typed error."""
+    code = table.get(interval)
+    if code is None:
+        raise IntervalNotSupported(provider, endpoint, interval.value, tuple(i.value for i in table))
+    return code
