@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from providers.cache import Cache
+    from providers.resilience import CircuitBreaker, OutgoingLimiter
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -91,8 +92,12 @@ class ProviderHttp:
         headers: Mapping[str, str] | None = None,
         keyed: bool = False,
         error_hook: ErrorHook | None = None,
+        limiter: OutgoingLimiter | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.provider = provider
+        self.limiter = limiter
+        self.breaker = breaker
         self.base_url = base_url.rstrip("/")
         self._client = client
         self._cache = cache
@@ -165,10 +170,19 @@ class ProviderHttp:
         query: Mapping[str, str] | None,
         body: Mapping[str, Any] | None,
     ) -> Any:
-        async for attempt in self._retrying.copy():
-            with attempt:
-                return await self._request_once(method, path, endpoint, query, body)
-        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+        if self.breaker is not None:
+            self.breaker.before_call(endpoint)  # fails fast while open, outside the retry loop
+        try:
+            async for attempt in self._retrying.copy():
+                with attempt:
+                    payload = await self._request_once(method, path, endpoint, query, body)
+        except UpstreamError as exc:
+            if self.breaker is not None:
+                self.breaker.record_failure(exc)
+            raise
+        if self.breaker is not None:
+            self.breaker.record_success()
+        return payload
 
     async def _request_once(
         self,
@@ -182,6 +196,8 @@ class ProviderHttp:
         started = time.perf_counter()
         outcome = "ok"
         try:
+            if self.limiter is not None:
+                await self.limiter.acquire(endpoint)
             try:
                 response = await self._client.request(
                     method,

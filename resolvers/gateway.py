@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from providers.binance.domain import BinanceMarket
     from providers.coingecko import CoinGeckoClient
     from providers.coinglass import CoinGlassClient
+    from providers.registry import Registry
     from providers.symbols import Instrument
     from resolvers.loaders import Loaders
 
@@ -62,6 +63,7 @@ class Providers:
     alternative_me: AlternativeMeClient
     coingecko: CoinGeckoClient
     coinglass: CoinGlassClient | None = None
+    registry: Registry | None = None  # every enabled venue, for fallbacks and the market view
 
 
 async def first_answer(

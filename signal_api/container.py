@@ -9,17 +9,19 @@ from typing import TYPE_CHECKING
 
 from engine import WEIGHTS, validate_weights
 from providers.alternative_me import AlternativeMeClient, alternative_me_error_hook
-from providers.binance.domain import BinanceMarket
-from providers.binance.raw import BinanceFuturesClient, binance_error_hook
+from providers.binance.venue import BinanceProvider
 from providers.cache import MemoryCache
 from providers.coingecko import CoinGeckoClient
 from providers.coinglass import CoinGlassClient, coinglass_error_hook
 from providers.http import ProviderHttp, RetryPolicy, create_http_client
+from providers.registry import build_registry, rate_limits
+from providers.resilience import CircuitBreaker, OutgoingLimiter, RateLimit
+from providers.venue import ProviderDeps
 from resolvers.context import Services
 from resolvers.gateway import MarketGateway, Providers
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     import httpx2
 
@@ -34,6 +36,7 @@ class Container:
     providers: Providers
     services: Services
     provider_status: dict[str, str]
+    breakers: dict[str, CircuitBreaker]
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -52,11 +55,28 @@ def build_container(settings: Settings, clock: Callable[[], datetime] = system_c
         attempts=settings.upstream_retry_attempts, max_wait_seconds=settings.upstream_max_retry_wait_seconds
     )
 
+    limits = {**rate_limits(), **settings.rate_limits}
+    limiters: dict[str, OutgoingLimiter] = {}
+    breakers: dict[str, CircuitBreaker] = {}
+
     def provider_http(
-        name: str, base_url: str, hook: ErrorHook | None, headers: dict[str, str] | None = None
+        provider: str, base_url: str, error_hook: ErrorHook | None, headers: Mapping[str, str] | None = None
     ) -> ProviderHttp:
+        """One ProviderHttp per client, but one limiter and one breaker per provider, shared by all."""
+        if provider in limits and provider not in limiters:
+            limiters[provider] = OutgoingLimiter(
+                provider, RateLimit(per_second=limits[provider], max_wait=settings.rate_limit_max_wait_seconds)
+            )
+        breaker = breakers.setdefault(
+            provider,
+            CircuitBreaker(
+                provider,
+                failure_threshold=settings.breaker_failure_threshold,
+                cooldown_seconds=settings.breaker_cooldown_seconds,
+            ),
+        )
         return ProviderHttp(
-            name,
+            provider,
             http,
             base_url,
             cache=cache,
@@ -64,40 +84,50 @@ def build_container(settings: Settings, clock: Callable[[], datetime] = system_c
             retry=retry,
             headers=headers,
             keyed=bool(headers),
-            error_hook=hook,
+            error_hook=error_hook,
+            limiter=limiters.get(provider),
+            breaker=breaker,
         )
 
-    status = {"binance": "enabled", "alternative_me": "enabled", "coingecko": "enabled"}
-    coingecko_headers = (
-        {"x-cg-demo-api-key": settings.coingecko_api_key.get_secret_value()} if settings.coingecko_api_key else None
-    )
+    base_urls = settings.base_urls()
+    keys = settings.api_keys()
+    deps = ProviderDeps(base_urls=base_urls, keys=keys, ttls=ttls, cache=cache, http_factory=provider_http)
+    registry = build_registry(deps)
+    status = {**registry.status, "alternative_me": "enabled"}
+    binance = registry.providers["binance"]
+    assert isinstance(binance, BinanceProvider)
     coinglass = None
-    if settings.coinglass_api_key is not None:
+    if keys.get("coinglass"):
         coinglass = CoinGlassClient(
             provider_http(
-                "coinglass",
-                settings.coinglass_base_url,
-                coinglass_error_hook,
-                {"CG-API-KEY": settings.coinglass_api_key.get_secret_value()},
+                "coinglass", base_urls["coinglass"], coinglass_error_hook, {"CG-API-KEY": keys["coinglass"] or ""}
             ),
             ttls,
         )
         status["coinglass"] = "enabled"
     else:
         status["coinglass"] = "disabled: set COINGLASS_API_KEY"
+    coingecko_key = keys.get("coingecko")
     providers = Providers(
-        binance=BinanceMarket(
-            BinanceFuturesClient(provider_http("binance", settings.binance_base_url, binance_error_hook), ttls), cache
-        ),
+        binance=binance.market,
         alternative_me=AlternativeMeClient(
-            provider_http("alternative_me", settings.alternative_me_base_url, alternative_me_error_hook), ttls
+            provider_http("alternative_me", base_urls["alternative_me"], alternative_me_error_hook), ttls
         ),
         coingecko=CoinGeckoClient(
-            provider_http("coingecko", settings.coingecko_base_url, None, coingecko_headers), ttls
+            provider_http(
+                "coingecko",
+                base_urls["coingecko"],
+                None,
+                {"x-cg-demo-api-key": coingecko_key} if coingecko_key else None,
+            ),
+            ttls,
         ),
         coinglass=coinglass,
+        registry=registry,
     )
     services = Services(
         gateway=MarketGateway(providers, clock), max_symbols_per_request=settings.max_symbols_per_request
     )
-    return Container(http=http, cache=cache, providers=providers, services=services, provider_status=status)
+    return Container(
+        http=http, cache=cache, providers=providers, services=services, provider_status=status, breakers=breakers
+    )

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     alternative_me_base_url: str = "https://api.alternative.me"
     coingecko_base_url: str = "https://api.coingecko.com/api/v3"
     coinglass_base_url: str = "https://open-api-v4.coinglass.com"
+    okx_base_url: str = "https://www.okx.com"
+    bybit_base_url: str = "https://api.bybit.com"
+    hyperliquid_base_url: str = "https://api.hyperliquid.xyz"
+    coinapi_base_url: str = "https://rest.coinapi.io"
+    lunarcrush_base_url: str = "https://lunarcrush.com/api4"
 
     # keys of keyed providers: each provider is enabled only when its key is set
     coinglass_api_key: SecretStr | None = None
@@ -41,6 +46,12 @@ class Settings(BaseSettings):
     upstream_retry_attempts: int = Field(default=3, ge=1, le=10)
     upstream_max_retry_wait_seconds: float = Field(default=2.0, ge=0)
     upstream_max_connections: int = Field(default=100, ge=1)
+    rate_limits: dict[str, float] = Field(
+        default_factory=dict, description='outgoing calls per second per provider, JSON: {"okx": 5}'
+    )
+    rate_limit_max_wait_seconds: float = Field(default=2.0, ge=0)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
 
     # cache TTLs in seconds
     ttl_price_seconds: float = 5.0
@@ -85,14 +96,24 @@ class Settings(BaseSettings):
             exchange_info=self.ttl_exchange_info_seconds,
         )
 
+    def base_urls(self) -> dict[str, str]:
+        """Provider name → base URL, from every ``<provider>_base_url`` field."""
+        return {
+            name.removesuffix("_base_url"): getattr(self, name)
+            for name in type(self).model_fields
+            if name.endswith("_base_url")
+        }
+
+    def api_keys(self) -> dict[str, str | None]:
+        """Provider name → key (``None`` when unset), from every ``<provider>_api_key`` field."""
+        keys: dict[str, str | None] = {}
+        for name in type(self).model_fields:
+            if name.endswith("_api_key"):
+                secret: SecretStr | None = getattr(self, name)
+                keys[name.removesuffix("_api_key")] = secret.get_secret_value() if secret is not None else None
+        return keys
+
     def with_replay_base(self, base_url: str) -> Settings:
         """The same settings with every provider pointed at a replay server (``/<provider>`` prefixes)."""
         base = base_url.rstrip("/")
-        return self.model_copy(
-            update={
-                "binance_base_url": f"{base}/binance",
-                "alternative_me_base_url": f"{base}/alternative_me",
-                "coingecko_base_url": f"{base}/coingecko",
-                "coinglass_base_url": f"{base}/coinglass",
-            }
-        )
+        return self.model_copy(update={f"{name}_base_url": f"{base}/{name}" for name in self.base_urls()})

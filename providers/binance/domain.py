@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from engine.market import (
     Candle,
+    CandleInterval,
     FundingRate,
     LongShortPoint,
     MarkPrice,
@@ -21,6 +22,7 @@ from engine.market import (
     Ticker24h,
     utc_from_ms,
 )
+from providers.venue import interval_code
 
 T = TypeVar("T")
 
@@ -39,10 +41,38 @@ if TYPE_CHECKING:
     from providers.cache import Cache
     from providers.symbols import Instrument
 
+PROVIDER = "binance"
 DEFAULT_FUNDING_INTERVAL_HOURS = 8.0
 _KNOWN_INTERVALS = (1.0, 2.0, 4.0, 8.0)
-# Binance's openInterestHist / ratio endpoints name periods like our timeframes
-_PERIODS = {"15m": "15m", "1h": "1h", "4h": "4h", "1d": "1d"}
+# Binance spells intervals like we do; these are the ones each endpoint family serves
+KLINE_INTERVALS = {i: i.value for i in CandleInterval}
+STATS_PERIODS = {
+    i: i.value
+    for i in (
+        CandleInterval.M5,
+        CandleInterval.M15,
+        CandleInterval.M30,
+        CandleInterval.H1,
+        CandleInterval.H2,
+        CandleInterval.H4,
+        CandleInterval.H6,
+        CandleInterval.H12,
+        CandleInterval.D1,
+    )
+}
+
+
+def _as_interval(interval: Timeframe | CandleInterval) -> CandleInterval:
+    return interval if isinstance(interval, CandleInterval) else CandleInterval.of(interval)
+
+
+def kline_interval(interval: Timeframe | CandleInterval) -> str:
+    return interval_code(PROVIDER, "klines", _as_interval(interval), KLINE_INTERVALS)
+
+
+def stats_period(interval: Timeframe | CandleInterval) -> str:
+    """``/futures/data/*`` (OI history, ratios) serve 5m..1d only, and only the last 30 days."""
+    return interval_code(PROVIDER, "futures/data", _as_interval(interval), STATS_PERIODS)
 
 
 def to_ticker(raw: BinanceTicker24h) -> Ticker24h:
@@ -196,22 +226,26 @@ class BinanceMarket:
             for h in sorted(history, key=lambda h: h.fundingTime)
         )
 
-    async def candles(self, instrument: Instrument, timeframe: Timeframe, limit: int = 200) -> tuple[Candle, ...]:
+    async def candles(
+        self, instrument: Instrument, timeframe: Timeframe | CandleInterval, limit: int = 200
+    ) -> tuple[Candle, ...]:
         symbol = instrument.for_provider("binance")
+        code = kline_interval(timeframe)
 
         async def compute() -> tuple[Candle, ...]:
-            rows = await self.raw.klines(symbol, timeframe.value, limit=limit)
+            rows = await self.raw.klines(symbol, code, limit=limit)
             return tuple(sorted((to_candle(r) for r in rows), key=lambda c: c.open_time))
 
-        return await self._derived(f"candles:{symbol}:{timeframe.value}:{limit}", self._ttls.candles, compute)
+        return await self._derived(f"candles:{symbol}:{code}:{limit}", self._ttls.candles, compute)
 
     async def open_interest_history(
-        self, instrument: Instrument, timeframe: Timeframe, limit: int = 30
+        self, instrument: Instrument, timeframe: Timeframe | CandleInterval, limit: int = 30
     ) -> tuple[OpenInterestPoint, ...]:
         symbol = instrument.for_provider("binance")
+        period = stats_period(timeframe)
 
         async def compute() -> tuple[OpenInterestPoint, ...]:
-            rows = await self.raw.open_interest_hist(symbol, _PERIODS[timeframe.value], limit=limit)
+            rows = await self.raw.open_interest_hist(symbol, period, limit=limit)
             points = (
                 OpenInterestPoint(
                     time=utc_from_ms(r.timestamp),
@@ -222,26 +256,28 @@ class BinanceMarket:
             )
             return tuple(sorted(points, key=lambda p: p.time))
 
-        return await self._derived(f"oi_hist:{symbol}:{timeframe.value}:{limit}", self._ttls.open_interest, compute)
+        return await self._derived(f"oi_hist:{symbol}:{period}:{limit}", self._ttls.open_interest, compute)
 
     async def global_long_short(
-        self, instrument: Instrument, timeframe: Timeframe, limit: int = 30
+        self, instrument: Instrument, timeframe: Timeframe | CandleInterval, limit: int = 30
     ) -> tuple[LongShortPoint, ...]:
         symbol = instrument.for_provider("binance")
+        period = stats_period(timeframe)
 
         async def compute() -> tuple[LongShortPoint, ...]:
-            rows = await self.raw.global_long_short_account_ratio(symbol, _PERIODS[timeframe.value], limit=limit)
+            rows = await self.raw.global_long_short_account_ratio(symbol, period, limit=limit)
             return tuple(sorted((to_long_short(r) for r in rows), key=lambda p: p.time))
 
-        return await self._derived(f"global_ls:{symbol}:{timeframe.value}:{limit}", self._ttls.ratios, compute)
+        return await self._derived(f"global_ls:{symbol}:{period}:{limit}", self._ttls.ratios, compute)
 
     async def top_trader_positions(
-        self, instrument: Instrument, timeframe: Timeframe, limit: int = 30
+        self, instrument: Instrument, timeframe: Timeframe | CandleInterval, limit: int = 30
     ) -> tuple[LongShortPoint, ...]:
         symbol = instrument.for_provider("binance")
+        period = stats_period(timeframe)
 
         async def compute() -> tuple[LongShortPoint, ...]:
-            rows = await self.raw.top_long_short_position_ratio(symbol, _PERIODS[timeframe.value], limit=limit)
+            rows = await self.raw.top_long_short_position_ratio(symbol, period, limit=limit)
             return tuple(sorted((to_long_short(r) for r in rows), key=lambda p: p.time))
 
-        return await self._derived(f"top_ls:{symbol}:{timeframe.value}:{limit}", self._ttls.ratios, compute)
+        return await self._derived(f"top_ls:{symbol}:{period}:{limit}", self._ttls.ratios, compute)
