@@ -100,6 +100,14 @@ class MarketGateway:
     def providers(self) -> Providers:
         return self._p
 
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def check_listed(self, instrument: Instrument, loaders: Loaders) -> None:
+        """Raise :class:`SymbolNotListed` when Binance's symbol list says so (no opinion if it is down)."""
+        if await self._listed(instrument.canonical, loaders) is False:
+            raise SymbolNotListed(instrument.canonical)
+
     async def snapshot(self, instrument: Instrument, timeframe: Timeframe, loaders: Loaders) -> MarketSnapshot:
         """Fetch everything for one symbol concurrently; raise :class:`SymbolNotListed` for unknown ones."""
         symbol = instrument.canonical

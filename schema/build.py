@@ -20,7 +20,14 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
-from schema.errors import InsufficientData, InvalidInput, SymbolNotFound, UpstreamUnavailable
+from schema.errors import (
+    CapabilityUnsupported,
+    ExchangeNotFound,
+    InsufficientData,
+    InvalidInput,
+    SymbolNotFound,
+    UpstreamUnavailable,
+)
 from schema.query import Query
 
 if TYPE_CHECKING:
@@ -87,7 +94,14 @@ def build_schema(*, max_depth: int = 10, max_tokens: int = 2_000, max_aliases: i
     )
     return SignalSchema(
         query=Query,
-        types=[InvalidInput, SymbolNotFound, InsufficientData, UpstreamUnavailable],
+        types=[
+            InvalidInput,
+            SymbolNotFound,
+            InsufficientData,
+            UpstreamUnavailable,
+            CapabilityUnsupported,
+            ExchangeNotFound,
+        ],
         extensions=[
             ErrorCodes,
             lambda: MaskErrors(should_mask_error=_is_unexpected),

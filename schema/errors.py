@@ -45,3 +45,14 @@ def invalid_input(field: str, message: str) -> InvalidInput:
 
 def symbol_not_found(symbol: str, message: str) -> SymbolNotFound:
     return SymbolNotFound(code="SYMBOL_NOT_FOUND", message=message, symbol=symbol)
+
+
+@strawberry.type(description="The exchange does not serve this kind of data (see `exchanges { capabilities }`).")
+class CapabilityUnsupported(Problem):
+    exchange: str
+    capability: str
+
+
+@strawberry.type(description="No exchange or data vendor by that name (see `exchanges`).")
+class ExchangeNotFound(Problem):
+    name: str

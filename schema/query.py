@@ -14,6 +14,7 @@ from resolvers.context import RequestContext  # noqa: TC001
 from resolvers.signals import resolve_signal, resolve_signals
 from resolvers.symbols import resolve_symbols
 from schema.errors import InsufficientData, InvalidInput, SymbolNotFound, UpstreamUnavailable
+from schema.market import MarketQuery
 from schema.types import ModeEnum, Signal, SymbolList, TimeframeEnum
 
 DEFAULT_TIMEFRAME = Timeframe.H4
@@ -55,4 +56,4 @@ class SymbolQuery:
         return await resolve_symbols(info.context, search)
 
 
-Query = merge_types("Query", (SignalQuery, SymbolQuery))
+Query = merge_types("Query", (SignalQuery, SymbolQuery, MarketQuery))

@@ -50,7 +50,7 @@ class BinanceProvider(MarketProvider):
         return await self.market.ticker(instrument)
 
     async def candles(self, instrument: Instrument, interval: CandleInterval, limit: int) -> tuple[Candle, ...]:
-        return await self.market.candles(instrument, interval, limit)
+        return (await self.market.candles(instrument, interval, limit))[-limit:]
 
     async def funding(self, instrument: Instrument) -> FundingRate:
         premium, interval = await asyncio.gather(
@@ -60,7 +60,7 @@ class BinanceProvider(MarketProvider):
         return to_funding(premium, interval)
 
     async def funding_history(self, instrument: Instrument, limit: int) -> tuple[FundingRate, ...]:
-        return await self.market.funding_history(instrument, limit)
+        return (await self.market.funding_history(instrument, limit))[-limit:]
 
     async def open_interest(self, instrument: Instrument) -> OpenInterest:
         """Coins from ``openInterest``; USD at the mark price of ``premiumIndex`` (fetched together)."""
@@ -73,7 +73,7 @@ class BinanceProvider(MarketProvider):
     async def open_interest_history(
         self, instrument: Instrument, interval: CandleInterval, limit: int
     ) -> tuple[OpenInterestPoint, ...]:
-        return await self.market.open_interest_history(instrument, interval, limit)
+        return (await self.market.open_interest_history(instrument, interval, limit))[-limit:]
 
     async def long_short_ratio(
         self, instrument: Instrument, interval: CandleInterval, limit: int

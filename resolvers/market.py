@@ -1,0 +1,111 @@
+"""The cross-venue market view: price from the first venue that answers, and funding, open interest and
+long/short ratios from every venue that serves them, fetched in one concurrent round, each with its
+source, and every failure named."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from providers.errors import InvalidSymbol, UpstreamError
+from providers.venue import Capability
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from datetime import datetime
+
+    from engine.market import FundingRate, LongShortPoint, OpenInterest, Ticker24h
+    from providers.registry import Registry
+    from providers.symbols import Instrument
+    from providers.venue import MarketProvider
+
+T = TypeVar("T")
+
+# Which venue answers the single-valued fields first; the others are fallbacks in this order.
+PRICE_ORDER = ("binance", "bybit", "okx", "hyperliquid", "coinapi")
+# The latest long/short reading; 4 h matches the default signal timeframe and every venue serves it.
+RATIO_PERIOD = "4h"
+
+
+@dataclass(frozen=True, slots=True)
+class Sourced(Generic[T]):
+    venue: str
+    value: T
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    symbol: str
+    ticker: Sourced[Ticker24h] | None
+    funding: tuple[Sourced[FundingRate], ...]
+    open_interest: tuple[Sourced[OpenInterest], ...]
+    long_short: tuple[Sourced[LongShortPoint], ...]
+    failures: tuple[str, ...]
+    generated_at: datetime
+    symbol_unknown: bool
+
+    @property
+    def open_interest_total_usd(self) -> float | None:
+        values = [s.value.usd for s in self.open_interest if s.value.usd is not None]
+        return sum(values) if values else None
+
+
+async def _attempt(venue: MarketProvider, call: Callable[[], Awaitable[T]]) -> Sourced[T] | UpstreamError:
+    try:
+        return Sourced(venue.name, await call())
+    except UpstreamError as exc:
+        return exc
+
+
+async def _first_ticker(
+    registry: Registry, instrument: Instrument
+) -> tuple[Sourced[Ticker24h] | None, list[str], bool]:
+    """Venues in :data:`PRICE_ORDER`, one after another, until one answers."""
+    failures: list[str] = []
+    rejected_by_all = True
+    for venue in registry.with_capability(Capability.TICKER, PRICE_ORDER):
+        result = await _attempt(venue, lambda v=venue: v.ticker(instrument))  # type: ignore[misc]
+        if isinstance(result, Sourced):
+            return result, failures, False
+        failures.append(result.describe())
+        rejected_by_all = rejected_by_all and isinstance(result, InvalidSymbol)
+    return None, failures, rejected_by_all and bool(failures)
+
+
+async def _every(
+    registry: Registry, capability: Capability, call: Callable[[MarketProvider], Awaitable[Any]]
+) -> tuple[list[Sourced[Any]], list[str]]:
+    venues = registry.with_capability(capability, PRICE_ORDER)
+    results = await asyncio.gather(*(_attempt(v, lambda v=v: call(v)) for v in venues))  # type: ignore[misc]
+    answered = [r for r in results if isinstance(r, Sourced)]
+    failed = [r.describe() for r in results if isinstance(r, UpstreamError)]
+    return answered, failed
+
+
+async def market_view(registry: Registry, instrument: Instrument, now: datetime) -> MarketView:
+    from engine.market import CandleInterval
+
+    async def latest_ratio(venue: MarketProvider) -> LongShortPoint:
+        points = await venue.long_short_ratio(instrument, CandleInterval(RATIO_PERIOD), 30)
+        if not points:
+            raise InvalidSymbol(venue.name, "long_short_ratio", "no ratio points returned")
+        return points[-1]
+
+    ticker_task = asyncio.ensure_future(_first_ticker(registry, instrument))
+    (funding, f_fail), (oi, oi_fail), (ratios, r_fail) = await asyncio.gather(
+        _every(registry, Capability.FUNDING, lambda v: v.funding(instrument)),
+        _every(registry, Capability.OPEN_INTEREST, lambda v: v.open_interest(instrument)),
+        _every(registry, Capability.LONG_SHORT_RATIO, latest_ratio),
+    )
+    ticker, t_fail, unknown = await ticker_task
+    return MarketView(
+        symbol=instrument.canonical,
+        ticker=ticker,
+        funding=tuple(funding),
+        open_interest=tuple(oi),
+        long_short=tuple(ratios),
+        failures=(*t_fail, *f_fail, *oi_fail, *r_fail),
+        generated_at=now,
+        symbol_unknown=unknown and not funding and not oi,
+    )
