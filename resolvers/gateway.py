@@ -14,9 +14,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.inputs import MarketSnapshot, Reading
-from engine.market import utc_from_ms
+from engine.market import CandleInterval, utc_from_ms
 from providers.binance.domain import DEFAULT_FUNDING_INTERVAL_HOURS, to_funding
 from providers.errors import InvalidSymbol, MalformedPayload, UpstreamError
+from providers.venue import Capability
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -39,11 +40,15 @@ if TYPE_CHECKING:
     from providers.coinglass import CoinGlassClient
     from providers.registry import Registry
     from providers.symbols import Instrument
+    from providers.venue import MarketProvider
     from resolvers.loaders import Loaders
 
 T = TypeVar("T")
 
 CANDLE_LIMIT = 200
+# Venues asked, in order, when the primary sources (Binance keyless, CoinGlass keyed) fail.
+FALLBACK_ORDER = ("bybit", "okx", "hyperliquid", "coinapi")
+PRIMARY_SOURCES = frozenset({"binance", "coinglass", "coingecko"})
 LIQUIDATIONS_NEED_KEY = "no keyless liquidation source yet; set COINGLASS_API_KEY to enable this factor"
 
 
@@ -147,6 +152,21 @@ class MarketGateway:
             fear_greed=fear_greed.result(),
         )
 
+    def _venues(self, capability: Capability) -> list[MarketProvider]:
+        registry = self._p.registry
+        return registry.with_capability(capability, FALLBACK_ORDER) if registry is not None else []
+
+    def _fallbacks(
+        self, capability: Capability, what: str, call: Callable[[MarketProvider], Awaitable[T]]
+    ) -> list[tuple[str, Callable[[], Awaitable[T]]]]:
+        """The other venues that serve ``capability``, tried in :data:`FALLBACK_ORDER` after the primary
+        sources fail (Binance answers HTTP 451 to US hosts; the market does not stop there)."""
+        return [
+            (f"{venue.name}.{what}", _venue_call(venue, call))
+            for venue in self._venues(capability)
+            if venue.name not in PRIMARY_SOURCES
+        ]
+
     async def _listed(self, symbol: str, loaders: Loaders) -> bool | None:
         """True/False from exchangeInfo; None when exchangeInfo itself failed (then the venue decides)."""
         try:
@@ -166,16 +186,30 @@ class MarketGateway:
             premium = await loaders.premium_index.load(symbol)
             return premium.markPrice, utc_from_ms(premium.time)
 
+        async def venue_ticker(venue: MarketProvider) -> tuple[float, datetime]:
+            ticker = await venue.ticker(instrument)
+            return ticker.last_price, ticker.close_time
+
         reading = await first_answer(
-            [("binance.ticker24hr", from_ticker), ("binance.premiumIndex", from_mark)],
+            [
+                ("binance.ticker24hr", from_ticker),
+                ("binance.premiumIndex", from_mark),
+                *self._fallbacks(Capability.TICKER, "ticker", venue_ticker),
+            ],
             observed=lambda v: v[1],
         )
         value = reading.value[0] if reading.value is not None else None
         return Reading(value, reading.source, reading.error, reading.failed, reading.observed_at)
 
     async def _candles(self, instrument: Instrument, timeframe: Timeframe) -> Reading[tuple[Candle, ...]]:
+        interval = CandleInterval.of(timeframe)
         return await first_answer(
-            [("binance.klines", lambda: self._p.binance.candles(instrument, timeframe, CANDLE_LIMIT))],
+            [
+                ("binance.klines", lambda: self._p.binance.candles(instrument, timeframe, CANDLE_LIMIT)),
+                *self._fallbacks(
+                    Capability.CANDLES, "candles", lambda v: v.candles(instrument, interval, CANDLE_LIMIT)
+                ),
+            ],
             observed=lambda series: series[-1].open_time if series else None,
         )
 
@@ -189,7 +223,13 @@ class MarketGateway:
             )
             return to_funding(mark, interval)
 
-        reading = await first_answer([("binance.premiumIndex", from_premium_index)], observed=lambda f: f.time)
+        reading = await first_answer(
+            [
+                ("binance.premiumIndex", from_premium_index),
+                *self._fallbacks(Capability.FUNDING, "funding", lambda v: v.funding(instrument)),
+            ],
+            observed=lambda f: f.time,
+        )
         if interval_failure and reading.available:  # say that the interval is Binance's default, not observed
             return replace(reading, failed=(*reading.failed, *interval_failure))
         return reading
@@ -217,13 +257,21 @@ class MarketGateway:
 
     async def _global_long_short(self, instrument: Instrument, timeframe: Timeframe) -> Reading[LongShortPoint]:
         cg = self._p.coinglass
+        interval = CandleInterval.of(timeframe)
         return await first_answer(
-            self._ratio_sources(
-                "coinglass.global-long-short-account-ratio",
-                (lambda: cg.global_long_short(instrument, timeframe)) if cg else None,
-                "binance.globalLongShortAccountRatio",
-                lambda: self._p.binance.global_long_short(instrument, timeframe),
-            ),
+            [
+                *self._ratio_sources(
+                    "coinglass.global-long-short-account-ratio",
+                    (lambda: cg.global_long_short(instrument, timeframe)) if cg else None,
+                    "binance.globalLongShortAccountRatio",
+                    lambda: self._p.binance.global_long_short(instrument, timeframe),
+                ),
+                *self._fallbacks(
+                    Capability.LONG_SHORT_RATIO,
+                    "long_short_ratio",
+                    lambda v: _latest_of(lambda: v.long_short_ratio(instrument, interval, 30))(),
+                ),
+            ],
             observed=lambda p: p.time,
         )
 
@@ -258,6 +306,14 @@ class MarketGateway:
                 lambda: self._p.binance.open_interest_history(instrument, timeframe, limit),
             )
         )
+        interval = CandleInterval.of(timeframe)
+        sources.extend(
+            self._fallbacks(
+                Capability.OPEN_INTEREST_HISTORY,
+                "open_interest_history",
+                lambda v: v.open_interest_history(instrument, interval, limit),
+            )
+        )
         return await first_answer(sources, observed=lambda series: series[-1].time if series else None)
 
     async def _liquidations(self, instrument: Instrument) -> Reading[LiquidationTotals]:
@@ -269,10 +325,18 @@ class MarketGateway:
         )
 
     async def _social(self, instrument: Instrument) -> Reading[SocialSentiment]:
-        return await first_answer([("coingecko.coins", lambda: self._p.coingecko.sentiment(instrument))])
+        """LunarCrush's Galaxy Score when keyed, CoinGecko's community votes otherwise."""
+        keyed = [
+            (f"{v.name}.social", lambda v=v: v.social(instrument)) for v in self._venues(Capability.SOCIAL) if v.keyed
+        ]
+        return await first_answer([*keyed, ("coingecko.coins", lambda: self._p.coingecko.sentiment(instrument))])
 
     async def _fear_greed(self) -> Reading[FearGreed]:
         return await first_answer([("alternative_me.fng", self._p.alternative_me.latest)], observed=lambda f: f.time)
+
+
+def _venue_call(venue: MarketProvider, call: Callable[[MarketProvider], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+    return lambda: call(venue)
 
 
 def _latest_of(
