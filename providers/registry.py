@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from providers import coinglass
 from providers.binance import venue as binance
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 PROVIDER_MODULES: dict[str, ModuleType] = {
     "binance": binance,
+    "coinglass": coinglass,
 }
 
 

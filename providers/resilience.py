@@ -102,7 +102,11 @@ class CircuitBreaker:
 
 @dataclass(frozen=True, slots=True)
 class RateLimit:
-    """``per_second`` sustained calls with bursts of up to ``burst``; wait at most ``max_wait`` seconds."""
+    """``per_second`` sustained calls with bursts of up to ``burst``; wait at most ``max_wait`` seconds.
+
+    The default burst is one minute's budget: providers publish per-minute limits (CoinGlass 30/min,
+    Binance 2,400 weight/min), and one signal needs several calls at once.
+    """
 
     per_second: float
     burst: float | None = None
@@ -113,7 +117,7 @@ class OutgoingLimiter:
     def __init__(self, provider: str, limit: RateLimit) -> None:
         self.provider = provider
         self.limit = limit
-        burst = limit.burst if limit.burst is not None else max(1.0, limit.per_second)
+        burst = limit.burst if limit.burst is not None else max(1.0, limit.per_second * 60.0)
         self._limiter = AsyncLimiter(max_rate=burst, time_period=burst / limit.per_second)
 
     async def acquire(self, endpoint: str) -> None:

@@ -12,7 +12,7 @@ from providers.alternative_me import AlternativeMeClient, alternative_me_error_h
 from providers.binance.venue import BinanceProvider
 from providers.cache import MemoryCache
 from providers.coingecko import CoinGeckoClient
-from providers.coinglass import CoinGlassClient, coinglass_error_hook
+from providers.coinglass import CoinGlassProvider
 from providers.http import ProviderHttp, RetryPolicy, create_http_client
 from providers.registry import build_registry, rate_limits
 from providers.resilience import CircuitBreaker, OutgoingLimiter, RateLimit
@@ -96,17 +96,8 @@ def build_container(settings: Settings, clock: Callable[[], datetime] = system_c
     status = {**registry.status, "alternative_me": "enabled"}
     binance = registry.providers["binance"]
     assert isinstance(binance, BinanceProvider)
-    coinglass = None
-    if keys.get("coinglass"):
-        coinglass = CoinGlassClient(
-            provider_http(
-                "coinglass", base_urls["coinglass"], coinglass_error_hook, {"CG-API-KEY": keys["coinglass"] or ""}
-            ),
-            ttls,
-        )
-        status["coinglass"] = "enabled"
-    else:
-        status["coinglass"] = "disabled: set COINGLASS_API_KEY"
+    coinglass = registry.providers.get("coinglass")
+    assert coinglass is None or isinstance(coinglass, CoinGlassProvider)
     coingecko_key = keys.get("coingecko")
     providers = Providers(
         binance=binance.market,
@@ -122,7 +113,7 @@ def build_container(settings: Settings, clock: Callable[[], datetime] = system_c
             ),
             ttls,
         ),
-        coinglass=coinglass,
+        coinglass=coinglass.client if coinglass is not None else None,
         registry=registry,
     )
     services = Services(
