@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from providers import coinglass
+from providers import bybit, coinglass, okx
 from providers.binance import venue as binance
 
 if TYPE_CHECKING:
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 PROVIDER_MODULES: dict[str, ModuleType] = {
     "binance": binance,
+    "okx": okx,
+    "bybit": bybit,
     "coinglass": coinglass,
 }
 
