@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from providers import bybit, coinglass, okx
+from providers import bybit, coinapi, coinglass, hyperliquid, lunarcrush, okx
+from providers import coingecko_venue as coingecko
 from providers.binance import venue as binance
 
 if TYPE_CHECKING:
@@ -22,7 +23,11 @@ PROVIDER_MODULES: dict[str, ModuleType] = {
     "binance": binance,
     "okx": okx,
     "bybit": bybit,
+    "hyperliquid": hyperliquid,
     "coinglass": coinglass,
+    "coinapi": coinapi,
+    "lunarcrush": lunarcrush,
+    "coingecko": coingecko,
 }
 
 

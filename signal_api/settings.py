@@ -39,7 +39,9 @@ class Settings(BaseSettings):
 
     # keys of keyed providers: each provider is enabled only when its key is set
     coinglass_api_key: SecretStr | None = None
-    coingecko_api_key: SecretStr | None = Field(default=None, description="optional demo key (x-cg-demo-api-key)")
+    coingecko_api_key: SecretStr | None = None  # optional demo key, sent as x-cg-demo-api-key
+    coinapi_api_key: SecretStr | None = None
+    lunarcrush_api_key: SecretStr | None = None
 
     # upstream behaviour
     upstream_timeout_seconds: float = Field(default=5.0, gt=0)

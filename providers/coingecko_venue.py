@@ -1,0 +1,43 @@
+"""CoinGecko as a :class:`MarketProvider`: the ``SOCIAL`` capability over :class:`CoinGeckoClient`.
+
+The score is the share of CoinGecko community votes that are "up" (0..100); the id table and the parser
+live in :mod:`providers.coingecko`, which the signal gateway also uses directly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from providers.coingecko import PROVIDER, CoinGeckoClient
+from providers.venue import Capability, MarketProvider
+
+if TYPE_CHECKING:
+    from engine.market import SocialSentiment
+    from providers.symbols import Instrument
+    from providers.venue import ProviderDeps
+
+DEFAULT_BASE_URL = "https://api.coingecko.com/api/v3"
+KEY_SETTING = "COINGECKO_API_KEY"  # optional: a demo key, sent as x-cg-demo-api-key
+# Docs, "Common Errors & Rate Limit": the keyless public API allows 5 to 15 calls per minute depending on
+# load (a demo key 30); design for the floor of 5 a minute. Social answers are cached for 5 minutes.
+RATE_LIMIT_PER_SECOND = 5 / 60
+DEMO_KEY_HEADER = "x-cg-demo-api-key"
+
+
+class CoinGeckoVenue(MarketProvider):
+    name = PROVIDER
+    capabilities = frozenset({Capability.SOCIAL})
+    keyed = False
+
+    def __init__(self, client: CoinGeckoClient) -> None:
+        self.raw = client
+
+    async def social(self, instrument: Instrument) -> SocialSentiment:
+        return await self.raw.sentiment(instrument)
+
+
+def build(deps: ProviderDeps) -> MarketProvider | None:
+    """Always built (keyless); a configured demo key only raises the rate limit."""
+    key = deps.key(PROVIDER)
+    headers = {DEMO_KEY_HEADER: key} if key else None
+    return CoinGeckoVenue(CoinGeckoClient(deps.http(PROVIDER, None, headers), deps.ttls))
