@@ -30,7 +30,7 @@ async def resolve_signal(ctx: RequestContext, symbol: str, mode: Mode, timeframe
     except SymbolNotListed as exc:
         return symbol_not_found(exc.symbol, str(exc))
     try:
-        return Signal.of(compute_signal(snapshot, mode))
+        computed = compute_signal(snapshot, mode)
     except SignalRefused as exc:
         return InsufficientData(
             code=exc.code,
@@ -39,6 +39,9 @@ async def resolve_signal(ctx: RequestContext, symbol: str, mode: Mode, timeframe
             missing=list(exc.missing),
             data_quality=DataQuality.of(exc.data_quality),
         )
+    if ctx.services.recorder is not None:
+        ctx.services.recorder.record(computed)
+    return Signal.of(computed)
 
 
 async def resolve_signals(

@@ -82,8 +82,14 @@ class Settings(BaseSettings):
     )
     persisted_queries_only: bool = False  # /graphql accepts only the registry's documents when true
 
-    # persistence (used from the history issue on; unset means an embedded PostgreSQL)
+    # signal history (PostgreSQL): unset DATABASE_URL means an embedded PostgreSQL under DATA_DIR
+    history_enabled: bool = True
     database_url: SecretStr | None = None
+    data_dir: Path | None = None  # default: $XDG_DATA_HOME/futures-signal-api or ~/.local/share/...
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=10, ge=1)
+    signal_dedup_window_seconds: float = Field(default=900.0, ge=0)
+    outcome_job_interval_seconds: float = Field(default=300.0, gt=0)
 
     def cache_ttls(self) -> CacheTtls:
         return CacheTtls(
