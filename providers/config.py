@@ -15,6 +15,6 @@ class CacheTtls:
     candles: float = 15.0
     ratios: float = 60.0
     open_interest: float = 30.0
-    social: float = 300.0
+    social: float = 60.0
     fear_greed: float = 300.0
     exchange_info: float = 3600.0

@@ -111,6 +111,7 @@ async def health(request: Request) -> Response:
         {
             "status": "ok",
             "providers": container.provider_status,
+            "circuit_breakers": {name: breaker.state.value for name, breaker in container.breakers.items()},
             "replay": request.app.state.replay_cassette,
             "cache": {
                 "hits": stats.hits,

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     ttl_candles_seconds: float = 15.0
     ttl_ratios_seconds: float = 60.0
     ttl_open_interest_seconds: float = 30.0
-    ttl_social_seconds: float = 300.0
+    ttl_social_seconds: float = 60.0
     ttl_fear_greed_seconds: float = 300.0
     ttl_exchange_info_seconds: float = 3600.0
     cache_max_entries: int = Field(default=10_000, ge=100)
