@@ -20,8 +20,6 @@ Units, decided once here (REFERENCE §2):
 
 from __future__ import annotations
 
-import itertools
-import statistics
 from typing import TYPE_CHECKING, Any
 
 from engine.market import (
@@ -44,6 +42,7 @@ from providers.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS, funding_interval_hours, oldest_first
 from providers.venue import Capability, MarketProvider, interval_code
 
 if TYPE_CHECKING:
@@ -65,8 +64,6 @@ RATE_LIMIT_PER_SECOND: float = 50.0
 # layer does not retry and the gateway fails over (the same action a geo-block would need).
 IP_BAN_SECONDS = 600.0
 
-DEFAULT_FUNDING_INTERVAL_HOURS = 8.0
-_KNOWN_FUNDING_HOURS = (1.0, 2.0, 4.0, 8.0)
 
 KLINE_INTERVALS: dict[CandleInterval, str] = {
     CandleInterval.M1: "1",
@@ -165,19 +162,6 @@ def _first(payload: Any) -> dict[str, Any]:
     return row
 
 
-def _oldest_first(rows: list[Any], time_of: Callable[[Any], int]) -> list[Any]:
-    """Bybit answers newest-first: reverse, then a stable sort, so the order is right either way."""
-    return sorted(reversed(rows), key=time_of)
-
-
-def _interval_hours_from_times(times_ms: list[int]) -> float:
-    """Median spacing of settlement times, snapped to the intervals Bybit uses; 8 h when unknown."""
-    if len(times_ms) < 2:
-        return DEFAULT_FUNDING_INTERVAL_HOURS
-    spacing = statistics.median(b - a for a, b in itertools.pairwise(sorted(times_ms))) / 3_600_000
-    return min(_KNOWN_FUNDING_HOURS, key=lambda known: abs(known - spacing))
-
-
 def parse_ticker(payload: Any) -> Ticker24h:
     """``GET /v5/market/tickers?category=linear&symbol=BTCUSDT``.
 
@@ -243,7 +227,7 @@ def parse_klines(payload: Any) -> tuple[Candle, ...]:
     ["1694649600000", "26210", "26527.2", "26125.8", "26268.2", "11185.573", "293656450.7204"], ...]}}``
     = start time, OHLC, volume (coins for linear), turnover (quote).
     """
-    rows = _oldest_first(_list(payload), lambda r: int(r[0]))
+    rows = oldest_first(_list(payload), lambda r: int(r[0]))
     return tuple(
         Candle(
             open_time=utc_from_ms(r[0]),
@@ -265,8 +249,8 @@ def parse_funding_history(payload: Any) -> tuple[FundingRate, ...]:
     "fundingRate": "0.0001", "fundingRateTimestamp": "1709884800000"}, ...]}}`` (a fraction per
     interval; the interval is the spacing of ``fundingRateTimestamp``, 8 h when a single row).
     """
-    rows = _oldest_first(_list(payload), lambda r: int(r["fundingRateTimestamp"]))
-    interval = _interval_hours_from_times([int(r["fundingRateTimestamp"]) for r in rows])
+    rows = oldest_first(_list(payload), lambda r: int(r["fundingRateTimestamp"]))
+    interval = funding_interval_hours([int(r["fundingRateTimestamp"]) for r in rows])
     return tuple(
         FundingRate(
             symbol=r["symbol"],
@@ -285,7 +269,7 @@ def parse_open_interest_history(payload: Any) -> tuple[OpenInterestPoint, ...]:
     {"openInterest": "461134384.00000000", "timestamp": "1669571400000"}, ...], "nextPageCursor": ""}}``
     (coins for linear contracts; newest-first).
     """
-    rows = _oldest_first(_list(payload), lambda r: int(r["timestamp"]))
+    rows = oldest_first(_list(payload), lambda r: int(r["timestamp"]))
     return tuple(
         OpenInterestPoint(time=utc_from_ms(r["timestamp"]), open_interest=float(r["openInterest"]), unit="coin")
         for r in rows
@@ -299,7 +283,7 @@ def parse_account_ratio(payload: Any) -> tuple[LongShortPoint, ...]:
     "sellRatio": "0.4223", "timestamp": "1695772800000"}]}}``: ``buyRatio`` is the share of accounts
     long (a fraction: × 100), ``sellRatio`` the share short; newest-first.
     """
-    rows = _oldest_first(_list(payload), lambda r: int(r["timestamp"]))
+    rows = oldest_first(_list(payload), lambda r: int(r["timestamp"]))
     points = []
     for r in rows:
         buy, sell = float(r["buyRatio"]), float(r["sellRatio"])
@@ -336,7 +320,7 @@ def parse_trades(payload: Any) -> tuple[Trade, ...]:
     "symbol": "BTCUSDT", "price": "16618.49", "size": "0.00012", "side": "Buy", "time": "1672052955758",
     "isBlockTrade": false}]}}`` (``side`` is the taker's; ``size`` coins for linear).
     """
-    rows = _oldest_first(_list(payload), lambda r: int(r["time"]))
+    rows = oldest_first(_list(payload), lambda r: int(r["time"]))
     return tuple(
         Trade(
             venue=PROVIDER,

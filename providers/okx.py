@@ -21,8 +21,6 @@ Units, decided once here (REFERENCE §2):
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import statistics
 from typing import TYPE_CHECKING, Any
 
 from engine.market import (
@@ -46,6 +44,7 @@ from providers.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS, funding_interval_hours, oldest_first
 from providers.venue import Capability, MarketProvider, interval_code
 
 if TYPE_CHECKING:
@@ -64,8 +63,6 @@ DEFAULT_BASE_URL = "https://www.okx.com"
 # on one endpoint stays legal; rubik answers are cached for a minute (ttls.ratios / open_interest).
 RATE_LIMIT_PER_SECOND: float = 8.0
 
-DEFAULT_FUNDING_INTERVAL_HOURS = 8.0
-_KNOWN_FUNDING_HOURS = (1.0, 2.0, 4.0, 8.0)
 
 # /api/v5/market/candles ``bar``: 6 h and longer in their UTC-aligned form
 CANDLE_BARS: dict[CandleInterval, str] = {
@@ -150,19 +147,6 @@ def canonical_symbol(inst_id: str) -> str:
     return inst_id.removesuffix("-SWAP").replace("-", "")
 
 
-def _oldest_first(rows: list[Any], time_of: Any) -> list[Any]:
-    """OKX answers newest-first: reverse, then a stable sort, so the order is right either way."""
-    return sorted(reversed(rows), key=time_of)
-
-
-def _interval_hours_from_times(times_ms: list[int]) -> float:
-    """Median spacing of settlement times, snapped to the intervals OKX uses; 8 h when unknown."""
-    if len(times_ms) < 2:
-        return DEFAULT_FUNDING_INTERVAL_HOURS
-    spacing = statistics.median(b - a for a, b in itertools.pairwise(sorted(times_ms))) / 3_600_000
-    return min(_KNOWN_FUNDING_HOURS, key=lambda known: abs(known - spacing))
-
-
 def parse_candles(payload: Any) -> tuple[Candle, ...]:
     """``GET /api/v5/market/candles?instId=BTC-USDT-SWAP&bar=4H&limit=300``, newest-first rows.
 
@@ -170,7 +154,7 @@ def parse_candles(payload: Any) -> tuple[Candle, ...]:
     "102820.4", "1040.37", "10.4037", "1069603.34883", "1"], ...]}`` = open time, OHLC, volume in
     contracts, volume in base coin (``volCcy``), volume in quote, confirm (``0`` = still forming).
     """
-    rows = _oldest_first(_data(payload), lambda r: int(r[0]))
+    rows = oldest_first(_data(payload), lambda r: int(r[0]))
     return tuple(
         Candle(
             open_time=utc_from_ms(r[0]),
@@ -238,8 +222,8 @@ def parse_funding_history(payload: Any) -> tuple[FundingRate, ...]:
     ``realizedRate`` as the rate actually settled (``fundingRate`` is the last prediction): it is used
     when present. The interval is the spacing of ``fundingTime``.
     """
-    rows = _oldest_first(_data(payload), lambda r: int(r["fundingTime"]))
-    interval = _interval_hours_from_times([int(r["fundingTime"]) for r in rows])
+    rows = oldest_first(_data(payload), lambda r: int(r["fundingTime"]))
+    interval = funding_interval_hours([int(r["fundingTime"]) for r in rows])
     return tuple(
         FundingRate(
             symbol=canonical_symbol(r["instId"]),
@@ -333,7 +317,7 @@ def parse_liquidations(payload: Any, contract_value: float, inst_id: str | None 
         if inst_id is None or item["instId"] == inst_id
         for detail in item["details"]
     ]
-    return tuple(_oldest_first(liquidations, lambda liq: liq.time))
+    return tuple(oldest_first(liquidations, lambda liq: liq.time))
 
 
 def parse_long_short(payload: Any) -> tuple[LongShortPoint, ...]:
@@ -343,7 +327,7 @@ def parse_long_short(payload: Any) -> tuple[LongShortPoint, ...]:
     net long to accounts net short (same rows as the per-currency ``long-short-account-ratio``), newest
     first. The long share is ``ratio / (1 + ratio)``, carried in percent.
     """
-    rows = _oldest_first(_data(payload), lambda r: int(r[0]))
+    rows = oldest_first(_data(payload), lambda r: int(r[0]))
     return tuple(
         LongShortPoint(
             time=utc_from_ms(r[0]), long_pct=float(r[1]) / (1.0 + float(r[1])) * 100.0, long_short_ratio=float(r[1])
@@ -358,7 +342,7 @@ def parse_open_interest_history(payload: Any) -> tuple[OpenInterestPoint, ...]:
     Sample: ``{"code": "0", "data": [["1701417600000", "731377.57500501", "7313.7757500501",
     "271101677.4655"]], "msg": ""}`` = time, OI in contracts, in coins (``oiCcy``), in USD; newest first.
     """
-    rows = _oldest_first(_data(payload), lambda r: int(r[0]))
+    rows = oldest_first(_data(payload), lambda r: int(r[0]))
     return tuple(
         OpenInterestPoint(
             time=utc_from_ms(r[0]),
@@ -391,7 +375,7 @@ def parse_trades(payload: Any, contract_value: float) -> tuple[Trade, ...]:
     "px": "102537.9", "tradeId": "734864333", "ts": "1747087163557"}, ...]}`` (``sz`` is contracts for
     swaps: pass the contract value; 1.0 for spot).
     """
-    rows = _oldest_first(_data(payload), lambda r: int(r["ts"]))
+    rows = oldest_first(_data(payload), lambda r: int(r["ts"]))
     return tuple(
         Trade(
             venue=PROVIDER,

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.inputs import MarketSnapshot, Reading
 from engine.market import CandleInterval, utc_from_ms
-from providers.binance.domain import DEFAULT_FUNDING_INTERVAL_HOURS, to_funding
+from providers.binance.domain import to_funding
 from providers.errors import InvalidSymbol, MalformedPayload, UpstreamError
+from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS
 from providers.venue import Capability
 
 if TYPE_CHECKING:

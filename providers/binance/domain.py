@@ -7,8 +7,6 @@ Binance already answers series oldest-first; funding is a fraction per interval 
 
 from __future__ import annotations
 
-import itertools
-import statistics
 from typing import TYPE_CHECKING, TypeVar
 
 from engine.market import (
@@ -22,6 +20,8 @@ from engine.market import (
     Ticker24h,
     utc_from_ms,
 )
+from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS as DEFAULT_FUNDING_INTERVAL_HOURS
+from providers.normalize import funding_interval_hours
 from providers.venue import interval_code
 
 T = TypeVar("T")
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
     from providers.symbols import Instrument
 
 PROVIDER = "binance"
-DEFAULT_FUNDING_INTERVAL_HOURS = 8.0
-_KNOWN_INTERVALS = (1.0, 2.0, 4.0, 8.0)
 # Binance spells intervals like we do; these are the ones each endpoint family serves
 KLINE_INTERVALS = {i: i.value for i in CandleInterval}
 STATS_PERIODS = {
@@ -119,12 +117,8 @@ def to_long_short(raw: BinanceLongShortRatio) -> LongShortPoint:
 
 
 def infer_funding_interval_hours(history: tuple[BinanceFundingRate, ...]) -> float:
-    """Median spacing of the last funding times, snapped to the intervals Binance uses."""
-    times = sorted(h.fundingTime for h in history)[-10:]
-    if len(times) < 2:
-        return DEFAULT_FUNDING_INTERVAL_HOURS
-    spacing_hours = statistics.median(b - a for a, b in itertools.pairwise(times)) / 3_600_000
-    return min(_KNOWN_INTERVALS, key=lambda known: abs(known - spacing_hours))
+    """Binance's interval from the spacing of its funding history (most symbols 8 h, some 4 h or 1 h)."""
+    return funding_interval_hours(h.fundingTime for h in history)
 
 
 def to_funding(premium: BinancePremiumIndex, interval_hours: float) -> FundingRate:
