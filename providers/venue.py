@@ -109,6 +109,11 @@ class MarketProvider:
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
+    def per_request(self) -> MarketProvider:
+        """This provider for one request; a venue with all-symbol endpoints returns a view that batches
+        the request's concurrent single-symbol calls (see the Binance adapter). Default: itself."""
+        return self
+
     def _unsupported(self, capability: Capability) -> CapabilityNotSupported:
         return CapabilityNotSupported(self.name, capability)
 

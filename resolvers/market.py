@@ -59,12 +59,12 @@ async def _attempt(venue: MarketProvider, call: Callable[[], Awaitable[T]]) -> S
 
 
 async def _first_ticker(
-    registry: Registry, instrument: Instrument
+    venues: Callable[[Capability], list[MarketProvider]], instrument: Instrument
 ) -> tuple[Sourced[Ticker24h] | None, list[str], bool]:
     """Venues in :data:`PRICE_ORDER`, one after another, until one answers."""
     failures: list[str] = []
     rejected_by_all = True
-    for venue in registry.with_capability(Capability.TICKER, PRICE_ORDER):
+    for venue in venues(Capability.TICKER):
         result = await _attempt(venue, lambda v=venue: v.ticker(instrument))  # type: ignore[misc]
         if isinstance(result, Sourced):
             return result, failures, False
@@ -74,17 +74,28 @@ async def _first_ticker(
 
 
 async def _every(
-    registry: Registry, capability: Capability, call: Callable[[MarketProvider], Awaitable[Any]]
+    venues: Callable[[Capability], list[MarketProvider]],
+    capability: Capability,
+    call: Callable[[MarketProvider], Awaitable[Any]],
 ) -> tuple[list[Sourced[Any]], list[str]]:
-    venues = registry.with_capability(capability, PRICE_ORDER)
-    results = await asyncio.gather(*(_attempt(v, lambda v=v: call(v)) for v in venues))  # type: ignore[misc]
+    results = await asyncio.gather(*(_attempt(v, lambda v=v: call(v)) for v in venues(capability)))  # type: ignore[misc]
     answered = [r for r in results if isinstance(r, Sourced)]
     failed = [r.describe() for r in results if isinstance(r, UpstreamError)]
     return answered, failed
 
 
-async def market_view(registry: Registry, instrument: Instrument, now: datetime) -> MarketView:
+async def market_view(
+    registry: Registry,
+    instrument: Instrument,
+    now: datetime,
+    per_request: Callable[[MarketProvider], MarketProvider] = lambda venue: venue,
+) -> MarketView:
+    """``per_request`` maps each venue to its request-scoped view, so that a query asking for many
+    symbols batches the venues' all-symbol endpoints."""
     from engine.market import CandleInterval
+
+    def venues(capability: Capability) -> list[MarketProvider]:
+        return [per_request(v) for v in registry.with_capability(capability, PRICE_ORDER)]
 
     async def latest_ratio(venue: MarketProvider) -> LongShortPoint:
         points = await venue.long_short_ratio(instrument, CandleInterval(RATIO_PERIOD), 30)
@@ -92,11 +103,11 @@ async def market_view(registry: Registry, instrument: Instrument, now: datetime)
             raise InvalidSymbol(venue.name, "long_short_ratio", "no ratio points returned")
         return points[-1]
 
-    ticker_task = asyncio.ensure_future(_first_ticker(registry, instrument))
+    ticker_task = asyncio.ensure_future(_first_ticker(venues, instrument))
     (funding, f_fail), (oi, oi_fail), (ratios, r_fail) = await asyncio.gather(
-        _every(registry, Capability.FUNDING, lambda v: v.funding(instrument)),
-        _every(registry, Capability.OPEN_INTEREST, lambda v: v.open_interest(instrument)),
-        _every(registry, Capability.LONG_SHORT_RATIO, latest_ratio),
+        _every(venues, Capability.FUNDING, lambda v: v.funding(instrument)),
+        _every(venues, Capability.OPEN_INTEREST, lambda v: v.open_interest(instrument)),
+        _every(venues, Capability.LONG_SHORT_RATIO, latest_ratio),
     )
     ticker, t_fail, unknown = await ticker_task
     return MarketView(

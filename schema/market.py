@@ -252,7 +252,7 @@ class MarketQuery:
             await gateway.check_listed(instrument, info.context.loaders)
         except SymbolNotListed as exc:
             return symbol_not_found(exc.symbol, str(exc))
-        view = await market_view(registry, instrument, gateway.now())
+        view = await market_view(registry, instrument, gateway.now(), info.context.loaders.venue)
         if view.symbol_unknown:
             return symbol_not_found(view.symbol, f"no venue lists {view.symbol}")
         ticker = view.ticker
