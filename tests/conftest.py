@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,9 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
     from datetime import datetime
+
+# Apps started by tests keep no signal history unless a test asks for it (each would start a database).
+os.environ["HISTORY_ENABLED"] = "false"
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CASSETTES = SHARED / "cassettes"
