@@ -44,7 +44,7 @@ class ModeThresholds:
         return Recommendation.NEUTRAL
 
 
-_ALIASES: Mapping[str, str] = MappingProxyType(
+MODE_ALIASES: Mapping[str, str] = MappingProxyType(
     {
         "conservative": "conservative",
         "1": "conservative",
@@ -68,9 +68,9 @@ class Mode(enum.Enum):
     @classmethod
     def parse(cls, text: str) -> Mode:
         """Accept a name or alias case-insensitively; raise ``ValueError`` listing the choices otherwise."""
-        canonical = _ALIASES.get(text.strip().lower())
+        canonical = MODE_ALIASES.get(text.strip().lower())
         if canonical is None:
-            choices = ", ".join(_ALIASES)
+            choices = ", ".join(MODE_ALIASES)
             raise ValueError(f"unknown mode {text!r}; expected one of {choices}")
         return cls(canonical)
 

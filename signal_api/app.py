@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
+from graphql import GraphQLError
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -15,12 +16,14 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.types import ExecutionResult
 
 from engine.market import utc_from_ms
 from providers.errors import UpstreamError
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from resolvers.context import RequestContext
 from schema.build import build_schema
+from schema.operations import persisted_query_allowed
 from signal_api.container import build_container, system_clock
 from signal_api.rest import build_rest_routes
 from signal_api.settings import Settings
@@ -94,7 +97,23 @@ class BodySizeLimit:
 
 
 class SignalGraphQL(GraphQL[RequestContext, None]):
-    """Strawberry's ASGI view with our context (fresh loaders per request) and orjson encoding."""
+    """Strawberry's ASGI view with our context (fresh loaders per request) and orjson encoding; with
+    ``persisted_only`` it accepts only the documents of the operation registry (trusted documents)."""
+
+    persisted_only: bool = False
+
+    async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):  # type: ignore[no-untyped-def]
+        if self.persisted_only and not persisted_query_allowed(request_data.query or ""):
+            return ExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "only the registry's documents are accepted (see GET /invoke/operations)",
+                        extensions={"code": "PERSISTED_QUERY_NOT_FOUND"},
+                    )
+                ],
+            )
+        return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
         container: Container = request.app.state.container
@@ -175,6 +194,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     settings = settings or Settings()
     schema = build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens)
     graphql = SignalGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
+    graphql.persisted_only = settings.persisted_queries_only
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

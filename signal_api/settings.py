@@ -109,7 +109,7 @@ class Settings(BaseSettings):
         return {
             name.removesuffix("_base_url"): getattr(self, name)
             for name in type(self).model_fields
-            if name.endswith("_base_url")
+            if name.endswith("_base_url") and name != "public_base_url"
         }
 
     def api_keys(self) -> dict[str, str | None]:

@@ -164,3 +164,15 @@ async def test_symbols_lists_tradable_usdt_perpetuals(graphql: Any) -> None:
     assert [s["symbol"] for s in listing["symbols"]] == expected and listing["count"] == len(expected)
     btc = next(s for s in listing["symbols"] if s["symbol"] == "BTCUSDT")
     assert btc["baseAsset"] == "BTC" and btc["onboardDate"].endswith("+00:00")
+
+
+async def test_persisted_queries_only_accepts_registry_documents() -> None:
+    from schema.operations import operation
+
+    document = operation("symbols.list").document
+    async with offline_service(persisted_queries_only=True) as url:
+        ad_hoc = await _post(url, json={"query": "{ __typename }"})
+        trusted = await _post(url, json={"query": document, "variables": {"search": "BTC"}})
+    assert _codes(ad_hoc.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert "errors" not in trusted.json() or _codes(trusted.json()) != ["PERSISTED_QUERY_NOT_FOUND"]
+    assert trusted.json()["data"]["symbols"]["__typename"] == "UpstreamUnavailable"  # no upstream here

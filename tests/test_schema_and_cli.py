@@ -54,6 +54,7 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     replayed = settings.with_replay_base("http://127.0.0.1:9/")
     assert replayed.coingecko_base_url == "http://127.0.0.1:9/coingecko"
     assert replayed.alternative_me_base_url == "http://127.0.0.1:9/alternative_me"
+    assert replayed.public_base_url == settings.public_base_url and "public" not in settings.base_urls()
 
 
 def test_settings_defaults_are_the_real_public_hosts() -> None:

@@ -1,0 +1,72 @@
+"""Schemathesis against the app served over replay: the generated ``/openapi.json`` and ``/graphql``.
+
+Runs the ``st`` CLI (bounded examples, fixed seed) so the hypothesis machinery stays out of this test
+process. Failing checks: server errors, undocumented status codes or content types, responses that do
+not match their schema. 503 (UPSTREAM_UNAVAILABLE) and 504 (TIMEOUT) are documented answers, not
+server faults: the cassettes only hold BTC, so other listed symbols find no upstream data. A 500 fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CASSETTE_NAMES, load_cassette_json, running_service
+
+ST = Path(sys.executable).with_name("st")
+CHECKS = ",".join(
+    (
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+    )
+)
+CONFIG = """
+[checks.not_a_server_error]
+expected-statuses = ["2xx", "3xx", "4xx", "503", "504"]
+"""
+MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "15")
+SEED = os.environ.get("SCHEMATHESIS_SEED", "1")
+
+
+async def _schemathesis(tmp_path: Path, location: str, *options: str) -> tuple[int, str]:
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(CONFIG)
+    process = await asyncio.create_subprocess_exec(
+        str(ST), "--no-color", "--config-file", str(config), "run", location,
+        "--max-examples", MAX_EXAMPLES, "--seed", SEED, "--workers", "2", "--request-timeout", "20",
+        *options,
+        cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=240)
+    assert process.returncode is not None
+    return process.returncode, output.decode(errors="replace")
+
+
+@pytest.fixture
+def cassette() -> dict[str, object]:
+    if not ST.exists():
+        pytest.skip("schemathesis CLI not installed")
+    return load_cassette_json(CASSETTE_NAMES[0])
+
+
+async def test_schemathesis_openapi_finds_no_failure(tmp_path: Path, cassette: dict[str, object]) -> None:
+    async with running_service(cassette, upstream_retry_attempts=1) as (url, _):
+        # --url: the schema's `servers` entry names the public deployment, the test talks to this one
+        code, output = await _schemathesis(tmp_path, f"{url}/openapi.json", "--url", url, "--checks", CHECKS)
+    assert code == 0, output[-6000:]
+    assert "Operations:       8 selected" in output or "selected" in output
+    assert " passed" in output
+
+
+async def test_schemathesis_graphql_finds_no_failure(tmp_path: Path, cassette: dict[str, object]) -> None:
+    async with running_service(cassette, upstream_retry_attempts=1) as (url, _):
+        code, output = await _schemathesis(tmp_path, f"{url}/graphql", "--checks", "not_a_server_error")
+    assert code == 0, output[-6000:]
+    assert " passed" in output
