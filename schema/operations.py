@@ -188,6 +188,34 @@ query ExchangeCandles($exchange: String!, $symbol: String!, $interval: String! =
 }
 """,
     ),
+    Operation(
+        name="backtest.run",
+        description=(
+            "Replay the signal engine bar by bar over a year of recorded 4h BTC history with no look-ahead: "
+            "win rate and mean return at 4h and 24h with 95% intervals, against baselines, and whether it "
+            "beats them out of sample (walk-forward)."
+        ),
+        timeout_seconds=60.0,
+        document="""
+query BacktestRun($symbol: String! = "BTC", $mode: Mode! = AGGRESSIVE, $walkForward: Boolean! = true) {
+  backtest(symbol: $symbol, mode: $mode, walkForward: $walkForward) {
+    __typename
+    ... on BacktestResult {
+      symbol mode shortMax longMin barsScored firstBar lastBar
+      rows { name recommendation horizonHours count winRate winRateLow winRateHigh meanReturnPct meanLow meanHigh }
+      walkForward {
+        testBars
+        verdict { beatsBaselines statement engineMeanReturnPct engineMeanLow bestBaseline bestBaselineMeanReturnPct }
+        rows { name recommendation horizonHours count winRate meanReturnPct meanLow meanHigh }
+      }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
+    ... on HistoryNotAvailable { directory missing }
+  }
+}
+""",
+    ),
 )
 
 _BY_NAME = {op.name: op for op in OPERATIONS}

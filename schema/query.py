@@ -13,6 +13,7 @@ from engine.market import Timeframe
 from resolvers.context import RequestContext  # noqa: TC001
 from resolvers.signals import resolve_signal, resolve_signals
 from resolvers.symbols import resolve_symbols
+from schema.backtest import BacktestQuery
 from schema.errors import InsufficientData, InvalidInput, SymbolNotFound, UpstreamUnavailable
 from schema.market import MarketQuery
 from schema.types import ModeEnum, Signal, SymbolList, TimeframeEnum
@@ -56,4 +57,4 @@ class SymbolQuery:
         return await resolve_symbols(info.context, search)
 
 
-Query = merge_types("Query", (SignalQuery, SymbolQuery, MarketQuery))
+Query = merge_types("Query", (SignalQuery, SymbolQuery, MarketQuery, BacktestQuery))

@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export-schema", help="print the GraphQL SDL")
     export.set_defaults(func=_export_schema)
+
+    from signal_api.backtest_cli import add_commands as add_backtest_commands
+
+    add_backtest_commands(sub)
     return parser
 
 

@@ -17,6 +17,7 @@ from providers.http import ProviderHttp, RetryPolicy, create_http_client
 from providers.registry import build_registry, rate_limits
 from providers.resilience import CircuitBreaker, OutgoingLimiter, RateLimit
 from providers.venue import ProviderDeps
+from resolvers.backtest import BacktestService
 from resolvers.context import Services
 from resolvers.gateway import MarketGateway, Providers
 
@@ -117,7 +118,9 @@ def build_container(settings: Settings, clock: Callable[[], datetime] = system_c
         registry=registry,
     )
     services = Services(
-        gateway=MarketGateway(providers, clock), max_symbols_per_request=settings.max_symbols_per_request
+        gateway=MarketGateway(providers, clock),
+        max_symbols_per_request=settings.max_symbols_per_request,
+        extras={"backtest": BacktestService(settings.backtest_history_dir)},
     )
     return Container(
         http=http, cache=cache, providers=providers, services=services, provider_status=status, breakers=breakers

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     )
     persisted_queries_only: bool = False  # /graphql accepts only the registry's documents when true
 
+    # backtest: the recorded history to replay (default: ../shared/fixtures/history next to the repo)
+    backtest_history_dir: Path | None = None
+
     # signal history (PostgreSQL): unset DATABASE_URL means an embedded PostgreSQL under DATA_DIR
     history_enabled: bool = True
     database_url: SecretStr | None = None

@@ -23,6 +23,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "market.get": {"symbol": "BTC"},
     "exchanges.list": {},
     "exchange.candles": {"exchange": "binance", "symbol": "BTC", "interval": "4h", "limit": 60},
+    "backtest.run": {"symbol": "BTC", "mode": "ULTRA", "walkForward": False},
 }
 ENVELOPE_KEYS = {"ok", "operation", "data", "error", "meta"}
 
