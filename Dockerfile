@@ -6,7 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     HOST=0.0.0.0 \
     PORT=8000 \
-    LOG_JSON=true
+    LOG_JSON=true \
+    DATA_DIR=/data
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -16,7 +17,10 @@ COPY resolvers ./resolvers
 COPY providers ./providers
 COPY engine ./engine
 COPY persistence ./persistence
-RUN pip install . && useradd --system --uid 10001 signal
+RUN pip install . && useradd --system --uid 10001 signal && mkdir /data && chown signal /data
+
+# the embedded PostgreSQL and the durable spool live here; set DATABASE_URL for several replicas
+VOLUME /data
 
 USER signal
 EXPOSE 8000

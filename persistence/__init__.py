@@ -1,2 +1,53 @@
-"""Persistence (asyncpg on PostgreSQL). Empty until the signal-history issue: the foundation stores nothing,
-and says so rather than pretending to."""
+"""Signal history on PostgreSQL (asyncpg): every LONG/SHORT signal, what the market did after it, and
+honest statistics over both.
+
+Modules: :mod:`~persistence.db` (pool, embedded server, error classes), :mod:`~persistence.migrate`
+(numbered SQL migrations), :mod:`~persistence.sql` (named queries in ``queries/*.sql``),
+:mod:`~persistence.repository` (``SignalRepository``, ``OutcomeRepository``), :mod:`~persistence.spool`
+(durable JSON-lines spool), :mod:`~persistence.recorder` (``HistoryRecorder``),
+:mod:`~persistence.outcomes` (``OutcomeJob``), :mod:`~persistence.analytics` (performance and factor
+agreement), :mod:`~persistence.runtime` (``open_history``: all of it as one unit for the lifespan).
+
+The schema the migrations produce (``tests/test_history_persistence.py`` checks it line by line)::
+
+    signals.id                          uuid                        NOT NULL
+    signals.symbol                      text                        NOT NULL
+    signals.recommendation              text                        NOT NULL
+    signals.score                       double precision            NOT NULL
+    signals.confidence                  double precision            NOT NULL
+    signals.mode                        text                        NOT NULL
+    signals.timeframe                   text                        NOT NULL
+    signals.price                       double precision            NOT NULL
+    signals.generated_at                timestamp with time zone    NOT NULL
+    signals.recorded_at                 timestamp with time zone    NOT NULL
+    signals.factors                     jsonb                       NOT NULL
+    signals.data_quality                jsonb                       NOT NULL
+    signals.sources                     jsonb                       NOT NULL
+    signals.data_quality_score          double precision            NOT NULL
+    signal_outcomes.signal_id           uuid                        NOT NULL
+    signal_outcomes.horizon_hours       integer                     NOT NULL
+    signal_outcomes.evaluated_at        timestamp with time zone    NOT NULL
+    signal_outcomes.window_start        timestamp with time zone    NOT NULL
+    signal_outcomes.entry_price         double precision            NOT NULL
+    signal_outcomes.exit_price          double precision            NOT NULL
+    signal_outcomes.return_pct          double precision            NOT NULL
+    signal_outcomes.max_favourable_pct  double precision            NOT NULL
+    signal_outcomes.max_adverse_pct     double precision            NOT NULL
+    signal_outcomes.verdict             text                        NOT NULL
+    signal_outcomes.price_source        text                        NOT NULL
+    schema_migrations.version           integer                     NOT NULL
+    schema_migrations.name              text                        NOT NULL
+    schema_migrations.applied_at        timestamp with time zone    NOT NULL
+    schema_migrations.checksum          text                        NOT NULL
+    index signals_pkey                              signals (id)
+    index signals_symbol_generated_at_idx           signals (symbol, generated_at)
+    index signals_recommendation_generated_at_idx   signals (recommendation, generated_at)
+    index signals_generated_at_id_idx               signals (generated_at, id)
+    index signal_outcomes_pkey                      signal_outcomes (signal_id, horizon_hours)
+    index signal_outcomes_horizon_verdict_idx       signal_outcomes (horizon_hours, verdict)
+    index schema_migrations_pkey                    schema_migrations (version)
+
+``signals.recommendation`` is LONG or SHORT (a CHECK constraint; a NEUTRAL is never stored);
+``signal_outcomes.verdict`` is WIN, LOSS or FLAT; ``signal_outcomes.signal_id`` references
+``signals.id`` (ON DELETE CASCADE).
+"""

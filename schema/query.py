@@ -15,6 +15,7 @@ from resolvers.signals import resolve_signal, resolve_signals
 from resolvers.symbols import resolve_symbols
 from schema.backtest import BacktestQuery
 from schema.errors import InsufficientData, InvalidInput, SymbolNotFound, UpstreamUnavailable
+from schema.history import HistoryQuery
 from schema.market import MarketQuery
 from schema.types import ModeEnum, Signal, SymbolList, TimeframeEnum
 
@@ -57,4 +58,4 @@ class SymbolQuery:
         return await resolve_symbols(info.context, search)
 
 
-Query = merge_types("Query", (SignalQuery, SymbolQuery, MarketQuery, BacktestQuery))
+Query = merge_types("Query", (SignalQuery, SymbolQuery, MarketQuery, BacktestQuery, HistoryQuery))

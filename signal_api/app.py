@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -132,6 +133,7 @@ async def health(request: Request) -> Response:
             "providers": container.provider_status,
             "circuit_breakers": {name: breaker.state.value for name, breaker in container.breakers.items()},
             "replay": request.app.state.replay_cassette,
+            "history": "enabled" if "history" in container.services.extras else "disabled",
             "cache": {
                 "hits": stats.hits,
                 "misses": stats.misses,
@@ -159,6 +161,29 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def internal_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", path=request.url.path)
     return JSONResponse(error_body("INTERNAL_SERVER_ERROR", "unexpected error"), status_code=500)
+
+
+async def _open_history(
+    stack: contextlib.AsyncExitStack, container: Container, settings: Settings, now: Callable[[], datetime]
+) -> None:
+    """The signal history: database (embedded when DATABASE_URL is unset), recorder, outcome job. It
+    closes before the HTTP client (LIFO), so pending records are drained while providers still work."""
+    from persistence.outcomes import RegistryCandleSource
+    from persistence.runtime import open_history
+    from resolvers.history import HISTORY_KEY, HistoryService
+    from signal_api.history_cli import history_config
+
+    registry = container.providers.registry
+    assert registry is not None
+    history = await stack.enter_async_context(
+        open_history(history_config(settings), RegistryCandleSource(registry), clock=now)
+    )
+    if history.signals is not None:
+        container.services = dataclasses.replace(
+            container.services,
+            recorder=history.recorder,
+            extras={**container.services.extras, HISTORY_KEY: HistoryService(history.signals)},
+        )
 
 
 async def _warm_up(container: Container) -> None:
@@ -222,6 +247,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 log.info("replay mode", upstream=settings.replay_url, now=moment.isoformat())
             container = build_container(effective, now)
             stack.push_async_callback(container.aclose)
+            if settings.history_enabled and app.state.replay_cassette is None:  # replays stay out of history
+                await _open_history(stack, container, settings, now)
             app.state.container = container
             warm_up = asyncio.ensure_future(_warm_up(container))
             stack.push_async_callback(_cancel, warm_up)

@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     from signal_api.backtest_cli import add_commands as add_backtest_commands
 
     add_backtest_commands(sub)
+    from signal_api.history_cli import add_commands as add_history_commands
+
+    add_history_commands(sub)
     return parser
 
 

@@ -1,0 +1,102 @@
+-- Named queries of the signals aggregate, loaded by persistence.sql.load_queries("signals").
+-- Parameterized only ($n); every optional filter is "$n IS NULL OR ...".
+
+-- name: lock_signal_key
+-- Serializes the dedup check of one (symbol, recommendation, mode, timeframe) across writers.
+SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0));
+
+-- name: insert_signal
+-- Insert unless a stored signal with the same symbol, recommendation, mode and timeframe lies within
+-- $14 seconds (either side) with a score less than 0.5 apart; idempotent by id. Returns the id when inserted.
+INSERT INTO signals (id, symbol, recommendation, score, confidence, mode, timeframe, price, generated_at,
+                     factors, data_quality, sources, data_quality_score)
+SELECT $1::uuid, $2::text, $3::text, $4::float8, $5::float8, $6::text, $7::text, $8::float8, $9::timestamptz,
+       $10::jsonb, $11::jsonb, $12::jsonb, $13::float8
+WHERE NOT EXISTS (
+    SELECT 1
+    FROM signals AS s
+    WHERE s.symbol = $2::text
+      AND s.recommendation = $3::text
+      AND s.mode = $6::text
+      AND s.timeframe = $7::text
+      AND s.generated_at > $9::timestamptz - make_interval(secs => $14::float8)
+      AND s.generated_at < $9::timestamptz + make_interval(secs => $14::float8)
+      AND abs(s.score - $4::float8) < 0.5
+)
+ON CONFLICT (id) DO NOTHING
+RETURNING id;
+
+-- name: signals_page
+-- Newest first; the keyset ($5, $6) is the (generated_at, id) of the last row of the previous page.
+SELECT s.id, s.symbol, s.recommendation, s.score, s.confidence, s.mode, s.timeframe, s.price, s.generated_at,
+       s.factors, s.data_quality, s.sources, s.data_quality_score,
+       COALESCE(o.outcomes, '[]'::jsonb) AS outcomes
+FROM signals AS s
+LEFT JOIN LATERAL (
+    SELECT jsonb_agg(jsonb_build_object(
+               'horizon_hours', so.horizon_hours, 'return_pct', so.return_pct, 'exit_price', so.exit_price,
+               'max_favourable_pct', so.max_favourable_pct, 'max_adverse_pct', so.max_adverse_pct,
+               'verdict', so.verdict, 'price_source', so.price_source, 'evaluated_at', so.evaluated_at
+           ) ORDER BY so.horizon_hours) AS outcomes
+    FROM signal_outcomes AS so
+    WHERE so.signal_id = s.id
+) AS o ON true
+WHERE ($1::text IS NULL OR s.symbol = $1::text)
+  AND ($2::text IS NULL OR s.recommendation = $2::text)
+  AND ($3::timestamptz IS NULL OR s.generated_at >= $3::timestamptz)
+  AND ($4::timestamptz IS NULL OR s.generated_at < $4::timestamptz)
+  AND ($5::timestamptz IS NULL OR (s.generated_at, s.id) < ($5::timestamptz, $6::uuid))
+ORDER BY s.generated_at DESC, s.id DESC
+LIMIT $7::int;
+
+-- name: performance_rows
+-- One row per evaluated signal at horizon $1 hours.
+SELECT s.recommendation, s.mode, o.return_pct, o.verdict
+FROM signal_outcomes AS o
+JOIN signals AS s ON s.id = o.signal_id
+WHERE o.horizon_hours = $1::int
+  AND ($2::text IS NULL OR s.symbol = $2::text)
+  AND ($3::text IS NULL OR s.mode = $3::text)
+  AND ($4::timestamptz IS NULL OR s.generated_at >= $4::timestamptz)
+  AND ($5::timestamptz IS NULL OR s.generated_at < $5::timestamptz);
+
+-- name: count_pending
+-- Stored signals in the same filter without an outcome at horizon $1 yet (too recent, or no candles).
+SELECT count(*)
+FROM signals AS s
+WHERE ($2::text IS NULL OR s.symbol = $2::text)
+  AND ($3::text IS NULL OR s.mode = $3::text)
+  AND ($4::timestamptz IS NULL OR s.generated_at >= $4::timestamptz)
+  AND ($5::timestamptz IS NULL OR s.generated_at < $5::timestamptz)
+  AND NOT EXISTS (
+      SELECT 1 FROM signal_outcomes AS o WHERE o.signal_id = s.id AND o.horizon_hours = $1::int
+  );
+
+-- name: factor_rows
+-- Each evaluated signal of one symbol at horizon $1 with its factors, for factor agreement.
+SELECT s.recommendation, s.factors, o.verdict
+FROM signal_outcomes AS o
+JOIN signals AS s ON s.id = o.signal_id
+WHERE o.horizon_hours = $1::int
+  AND s.symbol = $2::text;
+
+-- name: export_signals
+-- The whole history, oldest first, with its outcomes; streamed through a server-side cursor.
+SELECT s.id, s.symbol, s.recommendation, s.score, s.confidence, s.mode, s.timeframe, s.price, s.generated_at,
+       s.recorded_at, s.factors, s.data_quality, s.sources, s.data_quality_score,
+       COALESCE(o.outcomes, '[]'::jsonb) AS outcomes
+FROM signals AS s
+LEFT JOIN LATERAL (
+    SELECT jsonb_agg(jsonb_build_object(
+               'horizon_hours', so.horizon_hours, 'return_pct', so.return_pct, 'exit_price', so.exit_price,
+               'entry_price', so.entry_price, 'window_start', so.window_start,
+               'max_favourable_pct', so.max_favourable_pct, 'max_adverse_pct', so.max_adverse_pct,
+               'verdict', so.verdict, 'price_source', so.price_source, 'evaluated_at', so.evaluated_at
+           ) ORDER BY so.horizon_hours) AS outcomes
+    FROM signal_outcomes AS so
+    WHERE so.signal_id = s.id
+) AS o ON true
+WHERE ($1::text IS NULL OR s.symbol = $1::text)
+  AND ($2::timestamptz IS NULL OR s.generated_at >= $2::timestamptz)
+  AND ($3::timestamptz IS NULL OR s.generated_at < $3::timestamptz)
+ORDER BY s.generated_at, s.id;

@@ -1,0 +1,231 @@
+"""Repositories: one class per aggregate (signals, outcomes), typed async methods over named queries.
+
+Every method takes an optional ``conn``: pass one to make the call part of your transaction; without it
+a connection is taken from the pool for the call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from engine.outcomes import Verdict
+from persistence.analytics import (
+    EvaluatedRow,
+    Insights,
+    PerformanceReport,
+    factor_agreement,
+    performance_report,
+)
+from persistence.rows import StoredSignal
+from persistence.sql import load_queries
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+    from datetime import datetime
+    from uuid import UUID
+
+    from engine.outcomes import Outcome
+    from persistence.db import Connection, Database
+    from persistence.rows import SignalRow
+
+SIGNALS = load_queries("signals")
+OUTCOMES = load_queries("outcomes")
+
+SCORE_DEDUP_TOLERANCE = 0.5  # documented here; the number lives in queries/signals.sql (insert_signal)
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """A position in the history: the (generated_at, id) of the last row already seen."""
+
+    generated_at: datetime
+    id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: tuple[StoredSignal, ...]
+    has_next_page: bool
+
+    @property
+    def end(self) -> Keyset | None:
+        if not self.items:
+            return None
+        last = self.items[-1].row
+        return Keyset(last.generated_at, last.id)
+
+
+class SignalRepository:
+    """The ``signals`` aggregate: writes (deduplicated, idempotent by id) and the analytics reads.
+
+    Dedup rule: a signal is not stored when a stored one has the same symbol, recommendation, mode and
+    timeframe, a ``generated_at`` less than ``dedup_window_seconds`` away (either side), and a score
+    less than 0.5 apart. Window 0 disables it. The check and insert run under a transaction-scoped
+    advisory lock on that key, so concurrent writers cannot both insert a repeat.
+    """
+
+    def __init__(self, database: Database, *, dedup_window_seconds: float = 900.0) -> None:
+        self._db = database
+        self.dedup_window_seconds = dedup_window_seconds
+
+    async def ping(self, conn: Connection | None = None) -> None:
+        async with self._db.connection(conn) as c:
+            await c.fetchval("SELECT 1")
+
+    async def insert(self, row: SignalRow, conn: Connection | None = None) -> bool:
+        """Store ``row``; False when it repeats a stored signal or its id is already stored."""
+        return bool(await self.insert_many([row], conn))
+
+    async def insert_many(self, rows: Sequence[SignalRow], conn: Connection | None = None) -> list[UUID]:
+        """Store ``rows`` in one transaction; return the ids actually inserted (in input order)."""
+        if not rows:
+            return []
+        inserted: list[UUID] = []
+        async with self._db.connection(conn) as c, c.transaction():
+            # locks in a stable order, so two writers never wait on each other in a cycle
+            for key in sorted({r.dedup_key for r in rows}):
+                await c.execute(SIGNALS["lock_signal_key"], key)
+            for row in rows:
+                got = await c.fetchval(SIGNALS["insert_signal"], *row.insert_args(self.dedup_window_seconds))
+                if got is not None:
+                    inserted.append(got)
+        return inserted
+
+    async def page(
+        self,
+        *,
+        first: int,
+        after: Keyset | None = None,
+        symbol: str | None = None,
+        recommendation: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        conn: Connection | None = None,
+    ) -> Page:
+        """Newest first, ``first`` rows after the keyset ``after``; stable while rows are inserted."""
+        async with self._db.connection(conn) as c:
+            records = await c.fetch(
+                SIGNALS["signals_page"],
+                symbol,
+                recommendation,
+                start,
+                end,
+                after.generated_at if after else None,
+                after.id if after else None,
+                first + 1,
+            )
+        items = tuple(StoredSignal.from_record(r) for r in records[:first])
+        return Page(items=items, has_next_page=len(records) > first)
+
+    async def performance(
+        self,
+        *,
+        horizon_hours: int,
+        symbol: str | None = None,
+        mode: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        conn: Connection | None = None,
+    ) -> PerformanceReport:
+        args = (horizon_hours, symbol, mode, start, end)
+        async with self._db.connection(conn) as c:
+            records = await c.fetch(SIGNALS["performance_rows"], *args)
+            pending = await c.fetchval(SIGNALS["count_pending"], *args)
+        rows = [EvaluatedRow.from_record(r) for r in records]
+        return performance_report(rows, horizon_hours, int(pending))
+
+    async def insights(
+        self, symbol: str, *, horizon_hours: int, recent: int = 10, conn: Connection | None = None
+    ) -> Insights:
+        async with self._db.connection(conn) as c:
+            latest = await self.page(first=recent, symbol=symbol, conn=c)
+            performance = await self.performance(horizon_hours=horizon_hours, symbol=symbol, conn=c)
+            records = await c.fetch(SIGNALS["factor_rows"], horizon_hours, symbol)
+        factors = factor_agreement((r["recommendation"], r["factors"], Verdict(r["verdict"])) for r in records)
+        return Insights(
+            symbol=symbol,
+            horizon_hours=horizon_hours,
+            recent=latest.items,
+            performance=performance,
+            factors=factors,
+        )
+
+    async def export(
+        self,
+        *,
+        symbol: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        conn: Connection | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every stored signal with its outcomes, oldest first, streamed (a server-side cursor)."""
+        async with self._db.connection(conn) as c, c.transaction():
+            async for record in c.cursor(SIGNALS["export_signals"], symbol, start, end, prefetch=500):
+                yield dict(record)
+
+
+@dataclass(frozen=True, slots=True)
+class DueOutcome:
+    signal_id: UUID
+    symbol: str
+    recommendation: str
+    price: float
+    generated_at: datetime
+    horizon_hours: int
+
+
+class OutcomeRepository:
+    """The ``signal_outcomes`` aggregate: which outcomes are due, and storing them (once)."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def due(
+        self,
+        *,
+        now: datetime,
+        horizons_hours: Sequence[int],
+        oldest: datetime,
+        limit: int,
+        conn: Connection | None = None,
+    ) -> list[DueOutcome]:
+        async with self._db.connection(conn) as c:
+            records = await c.fetch(OUTCOMES["due_outcomes"], list(horizons_hours), now, oldest, limit)
+        return [
+            DueOutcome(
+                signal_id=r["id"],
+                symbol=r["symbol"],
+                recommendation=r["recommendation"],
+                price=r["price"],
+                generated_at=r["generated_at"],
+                horizon_hours=r["horizon_hours"],
+            )
+            for r in records
+        ]
+
+    async def insert(
+        self,
+        due: DueOutcome,
+        outcome: Outcome,
+        *,
+        window_start: datetime,
+        price_source: str,
+        conn: Connection | None = None,
+    ) -> bool:
+        """Store one outcome; False when that (signal, horizon) already has one."""
+        async with self._db.connection(conn) as c:
+            got = await c.fetchval(
+                OUTCOMES["insert_outcome"],
+                due.signal_id,
+                due.horizon_hours,
+                window_start,
+                due.price,
+                outcome.exit_price,
+                outcome.return_pct,
+                outcome.max_favourable_pct,
+                outcome.max_adverse_pct,
+                outcome.verdict.value,
+                price_source,
+            )
+        return got is not None

@@ -1,0 +1,104 @@
+"""Everything the signal history runs on, opened and closed as one unit by the composition root.
+
+``open_history(config, candles)`` opens the database (embedded PostgreSQL when ``config.database_url``
+is None), applies the migrations, and starts the recorder and the outcome job; on exit it drains the
+recorder (to the database or the spool), stops the job, closes the pool and stops the embedded server.
+
+When the database cannot be opened at start-up the service still starts: the runtime is *degraded*,
+``database`` is None, the recorder-less composition stores nothing and the history fields answer
+``HISTORY_UNAVAILABLE``. (Rows spooled by an earlier run stay on disk and are replayed by the next
+start that reaches the database.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import structlog
+
+from persistence.db import DATABASE_ERRORS, Database, default_data_dir, open_database
+from persistence.outcomes import OutcomeJob
+from persistence.recorder import HistoryRecorder
+from persistence.repository import OutcomeRepository, SignalRepository
+from persistence.spool import Spool
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from pathlib import Path
+
+    from persistence.outcomes import CandleSource
+
+log = structlog.get_logger(__name__)
+
+
+# the embedded server failing to start raises SubprocessError; a malformed URL ValueError
+_OPEN_ERRORS: tuple[type[BaseException], ...] = (*DATABASE_ERRORS, subprocess.SubprocessError, ValueError)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryConfig:
+    """The history's settings, built from ``Settings`` by the composition root."""
+
+    database_url: str | None = None
+    data_dir: Path | None = None
+    pool_min: int = 2
+    pool_max: int = 10
+    dedup_window_seconds: float = 900.0
+    outcome_interval_seconds: float = 300.0
+    replay_interval_seconds: float = 10.0
+    run_outcome_job: bool = True
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir if self.data_dir is not None else default_data_dir()
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRuntime:
+    database: Database | None
+    signals: SignalRepository | None
+    outcomes: OutcomeRepository | None
+    recorder: HistoryRecorder | None
+    job: OutcomeJob | None
+
+    @property
+    def available(self) -> bool:
+        return self.database is not None
+
+
+@contextlib.asynccontextmanager
+async def open_history(
+    config: HistoryConfig,
+    candles: CandleSource,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> AsyncIterator[HistoryRuntime]:
+    data_dir = config.resolved_data_dir
+    async with contextlib.AsyncExitStack() as stack:
+        database: Database | None = None
+        try:
+            database = await stack.enter_async_context(
+                open_database(config.database_url, data_dir, min_size=config.pool_min, max_size=config.pool_max)
+            )
+        except _OPEN_ERRORS as exc:
+            log.error("signal history unavailable: the database could not be opened", error=repr(exc))
+        if database is None:
+            yield HistoryRuntime(None, None, None, None, None)
+            return
+        signals = SignalRepository(database, dedup_window_seconds=config.dedup_window_seconds)
+        outcomes = OutcomeRepository(database)
+        recorder = HistoryRecorder(
+            signals, Spool(data_dir / "spool"), replay_interval_seconds=config.replay_interval_seconds
+        )
+        await recorder.start()
+        stack.push_async_callback(recorder.aclose)
+        job: OutcomeJob | None = None
+        if config.run_outcome_job:
+            job = OutcomeJob(outcomes, candles, interval_seconds=config.outcome_interval_seconds, clock=clock)
+            await job.start()
+            stack.push_async_callback(job.aclose)
+        yield HistoryRuntime(database, signals, outcomes, recorder, job)
