@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
+T = TypeVar("T")
 PROVIDER = "coinglass"
 KEY_SETTING = "COINGLASS_API_KEY"
 DEFAULT_BASE_URL = "https://open-api-v4.coinglass.com"
@@ -673,47 +674,65 @@ class CoinGlassClient:
         )
 
     async def global_long_short(self, instrument: Instrument, timeframe: Timeframe) -> tuple[LongShortPoint, ...]:
-        return await self._http.get(
-            "/api/futures/global-long-short-account-ratio/history",
-            {
-                "exchange": "Binance",
-                "symbol": instrument.for_provider(PROVIDER),
-                "interval": timeframe.value,
-                "limit": 30,
-            },
-            endpoint="global-long-short-account-ratio",
-            ttl=self._ttls.ratios,
-            parse=parse_global_ratio,
-        )
+        """Binance's global account ratio at the signal's timeframe (the signal's smart-money peer)."""
+        return await self.global_account_ratio_history(instrument, timeframe.value)
 
     async def top_trader_positions(self, instrument: Instrument, timeframe: Timeframe) -> tuple[LongShortPoint, ...]:
-        return await self._http.get(
+        """Binance's top traders' long share by position at the signal's timeframe."""
+        endpoint = "top-long-short-position-ratio"
+        return await self._pair_series(
             "/api/futures/top-long-short-position-ratio/history",
-            {
-                "exchange": "Binance",
-                "symbol": instrument.for_provider(PROVIDER),
-                "interval": timeframe.value,
-                "limit": 30,
-            },
-            endpoint="top-long-short-position-ratio",
-            ttl=self._ttls.ratios,
-            parse=parse_top_position_ratio,
+            endpoint,
+            instrument,
+            timeframe.value,
+            DEFAULT_EXCHANGE,
+            30,
+            self._ttls.ratios,
+            parse_top_position_ratio,
         )
 
     async def open_interest_history(
         self, instrument: Instrument, timeframe: Timeframe, limit: int = 30
     ) -> tuple[OpenInterestPoint, ...]:
-        return await self._http.get(
-            "/api/futures/open-interest/aggregated-history",
-            {
-                "symbol": instrument.for_provider(PROVIDER, form="coin"),
-                "interval": timeframe.value,
-                "limit": limit,
-            },
-            endpoint="open-interest.aggregated-history",
-            ttl=self._ttls.open_interest,
-            parse=parse_oi_history,
-        )
+        return await self.aggregated_open_interest_history(instrument, timeframe.value, limit)
+
+    async def _pair_series(
+        self,
+        path: str,
+        endpoint: str,
+        instrument: Instrument,
+        interval: CandleInterval | str,
+        exchange: str,
+        limit: int,
+        ttl: float,
+        parse: Callable[[Any], T],
+    ) -> T:
+        """Pair endpoints: ``exchange`` + ``BTCUSDT`` + ``interval`` + ``limit``."""
+        params: dict[str, str | int] = {
+            "exchange": exchange,
+            "symbol": instrument.for_provider(PROVIDER),
+            "interval": _interval(endpoint, interval),
+            "limit": limit,
+        }
+        return await self._http.get(path, params, endpoint=endpoint, ttl=ttl, parse=parse)
+
+    async def _coin_series(
+        self,
+        path: str,
+        endpoint: str,
+        instrument: Instrument,
+        interval: CandleInterval | str,
+        limit: int,
+        ttl: float,
+        parse: Callable[[Any], T],
+    ) -> T:
+        """Coin endpoints: ``BTC`` + ``interval`` + ``limit`` (aggregated over exchanges)."""
+        params: dict[str, str | int] = {
+            "symbol": instrument.for_provider(PROVIDER, form="coin"),
+            "interval": _interval(endpoint, interval),
+            "limit": limit,
+        }
+        return await self._http.get(path, params, endpoint=endpoint, ttl=ttl, parse=parse)
 
     # ----------------------------------------------------------------------------------------------
     # Added v4 endpoints (docs: https://docs.coinglass.com/reference). ``interval`` is a
@@ -751,18 +770,15 @@ class CoinGlassClient:
         https://docs.coinglass.com/reference/fr-ohlc-histroy. ``interval_hours`` is the *venue's* funding
         interval for this pair (see :func:`parse_funding_ohlc`), not the bar length.
         """
-        endpoint = "funding-rate.history"
-        return await self._http.get(
+        return await self._pair_series(
             "/api/futures/funding-rate/history",
-            {
-                "exchange": exchange,
-                "symbol": instrument.for_provider(PROVIDER),
-                "interval": _interval(endpoint, interval),
-                "limit": limit,
-            },
-            endpoint=endpoint,
-            ttl=self._ttls.funding,
-            parse=lambda payload: parse_funding_ohlc(payload, instrument.canonical, interval_hours),
+            "funding-rate.history",
+            instrument,
+            interval,
+            exchange,
+            limit,
+            self._ttls.funding,
+            lambda payload: parse_funding_ohlc(payload, instrument.canonical, interval_hours),
         )
 
     async def funding_rate_oi_weight_history(
@@ -771,17 +787,14 @@ class CoinGlassClient:
         """``GET /api/futures/funding-rate/oi-weight-history?symbol=BTC&interval=``: OI-weighted funding,
         recorded per 8 h (see :func:`parse_funding_ohlc`). https://docs.coinglass.com/reference/oi-weight-ohlc-history
         """
-        endpoint = "funding-rate.oi-weight-history"
-        return await self._http.get(
+        return await self._coin_series(
             "/api/futures/funding-rate/oi-weight-history",
-            {
-                "symbol": instrument.for_provider(PROVIDER, form="coin"),
-                "interval": _interval(endpoint, interval),
-                "limit": limit,
-            },
-            endpoint=endpoint,
-            ttl=self._ttls.funding,
-            parse=lambda payload: parse_funding_ohlc(payload, instrument.canonical, 8.0),
+            "funding-rate.oi-weight-history",
+            instrument,
+            interval,
+            limit,
+            self._ttls.funding,
+            lambda payload: parse_funding_ohlc(payload, instrument.canonical, 8.0),
         )
 
     async def funding_rate_exchange_list(self) -> dict[str, CoinFunding]:
@@ -835,17 +848,14 @@ class CoinGlassClient:
         https://docs.coinglass.com/reference/oi-ohlc-aggregated-history (what
         :meth:`open_interest_history` asks, for any interval).
         """
-        endpoint = "open-interest.aggregated-history"
-        return await self._http.get(
+        return await self._coin_series(
             "/api/futures/open-interest/aggregated-history",
-            {
-                "symbol": instrument.for_provider(PROVIDER, form="coin"),
-                "interval": _interval(endpoint, interval),
-                "limit": limit,
-            },
-            endpoint=endpoint,
-            ttl=self._ttls.open_interest,
-            parse=parse_oi_history,
+            "open-interest.aggregated-history",
+            instrument,
+            interval,
+            limit,
+            self._ttls.open_interest,
+            parse_oi_history,
         )
 
     async def liquidation_coin_list(self, exchange: str = DEFAULT_EXCHANGE) -> tuple[CoinLiquidations, ...]:
@@ -892,18 +902,15 @@ class CoinGlassClient:
 
         https://docs.coinglass.com/reference/liquidation-history
         """
-        endpoint = "liquidation.history"
-        return await self._http.get(
+        return await self._pair_series(
             "/api/futures/liquidation/history",
-            {
-                "exchange": exchange,
-                "symbol": instrument.for_provider(PROVIDER),
-                "interval": _interval(endpoint, interval),
-                "limit": limit,
-            },
-            endpoint=endpoint,
-            ttl=self._ttls.liquidations,
-            parse=parse_pair_liquidation_history,
+            "liquidation.history",
+            instrument,
+            interval,
+            exchange,
+            limit,
+            self._ttls.liquidations,
+            parse_pair_liquidation_history,
         )
 
     async def global_account_ratio_history(
@@ -917,18 +924,15 @@ class CoinGlassClient:
         """``GET /api/futures/global-long-short-account-ratio/history``: what :meth:`global_long_short`
         asks, for any interval and limit. https://docs.coinglass.com/reference/global-longshort-account-ratio
         """
-        endpoint = "global-long-short-account-ratio"
-        return await self._http.get(
+        return await self._pair_series(
             "/api/futures/global-long-short-account-ratio/history",
-            {
-                "exchange": exchange,
-                "symbol": instrument.for_provider(PROVIDER),
-                "interval": _interval(endpoint, interval),
-                "limit": limit,
-            },
-            endpoint=endpoint,
-            ttl=self._ttls.ratios,
-            parse=parse_global_ratio,
+            "global-long-short-account-ratio",
+            instrument,
+            interval,
+            exchange,
+            limit,
+            self._ttls.ratios,
+            parse_global_ratio,
         )
 
     async def top_account_ratio_history(
@@ -943,18 +947,15 @@ class CoinGlassClient:
 
         https://docs.coinglass.com/reference/top-longshort-account-ratio
         """
-        endpoint = "top-long-short-account-ratio"
-        return await self._http.get(
+        return await self._pair_series(
             "/api/futures/top-long-short-account-ratio/history",
-            {
-                "exchange": exchange,
-                "symbol": instrument.for_provider(PROVIDER),
-                "interval": _interval(endpoint, interval),
-                "limit": limit,
-            },
-            endpoint=endpoint,
-            ttl=self._ttls.ratios,
-            parse=parse_top_account_ratio,
+            "top-long-short-account-ratio",
+            instrument,
+            interval,
+            exchange,
+            limit,
+            self._ttls.ratios,
+            parse_top_account_ratio,
         )
 
     async def aggregated_taker_volume_history(
@@ -997,18 +998,15 @@ class CoinGlassClient:
         https://docs.coinglass.com/reference/taker-buysell-volume: the v4 reference routes the pair
         history under ``/api/futures/v2/``.
         """
-        endpoint = "taker-buy-sell-volume"
-        return await self._http.get(
+        return await self._pair_series(
             "/api/futures/v2/taker-buy-sell-volume/history",
-            {
-                "exchange": exchange,
-                "symbol": instrument.for_provider(PROVIDER),
-                "interval": _interval(endpoint, interval),
-                "limit": limit,
-            },
-            endpoint=endpoint,
-            ttl=self._ttls.candles,
-            parse=parse_taker_volume_history,
+            "taker-buy-sell-volume",
+            instrument,
+            interval,
+            exchange,
+            limit,
+            self._ttls.candles,
+            parse_taker_volume_history,
         )
 
     async def fear_greed_history(self) -> tuple[FearGreed, ...]:
