@@ -189,6 +189,49 @@ query ExchangeCandles($exchange: String!, $symbol: String!, $interval: String! =
 """,
     ),
     Operation(
+        name="history.list",
+        description=(
+            "Stored LONG/SHORT signals, newest first, with their outcomes at 1h/4h/24h; filter by symbol, "
+            "recommendation and time; page with first (1-100) and the previous page's endCursor as after."
+        ),
+        document="""
+query HistoryList($symbol: String, $recommendation: Recommendation, $first: Int! = 20, $after: String) {
+  signalHistory(symbol: $symbol, recommendation: $recommendation, first: $first, after: $after) {
+    __typename
+    ... on SignalHistoryConnection {
+      edges { cursor node { id symbol recommendation score confidence mode timeframe price generatedAt
+        outcomes { horizonHours returnPct verdict } } }
+      pageInfo { hasNextPage endCursor }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
+  }
+}
+""",
+    ),
+    Operation(
+        name="history.performance",
+        description=(
+            "Tracked win rate of stored signals with a 95% interval, mean and median return, overall, by "
+            "recommendation and by mode, at one horizon (H1, H4, H24)."
+        ),
+        document="""
+query HistoryPerformance($symbol: String, $mode: Mode, $horizon: OutcomeHorizon! = H24) {
+  signalPerformance(symbol: $symbol, mode: $mode, horizon: $horizon) {
+    __typename
+    ... on SignalPerformance {
+      horizonHours pending
+      overall { key count wins losses flats winRate winRateCi95 { low high } meanReturnPct medianReturnPct }
+      byRecommendation { key count winRate winRateCi95 { low high } meanReturnPct medianReturnPct }
+      byMode { key count winRate winRateCi95 { low high } meanReturnPct medianReturnPct }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
+  }
+}
+""",
+    ),
+    Operation(
         name="backtest.run",
         description=(
             "Replay the signal engine bar by bar over a year of recorded 4h BTC history with no look-ahead: "

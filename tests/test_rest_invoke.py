@@ -24,6 +24,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "exchanges.list": {},
     "exchange.candles": {"exchange": "binance", "symbol": "BTC", "interval": "4h", "limit": 60},
     "backtest.run": {"symbol": "BTC", "mode": "ULTRA", "walkForward": False},
+    "history.list": {"symbol": "BTC", "first": 5},
+    "history.performance": {"symbol": "BTC", "horizon": "H24"},
 }
 ENVELOPE_KEYS = {"ok", "operation", "data", "error", "meta"}
 
@@ -244,3 +246,14 @@ async def test_compact_flag_keeps_the_latest_candles() -> None:
     assert compact.json()["data"]["candles"]["rows"] == rows[-50:]
     assert compact.json()["meta"]["truncated"] is True
     assert operation("exchange.candles").root_field == "exchange"
+
+
+async def test_unsupported_capability_and_missing_history_have_their_statuses() -> None:
+    cassette = load_cassette_json(CASSETTE_NAMES[0])
+    async with running_service(cassette) as (url, _), httpx2.AsyncClient(timeout=30) as client:
+        social_only = await client.get(f"{url}/v1/exchange/candles", params={"exchange": "coingecko", "symbol": "BTC"})
+        history = await client.get(f"{url}/v1/history/list", params={"symbol": "BTC"})
+    assert social_only.status_code == 400
+    assert _envelope(social_only)["error"]["code"] == "CAPABILITY_NOT_SUPPORTED"
+    assert social_only.json()["data"]["candles"]["capability"] == "candles"
+    assert history.status_code == 503 and _envelope(history)["error"]["code"] == "HISTORY_UNAVAILABLE"

@@ -8,12 +8,12 @@ field exactly as ``/graphql`` returns it (unless the compact mode trimmed it). H
        NO_PRICE and any other Problem code not listed below): ``data`` holds the Problem
 400    INVALID_ARGUMENT (missing, unknown or mistyped parameter, bad enum value; ``error.parameter``
        names it), MALFORMED_REQUEST (body not a JSON object), INVALID_INPUT (a Problem: the value
-       is refused, e.g. the symbol's spelling), CAPABILITY_UNSUPPORTED (a Problem: that exchange
+       is refused, e.g. the symbol's spelling), CAPABILITY_NOT_SUPPORTED (a Problem: that exchange
        does not serve this data)
 404    UNKNOWN_OPERATION, SYMBOL_NOT_FOUND and EXCHANGE_NOT_FOUND (Problems)
 413    RESPONSE_TOO_LARGE (still over the limit when compacted); PAYLOAD_TOO_LARGE comes from the
        app's body-size middleware
-503    UPSTREAM_UNAVAILABLE (a Problem)
+503    UPSTREAM_UNAVAILABLE, HISTORY_UNAVAILABLE, HISTORY_NOT_AVAILABLE (Problems)
 504    TIMEOUT
 500    INTERNAL_ERROR: only for a masked, unexpected resolver failure
 ====== =====================================================================================
@@ -48,10 +48,12 @@ if TYPE_CHECKING:
 
 PROBLEM_STATUS = {
     "INVALID_INPUT": 400,
-    "CAPABILITY_UNSUPPORTED": 400,
+    "CAPABILITY_NOT_SUPPORTED": 400,
     "SYMBOL_NOT_FOUND": 404,
     "EXCHANGE_NOT_FOUND": 404,
     "UPSTREAM_UNAVAILABLE": 503,
+    "HISTORY_UNAVAILABLE": 503,
+    "HISTORY_NOT_AVAILABLE": 503,
 }
 QUALITY_KEYS = ("dataQuality", "quality")  # where a result carries its data-quality block (``score``)
 

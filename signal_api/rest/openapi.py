@@ -30,7 +30,7 @@ STATUS_DESCRIPTIONS = {
     "400": (
         "INVALID_ARGUMENT (a parameter is missing, unknown or of the wrong type), MALFORMED_REQUEST (the body "
         "is not a JSON object), INVALID_INPUT (the value is refused, e.g. a symbol's spelling) or "
-        "CAPABILITY_UNSUPPORTED (that exchange does not serve this data)."
+        "CAPABILITY_NOT_SUPPORTED (that exchange does not serve this data)."
     ),
     "404": "SYMBOL_NOT_FOUND, EXCHANGE_NOT_FOUND, or UNKNOWN_OPERATION (POST /invoke).",
     "413": "RESPONSE_TOO_LARGE (too large even compacted) or PAYLOAD_TOO_LARGE (request body).",
