@@ -110,7 +110,7 @@ class RateLimit:
 
     per_second: float
     burst: float | None = None
-    max_wait: float = 2.0
+    max_wait: float = 0.25
 
 
 class OutgoingLimiter:

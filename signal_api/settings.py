@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     rate_limits: dict[str, float] = Field(
         default_factory=dict, description='outgoing calls per second per provider, JSON: {"okx": 5}'
     )
-    rate_limit_max_wait_seconds: float = Field(default=2.0, ge=0)
+    rate_limit_max_wait_seconds: float = Field(default=0.25, ge=0)
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
 
