@@ -237,7 +237,8 @@ class Liquidation:
     side: PositionSide
     price: float
     size: float  # in coins
-    time: datetime
+    time: datetime  # the venue's event time
+    received_at: datetime | None = None  # our receipt time (streams)
 
     @property
     def usd(self) -> float:
@@ -251,7 +252,8 @@ class Trade:
     taker_side: str  # "BUY" or "SELL": the aggressor
     price: float
     size: float  # in coins
-    time: datetime
+    time: datetime  # the venue's event time
+    received_at: datetime | None = None  # our receipt time (streams)
 
     @property
     def usd(self) -> float:
@@ -266,3 +268,15 @@ class OrderBook:
     bids: tuple[tuple[float, float], ...]
     asks: tuple[tuple[float, float], ...]
     time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CandleUpdate:
+    """A streamed candle: the current (``closed=False``) or just-closed bar of one venue and interval."""
+
+    venue: str
+    symbol: str
+    interval: CandleInterval
+    candle: Candle
+    closed: bool
+    received_at: datetime
