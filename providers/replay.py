@@ -6,6 +6,20 @@ Cassette format v1 (``shared/cassettes/README.md``): ``{"version": 1, "clock": <
 all equal the request's query parameters (GET) or JSON body fields (POST); when several match, the
 one with the most ``match`` keys wins; no match is HTTP 404 with a JSON body saying so. The server
 counts the calls it answers (``GET /__replay__/stats``) so benchmarks can count upstream calls.
+
+WebSocket (the cassette's ``ws`` section, ``{"provider", "stream", "messages": [...], "interval_ms"}``):
+a WebSocket to ``/<provider>/<any path>`` (``/binance/ws/btcusdt@aggTrade``, ``/binance/stream?streams=a/b``,
+``/bybit/v5/public/linear``, ``/okx/ws/v5/public``, ``/hyperliquid/ws``, or plainly ``/<provider>/ws``)
+is served every ``ws`` entry of that provider whose ``stream`` the client asked for: the last path
+segment and the ``streams`` query parameter (Binance) name streams on connect; subscribe frames name
+more (Bybit/Binance ``args``/``params`` strings; OKX ``args`` objects as ``channel`` and
+``channel:instId`` / ``channel:instType``; Hyperliquid ``subscription`` as ``type`` and ``type:coin``);
+an entry whose ``stream`` is ``"*"`` or absent is sent to every connection. Each matched entry's
+messages are sent in order, ``interval_ms`` apart (default 0); then the socket stays open, idle, until
+the client closes it, unless the entry says ``"close_after": true`` (or the app was built with
+``ws_close_after=True``): then the server closes it (code 1012), for reconnect tests. Subscribe frames
+get a venue-shaped ack and application pings a pong. ``ws_connections`` counts sockets accepted per
+provider and ``ws_open`` the sockets open now (both also in ``/__replay__/stats``).
 """
 
 from __future__ import annotations
@@ -23,7 +37,8 @@ import uvicorn
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from engine.market import utc_from_ms
 
@@ -88,10 +103,13 @@ def _json(body: Any, status: int = 200) -> Response:
 class ReplayApp:
     """An ASGI app answering from a cassette, with optional injected latency and call counting."""
 
-    def __init__(self, cassette: Cassette, latency_ms: float = 0.0) -> None:
+    def __init__(self, cassette: Cassette, latency_ms: float = 0.0, *, ws_close_after: bool = False) -> None:
         self.cassette = cassette
         self.latency_s = latency_ms / 1000.0
         self.calls: Counter[str] = Counter()
+        self.ws_close_after = ws_close_after
+        self.ws_connections: Counter[str] = Counter()
+        self.ws_open = 0
         self._index: dict[tuple[str, str, str], list[HttpEntry]] = {}
         for entry in cassette.http:
             key = (entry.provider, entry.method.upper(), entry.path)
@@ -104,6 +122,7 @@ class ReplayApp:
                 Route("/__replay__/clock", self._clock, methods=["GET"]),
                 Route("/__replay__/reset", self._reset, methods=["POST"]),
                 Route("/{provider}/{path:path}", self._serve, methods=["GET", "POST"]),
+                WebSocketRoute("/{provider}/{path:path}", self._serve_ws),
             ]
         )
 
@@ -139,7 +158,64 @@ class ReplayApp:
         return Response(self._encoded[id(entry)], status_code=entry.status, media_type="application/json")
 
     async def _stats(self, request: Request) -> Response:
-        return _json({"total": sum(self.calls.values()), "calls": dict(self.calls)})
+        return _json(
+            {
+                "total": sum(self.calls.values()),
+                "calls": dict(self.calls),
+                "ws_connections": dict(self.ws_connections),
+                "ws_open": self.ws_open,
+            }
+        )
+
+    async def _serve_ws(self, websocket: WebSocket) -> None:
+        provider = websocket.path_params["provider"]
+        entries = [e for e in self.cassette.ws if e.get("provider") == provider]
+        await websocket.accept()
+        self.ws_connections[provider] += 1
+        self.ws_open += 1
+        names = {websocket.path_params["path"].rsplit("/", 1)[-1]}
+        names.update(n for n in websocket.query_params.get("streams", "").split("/") if n)
+        started: set[int] = set()
+        senders: list[asyncio.Task[None]] = []
+
+        def start_matching() -> None:
+            for i, entry in enumerate(entries):
+                stream = entry.get("stream") or "*"
+                if i not in started and (stream == "*" or stream in names):
+                    started.add(i)
+                    senders.append(asyncio.ensure_future(self._send_ws_entry(websocket, entry)))
+
+        try:
+            start_matching()
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None and message.get("bytes") is not None:
+                    text = message["bytes"].decode(errors="replace")
+                reply = _ws_control(provider, text or "", names)
+                if reply is not None:
+                    await websocket.send_text(reply)
+                start_matching()
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the client went away, or we closed after the messages
+        finally:
+            self.ws_open -= 1
+            for task in senders:
+                task.cancel()
+            if senders:
+                await asyncio.wait(senders)
+
+    async def _send_ws_entry(self, websocket: WebSocket, entry: dict[str, Any]) -> None:
+        interval_s = float(entry.get("interval_ms", 0)) / 1000.0
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            for i, message in enumerate(entry.get("messages", ())):
+                if i and interval_s:
+                    await asyncio.sleep(interval_s)
+                await websocket.send_text(message if isinstance(message, str) else orjson.dumps(message).decode())
+            if entry.get("close_after", self.ws_close_after):
+                await websocket.close(code=1012)
 
     async def _clock(self, request: Request) -> Response:
         """The cassette's moment, so a service pointed here (``serve --replay-url``) can adopt it as "now"."""
@@ -148,6 +224,42 @@ class ReplayApp:
     async def _reset(self, request: Request) -> Response:
         self.calls.clear()
         return _json({"ok": True})
+
+
+def _ws_control(provider: str, text: str, names: set[str]) -> str | None:
+    """Record the streams a subscribe frame names in ``names``; the ack / pong to send back, if any."""
+    if text.strip() == "ping":
+        return "pong"  # OKX
+    try:
+        frame = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(frame, dict):
+        return None
+    op = str(frame.get("op") or frame.get("method") or "").lower()
+    if op == "ping":
+        return '{"channel":"pong"}' if "method" in frame else '{"success":true,"ret_msg":"pong","op":"ping"}'
+    if op != "subscribe":
+        return None
+    args = frame.get("args") or frame.get("params") or []
+    for arg in args if isinstance(args, list) else []:
+        if isinstance(arg, str):
+            names.add(arg)
+        elif isinstance(arg, dict) and "channel" in arg:
+            names.add(str(arg["channel"]))
+            names.update(f"{arg['channel']}:{arg[k]}" for k in ("instId", "instType", "instFamily") if k in arg)
+    subscription = frame.get("subscription")
+    if isinstance(subscription, dict) and "type" in subscription:
+        names.add(str(subscription["type"]))
+        if "coin" in subscription:
+            names.add(f"{subscription['type']}:{subscription['coin']}")
+    acks = {
+        "okx": {"event": "subscribe", "arg": args[0] if isinstance(args, list) and args else {}},
+        "bybit": {"success": True, "ret_msg": "", "op": "subscribe", "conn_id": "replay"},
+        "hyperliquid": {"channel": "subscriptionResponse", "data": frame},
+    }
+    ack = acks.get(provider, {"result": None, "id": frame.get("id")})
+    return orjson.dumps(ack).decode()
 
 
 @dataclass

@@ -1,0 +1,295 @@
+"""One upstream WebSocket per stream: connect, subscribe, parse, publish; reconnect and watchdog.
+
+A :class:`VenueStream` holds a venue's specifics for one :class:`~providers.streams.StreamKey` (URL
+path, subscribe frames, parser, application-level keepalive); :func:`venue_stream` builds it. A
+:class:`StreamConnection` runs it as one kept task:
+
+- connects with ``websockets.connect`` to ``ws_base_url + spec.path``, sends the subscribe frames,
+  then reads frames; each is JSON-decoded (non-JSON text such as OKX's ``pong`` is passed as ``str``),
+  parsed with our receipt time from the injected clock, and every event is published on
+  ``key.topic``. When the key names a symbol, events of other symbols (OKX ``liquidation-orders`` is
+  per instrument *type*) are dropped, and so are events of another kind or candle interval.
+- sends the venue's keepalive text (OKX ``ping`` every 25 s, Bybit ``{"op":"ping"}`` every 20 s,
+  Hyperliquid ``{"method":"ping"}`` every 50 s) when due;
+- watchdog: when no frame at all (data, ack or pong) arrives for ``silence_seconds`` the socket is
+  dropped and reconnected;
+- on any failure it reconnects after a capped, jittered exponential backoff (:class:`Backoff`:
+  0.5 s doubling to 30 s, "equal jitter" = half fixed, half random) and resubscribes. The attempt
+  counter resets once a connection delivers a frame.
+- ``aclose()`` cancels the task and awaits it (the socket is closed by ``async with``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
+
+from engine.market import CandleInterval, CandleUpdate, Liquidation, Trade
+from providers.streams import Publisher, StreamKey, StreamKind
+from providers.streams.parsers import (
+    BYBIT_INTERVAL_CODES,
+    ContractValue,
+    Event,
+    Parser,
+    okx_parser,
+    parse_binance,
+    parse_bybit,
+    parse_hyperliquid_trades,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from websockets.asyncio.client import ClientConnection
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WS_BASE_URLS = {
+    "binance": "wss://fstream.binance.com",
+    "bybit": "wss://stream.bybit.com",
+    "okx": "wss://ws.okx.com:8443",
+    "hyperliquid": "wss://api.hyperliquid.xyz",
+}
+
+
+class UnsupportedStream(ValueError):
+    """The venue offers no such public stream (or this module does not implement it yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueStream:
+    """How to open one stream on one venue."""
+
+    path: str  # appended to the venue's ws base URL
+    subscribe: tuple[str, ...]  # text frames sent after each connect
+    parse: Parser
+    ping_text: str | None = None  # application-level keepalive, when the venue wants one
+    ping_seconds: float = 0.0
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+def venue_stream(key: StreamKey, ctval: ContractValue | None = None) -> VenueStream:
+    """The venue specifics of ``key``; raise :class:`UnsupportedStream` for a stream we cannot open."""
+    sym = key.symbol
+    match key.venue, key.kind:
+        case "binance", StreamKind.LIQUIDATIONS:
+            stream = f"{sym.lower()}@forceOrder" if sym else "!forceOrder@arr"
+        case "binance", StreamKind.TRADES if sym:
+            stream = f"{sym.lower()}@aggTrade"
+        case "binance", StreamKind.CANDLES if sym and key.interval:
+            stream = f"{sym.lower()}@kline_{key.interval}"
+        case "bybit", _ if sym:
+            if key.kind is StreamKind.CANDLES:
+                code = BYBIT_INTERVAL_CODES.get(CandleInterval.parse(key.interval or ""))
+                if code is None:
+                    raise UnsupportedStream(f"bybit has no {key.interval} kline")
+                topic = f"kline.{code}.{sym}"
+            else:
+                topic = {StreamKind.LIQUIDATIONS: "allLiquidation", StreamKind.TRADES: "publicTrade"}[key.kind]
+                topic = f"{topic}.{sym}"
+            return VenueStream(
+                path="/v5/public/linear",
+                subscribe=(_dumps({"op": "subscribe", "args": [topic]}),),
+                parse=parse_bybit,
+                ping_text=_dumps({"op": "ping"}),
+                ping_seconds=20.0,
+            )
+        case "okx", StreamKind.LIQUIDATIONS | StreamKind.TRADES:
+            if ctval is None:
+                raise UnsupportedStream("okx streams need a ctVal lookup (contract sizes)")
+            if key.kind is StreamKind.LIQUIDATIONS:
+                arg = {"channel": "liquidation-orders", "instType": "SWAP"}
+            elif sym and sym.endswith("USDT"):
+                arg = {"channel": "trades", "instId": f"{sym.removesuffix('USDT')}-USDT-SWAP"}
+            else:
+                raise UnsupportedStream(f"okx trades need a USDT symbol, got {sym!r}")
+            return VenueStream(
+                path="/ws/v5/public",
+                subscribe=(_dumps({"op": "subscribe", "args": [arg]}),),
+                parse=okx_parser(ctval),
+                ping_text="ping",
+                ping_seconds=25.0,
+            )
+        case "hyperliquid", StreamKind.TRADES if sym and sym.endswith("USDT"):
+            coin = sym.removesuffix("USDT")
+            return VenueStream(
+                path="/ws",
+                subscribe=(_dumps({"method": "subscribe", "subscription": {"type": "trades", "coin": coin}}),),
+                parse=parse_hyperliquid_trades,
+                ping_text=_dumps({"method": "ping"}),
+                ping_seconds=50.0,
+            )
+        case _:
+            raise UnsupportedStream(f"no {key.kind.value} stream for {key.venue} {sym or '*'} {key.interval or ''}")
+    # Binance: one raw stream per socket, named in the path; no subscribe frame, server pings only.
+    return VenueStream(path=f"/ws/{stream}", subscribe=(), parse=parse_binance)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Capped exponential backoff with equal jitter: ``d = min(cap, initial·2^n)``, wait ``d/2 + U(0, d/2)``."""
+
+    initial_seconds: float = 0.5
+    cap_seconds: float = 30.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        ceiling = min(self.cap_seconds, self.initial_seconds * (2.0 ** min(attempt, 30)))
+        return ceiling / 2.0 + rng.uniform(0.0, ceiling / 2.0)
+
+
+class ConnectionState(enum.Enum):
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    OPEN = "open"
+    BACKOFF = "backoff"
+    CLOSED = "closed"
+
+
+@dataclass(slots=True)
+class StreamStats:
+    messages: int = 0  # frames received (data, acks, pongs)
+    events: int = 0  # normalized events published
+    reconnects: int = 0  # connections opened after the first
+    parse_errors: int = 0
+    watchdog_timeouts: int = 0
+    state: ConnectionState = ConnectionState.IDLE
+    last_message_monotonic: float | None = None  # loop.time() of the last frame
+    last_error: str | None = None
+
+
+class _Silence(Exception):
+    pass
+
+
+@dataclass(eq=False)  # identity semantics: hashable, kept in sets
+class StreamConnection:
+    """One upstream socket for ``key``, publishing its events to ``publisher`` (see the module docstring)."""
+
+    key: StreamKey
+    spec: VenueStream
+    url: str
+    publisher: Publisher
+    clock: Callable[[], datetime]
+    silence_seconds: float = 60.0
+    backoff: Backoff = field(default_factory=Backoff)
+    rng: random.Random = field(default_factory=random.Random)
+    open_timeout_seconds: float = 10.0
+    proxy: str | Literal[True] | None = True  # websockets' default: the environment's proxy settings
+    stats: StreamStats = field(default_factory=StreamStats)
+    _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"stream {self.key.topic}")
+
+    async def aclose(self) -> None:
+        task = self._task
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task})  # never swallows a cancellation of the caller
+            self._task = None
+        self.stats.state = ConnectionState.CLOSED
+
+    async def _run(self) -> None:
+        attempt = 0
+        connections = 0
+        while True:
+            self.stats.state = ConnectionState.CONNECTING
+            if connections:
+                self.stats.reconnects += 1
+            connections += 1
+            try:
+                async with connect(
+                    self.url,
+                    open_timeout=self.open_timeout_seconds,
+                    close_timeout=2.0,
+                    proxy=self.proxy,
+                    max_size=2**22,
+                ) as ws:
+                    self.stats.state = ConnectionState.OPEN
+                    for frame in self.spec.subscribe:
+                        await ws.send(frame)
+                    async for _ in self._frames(ws):
+                        attempt = 0  # this connection works: start the backoff over next time
+                log.info("stream %s: upstream closed the socket", self.key.topic)
+            except _Silence:
+                self.stats.watchdog_timeouts += 1
+                self.stats.last_error = f"silent for {self.silence_seconds}s"
+                log.warning("stream %s: no frame for %ss, reconnecting", self.key.topic, self.silence_seconds)
+            except (OSError, TimeoutError, WebSocketException) as exc:
+                self.stats.last_error = repr(exc)
+                log.warning("stream %s: %r, reconnecting", self.key.topic, exc)
+            self.stats.state = ConnectionState.BACKOFF
+            await asyncio.sleep(self.backoff.delay(attempt, self.rng))
+            attempt += 1
+
+    async def _frames(self, ws: ClientConnection) -> Any:
+        """Read, parse and publish until the socket closes; yield after each frame; raise ``_Silence``."""
+        loop = asyncio.get_running_loop()
+        last_frame = loop.time()
+        next_ping = last_frame + self.spec.ping_seconds if self.spec.ping_text else float("inf")
+        while True:
+            now = loop.time()
+            silence_deadline = last_frame + self.silence_seconds
+            if now >= silence_deadline:
+                raise _Silence
+            if now >= next_ping and self.spec.ping_text is not None:
+                await ws.send(self.spec.ping_text)
+                next_ping = now + self.spec.ping_seconds
+            try:
+                async with asyncio.timeout(min(silence_deadline, next_ping) - now):
+                    raw = await ws.recv()
+            except TimeoutError:
+                continue
+            except WebSocketException:
+                return  # closed (cleanly or not): reconnect
+            last_frame = loop.time()
+            self._handle(raw)
+            yield
+
+    def _handle(self, raw: str | bytes) -> None:
+        self.stats.messages += 1
+        self.stats.last_message_monotonic = asyncio.get_running_loop().time()
+        try:
+            message: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            message = raw if isinstance(raw, str) else raw.decode(errors="replace")
+        try:
+            events = self.spec.parse(message, self.clock())
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            self.stats.parse_errors += 1
+            log.warning("stream %s: unparseable message (%r): %.200s", self.key.topic, exc, raw)
+            return
+        for event in events:
+            if not self._wanted(event):
+                continue
+            self.stats.events += 1
+            self.publisher.publish(self.key.topic, event)
+
+    def _wanted(self, event: Event) -> bool:
+        """Only events of the key's kind, symbol (when named) and candle interval go out on its topic."""
+        key = self.key
+        if not isinstance(event, _KIND_TYPES[key.kind]):
+            return False
+        if key.symbol is not None and event.symbol != key.symbol:
+            return False
+        return not (isinstance(event, CandleUpdate) and key.interval and event.interval.value != key.interval)
+
+
+_KIND_TYPES: dict[StreamKind, type[Event]] = {
+    StreamKind.LIQUIDATIONS: Liquidation,
+    StreamKind.TRADES: Trade,
+    StreamKind.CANDLES: CandleUpdate,
+}
