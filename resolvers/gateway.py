@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.inputs import MarketSnapshot, Reading
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from providers.registry import Registry
     from providers.symbols import Instrument
     from providers.venue import MarketProvider
+    from resolvers.liquidation_window import LiquidationWindow
     from resolvers.loaders import Loaders
 
 T = TypeVar("T")
@@ -98,9 +100,17 @@ def _latest(series: tuple[Any, ...]) -> Any:
 class MarketGateway:
     """Turns provider clients into engine inputs. Stateless: safe to share across requests."""
 
-    def __init__(self, providers: Providers, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        providers: Providers,
+        clock: Callable[[], datetime],
+        liquidation_window: LiquidationWindow | None = None,
+        min_window_coverage: timedelta = timedelta(hours=1),
+    ) -> None:
         self._p = providers
         self._clock = clock
+        self._window = liquidation_window
+        self._min_coverage = min_window_coverage
 
     @property
     def providers(self) -> Providers:
@@ -318,12 +328,26 @@ class MarketGateway:
         return await first_answer(sources, observed=lambda series: series[-1].time if series else None)
 
     async def _liquidations(self, instrument: Instrument) -> Reading[LiquidationTotals]:
+        """CoinGlass's 24 h aggregate when keyed; else the rolling window of the live liquidation stream,
+        once it has been up long enough to mean something (its coverage is named in the source)."""
         cg = self._p.coinglass
-        if cg is None:
+        failed: tuple[str, ...] = ()
+        if cg is not None:
+            reading = await first_answer(
+                [("coinglass.liquidation.aggregated-history", lambda: cg.liquidations_24h(instrument))]
+            )
+            if reading.available or self._window is None:
+                return reading
+            failed = reading.failed
+        if self._window is None:
             return Reading.missing(LIQUIDATIONS_NEED_KEY, source=None)
-        return await first_answer(
-            [("coinglass.liquidation.aggregated-history", lambda: cg.liquidations_24h(instrument))]
-        )
+        coverage = self._window.coverage
+        source = f"binance.forceOrder stream ({_hours(coverage)} of 24h covered)"
+        if coverage < self._min_coverage:
+            error = f"the liquidation stream has been up {_hours(coverage)}; it needs {_hours(self._min_coverage)}"
+            return Reading.missing(error, source=source, failed=failed)
+        totals = self._window.totals(instrument.canonical, timedelta(hours=24))
+        return Reading(value=totals, source=source, failed=failed, observed_at=self._clock())
 
     async def _social(self, instrument: Instrument) -> Reading[SocialSentiment]:
         """LunarCrush's Galaxy Score when keyed, CoinGecko's community votes otherwise."""
@@ -334,6 +358,11 @@ class MarketGateway:
 
     async def _fear_greed(self) -> Reading[FearGreed]:
         return await first_answer([("alternative_me.fng", self._p.alternative_me.latest)], observed=lambda f: f.time)
+
+
+def _hours(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 def _venue_call(venue: MarketProvider, call: Callable[[MarketProvider], Awaitable[T]]) -> Callable[[], Awaitable[T]]:

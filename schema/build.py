@@ -29,6 +29,7 @@ from schema.errors import (
     UpstreamUnavailable,
 )
 from schema.query import Query
+from schema.subscriptions import LeakFreeExecutionContext, Subscription
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -94,6 +95,8 @@ def build_schema(*, max_depth: int = 10, max_tokens: int = 2_000, max_aliases: i
     )
     return SignalSchema(
         query=Query,
+        subscription=Subscription,
+        execution_context_class=LeakFreeExecutionContext,
         types=[
             InvalidInput,
             SymbolNotFound,

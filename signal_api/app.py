@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 import structlog
@@ -18,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from engine.market import utc_from_ms
 from providers.errors import UpstreamError
@@ -116,6 +118,11 @@ class SignalGraphQL(GraphQL[RequestContext, None]):
             )
         return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
+    async def on_ws_connect(self, context: RequestContext) -> UnsetType | dict[str, object] | None:
+        """Where authentication of WebSocket connections plugs in (``connection_init`` payload in
+        ``context.request``); raising ``ConnectionRejectionError`` refuses the connection. Open today."""
+        return cast("UnsetType", UNSET)
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
         container: Container = request.app.state.container
         return RequestContext.create(container.services, request=request, response=response)
@@ -186,6 +193,44 @@ async def _open_history(
         )
 
 
+async def _open_streams(
+    stack: contextlib.AsyncExitStack, container: Container, settings: Settings, now: Callable[[], datetime]
+) -> None:
+    """The broker and the stream hub (one upstream socket per stream, started by the first subscriber),
+    and the always-on Binance liquidation stream feeding the keyless liquidation window."""
+    from providers.streams import StreamKey, StreamKind
+    from providers.streams.hub import StreamHub
+    from resolvers.broker import InProcessBroker
+    from schema.subscriptions import STREAMS_KEY, StreamServices
+
+    broker = InProcessBroker()
+    hub = StreamHub(
+        publisher=broker,
+        ws_base_urls=settings.ws_urls(),
+        clock=system_clock,  # receipt time is real time, also in replay
+        grace_seconds=settings.stream_grace_seconds,
+        silence_seconds=settings.stream_silence_seconds,
+    )
+    stack.push_async_callback(hub.aclose)
+    container.services = dataclasses.replace(
+        container.services,
+        extras={
+            **container.services.extras,
+            STREAMS_KEY: StreamServices(
+                broker, hub, max_subscriptions_per_connection=settings.max_subscriptions_per_connection
+            ),
+        },
+    )
+    window = container.liquidation_window
+    if window is not None:
+        subscription = broker.subscribe("liquidations:binance:*", maxsize=10_000)
+        feeding = asyncio.ensure_future(window.run(subscription))
+        release = hub.acquire(StreamKey(StreamKind.LIQUIDATIONS, "binance"))
+        stack.push_async_callback(_cancel, feeding)
+        stack.callback(subscription.close)
+        stack.callback(release)
+
+
 async def _warm_up(container: Container) -> None:
     """Fetch the symbol list once at start-up (cached 1 h): it opens the upstream connection and loads
     the HTTP stack's lazy imports, so the first user request pays one upstream round, not more."""
@@ -218,7 +263,13 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     """
     settings = settings or Settings()
     schema = build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens)
-    graphql = SignalGraphQL(schema, graphql_ide="graphiql" if settings.graphiql else None)
+    graphql = SignalGraphQL(
+        schema,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        keep_alive=True,
+        keep_alive_interval=15,
+        connection_init_wait_timeout=timedelta(seconds=10),
+    )
     graphql.persisted_only = settings.persisted_queries_only
 
     @contextlib.asynccontextmanager
@@ -249,6 +300,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             stack.push_async_callback(container.aclose)
             if settings.history_enabled and app.state.replay_cassette is None:  # replays stay out of history
                 await _open_history(stack, container, settings, now)
+            if settings.streams_enabled:
+                await _open_streams(stack, container, effective, now)
             app.state.container = container
             warm_up = asyncio.ensure_future(_warm_up(container))
             stack.push_async_callback(_cancel, warm_up)

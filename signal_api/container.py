@@ -4,7 +4,7 @@ provider clients, the gateway. Keyed providers are built only when their key is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from engine import WEIGHTS, validate_weights
@@ -20,6 +20,7 @@ from providers.venue import ProviderDeps
 from resolvers.backtest import BacktestService
 from resolvers.context import Services
 from resolvers.gateway import MarketGateway, Providers
+from resolvers.liquidation_window import LiquidationWindow
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -38,6 +39,7 @@ class Container:
     services: Services
     provider_status: dict[str, str]
     breakers: dict[str, CircuitBreaker]
+    liquidation_window: LiquidationWindow | None = None
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -117,11 +119,23 @@ def build_container(settings: Settings, clock: Callable[[], datetime] = system_c
         coinglass=coinglass.client if coinglass is not None else None,
         registry=registry,
     )
+    window = LiquidationWindow(clock) if settings.streams_enabled and settings.liquidation_stream_enabled else None
     services = Services(
-        gateway=MarketGateway(providers, clock),
+        gateway=MarketGateway(
+            providers,
+            clock,
+            liquidation_window=window,
+            min_window_coverage=timedelta(seconds=settings.liquidation_window_min_coverage_seconds),
+        ),
         max_symbols_per_request=settings.max_symbols_per_request,
         extras={"backtest": BacktestService(settings.backtest_history_dir)},
     )
     return Container(
-        http=http, cache=cache, providers=providers, services=services, provider_status=status, breakers=breakers
+        http=http,
+        cache=cache,
+        providers=providers,
+        services=services,
+        provider_status=status,
+        breakers=breakers,
+        liquidation_window=window,
     )

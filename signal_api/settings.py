@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     coinapi_base_url: str = "https://rest.coinapi.io"
     lunarcrush_base_url: str = "https://lunarcrush.com/api4"
 
+    # WebSocket streams (subscriptions, the keyless liquidation window)
+    binance_ws_url: str = "wss://fstream.binance.com"
+    bybit_ws_url: str = "wss://stream.bybit.com"
+    okx_ws_url: str = "wss://ws.okx.com:8443"
+    hyperliquid_ws_url: str = "wss://api.hyperliquid.xyz"
+    streams_enabled: bool = True
+    liquidation_stream_enabled: bool = True  # keep Binance's all-symbol liquidation stream up for the window
+    stream_grace_seconds: float = Field(default=30.0, ge=0)
+    stream_silence_seconds: float = Field(default=60.0, gt=0)
+    liquidation_window_min_coverage_seconds: float = Field(default=3600.0, ge=0)
+    max_subscriptions_per_connection: int = Field(default=20, ge=1)
+
     # keys of keyed providers: each provider is enabled only when its key is set
     coinglass_api_key: SecretStr | None = None
     coingecko_api_key: SecretStr | None = None  # optional demo key, sent as x-cg-demo-api-key
@@ -124,7 +136,22 @@ class Settings(BaseSettings):
                 keys[name.removesuffix("_api_key")] = secret.get_secret_value() if secret is not None else None
         return keys
 
+    def ws_urls(self) -> dict[str, str]:
+        """Provider name → WebSocket base URL, from every ``<provider>_ws_url`` field."""
+        return {
+            name.removesuffix("_ws_url"): getattr(self, name)
+            for name in type(self).model_fields
+            if name.endswith("_ws_url")
+        }
+
     def with_replay_base(self, base_url: str) -> Settings:
-        """The same settings with every provider pointed at a replay server (``/<provider>`` prefixes)."""
+        """The same settings with every provider pointed at a replay server (``/<provider>`` prefixes),
+        for HTTP and for WebSocket streams."""
         base = base_url.rstrip("/")
-        return self.model_copy(update={f"{name}_base_url": f"{base}/{name}" for name in self.base_urls()})
+        ws_base = "ws" + base.removeprefix("http")
+        return self.model_copy(
+            update={
+                **{f"{name}_base_url": f"{base}/{name}" for name in self.base_urls()},
+                **{f"{name}_ws_url": f"{ws_base}/{name}" for name in self.ws_urls()},
+            }
+        )

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 # Apps started by tests keep no signal history unless a test asks for it (each would start a database).
 os.environ["HISTORY_ENABLED"] = "false"
+os.environ["LIQUIDATION_STREAM_ENABLED"] = "false"  # no always-on stream unless a test asks for it
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CASSETTES = SHARED / "cassettes"
