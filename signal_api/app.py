@@ -28,6 +28,7 @@ from resolvers.context import RequestContext
 from schema.build import build_schema
 from schema.operations import persisted_query_allowed
 from signal_api.container import build_container, system_clock
+from signal_api.fanout import SharedFanoutHandler
 from signal_api.rest import build_rest_routes
 from signal_api.settings import Settings
 
@@ -101,9 +102,13 @@ class BodySizeLimit:
 
 class SignalGraphQL(GraphQL[RequestContext, None]):
     """Strawberry's ASGI view with our context (fresh loaders per request) and orjson encoding; with
-    ``persisted_only`` it accepts only the documents of the operation registry (trusted documents)."""
+    ``persisted_only`` it accepts only the documents of the operation registry (trusted documents).
+
+    Over graphql-transport-ws, identical market-stream subscriptions share one execution per process
+    (:mod:`signal_api.fanout`); their execution does not see the per-connection context."""
 
     persisted_only: bool = False
+    graphql_transport_ws_handler_class = SharedFanoutHandler[RequestContext, None]
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):  # type: ignore[no-untyped-def]
         if self.persisted_only and not persisted_query_allowed(request_data.query or ""):
@@ -127,8 +132,9 @@ class SignalGraphQL(GraphQL[RequestContext, None]):
         container: Container = request.app.state.container
         return RequestContext.create(container.services, request=request, response=response)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # str, not bytes: over WebSockets bytes would go out as binary frames
+        return orjson.dumps(data).decode()
 
 
 async def health(request: Request) -> Response:

@@ -1,0 +1,443 @@
+"""Shared subscription fan-out for graphql-transport-ws: one execution per distinct operation, many sockets.
+
+Strawberry executes a subscription once per subscriber: every event is resolved, serialized and sent
+N times. For the market streams (``liquidations``, ``largeTrades``, ``candles``) the result depends
+only on the operation, not on who asked, so :class:`SharedFanoutHandler` runs identical operations
+once per process:
+
+- Key: the normalized document (parsed and printed, so whitespace and comments do not matter), the
+  variables (sorted JSON) and the operation name. The first subscriber starts ``schema.subscribe``;
+  later subscribers with the same key join the running :class:`SharedGroup`.
+- Context: the shared execution does **not** run with any subscriber's own context. It runs with
+  :meth:`SharedFanoutHandler.shared_context`, built from the *first* connection's services (fresh
+  loaders, empty ``extras``, no request/response), so it can outlive that connection. Anything
+  per-connection (``connection_params``, authentication, ``context.extras``) is therefore not seen by
+  shared operations, which is why sharing is limited to :data:`SHAREABLE_FIELDS`; everything else
+  (``signalUpdates``, queries, mutations, unparsable documents) goes through Strawberry's handler.
+- Each result's payload is serialized once (orjson, ``str``); each subscriber's ``next`` frame is the
+  string concatenation of its id prefix and that payload.
+- Each subscriber owns a bounded queue (``queue_size`` payloads, oldest dropped first and counted);
+  one writer task per connection drains its subscribers' queues, so a slow or stalled client only
+  loses its own old events and never delays the group or other connections.
+- The last subscriber to leave (``complete`` or disconnect) cancels the group's execution, which
+  closes the resolver's generator and so releases the hub streams and the broker subscription.
+
+Protocol semantics kept per id: errors raised before the stream starts (validation,
+``INVALID_INPUT``, ``STREAMS_UNAVAILABLE``) become an ``error`` message for every subscriber of that
+group; the end of the stream becomes ``complete`` per id; a duplicate id closes with 4409.
+
+Per-connection limit: the resolvers count a connection's subscriptions in ``context.extras``
+(``TOO_MANY_SUBSCRIPTIONS``), but a shared execution runs with its own context. The handler
+therefore checks and counts each shared subscription in the *connection's* ``context.extras`` under
+the same key, so shared and unshared subscriptions of one connection share one limit and the error
+(code ``TOO_MANY_SUBSCRIPTIONS``) is unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import weakref
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse, print_ast
+from graphql.error import GraphQLSyntaxError
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.typevars import Context, RootValue
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.utils.aio import aclosing
+
+from resolvers.context import RequestContext
+from schema.subscriptions import ACTIVE_KEY, STREAMS_KEY, StreamServices
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from strawberry.subscriptions.protocols.graphql_transport_ws.types import CompleteMessage, SubscribeMessage
+
+log = logging.getLogger(__name__)
+
+SHAREABLE_FIELDS = frozenset({"liquidations", "largeTrades", "candles"})
+"""Root subscription fields whose results depend only on the operation, never on the connection."""
+
+DEFAULT_QUEUE_SIZE = 256
+
+GroupKey = tuple[str, str, str | None]
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalized(query: str, operation_name: str | None) -> str | None:
+    """The printed document when its selected operation is a subscription of shareable root fields only;
+    ``None`` (not shareable: Strawberry's own path handles it, errors included) otherwise."""
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        chosen = operations[0] if len(operations) == 1 else None
+    else:
+        named = [o for o in operations if o.name is not None and o.name.value == operation_name]
+        chosen = named[0] if len(named) == 1 else None
+    if chosen is None or chosen.operation is not OperationType.SUBSCRIPTION:
+        return None
+    selections = chosen.selection_set.selections
+    if not selections or not all(
+        isinstance(s, FieldNode) and s.name.value in SHAREABLE_FIELDS and not s.directives for s in selections
+    ):
+        return None
+    return print_ast(document)
+
+
+def group_key(query: str, variables: dict[str, object] | None, operation_name: str | None) -> GroupKey | None:
+    """The sharing key of an operation, or ``None`` when it must run per subscriber."""
+    if not isinstance(query, str) or not isinstance(variables, dict | None):
+        return None  # malformed: Strawberry's path answers it
+    if operation_name is not None and not isinstance(operation_name, str):
+        return None
+    normalized = _normalized(query, operation_name)
+    if normalized is None:
+        return None
+    try:
+        encoded = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return None
+    return normalized, encoded, operation_name
+
+
+class SharedSubscriber:
+    """One subscription id of one connection: a bounded drop-oldest queue of serialized payloads."""
+
+    __slots__ = ("connection", "dropped", "final", "group", "id", "on_done", "prefix", "queue")
+
+    def __init__(
+        self, connection: _Connection, op_id: str, group: SharedGroup, maxsize: int, on_done: Callable[[str], object]
+    ) -> None:
+        self.connection = connection
+        self.on_done = on_done
+        self.id = op_id
+        self.group = group
+        self.prefix = '{"id":' + orjson.dumps(op_id).decode() + ',"type":"next","payload":'
+        self.queue: deque[str] = deque(maxlen=maxsize)
+        self.final: str | None = None  # the terminal frame (error/complete), sent after the queue drains
+        self.dropped = 0
+
+    def push(self, payload: str) -> None:
+        if len(self.queue) == self.queue.maxlen:
+            self.dropped += 1  # deque(maxlen) discards the oldest on append
+        self.queue.append(payload)
+        self.connection.wake(self)
+
+    def finish(self, frame: str) -> None:
+        """The group ended: the id is de-registered at once (as Strawberry does before its final
+        message), then the queued payloads and ``frame`` are still written."""
+        self.on_done(self.id)
+        self.final = frame
+        self.connection.wake(self)
+
+
+class SharedGroup:
+    """One running execution of an operation and the subscribers it fans out to."""
+
+    def __init__(self, registry: FanoutRegistry, key: GroupKey) -> None:
+        self.registry = registry
+        self.key = key
+        self.subscribers: dict[tuple[int, str], SharedSubscriber] = {}
+        self.task: asyncio.Task[None] | None = None
+        self.events = 0  # results serialized (once each)
+
+    def start(
+        self, schema: Any, query: str, variables: dict[str, object] | None, context: object, root: object
+    ) -> None:
+        self.task = asyncio.create_task(self._run(schema, query, variables, context, root))
+        self.task.add_done_callback(_retrieve)
+
+    def add(self, subscriber: SharedSubscriber) -> None:
+        self.subscribers[(id(subscriber.connection), subscriber.id)] = subscriber
+
+    def remove(self, subscriber: SharedSubscriber) -> None:
+        """Detach; the last one out cancels the execution (releasing the streams it holds)."""
+        self.subscribers.pop((id(subscriber.connection), subscriber.id), None)
+        if not self.subscribers:
+            self.registry.forget(self)
+            if self.task is not None:
+                self.task.cancel()
+
+    async def _run(
+        self, schema: Any, query: str, variables: dict[str, object] | None, context: object, root: object
+    ) -> None:
+        frames: list[Any] | None = None  # error payload, or None for a plain complete
+        try:
+            source = await schema.subscribe(
+                query, variable_values=variables, context_value=context, root_value=root, operation_name=self.key[2]
+            )
+            if isinstance(source, ExecutionResult):  # defensive: older Strawberry returned a single result
+                frames = [e.formatted for e in source.errors or []]
+            else:
+                async with aclosing(source):
+                    first = True
+                    async for result in source:
+                        if first and isinstance(result, PreExecutionError):
+                            frames = [e.formatted for e in result.errors or []]
+                            break
+                        first = False
+                        self._broadcast(self._serialize(result))
+                        # let the writers run: with a backlog the source never suspends, and a burst
+                        # larger than the queues would otherwise overflow even fast subscribers
+                        await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("shared subscription failed", extra={"operation": self.key[2]})
+        self.registry.forget(self)  # before the final frames: a new subscriber starts a fresh execution
+        for subscriber in tuple(self.subscribers.values()):
+            body = ',"type":"complete"}' if frames is None else ',"type":"error","payload":' + _dumps(frames) + "}"
+            subscriber.finish('{"id":' + _dumps(subscriber.id) + body)
+        self.subscribers.clear()
+
+    def _serialize(self, result: ExecutionResult) -> str:
+        payload: dict[str, object] = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [e.formatted for e in result.errors]
+        if result.extensions:
+            payload["extensions"] = result.extensions
+        self.events += 1
+        return _dumps(payload)
+
+    def _broadcast(self, payload: str) -> None:
+        for subscriber in tuple(self.subscribers.values()):
+            subscriber.push(payload)
+
+
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+class FanoutRegistry:
+    """The running groups of one view (one schema), by :func:`group_key`."""
+
+    def __init__(self) -> None:
+        self.groups: dict[GroupKey, SharedGroup] = {}
+        self.executions = 0  # groups ever started: one per distinct operation while it has subscribers
+
+    def get_or_start(
+        self,
+        key: GroupKey,
+        schema: Any,
+        query: str,
+        variables: dict[str, object] | None,
+        context_factory: Any,
+        root: object,
+    ) -> SharedGroup:
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = SharedGroup(self, key)
+            self.executions += 1
+            group.start(schema, query, variables, context_factory(), root)
+        return group
+
+    def forget(self, group: SharedGroup) -> None:
+        if self.groups.get(group.key) is group:
+            del self.groups[group.key]
+
+
+_REGISTRIES: weakref.WeakKeyDictionary[object, FanoutRegistry] = weakref.WeakKeyDictionary()
+
+
+def registry_of(view: object) -> FanoutRegistry:
+    """The view's registry (created on first use): groups are shared by every connection of a view."""
+    registry = _REGISTRIES.get(view)
+    if registry is None:
+        registry = _REGISTRIES[view] = FanoutRegistry()
+    return registry
+
+
+class _Connection:
+    """A connection's writer: drains its subscribers' queues in arrival order, one frame at a time."""
+
+    def __init__(self, send_text: Any) -> None:
+        self.send_text = send_text
+        self.ready: deque[SharedSubscriber] = deque()  # subscribers with something to send
+        self.pending: set[SharedSubscriber] = set()
+        self.wakeup = asyncio.Event()
+        self.task: asyncio.Task[None] = asyncio.create_task(self._write())
+        self.task.add_done_callback(_retrieve)
+        self.broken = False
+
+    def wake(self, subscriber: SharedSubscriber) -> None:
+        if subscriber not in self.pending:
+            self.pending.add(subscriber)
+            self.ready.append(subscriber)
+        self.wakeup.set()
+
+    def discard(self, subscriber: SharedSubscriber) -> None:
+        subscriber.queue.clear()
+        subscriber.final = None
+        self.pending.discard(subscriber)  # a stale entry in ``ready`` is skipped by _write
+
+    async def _write(self) -> None:
+        try:
+            while True:
+                await self.wakeup.wait()
+                self.wakeup.clear()
+                while self.ready:
+                    subscriber = self.ready.popleft()
+                    if subscriber not in self.pending:
+                        continue
+                    if subscriber.queue:
+                        frame = subscriber.prefix + subscriber.queue.popleft() + "}"
+                    elif subscriber.final is not None:
+                        frame, subscriber.final = subscriber.final, None
+                    else:
+                        self.pending.discard(subscriber)
+                        continue
+                    if subscriber.queue or subscriber.final is not None:
+                        self.ready.append(subscriber)  # round robin: one frame per subscriber per turn
+                    else:
+                        self.pending.discard(subscriber)
+                    await self.send_text(frame)
+        except (WebSocketDisconnected, OSError, RuntimeError):
+            self.broken = True  # the socket is gone; the read loop ends and shutdown detaches
+
+
+class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
+    """graphql-transport-ws with shared executions for :data:`SHAREABLE_FIELDS` (see the module docstring).
+
+    Plug in with ``graphql_transport_ws_handler_class = SharedFanoutHandler`` on the view.
+    """
+
+    queue_size: int = DEFAULT_QUEUE_SIZE
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shared: dict[str, SharedSubscriber] = {}
+        self._connection: _Connection | None = None
+
+    def shared_context(self) -> object:
+        """The context of a shared execution: the first connection's services, nothing of its own."""
+        context: object = self.context
+        if isinstance(context, RequestContext):
+            return RequestContext.create(context.services)
+        return context
+
+    def _streams(self) -> StreamServices | None:
+        services = getattr(self.context, "services", None)
+        streams = getattr(services, "extras", {}).get(STREAMS_KEY)
+        return streams if isinstance(streams, StreamServices) else None
+
+    def _extras(self) -> dict[str, Any] | None:
+        extras = getattr(self.context, "extras", None)
+        return extras if isinstance(extras, dict) else None
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        op_id = message["id"]
+        if self.connection_acknowledged and op_id in self.shared:
+            await self.websocket.close(code=4409, reason=f"Subscriber for {op_id} already exists")
+            return
+        payload = message["payload"]
+        variables = payload.get("variables")
+        key = group_key(payload["query"], variables, payload.get("operationName"))
+        streams, extras = self._streams(), self._extras()
+        if key is None or streams is None or extras is None or not self.connection_acknowledged:
+            await self._with_shared_counted(message)
+            return
+        if op_id in self.operations:
+            await self.websocket.close(code=4409, reason=f"Subscriber for {op_id} already exists")
+            return
+        limit = self.max_subscriptions_per_connection
+        if limit is not None and len(self.operations) + len(self.shared) >= limit:
+            await self._send_error(op_id, GraphQLError("Subscription limit reached"))
+            return
+        if extras.get(ACTIVE_KEY, 0) >= streams.max_subscriptions_per_connection:
+            error = GraphQLError(
+                f"at most {streams.max_subscriptions_per_connection} subscriptions per connection",
+                extensions={"code": "TOO_MANY_SUBSCRIPTIONS"},
+            )
+            await self._send_error(op_id, error)
+            return
+        extras[ACTIVE_KEY] = extras.get(ACTIVE_KEY, 0) + 1
+        group = registry_of(self.view).get_or_start(
+            key, self.schema, payload["query"], variables, self.shared_context, self.root_value
+        )
+        subscriber = SharedSubscriber(self._writer(), op_id, group, self.queue_size, self._forget_shared)
+        self.shared[op_id] = subscriber
+        group.add(subscriber)
+
+    async def _with_shared_counted(self, message: SubscribeMessage) -> None:
+        """Strawberry's path, with its operation limit also counting this connection's shared ids."""
+        limit = self.max_subscriptions_per_connection
+        if limit is not None and self.shared and self.connection_acknowledged:
+            self.max_subscriptions_per_connection = max(limit - len(self.shared), 0)
+            try:
+                await super().handle_subscribe(message)
+            finally:
+                self.max_subscriptions_per_connection = limit
+            return
+        await super().handle_subscribe(message)
+
+    async def _send_error(self, op_id: str, error: GraphQLError) -> None:
+        await self.send_message({"id": op_id, "type": "error", "payload": [error.formatted]})
+
+    def _writer(self) -> _Connection:
+        if self._connection is None:
+            websocket = self.websocket
+            if isinstance(websocket, ASGIWebSocketAdapter):
+                ws = websocket.ws
+
+                async def send_text(text: str) -> None:
+                    try:
+                        await ws.send_text(text)
+                    except Exception as exc:  # starlette raises several types for a closed socket
+                        raise WebSocketDisconnected from exc
+
+            else:  # another integration: decode and let its adapter encode again
+
+                async def send_text(text: str) -> None:
+                    await websocket.send_json(orjson.loads(text))
+
+            self._connection = _Connection(send_text)
+        return self._connection
+
+    def _forget_shared(self, op_id: str) -> SharedSubscriber | None:
+        subscriber = self.shared.pop(op_id, None)
+        if subscriber is not None:
+            extras = self._extras()
+            if extras is not None:
+                extras[ACTIVE_KEY] = extras.get(ACTIVE_KEY, 1) - 1
+        return subscriber
+
+    def _detach(self, op_id: str) -> None:
+        subscriber = self._forget_shared(op_id)
+        if subscriber is None:
+            return
+        subscriber.connection.discard(subscriber)
+        subscriber.group.remove(subscriber)
+
+    async def handle_complete(self, message: CompleteMessage) -> None:
+        if message["id"] in self.shared:
+            self._detach(message["id"])
+            return
+        await super().handle_complete(message)
+
+    async def shutdown(self) -> None:
+        for op_id in tuple(self.shared):
+            self._detach(op_id)
+        if self._connection is not None:
+            self._connection.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connection.task
+        await super().shutdown()
+
+
+__all__ = ["SHAREABLE_FIELDS", "FanoutRegistry", "SharedFanoutHandler", "group_key", "registry_of"]
