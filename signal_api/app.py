@@ -142,6 +142,7 @@ async def health(request: Request) -> Response:
     stats = container.cache.stats()
     return JSONResponse(
         {
+            "streams": _stream_health(container),
             "status": "ok",
             "providers": container.provider_status,
             "circuit_breakers": {name: breaker.state.value for name, breaker in container.breakers.items()},
@@ -156,6 +157,19 @@ async def health(request: Request) -> Response:
             },
         }
     )
+
+
+def _stream_health(container: Container) -> dict[str, Any] | None:
+    """Broker counters (dropped events of slow subscribers included) and each upstream stream's state."""
+    from schema.subscriptions import STREAMS_KEY, StreamServices
+
+    streams = container.services.extras.get(STREAMS_KEY)
+    if not isinstance(streams, StreamServices):
+        return None
+    broker = dataclasses.asdict(streams.broker.stats())
+    hub_stats = getattr(streams.hub, "stats", None)
+    upstream = {key.topic: dataclasses.asdict(status) for key, status in hub_stats().items()} if hub_stats else {}
+    return {"broker": broker, "upstream": upstream}
 
 
 async def metrics(request: Request) -> Response:

@@ -66,3 +66,22 @@ async def test_without_enough_coverage_the_factor_says_so(graphql: Any) -> None:
     factor = _liquidations(body)
     assert factor["available"] is False and "needs 1h00m" in factor["error"]
     assert factor["source"].startswith("binance.forceOrder stream (0h00m of 24h covered)")
+
+
+async def test_health_shows_the_broker_and_upstream_streams(graphql: Any) -> None:
+    import httpx2
+
+    cassette = load_cassette_json(CASSETTE_NAMES[0])
+    cassette["ws"] = [{"provider": "binance", "stream": "!forceOrder@arr", "messages": _messages(cassette["clock"])}]
+    health: dict[str, Any] = {}
+    async with (
+        running_service(cassette, liquidation_stream_enabled=True) as (url, _),
+        asyncio.timeout(10),
+        httpx2.AsyncClient() as client,
+    ):
+        while not health.get("streams", {}).get("broker", {}).get("delivered"):
+            await asyncio.sleep(0.1)
+            health = (await client.get(f"{url}/health")).json()
+    streams = health["streams"]
+    assert streams["broker"]["delivered"] == len(ORDERS) and streams["broker"]["dropped"] == 0
+    assert streams["upstream"]["liquidations:binance:*"]["subscribers"] == 1
