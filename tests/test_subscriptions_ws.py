@@ -188,3 +188,45 @@ async def test_signal_updates_pushes_first_signal_from_replay() -> None:
         assert message["type"] == "next", message
         signal = message["payload"]["data"]["signalUpdates"]
         assert signal["symbol"] == "BTCUSDT" and signal["recommendation"] in ("LONG", "SHORT", "NEUTRAL")
+
+
+async def test_candles_stream_forming_and_closed_bars() -> None:
+    from engine.market import Candle, CandleInterval, CandleUpdate
+
+    bar = Candle(T, 100.0, 101.0, 99.0, 100.5, 12.0)
+    script: dict[StreamKind, list[object]] = {
+        StreamKind.CANDLES: [
+            CandleUpdate("binance", "BTCUSDT", CandleInterval.M1, bar, False, T),
+            CandleUpdate("binance", "BTCUSDT", CandleInterval.M1, bar, True, T),
+        ]
+    }
+    hubs: list[FakeHub] = []
+
+    def streams(broker: InProcessBroker) -> StreamServices:
+        hubs.append(FakeHub(broker, script))
+        return StreamServices(broker=broker, hub=hubs[-1])
+
+    async with asyncio.timeout(30), served(streams) as (url, _), connection(url) as ws:
+        await subscribe(ws, "1", 'subscription { candles(symbol: "btc", interval: "1m") { symbol close closed } }')
+        messages = await receive(ws, 2)
+    assert [m["payload"]["data"]["candles"] for m in messages] == [
+        {"symbol": "BTCUSDT", "close": 100.5, "closed": False},
+        {"symbol": "BTCUSDT", "close": 100.5, "closed": True},
+    ]
+    assert StreamKey(StreamKind.CANDLES, "binance", "BTCUSDT", "1m") in hubs[0].acquired
+
+
+def test_signal_changes_are_pushed_by_recommendation_or_score_move() -> None:
+    from types import SimpleNamespace
+
+    from engine import Recommendation
+    from schema.subscriptions import signal_changed
+
+    def signal(recommendation: Recommendation, score: float) -> Any:
+        return SimpleNamespace(recommendation=recommendation, score=score)
+
+    long_60 = signal(Recommendation.LONG, 60.0)
+    assert signal_changed(None, long_60, 2.0)
+    assert not signal_changed(long_60, signal(Recommendation.LONG, 61.5), 2.0)
+    assert signal_changed(long_60, signal(Recommendation.LONG, 62.5), 2.0)
+    assert signal_changed(long_60, signal(Recommendation.NEUTRAL, 60.0), 2.0)
