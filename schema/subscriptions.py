@@ -73,6 +73,8 @@ class StreamServices:
     max_subscriptions_per_connection: int = 20
     buffer_size: int = 256  # per subscription; the oldest events go first when it is full
     signal_interval_seconds: float = 60.0  # signalUpdates re-evaluates at least this often
+    liquidation_min_value_usd: float = 5_000.0  # liquidations' default minValueUsd
+    large_trade_threshold_usd: float = 100_000.0  # largeTrades' default minValueUsd
 
 
 class LeakFreeExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -252,15 +254,18 @@ def signal_changed(previous: Signal | None, current: Signal, score_threshold: fl
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="Forced liquidations of at least minValueUsd, as they happen.")
+    @strawberry.subscription(
+        description="Forced liquidations of at least minValueUsd (default LIQUIDATION_MIN_VALUE_USD, 5,000)."
+    )
     async def liquidations(
         self,
         info: Info[RequestContext, None],
         symbols: list[str] | None = None,
         venues: list[str] | None = None,
-        min_value_usd: float = 5_000.0,
+        min_value_usd: float | None = None,
     ) -> AsyncGenerator[LiveLiquidation, None]:
         streams = _streams(info)
+        min_value_usd = streams.liquidation_min_value_usd if min_value_usd is None else min_value_usd
         _check_capacity(info, streams)
         wanted, chosen = _symbols(symbols), _venues(venues, streams)
         kind = StreamKind.LIQUIDATIONS
@@ -268,15 +273,18 @@ class Subscription:
             info, streams, _keys(kind, chosen, wanted), _wildcards(kind, chosen), Liquidation, wanted, min_value_usd
         )
 
-    @strawberry.subscription(description="Trades of at least minValueUsd (taker side is the aggressor).")
+    @strawberry.subscription(
+        description="Trades of at least minValueUsd (default LARGE_TRADE_THRESHOLD_USD, 100,000); the taker side."
+    )
     async def large_trades(
         self,
         info: Info[RequestContext, None],
         symbols: list[str] | None = None,
         venues: list[str] | None = None,
-        min_value_usd: float = 100_000.0,
+        min_value_usd: float | None = None,
     ) -> AsyncGenerator[LiveTrade, None]:
         streams = _streams(info)
+        min_value_usd = streams.large_trade_threshold_usd if min_value_usd is None else min_value_usd
         _check_capacity(info, streams)
         wanted, chosen = _symbols(symbols), _venues(venues, streams)
         kind = StreamKind.TRADES

@@ -237,7 +237,11 @@ async def _open_streams(
         extras={
             **container.services.extras,
             STREAMS_KEY: StreamServices(
-                broker, hub, max_subscriptions_per_connection=settings.max_subscriptions_per_connection
+                broker,
+                hub,
+                max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+                liquidation_min_value_usd=settings.liquidation_min_value_usd,
+                large_trade_threshold_usd=settings.large_trade_threshold_usd,
             ),
         },
     )

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     stream_silence_seconds: float = Field(default=60.0, gt=0)
     liquidation_window_min_coverage_seconds: float = Field(default=3600.0, ge=0)
     max_subscriptions_per_connection: int = Field(default=20, ge=1)
+    large_trade_threshold_usd: float = Field(default=100_000.0, ge=0)
+    liquidation_min_value_usd: float = Field(default=5_000.0, ge=0)
 
     # keys of keyed providers: each provider is enabled only when its key is set
     coinglass_api_key: SecretStr | None = None

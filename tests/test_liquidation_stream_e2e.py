@@ -85,3 +85,31 @@ async def test_health_shows_the_broker_and_upstream_streams(graphql: Any) -> Non
     streams = health["streams"]
     assert streams["broker"]["delivered"] == len(ORDERS) and streams["broker"]["dropped"] == 0
     assert streams["upstream"]["liquidations:binance:*"]["subscribers"] == 1
+
+
+async def test_graphql_subscription_end_to_end_over_the_replayed_stream() -> None:
+    """A real graphql-transport-ws client, the real hub, and Binance's stream served by the replay server."""
+    import websockets
+
+    cassette = load_cassette_json(CASSETTE_NAMES[0])
+    cassette["ws"] = [{"provider": "binance", "stream": "!forceOrder@arr", "messages": _messages(cassette["clock"])}]
+    query = 'subscription { liquidations(venues: ["binance"], minValueUsd: 20000) { venue symbol side valueUsd } }'
+    async with running_service(cassette) as (url, replay), asyncio.timeout(15):
+        ws_url = url.replace("http://", "ws://") + "/graphql"
+        async with websockets.connect(ws_url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")]) as ws:
+            await ws.send(json.dumps({"type": "connection_init"}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+            received = []
+            while len(received) < 3:
+                message = json.loads(await ws.recv())
+                if message["type"] == "next":
+                    received.append(message["payload"]["data"]["liquidations"])
+        assert replay.ws_connections["binance"] == 1
+    # the 0.1 BTC long (≈ 11.8k USD) is below the minimum; SELL orders are liquidated longs
+    assert [(r["side"], round(r["valueUsd"])) for r in received] == [
+        ("LONG", 59000),
+        ("LONG", 118100),
+        ("SHORT", 29550),
+    ]
+    assert {r["symbol"] for r in received} == {"BTCUSDT"} and {r["venue"] for r in received} == {"binance"}
