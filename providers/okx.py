@@ -276,6 +276,17 @@ def parse_contract_value(payload: Any) -> float:
     return value
 
 
+def parse_contract_values(payload: Any) -> dict[str, float]:
+    """``GET /api/v5/public/instruments?instType=SWAP``: every swap's coins per contract, linear ones only
+    (same rows as :func:`parse_contract_value`)."""
+    rows = payload["data"]
+    return {
+        row["instId"]: float(row["ctVal"])
+        for row in rows
+        if row.get("ctType", "linear") == "linear" and float(row.get("ctVal") or 0) > 0
+    }
+
+
 def liquidated_side(detail: dict[str, Any]) -> PositionSide:
     """The side of the position that was liquidated.
 
@@ -428,6 +439,16 @@ class OkxProvider(MarketProvider):
             endpoint="public.instruments",
             ttl=self._ttls.exchange_info,
             parse=parse_contract_value,
+        )
+
+    async def contract_values(self) -> dict[str, float]:
+        """Every linear swap's ``ctVal`` in one call (the stream parsers need them synchronously)."""
+        return await self._http.get(
+            "/api/v5/public/instruments",
+            {"instType": "SWAP"},
+            endpoint="public.instruments.all",
+            ttl=self._ttls.exchange_info,
+            parse=parse_contract_values,
         )
 
     async def mark_price(self, instrument: Instrument) -> float:

@@ -23,6 +23,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from engine.market import utc_from_ms
 from providers.errors import UpstreamError
+from providers.okx import OkxProvider
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from resolvers.context import RequestContext
 from schema.build import build_schema
@@ -224,14 +225,20 @@ async def _open_streams(
     from schema.subscriptions import STREAMS_KEY, StreamServices
 
     broker = InProcessBroker()
+    contract_values: dict[str, float] = {}  # OKX instId → coins per contract, filled in the background
     hub = StreamHub(
         publisher=broker,
         ws_base_urls=settings.ws_urls(),
         clock=system_clock,  # receipt time is real time, also in replay
         grace_seconds=settings.stream_grace_seconds,
         silence_seconds=settings.stream_silence_seconds,
+        ctval=contract_values.__getitem__,  # unknown yet: the event is counted as a parse error, never guessed
     )
     stack.push_async_callback(hub.aclose)
+    okx = container.providers.registry.providers.get("okx") if container.providers.registry else None
+    if isinstance(okx, OkxProvider):
+        loading = asyncio.ensure_future(_load_contract_values(okx, contract_values))
+        stack.push_async_callback(_cancel, loading)
     container.services = dataclasses.replace(
         container.services,
         extras={
@@ -253,6 +260,13 @@ async def _open_streams(
         stack.push_async_callback(_cancel, feeding)
         stack.callback(subscription.close)
         stack.callback(release)
+
+
+async def _load_contract_values(okx: OkxProvider, into: dict[str, float]) -> None:
+    try:
+        into.update(await okx.contract_values())
+    except UpstreamError as exc:
+        log.warning("OKX contract values unavailable; OKX streams cannot size events", error=exc.describe())
 
 
 async def _warm_up(container: Container) -> None:

@@ -683,3 +683,18 @@ async def test_malformed_answer_is_typed() -> None:
                 await provider.candles(BTC, CandleInterval.H4, 10)
         finally:
             await client.aclose()
+
+
+def test_all_contract_values_keep_linear_swaps_only() -> None:
+    from providers.okx import parse_contract_values
+
+    payload = {
+        "code": "0",
+        "msg": "",
+        "data": [
+            {"instId": "BTC-USDT-SWAP", "ctType": "linear", "ctVal": "0.01", "ctValCcy": "BTC", "settleCcy": "USDT"},
+            {"instId": "ETH-USDT-SWAP", "ctType": "linear", "ctVal": "0.1", "ctValCcy": "ETH", "settleCcy": "USDT"},
+            {"instId": "BTC-USD-SWAP", "ctType": "inverse", "ctVal": "100", "ctValCcy": "USD", "settleCcy": "BTC"},
+        ],
+    }
+    assert parse_contract_values(payload) == {"BTC-USDT-SWAP": 0.01, "ETH-USDT-SWAP": 0.1}
