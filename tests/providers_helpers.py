@@ -6,6 +6,7 @@ Nothing under ``../shared`` is copied into the project: the tests read it at run
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,11 +17,12 @@ from providers.cache import MemoryCache
 from providers.http import ProviderHttp, RetryPolicy
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import AsyncIterator, Mapping
 
     import httpx2
 
     from providers.http import ErrorHook
+    from providers.venue import ProviderDeps
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -94,3 +96,31 @@ def make_http(
         keyed=keyed,
         error_hook=error_hook,
     )
+
+
+@contextlib.asynccontextmanager
+async def served_deps(app: Any, provider: str, keys: Mapping[str, str | None]) -> AsyncIterator[ProviderDeps]:
+    """``app`` served on 127.0.0.1 and the ProviderDeps a provider module's ``build`` needs, its base URL
+    pointing there (``/<provider>``), one client and cache for every ProviderHttp; closed on exit."""
+    from providers.config import CacheTtls
+    from providers.http import create_http_client
+    from providers.replay import serve_in_background
+    from providers.venue import ProviderDeps
+
+    client = create_http_client()
+    cache = MemoryCache()
+
+    def factory(
+        name: str, base_url: str, error_hook: ErrorHook | None, headers: Mapping[str, str] | None
+    ) -> ProviderHttp:
+        return make_http(name, client, base_url, headers=headers, keyed=bool(headers), error_hook=error_hook,
+                         cache=cache, max_wait_seconds=0.1)  # fmt: skip
+
+    try:
+        async with serve_in_background(app) as server:
+            yield ProviderDeps(
+                base_urls={provider: f"{server.base_url}/{provider}"}, keys=keys, ttls=CacheTtls(), cache=cache,
+                http_factory=factory,
+            )  # fmt: skip
+    finally:
+        await client.aclose()

@@ -5,7 +5,6 @@ an outage), the keyed ``build``, and the provider end to end over real HTTP agai
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import itertools
 from datetime import UTC, datetime
@@ -36,18 +35,18 @@ from providers.coinapi import (
 )
 from providers.config import CacheTtls
 from providers.errors import AuthenticationFailed, InvalidRequest, InvalidSymbol, RateLimited
-from providers.http import ProviderHttp, RetryPolicy, create_http_client
-from providers.replay import Cassette, ReplayApp, serve_in_background
+from providers.replay import Cassette, ReplayApp
 from providers.symbols import parse_symbol
 from providers.venue import Capability, CapabilityNotSupported, ProviderDeps
-from tests.providers_helpers import fixture_json
+from tests.providers_helpers import fixture_json, served_deps
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    import contextlib
+    from collections.abc import Mapping
 
     from starlette.requests import Request
 
-    from providers.http import ErrorHook
+    from providers.http import ErrorHook, ProviderHttp
 
 BTC = parse_symbol("BTC")
 SYMBOL_ID = "BINANCEFTS_PERP_BTC_USDT"
@@ -224,37 +223,8 @@ def test_module_constants() -> None:
 # end to end over real HTTP
 
 
-@contextlib.asynccontextmanager
-async def _deps_for(app: Any, keys: Mapping[str, str | None]) -> AsyncIterator[ProviderDeps]:
-    client = create_http_client()
-    cache = MemoryCache()
-
-    def factory(
-        provider: str, base_url: str, error_hook: ErrorHook | None, headers: Mapping[str, str] | None
-    ) -> ProviderHttp:
-        return ProviderHttp(
-            provider,
-            client,
-            base_url,
-            cache=cache,
-            timeout_seconds=2,
-            retry=RetryPolicy(attempts=2, max_wait_seconds=0.1),
-            headers=headers,
-            keyed=bool(headers),
-            error_hook=error_hook,
-        )
-
-    try:
-        async with serve_in_background(app) as server:
-            yield ProviderDeps(
-                base_urls={"coinapi": f"{server.base_url}/coinapi"},
-                keys=keys,
-                ttls=CacheTtls(),
-                cache=cache,
-                http_factory=factory,
-            )
-    finally:
-        await client.aclose()
+def _deps_for(app: Any, keys: Mapping[str, str | None]) -> contextlib.AbstractAsyncContextManager[ProviderDeps]:
+    return served_deps(app, "coinapi", keys)
 
 
 def _entry(path: str, body: Any, match: Mapping[str, str] | None = None, status: int = 200) -> dict[str, Any]:

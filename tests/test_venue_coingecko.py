@@ -5,7 +5,6 @@ end to end over real HTTP, with and without the optional demo key.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from engine.market import CandleInterval, SocialSentiment
-from providers.cache import MemoryCache
 from providers.coingecko import CoinGeckoClient, parse_markets, parse_search, parse_trending
 from providers.coingecko_venue import (
     DEFAULT_BASE_URL,
@@ -26,20 +24,18 @@ from providers.coingecko_venue import (
     CoinGeckoVenue,
     build,
 )
-from providers.config import CacheTtls
 from providers.errors import InvalidSymbol, MalformedPayload
-from providers.http import ProviderHttp, RetryPolicy, create_http_client
-from providers.replay import Cassette, ReplayApp, serve_in_background
+from providers.replay import Cassette, ReplayApp
 from providers.symbols import parse_symbol
 from providers.venue import Capability, CapabilityNotSupported, ProviderDeps
-from tests.providers_helpers import fixture_json
+from tests.providers_helpers import fixture_json, served_deps
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    import contextlib
+    from collections.abc import Mapping
 
     from starlette.requests import Request
 
-    from providers.http import ErrorHook
 
 BTC = parse_symbol("BTC")
 
@@ -106,37 +102,8 @@ def test_module_constants() -> None:
     assert not CoinGeckoVenue.keyed
 
 
-@contextlib.asynccontextmanager
-async def _deps_for(app: Any, keys: Mapping[str, str | None]) -> AsyncIterator[ProviderDeps]:
-    client = create_http_client()
-    cache = MemoryCache()
-
-    def factory(
-        provider: str, base_url: str, error_hook: ErrorHook | None, headers: Mapping[str, str] | None
-    ) -> ProviderHttp:
-        return ProviderHttp(
-            provider,
-            client,
-            base_url,
-            cache=cache,
-            timeout_seconds=2,
-            retry=RetryPolicy(attempts=2, max_wait_seconds=0.1),
-            headers=headers,
-            keyed=bool(headers),
-            error_hook=error_hook,
-        )
-
-    try:
-        async with serve_in_background(app) as server:
-            yield ProviderDeps(
-                base_urls={"coingecko": f"{server.base_url}/coingecko"},
-                keys=keys,
-                ttls=CacheTtls(),
-                cache=cache,
-                http_factory=factory,
-            )
-    finally:
-        await client.aclose()
+def _deps_for(app: Any, keys: Mapping[str, str | None]) -> contextlib.AbstractAsyncContextManager[ProviderDeps]:
+    return served_deps(app, "coingecko", keys)
 
 
 def _entry(path: str, body: Any, match: Mapping[str, str] | None = None) -> dict[str, Any]:
