@@ -42,7 +42,7 @@ from providers.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS, funding_interval_hours, oldest_first
+from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS, clamp_limit, funding_interval_hours, oldest_first
 from providers.venue import Capability, MarketProvider, interval_code
 
 if TYPE_CHECKING:
@@ -340,10 +340,6 @@ def _checked_ticker(payload: Any) -> Any:
     return payload
 
 
-def _clamp(limit: int, maximum: int) -> int:
-    return max(1, min(limit, maximum))
-
-
 # --------------------------------------------------------------------------------------------------
 # the provider
 
@@ -417,7 +413,7 @@ class BybitProvider(MarketProvider):
         code = interval_code(PROVIDER, "market.kline", interval, KLINE_INTERVALS)
         return await self._http.get(
             "/v5/market/kline",
-            self._params(instrument, interval=code, limit=_clamp(limit, _MAX_KLINES)),
+            self._params(instrument, interval=code, limit=clamp_limit(limit, _MAX_KLINES)),
             endpoint="market.kline",
             ttl=self._ttls.candles,
             parse=parse_klines,
@@ -426,7 +422,7 @@ class BybitProvider(MarketProvider):
     async def funding_history(self, instrument: Instrument, limit: int) -> tuple[FundingRate, ...]:
         return await self._http.get(
             "/v5/market/funding/history",
-            self._params(instrument, limit=_clamp(limit, _MAX_FUNDING_HISTORY)),
+            self._params(instrument, limit=clamp_limit(limit, _MAX_FUNDING_HISTORY)),
             endpoint="market.funding-history",
             ttl=self._ttls.funding,
             parse=parse_funding_history,
@@ -438,7 +434,7 @@ class BybitProvider(MarketProvider):
         period = interval_code(PROVIDER, "market.open-interest", interval, STAT_PERIODS)
         return await self._http.get(
             "/v5/market/open-interest",
-            self._params(instrument, intervalTime=period, limit=_clamp(limit, _MAX_OPEN_INTEREST)),
+            self._params(instrument, intervalTime=period, limit=clamp_limit(limit, _MAX_OPEN_INTEREST)),
             endpoint="market.open-interest",
             ttl=self._ttls.open_interest,
             parse=parse_open_interest_history,
@@ -450,7 +446,7 @@ class BybitProvider(MarketProvider):
         period = interval_code(PROVIDER, "market.account-ratio", interval, STAT_PERIODS)
         return await self._http.get(
             "/v5/market/account-ratio",
-            self._params(instrument, period=period, limit=_clamp(limit, _MAX_ACCOUNT_RATIO)),
+            self._params(instrument, period=period, limit=clamp_limit(limit, _MAX_ACCOUNT_RATIO)),
             endpoint="market.account-ratio",
             ttl=self._ttls.ratios,
             parse=parse_account_ratio,
@@ -459,7 +455,7 @@ class BybitProvider(MarketProvider):
     async def order_book(self, instrument: Instrument, depth: int) -> OrderBook:
         return await self._http.get(
             "/v5/market/orderbook",
-            self._params(instrument, limit=_clamp(depth, _MAX_BOOK_DEPTH)),
+            self._params(instrument, limit=clamp_limit(depth, _MAX_BOOK_DEPTH)),
             endpoint="market.orderbook",
             ttl=self._ttls.price,
             parse=parse_order_book,
@@ -468,7 +464,7 @@ class BybitProvider(MarketProvider):
     async def trades(self, instrument: Instrument, limit: int) -> tuple[Trade, ...]:
         return await self._http.get(
             "/v5/market/recent-trade",
-            self._params(instrument, limit=_clamp(limit, _MAX_TRADES)),
+            self._params(instrument, limit=clamp_limit(limit, _MAX_TRADES)),
             endpoint="market.recent-trade",
             ttl=self._ttls.price,
             parse=parse_trades,

@@ -31,3 +31,8 @@ def funding_interval_hours(settlement_times_ms: Iterable[int]) -> float:
         return DEFAULT_FUNDING_INTERVAL_HOURS
     spacing = statistics.median(b - a for a, b in itertools.pairwise(times)) / 3_600_000
     return min(KNOWN_FUNDING_INTERVAL_HOURS, key=lambda known: abs(known - spacing))
+
+
+def clamp_limit(limit: int, maximum: int) -> int:
+    """A row limit within 1..``maximum``, the most a venue's endpoint serves in one answer."""
+    return max(1, min(limit, maximum))

@@ -44,7 +44,7 @@ from providers.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS, funding_interval_hours, oldest_first
+from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS, clamp_limit, funding_interval_hours, oldest_first
 from providers.venue import Capability, MarketProvider, interval_code
 
 if TYPE_CHECKING:
@@ -400,10 +400,6 @@ def parse_trades(payload: Any, contract_value: float) -> tuple[Trade, ...]:
     )
 
 
-def _clamp(limit: int, maximum: int) -> int:
-    return max(1, min(limit, maximum))
-
-
 # --------------------------------------------------------------------------------------------------
 # the provider
 
@@ -473,7 +469,7 @@ class OkxProvider(MarketProvider):
         bar = interval_code(PROVIDER, "market.candles", interval, CANDLE_BARS)
         return await self._http.get(
             "/api/v5/market/candles",
-            {"instId": instrument.for_provider(PROVIDER), "bar": bar, "limit": _clamp(limit, _MAX_CANDLES)},
+            {"instId": instrument.for_provider(PROVIDER), "bar": bar, "limit": clamp_limit(limit, _MAX_CANDLES)},
             endpoint="market.candles",
             ttl=self._ttls.candles,
             parse=parse_candles,
@@ -491,7 +487,7 @@ class OkxProvider(MarketProvider):
     async def funding_history(self, instrument: Instrument, limit: int) -> tuple[FundingRate, ...]:
         return await self._http.get(
             "/api/v5/public/funding-rate-history",
-            {"instId": instrument.for_provider(PROVIDER), "limit": _clamp(limit, _MAX_FUNDING_HISTORY)},
+            {"instId": instrument.for_provider(PROVIDER), "limit": clamp_limit(limit, _MAX_FUNDING_HISTORY)},
             endpoint="public.funding-rate-history",
             ttl=self._ttls.funding,
             parse=parse_funding_history,
@@ -516,7 +512,11 @@ class OkxProvider(MarketProvider):
         period = interval_code(PROVIDER, "rubik.open-interest-history", interval, STAT_PERIODS)
         return await self._http.get(
             "/api/v5/rubik/stat/contracts/open-interest-history",
-            {"instId": instrument.for_provider(PROVIDER), "period": period, "limit": _clamp(limit, _MAX_STAT_ROWS)},
+            {
+                "instId": instrument.for_provider(PROVIDER),
+                "period": period,
+                "limit": clamp_limit(limit, _MAX_STAT_ROWS),
+            },
             endpoint="rubik.open-interest-history",
             ttl=self._ttls.open_interest,
             parse=parse_open_interest_history,
@@ -529,7 +529,11 @@ class OkxProvider(MarketProvider):
         period = interval_code(PROVIDER, "rubik.long-short-account-ratio-contract", interval, STAT_PERIODS)
         return await self._http.get(
             "/api/v5/rubik/stat/contracts/long-short-account-ratio-contract",
-            {"instId": instrument.for_provider(PROVIDER), "period": period, "limit": _clamp(limit, _MAX_STAT_ROWS)},
+            {
+                "instId": instrument.for_provider(PROVIDER),
+                "period": period,
+                "limit": clamp_limit(limit, _MAX_STAT_ROWS),
+            },
             endpoint="rubik.long-short-account-ratio-contract",
             ttl=self._ttls.ratios,
             parse=parse_long_short,
@@ -544,7 +548,7 @@ class OkxProvider(MarketProvider):
                 "instType": "SWAP",
                 "uly": f"{instrument.base}-{instrument.quote}",
                 "state": "filled",
-                "limit": _clamp(limit, _MAX_LIQUIDATIONS),
+                "limit": clamp_limit(limit, _MAX_LIQUIDATIONS),
             },
             endpoint="public.liquidation-orders",
             ttl=self._ttls.liquidations,
@@ -556,7 +560,7 @@ class OkxProvider(MarketProvider):
         contract_value = await self.contract_value(instrument)
         return await self._http.get(
             "/api/v5/market/books",
-            {"instId": instrument.for_provider(PROVIDER), "sz": _clamp(depth, _MAX_BOOK_DEPTH)},
+            {"instId": instrument.for_provider(PROVIDER), "sz": clamp_limit(depth, _MAX_BOOK_DEPTH)},
             endpoint="market.books",
             ttl=self._ttls.price,
             parse=lambda payload: parse_order_book(payload, contract_value, instrument.canonical),
@@ -566,7 +570,7 @@ class OkxProvider(MarketProvider):
         contract_value = await self.contract_value(instrument)
         return await self._http.get(
             "/api/v5/market/trades",
-            {"instId": instrument.for_provider(PROVIDER), "limit": _clamp(limit, _MAX_TRADES)},
+            {"instId": instrument.for_provider(PROVIDER), "limit": clamp_limit(limit, _MAX_TRADES)},
             endpoint="market.trades",
             ttl=self._ttls.price,
             parse=lambda payload: parse_trades(payload, contract_value),

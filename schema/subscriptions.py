@@ -252,6 +252,23 @@ def signal_changed(previous: Signal | None, current: Signal, score_threshold: fl
     return abs(current.score - previous.score) > score_threshold
 
 
+def _market_stream(
+    info: Info[RequestContext, None],
+    streams: StreamServices,
+    kind: StreamKind,
+    event_type: type[Liquidation] | type[Trade],
+    symbols: list[str] | None,
+    venues: list[str] | None,
+    min_value_usd: float,
+) -> AsyncGenerator[Any, None]:
+    """Liquidations and large trades: the same checks, stream keys and value filter, another event type."""
+    _check_capacity(info, streams)
+    wanted, chosen = _symbols(symbols), _venues(venues, streams)
+    return _filtered(
+        info, streams, _keys(kind, chosen, wanted), _wildcards(kind, chosen), event_type, wanted, min_value_usd
+    )
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -265,13 +282,8 @@ class Subscription:
         min_value_usd: float | None = None,
     ) -> AsyncGenerator[LiveLiquidation, None]:
         streams = _streams(info)
-        min_value_usd = streams.liquidation_min_value_usd if min_value_usd is None else min_value_usd
-        _check_capacity(info, streams)
-        wanted, chosen = _symbols(symbols), _venues(venues, streams)
-        kind = StreamKind.LIQUIDATIONS
-        return _filtered(
-            info, streams, _keys(kind, chosen, wanted), _wildcards(kind, chosen), Liquidation, wanted, min_value_usd
-        )
+        minimum = streams.liquidation_min_value_usd if min_value_usd is None else min_value_usd
+        return _market_stream(info, streams, StreamKind.LIQUIDATIONS, Liquidation, symbols, venues, minimum)
 
     @strawberry.subscription(
         description="Trades of at least minValueUsd (default LARGE_TRADE_THRESHOLD_USD, 100,000); the taker side."
@@ -284,13 +296,8 @@ class Subscription:
         min_value_usd: float | None = None,
     ) -> AsyncGenerator[LiveTrade, None]:
         streams = _streams(info)
-        min_value_usd = streams.large_trade_threshold_usd if min_value_usd is None else min_value_usd
-        _check_capacity(info, streams)
-        wanted, chosen = _symbols(symbols), _venues(venues, streams)
-        kind = StreamKind.TRADES
-        return _filtered(
-            info, streams, _keys(kind, chosen, wanted), _wildcards(kind, chosen), Trade, wanted, min_value_usd
-        )
+        minimum = streams.large_trade_threshold_usd if min_value_usd is None else min_value_usd
+        return _market_stream(info, streams, StreamKind.TRADES, Trade, symbols, venues, minimum)
 
     @strawberry.subscription(description="Candle updates of one symbol, venue and interval (1m, 5m, 1h, ...).")
     async def candles(
