@@ -35,6 +35,16 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     signal_outcomes.max_adverse_pct     double precision            NOT NULL
     signal_outcomes.verdict             text                        NOT NULL
     signal_outcomes.price_source        text                        NOT NULL
+    api_keys.id                         bigint                      NOT NULL
+    api_keys.name                       text                        NOT NULL
+    api_keys.prefix                     text                        NOT NULL
+    api_keys.key_hash                   bytea                       NOT NULL
+    api_keys.scopes                     ARRAY                       NOT NULL
+    api_keys.rate_per_minute            integer                     NULL
+    api_keys.cost_per_minute            integer                     NULL
+    api_keys.created_at                 timestamp with time zone    NOT NULL
+    api_keys.revoked_at                 timestamp with time zone    NULL
+    api_keys.last_used_at               timestamp with time zone    NULL
     schema_migrations.version           integer                     NOT NULL
     schema_migrations.name              text                        NOT NULL
     schema_migrations.applied_at        timestamp with time zone    NOT NULL
@@ -45,9 +55,12 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     index signals_generated_at_id_idx               signals (generated_at, id)
     index signal_outcomes_pkey                      signal_outcomes (signal_id, horizon_hours)
     index signal_outcomes_horizon_verdict_idx       signal_outcomes (horizon_hours, verdict)
+    index api_keys_pkey                             api_keys (id)
+    index api_keys_key_hash_key                     api_keys (key_hash)
     index schema_migrations_pkey                    schema_migrations (version)
 
 ``signals.recommendation`` is LONG or SHORT (a CHECK constraint; a NEUTRAL is never stored);
 ``signal_outcomes.verdict`` is WIN, LOSS or FLAT; ``signal_outcomes.signal_id`` references
-``signals.id`` (ON DELETE CASCADE).
+``signals.id`` (ON DELETE CASCADE). ``api_keys`` holds the service's API keys, only a SHA-256 of each
+(:mod:`~persistence.api_keys`).
 """

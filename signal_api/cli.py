@@ -20,10 +20,18 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["replay_latency_ms"] = args.latency_ms
     if args.replay_url is not None:
         overrides["replay_url"] = args.replay_url
+    if args.host is not None:
+        overrides["host"] = args.host  # the access policy depends on the address actually bound
     settings = Settings(**overrides)  # type: ignore[arg-type]
     host = args.host or settings.host
     port = args.port or settings.port
     configure_logging(settings.log_level, settings.log_json)
+    from signal_api.keys_cli import serve_access_problem
+
+    problem = serve_access_problem(settings)
+    if problem is not None:  # one line, before uvicorn (the lifespan refuses too, with a traceback)
+        print(f"signal-api: {problem}", file=sys.stderr)
+        return 2
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
     return 0
 
@@ -79,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     from signal_api.history_cli import add_commands as add_history_commands
 
     add_history_commands(sub)
+    from signal_api.keys_cli import add_commands as add_keys_commands
+
+    add_keys_commands(sub)
     return parser
 
 

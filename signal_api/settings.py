@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     signal_dedup_window_seconds: float = Field(default=900.0, ge=0)
     outcome_job_interval_seconds: float = Field(default=300.0, gt=0)
 
+    # --- API keys and access (keys engineer; signal_api/security/auth.py) ---
+    # Keys live in the history's database (`signal-api keys create/list/revoke`). Unset ALLOW_ANONYMOUS
+    # (auto) serves callers without a key only while HOST is a loopback address; on any other address
+    # the service needs at least one active key, or ALLOW_ANONYMOUS=true, or it refuses to start.
+    # With anonymous access off, /metrics needs a key with the admin scope.
+    allow_anonymous: bool | None = None
+
     def cache_ttls(self) -> CacheTtls:
         return CacheTtls(
             price=self.ttl_price_seconds,

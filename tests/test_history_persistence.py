@@ -74,7 +74,7 @@ def documented_schema() -> tuple[set[tuple[str, str, str, str]], dict[str, str]]
 async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_path: Path) -> None:
     async with fresh_database(tmp_path, migrate=False) as (database, _), database.connection() as conn:
         applied = await apply_migrations(conn)
-        assert [(m.version, m.name) for m in applied] == [(1, "signals"), (2, "outcomes")]
+        assert [(m.version, m.name) for m in applied] == [(1, "signals"), (2, "outcomes"), (3, "api_keys")]
         records = await conn.fetch(
             "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
             "WHERE table_schema = 'public'"
@@ -89,7 +89,7 @@ async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_p
             assert m is not None, r["indexdef"]
             actual_indexes[r["indexname"]] = f"{m[1]} ({m[2]})"
         expected_columns, expected_indexes = documented_schema()
-        assert len(expected_columns) == 29 and len(expected_indexes) == 7  # the docstring parsed
+        assert len(expected_columns) == 39 and len(expected_indexes) == 9  # the docstring parsed
         assert actual_columns == expected_columns
         assert actual_indexes == expected_indexes
 
@@ -98,20 +98,20 @@ async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_p
             (m.version, m.name, m.checksum) for m in load_migrations()
         ]
         assert await apply_migrations(conn) == []  # re-running changes nothing
-        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 2
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 3
 
 
 async def test_a_changed_migration_is_refused_and_a_failing_one_leaves_nothing(db: Database) -> None:
-    first, second = load_migrations()
+    first, second, third = load_migrations()
     async with db.connection() as conn:
         changed = dataclasses.replace(first, sql=first.sql + "\n-- edited after release\n")
         with pytest.raises(MigrationError, match="0001_signals was changed"):
-            await apply_migrations(conn, [changed, second])
-        broken = Migration(3, "broken", "CREATE TABLE half_done (x int); SELECT no_such_column FROM signals;")
+            await apply_migrations(conn, [changed, second, third])
+        broken = Migration(4, "broken", "CREATE TABLE half_done (x int); SELECT no_such_column FROM signals;")
         with pytest.raises(Exception, match="no_such_column"):
-            await apply_migrations(conn, [first, second, broken])
+            await apply_migrations(conn, [first, second, third, broken])
         assert await conn.fetchval("SELECT to_regclass('half_done') IS NULL")
-        assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == 2
+        assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == 3
 
 
 async def test_open_database_without_url_starts_the_embedded_server(tmp_path: Path) -> None:
@@ -120,7 +120,7 @@ async def test_open_database_without_url_starts_the_embedded_server(tmp_path: Pa
     async with open_database(None, tmp_path, min_size=1, max_size=2) as database, database.connection() as conn:
         assert database.embedded
         assert (tmp_path / "postgres" / "PG_VERSION").exists()
-        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 2
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 3
         assert int(await conn.fetchval("SHOW server_version_num")) >= 140000
 
 

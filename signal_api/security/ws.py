@@ -1,0 +1,80 @@
+"""WebSocket authentication and scope checks.
+
+The key comes in the ``connection_init`` payload (``{"authorization": "Bearer <key>"}`` or
+``{"apiKey": "<key>"}``; a browser cannot set handshake headers) or, for other clients, in the
+handshake headers (checked by the middleware). :func:`authenticate_connection` runs in the view's
+``on_ws_connect``: it replaces the connection's principal in its ASGI scope, where every operation of
+the connection then finds it, or refuses the connection (graphql-transport-ws closes with 4403).
+
+:class:`ScopedFanoutHandler` checks each ``subscribe`` against the principal before the shared fan-out
+(whose execution runs without the subscriber's context) can take it, answers a refusal with an
+``error`` message coded ``FORBIDDEN``, and closes the connection (4403) once its key is revoked.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from strawberry.exceptions import ConnectionRejectionError
+
+from signal_api.fanout import SharedFanoutHandler
+from signal_api.security.auth import AuthError, Unauthenticated, client_address, key_from_params, set_principal
+from signal_api.security.principal import principal_of
+from signal_api.security.scopes import principal_of_context, refusal, required_scopes_of_text
+
+if TYPE_CHECKING:
+    from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+
+    from signal_api.security.auth import Authenticator
+
+
+def _reject(code: str, message: str) -> ConnectionRejectionError:
+    return ConnectionRejectionError({"code": code, "message": message})
+
+
+async def authenticate_connection(authenticator: Authenticator, context: Any) -> None:
+    """Authenticate a WebSocket connection from its ``connection_init`` payload (see the module doc)."""
+    websocket = getattr(context, "request", None)
+    scope = getattr(websocket, "scope", None)
+    if not isinstance(scope, dict):
+        raise _reject("UNAUTHENTICATED", "no connection to authenticate")
+    params = getattr(context, "connection_params", None)
+    try:
+        key = key_from_params(params if isinstance(params, dict) else None)
+        if key is None:
+            current = principal_of(scope)
+            if current is not None and (not current.anonymous or authenticator.allow_anonymous):
+                return  # a handshake-header key, or anonymous access allowed
+            raise Unauthenticated('an API key is required in the connection_init payload: {"apiKey": "<key>"}')
+        principal = await authenticator.authenticate(key, client_address(scope))
+    except AuthError as exc:
+        raise _reject(exc.code, exc.message) from None
+    set_principal(scope, principal)
+
+
+class ScopedFanoutHandler(SharedFanoutHandler[Any, Any]):
+    """graphql-transport-ws with the scope check in front of every ``subscribe`` (see the module doc)."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        payload: Any = message.get("payload") if isinstance(message, dict) else None
+        query = payload.get("query") if isinstance(payload, dict) else None
+        operation_name = payload.get("operationName") if isinstance(payload, dict) else None
+        principal = principal_of_context(self.context)
+        op_id = message.get("id") if isinstance(message, dict) else None
+        if (
+            self.connection_acknowledged
+            and isinstance(op_id, str)
+            and principal is not None
+            and isinstance(query, str)
+            and isinstance(operation_name, str | None)
+        ):
+            authenticator: Authenticator | None = getattr(self.view, "authenticator", None)
+            if authenticator is not None and not await authenticator.still_valid(principal):
+                await self.websocket.close(code=4403, reason="API key revoked")
+                return
+            needed = required_scopes_of_text(query, operation_name)
+            error = refusal(principal, needed) if needed is not None else None
+            if error is not None:
+                await self.send_message({"id": op_id, "type": "error", "payload": [error.formatted]})
+                return
+        await super().handle_subscribe(message)
