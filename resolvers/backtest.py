@@ -1,27 +1,39 @@
-"""The backtest service (history directory, cached histories and reports) and the ``backtest`` resolver.
+"""The backtest service (history directory, worker processes, cached reports) and the ``backtest`` resolver.
 
 The composition root registers one :class:`BacktestService` as ``Services.extras["backtest"]``; the
-GraphQL resolver and the CLI both go through it. A run takes about a second of CPU, so the resolver runs
-it in a worker thread and the service keeps the last few reports by their inputs.
+GraphQL resolver and the CLI both go through it. A run costs about 1.5 s of CPU, pure Python: in a
+thread it would hold the GIL and starve the event loop, so the resolver runs it in a worker *process*
+(:meth:`BacktestService.run`), under a wall-clock budget (``timeout_seconds``, answered with
+:class:`BacktestTimedOut`) and at most ``workers`` runs at a time. A run past its budget is not killed:
+it finishes in its worker (a run is bounded by the history's size), keeps its slot until then, and its
+report is cached for the next identical request. The CLI runs in-process (:meth:`BacktestService.report`).
+
+No answer names a server path: messages and ``missing`` come from :func:`resolvers.backtest_worker.unavailable`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import threading
 from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING
 
+import structlog
+
 from engine.backtest import BacktestConfig, BacktestReport, run_backtest
 from engine.market import Timeframe
-from providers.history_files import HistoryFormatError, HistoryNotAvailable, default_history_dir, load_history
+from providers.history_files import default_history_dir, load_history
 from providers.symbols import InvalidSymbolFormat, parse_symbol
+from resolvers import backtest_worker
 from schema.errors import InvalidInput, invalid_input
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from concurrent.futures import Future
     from datetime import datetime
     from pathlib import Path
 
@@ -29,34 +41,160 @@ if TYPE_CHECKING:
     from engine.backtest import MarketHistory
     from resolvers.context import RequestContext
 
+log = structlog.get_logger(__name__)
+
 EXTRAS_KEY = "backtest"
 DEFAULT_HORIZONS_HOURS = (4, 24)
 MAX_HORIZON_HOURS = 24 * 14
+DEFAULT_TIMEOUT_SECONDS = 20.0
+DEFAULT_WORKERS = 1
 
 _ReportKey = tuple[str, str, tuple[int, ...], object, object, bool]  # symbol, mode, horizons, start, end, wf
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryMissing:
-    """The history files are not there (or unreadable); ``missing`` names what was looked for."""
+    """The history files are not there (or unreadable); ``missing`` names the files looked for (no paths)."""
 
     message: str
-    directory: str
     missing: tuple[str, ...]
 
 
-class BacktestService:
-    """Knows where the history is; loads each symbol's history once and caches recent reports."""
+@dataclass(frozen=True, slots=True)
+class BacktestTimedOut:
+    """The run (or the wait for a free worker) did not finish within the wall-clock budget."""
 
-    def __init__(self, directory: Path | None = None, *, max_reports: int = 16) -> None:
+    message: str
+    timeout_seconds: float
+
+
+class BacktestService:
+    """Knows where the history is, runs backtests in worker processes, and caches recent reports."""
+
+    def __init__(
+        self,
+        directory: Path | None = None,
+        *,
+        max_reports: int = 16,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        workers: int = DEFAULT_WORKERS,
+    ) -> None:
         self.directory = directory if directory is not None else default_history_dir()
+        self.timeout_seconds = timeout_seconds
+        self.workers = workers
         self._histories: dict[str, MarketHistory] = {}
         self._reports: OrderedDict[_ReportKey, BacktestReport] = OrderedDict()
         self._max_reports = max_reports
         self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: forking a process that runs an event loop and threads can copy held locks
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._executor
+
+    def start(self) -> Future[bool]:
+        """Start the workers now (spawn plus imports take about a second), not on the first request."""
+        return self._pool().submit(backtest_worker.ready)
+
+    def close(self) -> None:
+        """Stop taking work; a run in progress finishes in its worker, which then exits."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    def _cached(self, key: _ReportKey) -> BacktestReport | None:
+        with self._lock:
+            cached = self._reports.get(key)
+            if cached is not None:
+                self._reports.move_to_end(key)
+            return cached
+
+    def _store(self, key: _ReportKey, report: BacktestReport) -> None:
+        with self._lock:
+            self._reports[key] = report
+            while len(self._reports) > self._max_reports:
+                self._reports.popitem(last=False)
+
+    async def run(
+        self,
+        symbol: str,
+        mode: Mode,
+        horizons_hours: Sequence[int],
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        walk_forward: bool = True,
+    ) -> BacktestReport | HistoryMissing | BacktestTimedOut:
+        """Run (or reuse) a backtest in a worker process within ``timeout_seconds`` of wall clock.
+
+        Raises ``ValueError`` for bad inputs (symbol, horizons, a window too short to walk forward)."""
+        base = parse_symbol(symbol).base
+        horizon_bars = horizons_to_bars(horizons_hours)
+        key: _ReportKey = (base, mode.value, horizon_bars, start, end, walk_forward)
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_seconds
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.workers)
+        slots = self._slots
+        try:
+            async with asyncio.timeout_at(deadline):
+                await slots.acquire()
+        except TimeoutError:
+            return self._timed_out("every backtest worker stayed busy")
+        try:
+            future = loop.run_in_executor(
+                self._pool(),
+                backtest_worker.run,
+                str(self.directory),
+                base,
+                mode,
+                horizon_bars,
+                start,
+                end,
+                walk_forward,
+            )
+        except BaseException:
+            slots.release()
+            raise
+        future.add_done_callback(lambda done: self._finished(done, slots, key))
+        try:
+            async with asyncio.timeout_at(deadline):
+                outcome = await asyncio.shield(future)
+        except TimeoutError:
+            return self._timed_out("the backtest did not finish")
+        if isinstance(outcome, backtest_worker.Unavailable):
+            log.warning("backtest history unavailable", symbol=base, detail=outcome.detail)
+            return HistoryMissing(outcome.message, outcome.missing)
+        return outcome
+
+    def _finished(
+        self,
+        done: asyncio.Future[BacktestReport | backtest_worker.Unavailable],
+        slots: asyncio.Semaphore,
+        key: _ReportKey,
+    ) -> None:
+        """The worker is free again; a report (even one past its budget) is kept for the next request."""
+        slots.release()
+        if done.cancelled() or done.exception() is not None:
+            return
+        outcome = done.result()
+        if isinstance(outcome, BacktestReport):
+            self._store(key, outcome)
+
+    def _timed_out(self, what: str) -> BacktestTimedOut:
+        return BacktestTimedOut(
+            f"{what} within {self.timeout_seconds:g} s (BACKTEST_TIMEOUT_SECONDS); try again shortly",
+            self.timeout_seconds,
+        )
 
     def history(self, symbol: str) -> MarketHistory:
-        """Raises :class:`HistoryNotAvailable` or :class:`HistoryFormatError`."""
+        """Raises ``HistoryNotAvailable`` or ``HistoryFormatError`` (``providers.history_files``)."""
         base = parse_symbol(symbol).base
         with self._lock:
             cached = self._histories.get(base)
@@ -81,18 +219,13 @@ class BacktestService:
         base = parse_symbol(symbol).base
         horizon_bars = horizons_to_bars(horizons_hours)
         key: _ReportKey = (base, mode.value, horizon_bars, start, end, walk_forward)
-        with self._lock:
-            cached = self._reports.get(key)
-            if cached is not None:
-                self._reports.move_to_end(key)
-                return cached
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
         history = self.history(base)
         config = BacktestConfig(horizon_bars=horizon_bars, start=start, end=end)
         report = run_backtest(history, mode, config, with_walk_forward=walk_forward, progress=progress)
-        with self._lock:
-            self._reports[key] = report
-            while len(self._reports) > self._max_reports:
-                self._reports.popitem(last=False)
+        self._store(key, report)
         return report
 
 
@@ -133,8 +266,8 @@ async def resolve_backtest(
     start: datetime | None,
     end: datetime | None,
     walk_forward: bool = True,
-) -> BacktestReport | HistoryMissing | InvalidInput:
-    """Validate, then run in a worker thread (CPU-bound, ~1 s) so the event loop keeps serving."""
+) -> BacktestReport | HistoryMissing | BacktestTimedOut | InvalidInput:
+    """Validate, then run in a worker process under the service's wall-clock budget (see the module doc)."""
     try:
         parse_symbol(symbol)
     except InvalidSymbolFormat as exc:
@@ -148,14 +281,8 @@ async def resolve_backtest(
         return invalid_input("to", "`to` must not be before `from`")
     service = service_of(ctx)
     if service is None:
-        return HistoryMissing("no backtest service is configured on this server", "", ())
+        return HistoryMissing("no backtest service is configured on this server", ())
     try:
-        return await asyncio.to_thread(
-            service.report, symbol, mode, horizons_hours, start, end, walk_forward=walk_forward
-        )
-    except HistoryNotAvailable as exc:
-        return HistoryMissing(exc.message, str(service.directory), exc.missing)
-    except HistoryFormatError as exc:
-        return HistoryMissing(f"history files unreadable: {exc}", str(service.directory), ())
+        return await service.run(symbol, mode, horizons_hours, start, end, walk_forward=walk_forward)
     except ValueError as exc:  # e.g. a from/to window too short to walk forward
         return invalid_input("from", str(exc))

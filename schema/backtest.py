@@ -1,7 +1,8 @@
 """The ``backtest`` query: the engine replayed over recorded history, against its baselines, walked forward.
 
 Attribute-only output types built from ``engine.backtest.BacktestReport``; the work happens in
-``resolvers.backtest`` (the history directory and the cache live in ``Services.extras["backtest"]``).
+``resolvers.backtest`` (the history directory, the worker processes and the cache live in
+``Services.extras["backtest"]``). No answer names a server path.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import strawberry
 from strawberry.types import Info  # noqa: TC002 - strawberry reads annotations at runtime
 
 from engine import DEFAULT_MODE, Mode
-from resolvers.backtest import DEFAULT_HORIZONS_HOURS, HistoryMissing, resolve_backtest
+from resolvers.backtest import DEFAULT_HORIZONS_HOURS, BacktestTimedOut, HistoryMissing, resolve_backtest
 from resolvers.context import RequestContext  # noqa: TC001
 from schema.errors import InvalidInput, Problem
 from schema.types import ModeEnum
@@ -25,8 +26,15 @@ if TYPE_CHECKING:
 
 @strawberry.type(description="The history files for a backtest are not on this server (or unreadable).")
 class HistoryNotAvailable(Problem):
-    directory: str = strawberry.field(description="Where the server looked.")
-    missing: list[str] = strawberry.field(description="Files (or patterns) that were not found.")
+    missing: list[str] = strawberry.field(description="File names (or patterns) that were not found.")
+
+
+@strawberry.type(
+    description="The backtest did not finish within the server's wall-clock budget (BACKTEST_TIMEOUT_SECONDS), "
+    "or every backtest worker stayed busy that long. Code BACKTEST_TIMEOUT; retrying later can succeed."
+)
+class BacktestTimeout(Problem):
+    timeout_seconds: float
 
 
 @strawberry.type(
@@ -212,7 +220,7 @@ class BacktestResult:
 
 
 BacktestOutcome = Annotated[
-    BacktestResult | HistoryNotAvailable | InvalidInput,
+    BacktestResult | HistoryNotAvailable | BacktestTimeout | InvalidInput,
     strawberry.union("BacktestOutcome", description="A backtest, or why there is none."),
 ]
 
@@ -242,10 +250,11 @@ class BacktestQuery:
         result = await resolve_backtest(info.context, symbol, Mode(mode), horizons, from_, to, walk_forward)
         if isinstance(result, HistoryMissing):
             return HistoryNotAvailable(
-                code="HISTORY_NOT_AVAILABLE",
-                message=result.message,
-                directory=result.directory,
-                missing=list(result.missing),
+                code="HISTORY_NOT_AVAILABLE", message=result.message, missing=list(result.missing)
+            )
+        if isinstance(result, BacktestTimedOut):
+            return BacktestTimeout(
+                code="BACKTEST_TIMEOUT", message=result.message, timeout_seconds=result.timeout_seconds
             )
         if isinstance(result, InvalidInput):
             return result

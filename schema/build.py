@@ -12,14 +12,12 @@ from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 
+from schema.cost import DEFAULT_MAX_QUERY_COST, TOO_COSTLY, ValidationWithCost
 from schema.errors import (
     CapabilityUnsupported,
     ExchangeNotFound,
@@ -28,6 +26,8 @@ from schema.errors import (
     SymbolNotFound,
     UpstreamUnavailable,
 )
+from schema.limits import TOO_DEEP, TOO_LARGE, limit_rule
+from schema.metrics import OperationMetrics
 from schema.query import Query
 from schema.subscriptions import LeakFreeExecutionContext, Subscription
 
@@ -46,16 +46,27 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
 
 
+ERROR_CODES = frozenset(
+    {
+        "INTERNAL_SERVER_ERROR",
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+        TOO_LARGE,  # more tokens (parser) or aliases (schema.limits) than allowed
+        TOO_DEEP,  # schema.limits
+        TOO_COSTLY,  # schema.cost: refused before execution
+    }
+)
+"""The codes this module gives; our own rules set theirs on the error, the others are read off the message."""
+
+
 def _code_for(error: GraphQLError) -> str:
     message = error.message
     if message == "Unexpected error." or _is_unexpected(error):
         return "INTERNAL_SERVER_ERROR"
-    if ("more than" in message and "tokens" in message) or "aliases" in message.lower():
-        return "QUERY_TOO_LARGE"
+    if "more than" in message and "tokens" in message:
+        return TOO_LARGE
     if message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
-    if "exceeds maximum operation depth" in message:
-        return "QUERY_TOO_DEEP"
     return "GRAPHQL_VALIDATION_FAILED"
 
 
@@ -85,14 +96,33 @@ class SignalSchema(strawberry.Schema):
             _set_code(error)
 
 
-def build_schema(*, max_depth: int = 10, max_tokens: int = 2_000, max_aliases: int = 30) -> strawberry.Schema:
-    # The limiters' rule classes are created once here and shared: ValidationCache keys on the rule
-    # classes, so building a limiter per request (a factory) would make every request a cache miss.
-    # Sharing is safe: graphql-core instantiates each rule afresh for every validation.
-    limit_rules = (
-        QueryDepthLimiter(max_depth=max_depth).validation_rules
-        + MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules
-    )
+class SafeParserCache(ParserCache):
+    """Strawberry's parser cache, minus one hazard: a syntax error raised from ``on_parse`` escapes the
+    subscription path as an exception (WebSocket ``subscribe``). Here the document is left unparsed, and
+    Strawberry's own parse step reports the same error as a typed ``GRAPHQL_PARSE_FAILED``."""
+
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        try:
+            ctx.graphql_document = self.cached_parse_document(ctx.query, **ctx.parse_options)
+        except GraphQLError:
+            ctx.graphql_document = None
+        yield
+
+
+def build_schema(
+    *,
+    max_depth: int = 10,
+    max_tokens: int = 2_000,
+    max_aliases: int = 30,
+    max_cost: int = DEFAULT_MAX_QUERY_COST,
+) -> strawberry.Schema:
+    # The limit rule class is created once here and shared: ValidationCache keys on the rule classes,
+    # so building it per request (a factory) would make every request a cache miss. Sharing is safe:
+    # graphql-core instantiates each rule afresh for every validation. The rule and the cost visit
+    # each fragment once (schema.limits, schema.cost): linear in the document, unlike Strawberry's
+    # QueryDepthLimiter and MaxAliasesLimiter, which expand fragment spreads without memoizing.
+    limit_rules = [limit_rule(max_depth=max_depth, max_aliases=max_aliases)]
     return SignalSchema(
         query=Query,
         subscription=Subscription,
@@ -106,12 +136,13 @@ def build_schema(*, max_depth: int = 10, max_tokens: int = 2_000, max_aliases: i
             ExchangeNotFound,
         ],
         extensions=[
+            OperationMetrics,  # first: its exit runs last, after codes are set and errors masked
             ErrorCodes,
             lambda: MaskErrors(should_mask_error=_is_unexpected),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: AddValidationRules(limit_rules),
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            lambda: SafeParserCache(maxsize=256),
+            lambda: ValidationWithCost(max_cost=max_cost, maxsize=256),
         ],
     )
 

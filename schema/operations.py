@@ -254,7 +254,8 @@ query BacktestRun($symbol: String! = "BTC", $mode: Mode! = AGGRESSIVE, $walkForw
     }
     ... on Problem { code message }
     ... on InvalidInput { field }
-    ... on HistoryNotAvailable { directory missing }
+    ... on HistoryNotAvailable { missing }
+    ... on BacktestTimeout { timeoutSeconds }
   }
 }
 """,

@@ -29,6 +29,7 @@ from resolvers.context import RequestContext
 from schema.build import build_schema
 from schema.operations import persisted_query_allowed
 from signal_api.container import build_container, system_clock
+from signal_api.health import HISTORY_RUNTIME_KEY, build_health_monitor, count_embedded_restart, health, live, ready
 from signal_api.fanout import SharedFanoutHandler
 from signal_api.rest import build_rest_routes
 from signal_api.settings import Settings
@@ -138,45 +139,11 @@ class SignalGraphQL(GraphQL[RequestContext, None]):
         return orjson.dumps(data).decode()
 
 
-async def health(request: Request) -> Response:
-    container: Container = request.app.state.container
-    stats = container.cache.stats()
-    return JSONResponse(
-        {
-            "streams": _stream_health(container),
-            "status": "ok",
-            "providers": container.provider_status,
-            "circuit_breakers": {name: breaker.state.value for name, breaker in container.breakers.items()},
-            "replay": request.app.state.replay_cassette,
-            "history": "enabled" if "history" in container.services.extras else "disabled",
-            "cache": {
-                "hits": stats.hits,
-                "misses": stats.misses,
-                "coalesced": stats.coalesced,
-                "evictions": stats.evictions,
-                "entries": stats.entries,
-            },
-        }
-    )
-
-
-def _stream_health(container: Container) -> dict[str, Any] | None:
-    """Broker counters (dropped events of slow subscribers included) and each upstream stream's state."""
-    from schema.subscriptions import STREAMS_KEY, StreamServices
-
-    streams = container.services.extras.get(STREAMS_KEY)
-    if not isinstance(streams, StreamServices):
-        return None
-    broker = dataclasses.asdict(streams.broker.stats())
-    hub_stats = getattr(streams.hub, "stats", None)
-    upstream = {key.topic: dataclasses.asdict(status) for key, status in hub_stats().items()} if hub_stats else {}
-    return {"broker": broker, "upstream": upstream}
-
-
 async def metrics(request: Request) -> Response:
     stats = request.app.state.container.cache.stats()
     for kind in ("hits", "misses", "coalesced", "evictions", "entries"):
         CACHE_STATS.labels(kind).set(getattr(stats, kind))
+    request.app.state.health.export_metrics()  # broker drops, spool, pool, not-durable rows
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -204,7 +171,15 @@ async def _open_history(
     registry = container.providers.registry
     assert registry is not None
     history = await stack.enter_async_context(
-        open_history(history_config(settings), RegistryCandleSource(registry), clock=now)
+        open_history(
+            history_config(settings),
+            RegistryCandleSource(registry),
+            clock=now,
+            on_embedded_restart=count_embedded_restart,
+        )
+    )
+    container.services = dataclasses.replace(  # read by /health (database, spool, durability)
+        container.services, extras={**container.services.extras, HISTORY_RUNTIME_KEY: history}
     )
     if history.signals is not None:
         container.services = dataclasses.replace(
@@ -300,7 +275,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     ``clock`` overrides "now" (tests pointing at a standalone replay server pass the cassette's clock).
     """
     settings = settings or Settings()
-    schema = build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens)
+    schema = build_schema(
+        max_depth=settings.max_query_depth,
+        max_tokens=settings.max_query_tokens,
+        max_aliases=settings.max_query_aliases,
+        max_cost=settings.max_query_cost,
+    )
     graphql = SignalGraphQL(
         schema,
         graphql_ide="graphiql" if settings.graphiql else None,
@@ -336,11 +316,13 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 log.info("replay mode", upstream=settings.replay_url, now=moment.isoformat())
             container = build_container(effective, now)
             stack.push_async_callback(container.aclose)
-            if settings.history_enabled and app.state.replay_cassette is None:  # replays stay out of history
+            # replays stay out of history unless HISTORY_IN_REPLAY (tests, demos)
+            if settings.history_enabled and (app.state.replay_cassette is None or settings.history_in_replay):
                 await _open_history(stack, container, settings, now)
             if settings.streams_enabled:
                 await _open_streams(stack, container, effective, now)
             app.state.container = container
+            app.state.health = build_health_monitor(container, settings, replay=app.state.replay_cassette)
             warm_up = asyncio.ensure_future(_warm_up(container))
             stack.push_async_callback(_cancel, warm_up)
             yield
@@ -348,6 +330,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
+            Route("/health/live", live, methods=["GET"]),
+            Route("/health/ready", ready, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

@@ -42,6 +42,9 @@ class Container:
     liquidation_window: LiquidationWindow | None = None
 
     async def aclose(self) -> None:
+        backtest = self.services.extras.get("backtest")
+        if isinstance(backtest, BacktestService):
+            backtest.close()  # its worker processes
         await self.http.aclose()
 
 
@@ -128,7 +131,13 @@ def build_container(settings: Settings, clock: Callable[[], datetime] = system_c
             min_window_coverage=timedelta(seconds=settings.liquidation_window_min_coverage_seconds),
         ),
         max_symbols_per_request=settings.max_symbols_per_request,
-        extras={"backtest": BacktestService(settings.backtest_history_dir)},
+        extras={
+            "backtest": BacktestService(
+                settings.backtest_history_dir,
+                timeout_seconds=settings.backtest_timeout_seconds,
+                workers=settings.backtest_workers,
+            )
+        },
     )
     return Container(
         http=http,

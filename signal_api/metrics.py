@@ -26,3 +26,8 @@ SPOOL_BYTES = Gauge("history_spool_bytes", "Size of the durable spool on disk")
 SPOOL_OVER_CAP = Gauge("history_spool_over_cap", "1 while the spool is at or past its size cap")
 DB_POOL_SIZE = Gauge("db_pool_connections", "Database pool connections", ["state"])
 EMBEDDED_DB_RESTARTS = Counter("embedded_db_restarts", "Restarts of the embedded PostgreSQL by its supervisor")
+HISTORY_ROWS_NOT_DURABLE = Counter(
+    "history_rows_not_durable",
+    "Answered LONG/SHORT rows neither committed nor spooled (reason: spool_full, spool_error, invalid)",
+    ["reason"],
+)

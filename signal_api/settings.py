@@ -99,6 +99,15 @@ class Settings(BaseSettings):
     # backtest: the recorded history to replay (default: ../shared/fixtures/history next to the repo)
     backtest_history_dir: Path | None = None
 
+    # --- query limits, query cost and the backtest's budget (validation engineer) ---
+    # Every operation is costed before it runs (schema/cost.py: list arguments multiply, aliases add up);
+    # over MAX_QUERY_COST it is refused with QUERY_TOO_COSTLY. A backtest runs in a worker process:
+    # at most BACKTEST_WORKERS at a time, answered BACKTEST_TIMEOUT after BACKTEST_TIMEOUT_SECONDS.
+    max_query_aliases: int = Field(default=30, ge=0)
+    max_query_cost: int = Field(default=100, ge=1)
+    backtest_timeout_seconds: float = Field(default=20.0, gt=0)
+    backtest_workers: int = Field(default=1, ge=1, le=32)
+
     # signal history (PostgreSQL): unset DATABASE_URL means an embedded PostgreSQL under DATA_DIR
     history_enabled: bool = True
     database_url: SecretStr | None = None
@@ -107,6 +116,17 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(default=10, ge=1)
     signal_dedup_window_seconds: float = Field(default=900.0, ge=0)
     outcome_job_interval_seconds: float = Field(default=300.0, gt=0)
+
+    # --- health, durability and supervision (health engineer) ---
+    # A LONG/SHORT is durable before it is answered: group commit into the database, waiting at most
+    # HISTORY_COMMIT_TIMEOUT_SECONDS, else an fsync'd spool append capped at HISTORY_SPOOL_MAX_BYTES
+    # (rows past the cap are refused, counted and reported, never silently dropped).
+    history_spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=4096)
+    history_commit_timeout_seconds: float = Field(default=2.0, gt=0)
+    history_in_replay: bool = False  # store replayed signals too (tests, demos); off: replays stay out
+    db_supervisor_interval_seconds: float = Field(default=5.0, gt=0)  # database probe; restarts embedded
+    health_upstream_fresh_seconds: float = Field(default=120.0, gt=0)  # a price source call this recent counts
+    health_probe_timeout_seconds: float = Field(default=2.0, gt=0)  # readiness waits this long for a probe
 
     # --- API keys and access (keys engineer; signal_api/security/auth.py) ---
     # Keys live in the history's database (`signal-api keys create/list/revoke`). Unset ALLOW_ANONYMOUS

@@ -18,6 +18,7 @@ from signal_api.backtest_cli import add_commands
 from tests.test_backtest_support import real_history_dir, write_synthetic_history
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 
@@ -88,15 +89,27 @@ query Backtest($symbol: String!, $mode: Mode!, $h: [Int!], $from: DateTime, $to:
       walkForward { testBars verdict { beatsBaselines statement }
                     folds { number trainBars fits { name d shortMax longMin } } }
     }
-    ... on HistoryNotAvailable { code message missing directory }
+    ... on HistoryNotAvailable { code message missing }
     ... on InvalidInput { code field message }
   }
 }
 """
 
 
+_SERVICES: dict[Path, BacktestService] = {}  # one service (and worker process) per history directory
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_services() -> Iterator[None]:
+    yield
+    for service in _SERVICES.values():
+        service.close()
+    _SERVICES.clear()
+
+
 def _context(directory: Path) -> Any:
-    return SimpleNamespace(services=SimpleNamespace(extras={"backtest": BacktestService(directory)}))
+    service = _SERVICES.setdefault(directory, BacktestService(directory))
+    return SimpleNamespace(services=SimpleNamespace(extras={"backtest": service}))
 
 
 async def _run(directory: Path, **variables: Any) -> dict[str, Any]:
@@ -140,7 +153,8 @@ async def test_graphql_history_not_available(tmp_path: Path) -> None:
     data = await _run(tmp_path / "none")
     assert data["__typename"] == "HistoryNotAvailable"
     assert data["code"] == "HISTORY_NOT_AVAILABLE"
-    assert str(tmp_path / "none") in data["message"]
+    assert str(tmp_path) not in data["message"] and "/" not in data["message"]  # no server path in answers
+    assert data["missing"] == []
 
 
 async def test_graphql_missing_file_is_named(tmp_path: Path) -> None:

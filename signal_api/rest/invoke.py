@@ -13,7 +13,7 @@ field exactly as ``/graphql`` returns it (unless the compact mode trimmed it). H
 404    UNKNOWN_OPERATION, SYMBOL_NOT_FOUND and EXCHANGE_NOT_FOUND (Problems)
 413    RESPONSE_TOO_LARGE (still over the limit when compacted); PAYLOAD_TOO_LARGE comes from the
        app's body-size middleware
-503    UPSTREAM_UNAVAILABLE, HISTORY_UNAVAILABLE, HISTORY_NOT_AVAILABLE (Problems)
+503    UPSTREAM_UNAVAILABLE, HISTORY_UNAVAILABLE, HISTORY_NOT_AVAILABLE, BACKTEST_TIMEOUT (Problems)
 504    TIMEOUT
 500    INTERNAL_ERROR: only for a masked, unexpected resolver failure
 ====== =====================================================================================
@@ -54,6 +54,7 @@ PROBLEM_STATUS = {
     "UPSTREAM_UNAVAILABLE": 503,
     "HISTORY_UNAVAILABLE": 503,
     "HISTORY_NOT_AVAILABLE": 503,
+    "BACKTEST_TIMEOUT": 503,
 }
 QUALITY_KEYS = ("dataQuality", "quality")  # where a result carries its data-quality block (``score``)
 

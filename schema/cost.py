@@ -1,0 +1,301 @@
+"""What a GraphQL operation costs, computed from the document before anything executes (GitHub-style).
+
+Every field has a weight in :data:`COST_WEIGHTS` (fields not listed weigh 0: they read data another
+field already paid for). A field costs ``multiplier × (weight + the cost of its selection set)``, where
+the multiplier is the length of a list argument (``signals(symbols: [...])`` runs once per symbol) or
+an integer argument per unit (``signalHistory(first: 250)`` reads three pages of 100), from a literal,
+a variable or the argument's default. Aliases add up, because each alias runs. An operation costs at
+least :data:`MIN_COST`.
+
+Fragments are costed once per call and memoized by name (a fragment's cost does not depend on where it
+is spread: its type condition fixes its fields, and the variables are fixed for the call), so the work
+is linear in the document's size however the fragments spread each other. A fragment spread twice in
+one selection set counts once, as graphql-core executes it. Unknown fields, unknown or cyclic fragments
+cost 0: validation reports them; nothing here raises on a document that failed or skipped validation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    NullValueNode,
+    OperationDefinitionNode,
+    VariableNode,
+    get_named_type,
+    get_nullable_type,
+    is_list_type,
+)
+from graphql.pyutils import Undefined
+from strawberry.extensions import ValidationCache
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    from graphql import GraphQLNamedType, SelectionSetNode, ValueNode
+    from strawberry import Schema as StrawberrySchema
+
+MIN_COST = 1
+TOO_COSTLY = "QUERY_TOO_COSTLY"
+QUERY_COST_KEY = "query_cost"
+"""Where :class:`ValidationWithCost` leaves the cost in ``RequestContext.extras`` (for budgets, ``rateLimit``)."""
+SATURATED = 2**53
+"""Costs stop growing here (far past any limit), so arithmetic stays on machine-sized integers."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldCost:
+    """``weight`` points each time the field runs; it runs once per item of the list argument ``per``
+    (or ``ceil(value / unit)`` times for an integer argument)."""
+
+    weight: int
+    per: str | None = None
+    unit: int = 1
+
+
+COST_WEIGHTS: Mapping[str, FieldCost] = {
+    # one signal: ~9 upstream reads, cached and batched across a request
+    "Query.signal": FieldCost(1),
+    "Query.signals": FieldCost(1, per="symbols"),
+    "Query.symbols": FieldCost(1),
+    "Query.market": FieldCost(3),  # fans out to every venue
+    "Query.exchanges": FieldCost(1),
+    "Query.exchange": FieldCost(0),  # a handle: the venue reads below it pay
+    "Exchange.candles": FieldCost(1),
+    "Exchange.openInterest": FieldCost(1),
+    "Exchange.openInterestHistory": FieldCost(1),
+    "Exchange.funding": FieldCost(1),
+    "Exchange.fundingHistory": FieldCost(1),
+    # ~1.5 s of CPU per run (in a worker process, under BACKTEST_TIMEOUT_SECONDS)
+    "Query.backtest": FieldCost(50),
+    "Query.signalHistory": FieldCost(1, per="first", unit=100),  # a database page per 100 rows
+    "Query.signalPerformance": FieldCost(2),
+    "Query.symbolInsights": FieldCost(2),
+    "Query.__schema": FieldCost(2),
+    "Query.__type": FieldCost(1),
+    # subscriptions: charged once, when they start (each holds a stream and a queue)
+    "Subscription.liquidations": FieldCost(5),
+    "Subscription.largeTrades": FieldCost(5),
+    "Subscription.candles": FieldCost(5),
+    "Subscription.signalUpdates": FieldCost(2, per="symbols"),  # re-evaluated per symbol on each bar
+}
+"""``"Type.field"`` → weight. One table, so the README and the limits read the same numbers."""
+
+DEFAULT_MAX_QUERY_COST = 100
+"""Two backtests, or a 50-symbol ``signals`` plus change; 29 aliases of a 50-symbol ``signals`` (1,450)
+and 10 backtests (500) are refused."""
+
+
+class _CostWalker:
+    """One costing of one document with one set of variables; ``fragment_visits`` counts fragments costed."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: Mapping[str, Any],
+        weights: Mapping[str, FieldCost],
+    ) -> None:
+        self.schema = schema
+        self.weights = weights
+        self.variables = variables
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self.variable_defaults: dict[str, ValueNode | None] = {}
+        self._memo: dict[str, int] = {}
+        self._in_progress: set[str] = set()
+        self.fragment_visits = 0
+
+    def operation(self, operation: OperationDefinitionNode) -> int:
+        root = self.schema.get_root_type(operation.operation)
+        if root is None:
+            return MIN_COST
+        self.variable_defaults = {d.variable.name.value: d.default_value for d in operation.variable_definitions or ()}
+        return max(MIN_COST, self._selection_set(operation.selection_set, root))
+
+    def _fragment(self, name: str) -> int:
+        known = self._memo.get(name)
+        if known is not None:
+            return known
+        definition = self.fragments.get(name)
+        if definition is None or name in self._in_progress:
+            return 0
+        self._in_progress.add(name)
+        self.fragment_visits += 1
+        try:
+            cost = self._selection_set(
+                definition.selection_set, self.schema.get_type(definition.type_condition.name.value)
+            )
+        finally:
+            self._in_progress.discard(name)
+        self._memo[name] = cost
+        return cost
+
+    def _selection_set(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None) -> int:
+        if selection_set is None or parent is None:
+            return 0
+        total = 0
+        spread: set[str] = set()
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self._field(selection, parent)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in spread:  # collected once per selection set, as graphql-core executes it
+                    spread.add(name)
+                    total += self._fragment(name)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = self.schema.get_type(condition.name.value) if condition is not None else parent
+                total += self._selection_set(selection.selection_set, inner)
+            if total >= SATURATED:
+                return SATURATED
+        return total
+
+    def _field(self, node: FieldNode, parent: GraphQLNamedType) -> int:
+        name = node.name.value
+        rule = self.weights.get(f"{parent.name}.{name}")
+        child = 0
+        definition = parent.fields.get(name) if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType) else None
+        if definition is not None and node.selection_set is not None:
+            child = self._selection_set(node.selection_set, get_named_type(definition.type))
+        if rule is None:
+            return child
+        times = self._multiplier(node, rule, definition.args if definition is not None else {})
+        return min(SATURATED, times * (rule.weight + child))
+
+    def _multiplier(self, node: FieldNode, rule: FieldCost, args: Mapping[str, Any]) -> int:
+        if rule.per is None:
+            return 1
+        value: object = Undefined
+        declared = args.get(rule.per)
+        for argument in node.arguments or ():
+            if argument.name.value == rule.per:
+                value = self._value(argument.value)
+                break
+        else:
+            if declared is not None:
+                value = declared.default_value
+        if declared is not None and is_list_type(get_nullable_type(declared.type)):
+            # one value where a list is expected is coerced to a one-item list
+            return max(1, len(value)) if isinstance(value, list | tuple) else 1
+        if isinstance(value, int) and not isinstance(value, bool):
+            return max(1, math.ceil(value / rule.unit))
+        return 1  # absent or null
+
+    def _value(self, node: ValueNode | None) -> object:
+        """Just enough of a literal or variable to size it: a list's items, an integer."""
+        if isinstance(node, ListValueNode):
+            return node.values
+        if isinstance(node, IntValueNode):
+            try:
+                return int(node.value)
+            except ValueError:
+                return Undefined
+        if isinstance(node, VariableNode):
+            name = node.name.value
+            if name in self.variables:
+                return self.variables[name]
+            default = self.variable_defaults.get(name)
+            return Undefined if default is None or isinstance(default, VariableNode) else self._value(default)
+        if isinstance(node, NullValueNode):
+            return None
+        return Undefined
+
+
+def query_cost(
+    schema: GraphQLSchema | StrawberrySchema,
+    document: DocumentNode,
+    variable_values: Mapping[str, Any] | None = None,
+    operation_name: str | None = None,
+    *,
+    weights: Mapping[str, FieldCost] = COST_WEIGHTS,
+) -> int:
+    """The cost in points of the operation that would execute, before executing it.
+
+    Contract (for budgets and ``rateLimit { cost }``): pure and deterministic; linear in the document's
+    size (each fragment costed once); never raises on any parsed document, valid or not, so it can run
+    whether or not validation ran (``ValidationCache`` hits skip the rules). ``variable_values`` are the
+    request's raw JSON variables (list lengths and integers are read from them, defaults otherwise).
+    The operation is picked as graphql-core picks it: by ``operation_name``, or the only one; with
+    several and no name, the most expensive (execution will refuse it anyway). An operation costs at
+    least :data:`MIN_COST` (1); a name that matches no operation costs :data:`MIN_COST`. Costs saturate
+    at :data:`SATURATED`. Subscriptions are costed once, at subscribe time.
+    """
+    graphql_schema = _graphql_schema(schema)
+    walker = _CostWalker(graphql_schema, document, variable_values or {}, weights)
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
+    return max((walker.operation(o) for o in operations), default=MIN_COST)
+
+
+def operation_cost_walker(
+    schema: GraphQLSchema | StrawberrySchema, document: DocumentNode, variable_values: Mapping[str, Any] | None = None
+) -> _CostWalker:
+    """A walker for tests and benchmarks that want ``fragment_visits`` (the structural linearity check)."""
+    return _CostWalker(_graphql_schema(schema), document, variable_values or {}, COST_WEIGHTS)
+
+
+def _graphql_schema(schema: GraphQLSchema | StrawberrySchema) -> GraphQLSchema:
+    return schema if isinstance(schema, GraphQLSchema) else schema._schema
+
+
+class ValidationWithCost(ValidationCache):
+    """Strawberry's cached validation, then the cost of the valid operation with this request's variables;
+    over ``max_cost`` it is refused before execution with ``QUERY_TOO_COSTLY`` (a pre-execution error, so
+    over WebSocket it is an ``error`` message, not a ``next``).
+
+    The cost runs on every request, cache hit or not (the cache stores validation only: the cost depends
+    on the variables), and is left in ``context.extras[QUERY_COST_KEY]`` when the context has ``extras``.
+    One extension, not two, so no extension order can let cached validation overwrite the refusal."""
+
+    def __init__(self, *, max_cost: int, maxsize: int | None = 256) -> None:
+        super().__init__(maxsize=maxsize)
+        self.max_cost = max_cost
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        document = ctx.graphql_document
+        if document is not None:
+            ctx.pre_execution_errors = self.cached_validate_document(ctx.schema._schema, document, ctx.validation_rules)
+            if not ctx.pre_execution_errors:
+                cost = query_cost(ctx.schema, document, ctx.variables, ctx.operation_name)
+                extras = getattr(ctx.context, "extras", None)
+                if isinstance(extras, dict):
+                    extras[QUERY_COST_KEY] = cost
+                if cost > self.max_cost:
+                    shown = f"more than {SATURATED}" if cost >= SATURATED else str(cost)
+                    ctx.pre_execution_errors = [
+                        GraphQLError(
+                            f"query cost {shown} exceeds the maximum of {self.max_cost} "
+                            "(list arguments multiply, aliases add up; see the README)",
+                            extensions={"code": TOO_COSTLY, "cost": min(cost, SATURATED), "maxCost": self.max_cost},
+                        )
+                    ]
+        yield
+
+
+__all__ = [
+    "COST_WEIGHTS",
+    "DEFAULT_MAX_QUERY_COST",
+    "MIN_COST",
+    "QUERY_COST_KEY",
+    "TOO_COSTLY",
+    "FieldCost",
+    "ValidationWithCost",
+    "operation_cost_walker",
+    "query_cost",
+]

@@ -1,0 +1,158 @@
+"""Depth and alias limits that cost one visit per fragment, however the fragments spread each other.
+
+Strawberry's ``QueryDepthLimiter`` and ``MaxAliasesLimiter`` expand every fragment spread where it
+occurs, so a 1.3 KB document whose fragment N spreads fragment N-1 twice costs 2^N visits: seconds of
+validation at 20 levels, on the event loop. Here each fragment's shape (its depth and its alias count)
+is computed once per document and memoized by name, so the work is linear in the document's size.
+
+Counting follows execution: a fragment spread twice in one selection set is collected once
+(graphql-core does the same), but spread under two different fields it counts twice, since both run.
+Alias counts may therefore be far larger than the document; they saturate at :data:`SATURATED`.
+
+Unknown and cyclic fragments count as empty: graphql-core's own rules (``KnownFragmentNamesRule``,
+``NoFragmentCyclesRule``) report them as ordinary typed validation errors, and nothing here raises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    ValidationRule,
+)
+from graphql.language.visitor import SKIP
+
+if TYPE_CHECKING:
+    from graphql import ASTValidationRule, DocumentNode, SelectionSetNode
+
+SATURATED = 2**53
+"""Counts stop growing here: enough to exceed any limit, small enough to stay a machine integer."""
+
+INTROSPECTION_MAX_DEPTH = 15
+"""``__schema``/``__type`` subtrees get at least this depth (GraphiQL's introspection query needs 13)."""
+
+TOO_DEEP = "QUERY_TOO_DEEP"
+TOO_LARGE = "QUERY_TOO_LARGE"
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What the limits measure in one selection set (or operation): nesting of fields with a selection
+    set (``depth`` for ordinary fields, ``introspection_depth`` under ``__schema``/``__type``) and the
+    number of aliased fields, fragments included as they execute."""
+
+    depth: int = 0
+    introspection_depth: int = 0
+    aliases: int = 0
+
+
+_EMPTY = Shape()
+
+
+class DocumentShapes:
+    """Shapes of a document's operations; each fragment is measured once (``fragment_visits`` counts it)."""
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.fragments: dict[str, FragmentDefinitionNode] = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self._memo: dict[str, Shape] = {}
+        self._in_progress: set[str] = set()
+        self.fragment_visits = 0
+
+    def operation(self, operation: OperationDefinitionNode) -> Shape:
+        return self._selection_set(operation.selection_set)
+
+    def fragment(self, name: str) -> Shape:
+        """The fragment's shape; empty when unknown or part of a cycle (graphql-core reports both)."""
+        known = self._memo.get(name)
+        if known is not None:
+            return known
+        definition = self.fragments.get(name)
+        if definition is None or name in self._in_progress:
+            return _EMPTY
+        self._in_progress.add(name)
+        self.fragment_visits += 1
+        try:
+            shape = self._selection_set(definition.selection_set)
+        finally:
+            self._in_progress.discard(name)
+        self._memo[name] = shape
+        return shape
+
+    def _selection_set(self, selection_set: SelectionSetNode | None) -> Shape:
+        depth = introspection = aliases = 0
+        spread: set[str] = set()
+        for selection in selection_set.selections if selection_set is not None else ():
+            if isinstance(selection, FieldNode):
+                child = self._selection_set(selection.selection_set)
+                nested = 0 if selection.selection_set is None else 1 + max(child.depth, child.introspection_depth)
+                if selection.name.value.startswith("__"):
+                    introspection = max(introspection, nested)
+                else:
+                    depth = max(depth, nested)
+                aliases += child.aliases + (1 if selection.alias is not None else 0)
+                continue
+            if isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in spread:  # collected once per selection set, as graphql-core executes it
+                    continue
+                spread.add(name)
+                inner = self.fragment(name)
+            elif isinstance(selection, InlineFragmentNode):
+                inner = self._selection_set(selection.selection_set)
+            else:  # pragma: no cover - the grammar has no other selection
+                continue
+            depth = max(depth, inner.depth)
+            introspection = max(introspection, inner.introspection_depth)
+            aliases += inner.aliases
+        return Shape(depth, introspection, min(aliases, SATURATED))
+
+
+def _operation_label(operation: OperationDefinitionNode) -> str:
+    return operation.name.value if operation.name is not None else "anonymous"
+
+
+def limit_rule(*, max_depth: int, max_aliases: int) -> type[ASTValidationRule]:
+    """One graphql-core rule enforcing both limits per operation (``QUERY_TOO_DEEP``, ``QUERY_TOO_LARGE``).
+
+    Create it once per schema and share it: ``ValidationCache`` keys on the rule classes, and
+    graphql-core instantiates the class afresh for each validation, so no state is shared."""
+
+    class QueryLimits(ValidationRule):
+        def enter_document(self, node: DocumentNode, *_args: Any) -> object:
+            shapes = DocumentShapes(node)
+            for definition in node.definitions:
+                if not isinstance(definition, OperationDefinitionNode):
+                    continue
+                shape = shapes.operation(definition)
+                label = _operation_label(definition)
+                intro_limit = max(max_depth, INTROSPECTION_MAX_DEPTH)
+                if shape.depth > max_depth or shape.introspection_depth > intro_limit:
+                    self.report_error(
+                        GraphQLError(
+                            f"'{label}' exceeds maximum operation depth of {max_depth}",
+                            definition,
+                            extensions={"code": TOO_DEEP},
+                        )
+                    )
+                if shape.aliases > max_aliases:
+                    count = f"more than {SATURATED}" if shape.aliases >= SATURATED else str(shape.aliases)
+                    self.report_error(
+                        GraphQLError(
+                            f"'{label}' has {count} aliases (fragments included as executed); allowed: {max_aliases}",
+                            definition,
+                            extensions={"code": TOO_LARGE},
+                        )
+                    )
+            return SKIP  # everything is measured above; the visitor need not walk this rule further
+
+    QueryLimits.__name__ = QueryLimits.__qualname__ = f"QueryLimits_d{max_depth}_a{max_aliases}"
+    return QueryLimits
