@@ -1,6 +1,16 @@
 """``HistoryRecorder``: the :class:`resolvers.context.SignalRecorder` that stores LONG/SHORT signals.
 
-``record`` never waits and never raises: it builds the row (with its UUID, made here) and puts it on a
+The request path calls :meth:`HistoryRecorder.persist`, which returns only once the row is durable, so
+an answered LONG/SHORT survives a SIGKILL of the process. Group commit keeps that fast under load: the
+rows of concurrent requests wait together for one committer, which writes them in one transaction
+(``commit_timeout_seconds`` at most); while one commit runs, the next batch gathers. When the database
+does not take a batch (down, slow, refusing) the batch is appended to the fsync'd spool instead, off the
+event loop. ``persist`` never raises for storage: if even the spool refuses (its size cap, a disk
+error) the rows are counted as not durable (:attr:`RecorderStats.not_durable`, by reason), logged, and
+the answer still goes out.
+
+``record`` (fire and forget, kept for callers that need no durability guarantee) never waits and never
+raises: it builds the row (with its UUID, made here) and puts it on a
 bounded queue; when the queue is full the row goes straight to the durable spool. A writer task drains
 the queue in batches into the database; a batch the database does not take goes to the spool, and the
 recorder keeps spooling (without hammering the database) until a replay task, which probes every
@@ -13,13 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
 
 from persistence.db import DATABASE_ERRORS, is_unavailable
 from persistence.rows import STORED_RECOMMENDATIONS, SignalRow
+from persistence.spool import SpoolFull
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -29,6 +42,24 @@ if TYPE_CHECKING:
     from persistence.spool import Spool
 
 log = structlog.get_logger(__name__)
+
+
+class Durability(enum.Enum):
+    """Where :meth:`HistoryRecorder.persist` left a signal when it returned."""
+
+    NOT_STORED = "not_stored"  # a NEUTRAL: never stored
+    DATABASE = "database"  # committed (or a repeat of a stored signal, see the dedup rule)
+    SPOOL = "spool"  # appended and fsync'd to the spool; replayed into the database later
+    LOST = "lost"  # neither took it: counted in ``not_durable``
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderStats:
+    spooling: bool  # the database is considered down: rows go to the spool
+    committed_rows: int  # rows the group commit wrote to the database
+    spooled_rows: int  # rows the request path appended to the spool
+    commits: int  # group-commit transactions (committed_rows / commits = the mean batch)
+    not_durable: dict[str, int]  # rows neither the database nor the spool took, by reason
 
 
 class HistoryRecorder:
@@ -41,10 +72,20 @@ class HistoryRecorder:
         batch_size: int = 200,
         replay_interval_seconds: float = 10.0,
         write_timeout_seconds: float = 5.0,
+        commit_timeout_seconds: float = 2.0,
         id_factory: Callable[[], uuid.UUID] = uuid.uuid4,
+        on_unavailable: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._signals = signals
         self._spool = spool
+        self._commit_timeout = commit_timeout_seconds
+        self._on_unavailable = on_unavailable
+        self._pending: list[tuple[SignalRow, asyncio.Future[Durability]]] = []
+        self._committer: asyncio.Task[None] | None = None
+        self._committed = 0
+        self._spooled = 0
+        self._commits = 0
+        self._not_durable: dict[str, int] = {}
         self._queue: asyncio.Queue[SignalRow] = asyncio.Queue(maxsize=queue_size)
         self._batch_size = batch_size
         self._replay_interval = replay_interval_seconds
@@ -60,7 +101,119 @@ class HistoryRecorder:
         """True while the database is considered down (new rows go to the spool)."""
         return self._spooling
 
-    # -- the request path: synchronous, never raises -------------------------------------------------
+    @property
+    def spool(self) -> Spool:
+        return self._spool
+
+    def stats(self) -> RecorderStats:
+        return RecorderStats(self._spooling, self._committed, self._spooled, self._commits, dict(self._not_durable))
+
+    def wake(self) -> None:
+        """Try the replay now (the database came back, e.g. after a supervised restart)."""
+        self._wake.set()
+
+    # -- the request path: durable before it returns, never raises for storage ------------------------
+
+    async def persist(self, signal: Signal) -> Durability:
+        """Store ``signal`` (LONG/SHORT) durably before returning: in the database by group commit, else
+        in the fsync'd spool. Never raises because of storage (a failure is counted and logged)."""
+        try:
+            if signal.recommendation not in STORED_RECOMMENDATIONS:
+                return Durability.NOT_STORED
+            row = SignalRow.from_signal(signal, self._new_id())
+        except Exception:
+            log.exception("signal not recorded", symbol=getattr(signal, "symbol", "?"))
+            self._count_not_durable("invalid", 1)
+            return Durability.LOST
+        if self._closed:
+            return await self._spool_rows([row])
+        done: asyncio.Future[Durability] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, done))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_pending(), name="history-group-commit")
+        # shielded: a request cancelled while waiting does not cancel the commit of its batch
+        return await asyncio.shield(done)
+
+    async def _commit_pending(self) -> None:
+        """Commit what has gathered, batch after batch, until nothing waits."""
+        batch: list[tuple[SignalRow, asyncio.Future[Durability]]] = []
+        try:
+            await asyncio.sleep(0)  # the requests resolved in this loop iteration join the first batch
+            while self._pending:
+                batch = self._pending[: self._batch_size]
+                del self._pending[: len(batch)]
+                outcome = await self._store([row for row, _ in batch])
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(outcome)
+                batch = []
+        finally:
+            leftover = batch + self._pending  # cancelled (shutdown): spooled here, synchronously
+            self._pending = []
+            if leftover:
+                outcome = self._spool_now([row for row, _ in leftover])
+                for _, done in leftover:
+                    if not done.done():
+                        done.set_result(outcome)
+
+    async def _store(self, rows: list[SignalRow]) -> Durability:
+        if not self._spooling and not self._closed:
+            try:
+                async with asyncio.timeout(self._commit_timeout):
+                    await self._signals.insert_many(rows)
+            except asyncio.CancelledError:
+                raise  # the caller spools the batch (maybe committed too: the replay is idempotent by id)
+            except Exception as exc:
+                self._database_failed(exc, len(rows))
+            else:
+                self._committed += len(rows)
+                self._commits += 1
+                return Durability.DATABASE
+        return await self._spool_rows(rows)
+
+    async def _spool_rows(self, rows: list[SignalRow]) -> Durability:
+        """Append to the spool in a worker thread (the fsync stays off the event loop)."""
+        try:
+            await asyncio.to_thread(self._spool.append, rows)
+        except SpoolFull:
+            self._count_not_durable("spool_full", len(rows))
+            return Durability.LOST
+        except OSError as exc:
+            log.error("spool append failed: rows not durable", rows=len(rows), error=repr(exc))
+            self._count_not_durable("spool_error", len(rows))
+            return Durability.LOST
+        self._spooled += len(rows)
+        return Durability.SPOOL
+
+    def _spool_now(self, rows: list[SignalRow]) -> Durability:
+        try:
+            self._spool.append(rows)
+        except SpoolFull:
+            self._count_not_durable("spool_full", len(rows))
+            return Durability.LOST
+        except OSError as exc:
+            log.error("spool append failed: rows not durable", rows=len(rows), error=repr(exc))
+            self._count_not_durable("spool_error", len(rows))
+            return Durability.LOST
+        self._spooled += len(rows)
+        return Durability.SPOOL
+
+    def _count_not_durable(self, reason: str, rows: int) -> None:
+        self._not_durable[reason] = self._not_durable.get(reason, 0) + rows
+
+    def _database_failed(self, exc: BaseException, rows: int) -> None:
+        if isinstance(exc, TimeoutError):
+            log.warning("history commit timed out; spooling", rows=rows, timeout=self._commit_timeout)
+        elif not isinstance(exc, DATABASE_ERRORS) or not is_unavailable(exc):
+            log.error("history write failed; spooling", rows=rows, error=repr(exc))
+        else:
+            log.warning("database unavailable; spooling", rows=rows, error=repr(exc))
+        self._spooling = True
+        self._wake.set()
+        if self._on_unavailable is not None:
+            self._on_unavailable(exc)
+
+    # -- fire and forget: synchronous, never raises -----------------------------------------------------
 
     def record(self, signal: Signal) -> None:
         self.submit(signal)
@@ -79,13 +232,13 @@ class HistoryRecorder:
 
     def _enqueue(self, row: SignalRow) -> None:
         if self._closed:
-            self._spool.append([row])
+            self._spool_now([row])
             return
         try:
             self._queue.put_nowait(row)
         except asyncio.QueueFull:
             log.warning("history queue full; spooling", queue_size=self._queue.maxsize)
-            self._spool.append([row])
+            self._spool_now([row])
             self._spooling = True
             self._wake.set()
 
@@ -105,6 +258,10 @@ class HistoryRecorder:
 
     async def aclose(self) -> None:
         """Stop the tasks and drain the queue: to the database if it answers, else to the spool."""
+        committer = self._committer
+        if committer is not None and not committer.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await committer  # the waiting requests get their answer (bounded by the commit timeout)
         self._closed = True
         for task in reversed(self._tasks):
             task.cancel()
@@ -131,22 +288,17 @@ class HistoryRecorder:
 
     async def _write(self, batch: list[SignalRow]) -> None:
         if self._spooling:
-            self._spool.append(batch)
+            self._spool_now(batch)
             return
         try:
             async with asyncio.timeout(self._write_timeout):
                 await self._signals.insert_many(batch)
         except asyncio.CancelledError:
-            self._spool.append(batch)  # maybe committed too: the replay is idempotent by id
+            self._spool_now(batch)  # maybe committed too: the replay is idempotent by id
             raise
         except Exception as exc:
-            if not isinstance(exc, DATABASE_ERRORS) or not is_unavailable(exc):
-                log.exception("history write failed; spooling", rows=len(batch))
-            else:
-                log.warning("database unavailable; spooling", rows=len(batch), error=repr(exc))
-            self._spool.append(batch)
-            self._spooling = True
-            self._wake.set()
+            self._database_failed(exc, len(batch))
+            self._spool_now(batch)
 
     async def _replay_loop(self) -> None:
         while True:

@@ -1,8 +1,9 @@
 """Everything the signal history runs on, opened and closed as one unit by the composition root.
 
 ``open_history(config, candles)`` opens the database (embedded PostgreSQL when ``config.database_url``
-is None), applies the migrations, and starts the recorder and the outcome job; on exit it drains the
-recorder (to the database or the spool), stops the job, closes the pool and stops the embedded server.
+is None), applies the migrations, and starts the recorder, the database supervisor (which restarts a
+dead embedded server and reopens the pool) and the outcome job; on exit it drains the recorder (to the
+database or the spool), stops the job and the supervisor, closes the pool and stops the embedded server.
 
 When the database cannot be opened at start-up the service still starts: the runtime is *degraded*,
 ``database`` is None, the recorder-less composition stores nothing and the history fields answer
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from persistence.db import DATABASE_ERRORS, Database, default_data_dir, open_database
+from persistence.db import DATABASE_ERRORS, Database, DatabaseSupervisor, default_data_dir, open_database
 from persistence.outcomes import OutcomeJob
 from persistence.recorder import HistoryRecorder
 from persistence.repository import OutcomeRepository, SignalRepository
@@ -51,6 +52,9 @@ class HistoryConfig:
     outcome_interval_seconds: float = 300.0
     replay_interval_seconds: float = 10.0
     run_outcome_job: bool = True
+    spool_max_bytes: int | None = 256 * 1024 * 1024  # None: unbounded
+    commit_timeout_seconds: float = 2.0  # longest a request waits for its group commit before spooling
+    supervisor_interval_seconds: float = 5.0
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -64,6 +68,9 @@ class HistoryRuntime:
     outcomes: OutcomeRepository | None
     recorder: HistoryRecorder | None
     job: OutcomeJob | None
+    supervisor: DatabaseSupervisor | None = None
+    spool: Spool | None = None
+    open_error: str | None = None  # why the database could not be opened at start-up
 
     @property
     def available(self) -> bool:
@@ -76,7 +83,10 @@ async def open_history(
     candles: CandleSource,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_embedded_restart: Callable[[], None] | None = None,
 ) -> AsyncIterator[HistoryRuntime]:
+    """``on_embedded_restart`` is called once per supervised restart of the embedded server (the
+    composition root counts it; this package exports no metrics)."""
     data_dir = config.resolved_data_dir
     async with contextlib.AsyncExitStack() as stack:
         database: Database | None = None
@@ -86,14 +96,34 @@ async def open_history(
             )
         except _OPEN_ERRORS as exc:
             log.error("signal history unavailable: the database could not be opened", error=repr(exc))
-        if database is None:
-            yield HistoryRuntime(None, None, None, None, None)
+            yield HistoryRuntime(None, None, None, None, None, open_error=repr(exc))
             return
+        spool = Spool(data_dir / "spool", max_bytes=config.spool_max_bytes)
         signals = SignalRepository(database, dedup_window_seconds=config.dedup_window_seconds)
         outcomes = OutcomeRepository(database)
-        recorder = HistoryRecorder(
-            signals, Spool(data_dir / "spool"), replay_interval_seconds=config.replay_interval_seconds
+        recorder: HistoryRecorder | None = None
+
+        def recovered() -> None:
+            if recorder is not None:
+                recorder.wake()
+
+        supervisor = DatabaseSupervisor(
+            database,
+            min_size=config.pool_min,
+            max_size=config.pool_max,
+            interval_seconds=config.supervisor_interval_seconds,
+            on_restart=on_embedded_restart,
+            on_recovered=recovered,
         )
+        recorder = HistoryRecorder(
+            signals,
+            spool,
+            replay_interval_seconds=config.replay_interval_seconds,
+            commit_timeout_seconds=config.commit_timeout_seconds,
+            on_unavailable=supervisor.notify,
+        )
+        await supervisor.start()
+        stack.push_async_callback(supervisor.aclose)
         await recorder.start()
         stack.push_async_callback(recorder.aclose)
         job: OutcomeJob | None = None
@@ -101,4 +131,4 @@ async def open_history(
             job = OutcomeJob(outcomes, candles, interval_seconds=config.outcome_interval_seconds, clock=clock)
             await job.start()
             stack.push_async_callback(job.aclose)
-        yield HistoryRuntime(database, signals, outcomes, recorder, job)
+        yield HistoryRuntime(database, signals, outcomes, recorder, job, supervisor, spool)

@@ -13,10 +13,14 @@ if TYPE_CHECKING:
 
 
 class SignalRecorder(Protocol):
-    """Where computed signals go to be stored (LONG/SHORT only). ``record`` must return at once and
-    never raise: storage must not slow or fail a GraphQL request."""
+    """Where computed signals go to be stored (LONG/SHORT only).
 
-    def record(self, signal: Signal) -> None: ...
+    ``persist`` returns once the signal is durable (committed, or fsync'd to a local spool), so a
+    LONG/SHORT is never answered before it would survive a crash; implementations batch concurrent
+    calls (group commit) to stay fast under load, bound the wait, and never raise because of storage:
+    a signal they could not make durable is counted and reported, and the answer still goes out."""
+
+    async def persist(self, signal: Signal) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,7 @@ class RequestContext:
     request: Any = None
     response: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+    connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload (its API key)
 
     @classmethod
     def create(cls, services: Services, request: Any = None, response: Any = None) -> RequestContext:

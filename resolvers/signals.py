@@ -40,7 +40,9 @@ async def resolve_signal(ctx: RequestContext, symbol: str, mode: Mode, timeframe
             data_quality=DataQuality.of(exc.data_quality),
         )
     if ctx.services.recorder is not None:
-        ctx.services.recorder.record(computed)
+        # durable before it is sent: every path that answers a signal (signal, signals, /invoke,
+        # signalUpdates) comes through here
+        await ctx.services.recorder.persist(computed)
     return Signal.of(computed)
 
 

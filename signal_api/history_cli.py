@@ -37,6 +37,9 @@ def history_config(settings: Settings) -> HistoryConfig:
         pool_max=settings.db_pool_max,
         dedup_window_seconds=settings.signal_dedup_window_seconds,
         outcome_interval_seconds=settings.outcome_job_interval_seconds,
+        spool_max_bytes=settings.history_spool_max_bytes,
+        commit_timeout_seconds=settings.history_commit_timeout_seconds,
+        supervisor_interval_seconds=settings.db_supervisor_interval_seconds,
     )
 
 
