@@ -41,8 +41,16 @@ from providers.errors import (
     RateLimited,
     UpstreamError,
     UpstreamUnavailable,
+    non_finite,
+    unexpected_shape,
 )
-from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS, clamp_limit, funding_interval_hours, oldest_first
+from providers.normalize import (
+    DEFAULT_FUNDING_INTERVAL_HOURS,
+    clamp_limit,
+    first_non_finite,
+    funding_interval_hours,
+    oldest_first,
+)
 from providers.venue import Capability, MarketProvider, interval_code
 
 if TYPE_CHECKING:
@@ -381,9 +389,13 @@ class BybitProvider(MarketProvider):
 
     def _convert(self, endpoint: str, payload: Any, convert: Callable[[Any], Any]) -> Any:
         try:
-            return convert(payload)
+            result = convert(payload)
         except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise MalformedPayload(PROVIDER, endpoint, f"unexpected payload shape: {exc!r}") from exc
+            raise unexpected_shape(PROVIDER, endpoint, exc) from exc
+        where = first_non_finite(result)
+        if where is not None:
+            raise non_finite(PROVIDER, endpoint, where)
+        return result
 
     async def ticker(self, instrument: Instrument) -> Ticker24h:
         result: Ticker24h = self._convert("market.tickers", await self._tickers(instrument), parse_ticker)

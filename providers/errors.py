@@ -17,9 +17,18 @@
 
 Status codes and venue codes are mapped onto these in one place, :func:`classify_status`, plus one
 small hook per provider for error envelopes that arrive with HTTP 200.
+
+Messages reach clients (``failedSources``, ``UpstreamUnavailable``): they name the provider, the
+endpoint and what went wrong in our words. A parser's own text (pydantic's, a ``KeyError``'s) goes to the
+log only (:func:`unexpected_shape`).
 """
 
 from __future__ import annotations
+
+import structlog
+from pydantic import ValidationError
+
+log = structlog.get_logger(__name__)
 
 
 class UpstreamError(Exception):
@@ -101,6 +110,40 @@ class AuthenticationFailed(FatalError):
 
 class ProviderDisabled(FatalError):
     code = "PROVIDER_DISABLED"
+
+
+def non_finite(provider: str, endpoint: str, where: str) -> MalformedPayload:
+    """A NaN or infinity in a venue's answer: an upstream fault; the input is missing, named by field."""
+    log.warning("upstream payload has a non-finite number", provider=provider, endpoint=endpoint, field=where)
+    return MalformedPayload(provider, endpoint, f"NaN or Infinity in {where[:80]}")
+
+
+def unexpected_shape(provider: str, endpoint: str, exc: Exception) -> MalformedPayload:
+    """A parser refused the payload: the client is told which endpoint; the parser's detail is logged."""
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+        if errors and all(error["type"] == "finite_number" for error in errors):
+            return non_finite(provider, endpoint, ".".join(str(part) for part in errors[0]["loc"]))
+    log.warning("upstream payload rejected", provider=provider, endpoint=endpoint, detail=str(exc)[:1000])
+    where = _shape_detail(exc)
+    return MalformedPayload(
+        provider, endpoint, f"unexpected payload shape ({where})" if where else "unexpected payload shape"
+    )
+
+
+def _shape_detail(exc: Exception) -> str | None:
+    """The field at fault in our words: the venue's field name and whether it is missing or invalid."""
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+        if not errors:
+            return None
+        field = ".".join(str(part) for part in errors[0]["loc"])[:80]
+        return f"{field} missing" if errors[0]["type"] == "missing" else f"{field} invalid"
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str | int):
+        return f"{str(exc.args[0])[:80]} missing"
+    if isinstance(exc, IndexError):
+        return "too few items"
+    return None
 
 
 def parse_retry_after(value: str | None) -> float | None:

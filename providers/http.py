@@ -30,8 +30,11 @@ from providers.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
     classify_status,
+    non_finite,
     parse_retry_after,
+    unexpected_shape,
 )
+from providers.normalize import first_non_finite
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -156,9 +159,13 @@ class ProviderHttp:
         async def load() -> T:
             payload = await self._request_with_retries(method, path, endpoint, query, body)
             try:
-                return parse(payload)
+                result = parse(payload)
             except (KeyError, IndexError, TypeError, ValueError) as exc:
-                raise MalformedPayload(self.provider, endpoint, f"unexpected payload shape: {exc!r}") from exc
+                raise unexpected_shape(self.provider, endpoint, exc) from exc
+            where = first_non_finite(result)  # venues send numbers as strings: "NaN" parses as a float
+            if where is not None:
+                raise non_finite(self.provider, endpoint, where)
+            return result
 
         return await self._cache.get_or_load(key, ttl, load)
 
@@ -208,9 +215,10 @@ class ProviderHttp:
                     timeout=self._timeout,
                 )
             except httpx2.TimeoutException as exc:
-                raise UpstreamTimeout(self.provider, endpoint, f"timed out: {type(exc).__name__}") from exc
+                raise UpstreamTimeout(self.provider, endpoint, f"timed out ({_phase(exc)})") from exc
             except httpx2.TransportError as exc:
-                raise UpstreamUnavailable(self.provider, endpoint, f"connection failed: {exc!r}") from exc
+                log.info("upstream connection failed", provider=self.provider, endpoint=endpoint, detail=repr(exc))
+                raise UpstreamUnavailable(self.provider, endpoint, "connection failed") from exc
             return self._decode(response, endpoint)
         except UpstreamError as exc:
             outcome = exc.code
@@ -248,6 +256,19 @@ class ProviderHttp:
         if payload is None:
             raise MalformedPayload(self.provider, endpoint, f"empty body with HTTP {status}")
         return payload
+
+
+def _phase(exc: httpx2.TimeoutException) -> str:
+    """Which step timed out, in our words (the exception class names the HTTP library)."""
+    for kind, phase in (
+        (httpx2.ConnectTimeout, "connect"),
+        (httpx2.ReadTimeout, "read"),
+        (httpx2.WriteTimeout, "write"),
+        (httpx2.PoolTimeout, "connection pool"),
+    ):
+        if isinstance(exc, kind):
+            return phase
+    return "request"
 
 
 def _short_message(payload: Any) -> str:

@@ -1,10 +1,14 @@
-"""Boundary helpers every venue shares: series order and funding intervals."""
+"""Boundary helpers every venue shares: series order, funding intervals, finite numbers."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 import statistics
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -36,3 +40,59 @@ def funding_interval_hours(settlement_times_ms: Iterable[int]) -> float:
 def clamp_limit(limit: int, maximum: int) -> int:
     """A row limit within 1..``maximum``, the most a venue's endpoint serves in one answer."""
     return max(1, min(limit, maximum))
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    names = _FIELDS.get(kind)
+    if names is None:
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            names = tuple(kind.model_fields)
+        elif dataclasses.is_dataclass(kind):
+            names = tuple(field.name for field in dataclasses.fields(kind))
+        else:
+            names = ()  # str, int, datetime, enums...: no float inside
+        _FIELDS[kind] = names
+    return names
+
+
+def _has_non_finite(value: Any) -> bool:
+    kind = type(value)
+    if kind is float:
+        return not math.isfinite(value)
+    if kind is list or kind is tuple:
+        return any(map(_has_non_finite, value))
+    if kind is dict:
+        return any(map(_has_non_finite, value.values()))
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    return any(_has_non_finite(getattr(value, name)) for name in _field_names(kind))
+
+
+def first_non_finite(value: Any) -> str | None:
+    """Where the first NaN or infinity sits in a parsed answer (``"[3].close"``), or None when there is none.
+
+    Venues send numbers as strings, and ``float("NaN")`` parses: a NaN would pass every parser and then
+    poison the engine or fail GraphQL's ``Float`` serialization. The HTTP layer and the stream clients
+    run this on every parsed result, so a non-finite number is a malformed upstream payload (the input
+    is missing and named), never a client error. A fast scan first; the path only when there is one."""
+    return _path_of_non_finite(value, "") if _has_non_finite(value) else None
+
+
+def _path_of_non_finite(value: Any, path: str) -> str | None:
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path or "value")
+    items: Iterable[tuple[str, Any]]
+    if isinstance(value, list | tuple):
+        items = ((f"{path}[{i}]", item) for i, item in enumerate(value))
+    elif isinstance(value, dict):
+        items = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+    else:
+        items = ((f"{path}.{name}" if path else name, getattr(value, name)) for name in _field_names(type(value)))
+    for where, item in items:
+        found = _path_of_non_finite(item, where)
+        if found is not None:
+            return found
+    return None

@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class _Venue(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # allow_inf_nan=False: Binance sends numbers as strings and "NaN" would parse; a non-finite number
+    # is a malformed payload (the input is missing and named), not a value
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
 
 class BinanceSymbol(_Venue):

@@ -33,6 +33,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
 from engine.market import CandleInterval, CandleUpdate, Liquidation, Trade
+from providers.normalize import first_non_finite
 from providers.streams import Publisher, StreamKey, StreamKind
 from providers.streams.parsers import (
     BYBIT_INTERVAL_CODES,
@@ -271,6 +272,11 @@ class StreamConnection:
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             self.stats.parse_errors += 1
             log.warning("stream %s: unparseable message (%r): %.200s", self.key.topic, exc, raw)
+            return
+        where = first_non_finite(events)
+        if where is not None:  # a "NaN" price parses as a float: count it as unparseable, never publish it
+            self.stats.parse_errors += 1
+            log.warning("stream %s: non-finite number at %s: %.200s", self.key.topic, where, raw)
             return
         for event in events:
             if not self._wanted(event):
