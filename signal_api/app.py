@@ -30,7 +30,6 @@ from schema.build import build_schema
 from schema.operations import persisted_query_allowed
 from signal_api.container import build_container, system_clock
 from signal_api.health import HISTORY_RUNTIME_KEY, build_health_monitor, count_embedded_restart, health, live, ready
-from signal_api.health import HISTORY_RUNTIME_KEY, build_health_monitor, count_embedded_restart, health, live, ready
 from signal_api.fanout import SharedFanoutHandler
 from signal_api.rest import build_rest_routes
 from signal_api.settings import Settings
@@ -331,8 +330,6 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
-            Route("/health/live", live, methods=["GET"]),
-            Route("/health/ready", ready, methods=["GET"]),
             Route("/health/live", live, methods=["GET"]),
             Route("/health/ready", ready, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),

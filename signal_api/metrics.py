@@ -31,8 +31,3 @@ HISTORY_ROWS_NOT_DURABLE = Counter(
     "Answered LONG/SHORT rows neither committed nor spooled (reason: spool_full, spool_error, invalid)",
     ["reason"],
 )
-HISTORY_ROWS_NOT_DURABLE = Counter(
-    "history_rows_not_durable",
-    "Answered LONG/SHORT rows neither committed nor spooled (reason: spool_full, spool_error, invalid)",
-    ["reason"],
-)

@@ -128,17 +128,6 @@ class Settings(BaseSettings):
     health_upstream_fresh_seconds: float = Field(default=120.0, gt=0)  # a price source call this recent counts
     health_probe_timeout_seconds: float = Field(default=2.0, gt=0)  # readiness waits this long for a probe
 
-    # --- health, durability and supervision (health engineer) ---
-    # A LONG/SHORT is durable before it is answered: group commit into the database, waiting at most
-    # HISTORY_COMMIT_TIMEOUT_SECONDS, else an fsync'd spool append capped at HISTORY_SPOOL_MAX_BYTES
-    # (rows past the cap are refused, counted and reported, never silently dropped).
-    history_spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=4096)
-    history_commit_timeout_seconds: float = Field(default=2.0, gt=0)
-    history_in_replay: bool = False  # store replayed signals too (tests, demos); off: replays stay out
-    db_supervisor_interval_seconds: float = Field(default=5.0, gt=0)  # database probe; restarts embedded
-    health_upstream_fresh_seconds: float = Field(default=120.0, gt=0)  # a price source call this recent counts
-    health_probe_timeout_seconds: float = Field(default=2.0, gt=0)  # readiness waits this long for a probe
-
     # --- API keys and access (keys engineer; signal_api/security/auth.py) ---
     # Keys live in the history's database (`signal-api keys create/list/revoke`). Unset ALLOW_ANONYMOUS
     # (auto) serves callers without a key only while HOST is a loopback address; on any other address
