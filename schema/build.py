@@ -30,6 +30,7 @@ from schema.limits import TOO_DEEP, TOO_LARGE, limit_rule
 from schema.metrics import OperationMetrics
 from schema.query import Query
 from schema.subscriptions import LeakFreeExecutionContext, Subscription
+from signal_api.security.scopes import ScopeCheck
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -143,6 +144,7 @@ def build_schema(
             lambda: AddValidationRules(limit_rules),
             lambda: SafeParserCache(maxsize=256),
             lambda: ValidationWithCost(max_cost=max_cost, maxsize=256),
+            ScopeCheck,  # refuses a root field the caller has no scope for (signal_api.security.scopes)
         ],
     )
 

@@ -30,8 +30,9 @@ from schema.build import build_schema
 from schema.operations import persisted_query_allowed
 from signal_api.container import build_container, system_clock
 from signal_api.health import HISTORY_RUNTIME_KEY, build_health_monitor, count_embedded_restart, health, live, ready
-from signal_api.fanout import SharedFanoutHandler
 from signal_api.rest import build_rest_routes
+from signal_api.security.auth import AuthenticationMiddleware, Authenticator, StartupRefused, anonymous_allowed
+from signal_api.security.ws import ScopedFanoutHandler, authenticate_connection
 from signal_api.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
     from starlette.websockets import WebSocket
 
+    from persistence.db import Database
     from signal_api.container import Container
 
 log = structlog.get_logger(__name__)
@@ -110,7 +112,8 @@ class SignalGraphQL(GraphQL[RequestContext, None]):
     (:mod:`signal_api.fanout`); their execution does not see the per-connection context."""
 
     persisted_only: bool = False
-    graphql_transport_ws_handler_class = SharedFanoutHandler[RequestContext, None]
+    graphql_transport_ws_handler_class = ScopedFanoutHandler
+    authenticator: Authenticator | None = None  # set by create_app: checks connection_init keys
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):  # type: ignore[no-untyped-def]
         if self.persisted_only and not persisted_query_allowed(request_data.query or ""):
@@ -126,8 +129,10 @@ class SignalGraphQL(GraphQL[RequestContext, None]):
         return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
     async def on_ws_connect(self, context: RequestContext) -> UnsetType | dict[str, object] | None:
-        """Where authentication of WebSocket connections plugs in (``connection_init`` payload in
-        ``context.request``); raising ``ConnectionRejectionError`` refuses the connection. Open today."""
+        """Authenticate the connection from its ``connection_init`` payload (signal_api.security.ws);
+        a refusal raises ``ConnectionRejectionError`` (close 4403)."""
+        if self.authenticator is not None:
+            await authenticate_connection(self.authenticator, context)
         return cast("UnsetType", UNSET)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
@@ -160,9 +165,10 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 
 async def _open_history(
     stack: contextlib.AsyncExitStack, container: Container, settings: Settings, now: Callable[[], datetime]
-) -> None:
+) -> Database | None:
     """The signal history: database (embedded when DATABASE_URL is unset), recorder, outcome job. It
-    closes before the HTTP client (LIFO), so pending records are drained while providers still work."""
+    closes before the HTTP client (LIFO), so pending records are drained while providers still work.
+    Returns the database (None when it could not be opened): the API keys live there too."""
     from persistence.outcomes import RegistryCandleSource
     from persistence.runtime import open_history
     from resolvers.history import HISTORY_KEY, HistoryService
@@ -187,6 +193,30 @@ async def _open_history(
             recorder=history.recorder,
             extras={**container.services.extras, HISTORY_KEY: HistoryService(history.signals)},
         )
+    return history.database
+
+
+async def _open_keys(
+    authenticator: Authenticator, database: Database | None, settings: Settings, *, replay: bool
+) -> None:
+    """Give the authenticator its key store (the history's database), then refuse to start when nobody
+    could get in or anonymous callers would be served where they must not be (``StartupRefused``)."""
+    from persistence.api_keys import ApiKeyRepository
+
+    if database is not None:
+        authenticator.store = ApiKeyRepository(database)
+    elif replay:
+        authenticator.store_problem = "replay mode opens no database"
+    elif not settings.history_enabled:
+        authenticator.store_problem = "the service runs without a database (HISTORY_ENABLED=false)"
+    else:
+        authenticator.store_problem = "the database could not be opened"
+    problem = await authenticator.startup_problem(settings.host)
+    if problem is not None:
+        log.error(problem)
+        raise StartupRefused(problem)
+    if authenticator.store is None:
+        log.info("API keys cannot be checked; a request with a key gets 503", reason=authenticator.store_problem)
 
 
 async def _open_streams(
@@ -289,6 +319,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         connection_init_wait_timeout=timedelta(seconds=10),
     )
     graphql.persisted_only = settings.persisted_queries_only
+    authenticator = Authenticator(allow_anonymous=anonymous_allowed(settings.allow_anonymous, settings.host))
+    graphql.authenticator = authenticator
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -316,9 +348,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 log.info("replay mode", upstream=settings.replay_url, now=moment.isoformat())
             container = build_container(effective, now)
             stack.push_async_callback(container.aclose)
+            database: Database | None = None
             # replays stay out of history unless HISTORY_IN_REPLAY (tests, demos)
             if settings.history_enabled and (app.state.replay_cassette is None or settings.history_in_replay):
-                await _open_history(stack, container, settings, now)
+                database = await _open_history(stack, container, settings, now)
+            await _open_keys(authenticator, database, settings, replay=app.state.replay_cassette is not None)
             if settings.streams_enabled:
                 await _open_streams(stack, container, effective, now)
             app.state.container = container
@@ -337,7 +371,10 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             WebSocketRoute("/graphql", graphql),
             *build_rest_routes(schema, settings),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(AuthenticationMiddleware, authenticator=authenticator),  # a Principal for every request
+        ],
         exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,
     )

@@ -10,6 +10,8 @@ field exactly as ``/graphql`` returns it (unless the compact mode trimmed it). H
        names it), MALFORMED_REQUEST (body not a JSON object), INVALID_INPUT (a Problem: the value
        is refused, e.g. the symbol's spelling), CAPABILITY_NOT_SUPPORTED (a Problem: that exchange
        does not serve this data)
+401    UNAUTHENTICATED and 503 KEY_STORE_UNAVAILABLE come from the authentication middleware
+403    FORBIDDEN: the caller's key (or anonymous access) lacks the operation's scope
 404    UNKNOWN_OPERATION, SYMBOL_NOT_FOUND and EXCHANGE_NOT_FOUND (Problems)
 413    RESPONSE_TOO_LARGE (still over the limit when compacted); PAYLOAD_TOO_LARGE comes from the
        app's body-size middleware
@@ -36,6 +38,7 @@ from starlette.responses import Response
 from resolvers.context import RequestContext
 from signal_api.rest.openapi import operation_info
 from signal_api.rest.params import RESERVED, ArgumentError, coerce_params, parse_flag, query_values
+from signal_api.security.scopes import FORBIDDEN
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -213,6 +216,8 @@ class Invoker:
                     500, "INTERNAL_ERROR", "unexpected error", started=started, operation=rest.name, timeout=timeout
                 )
             message = "; ".join(error.message for error in result.errors)
+            if FORBIDDEN in codes:  # the principal (from the request in the context) lacks the scope
+                return self.failure(403, FORBIDDEN, message, started=started, operation=rest.name, timeout=timeout)
             return self.failure(400, "INVALID_ARGUMENT", message, started=started, operation=rest.name, timeout=timeout)
         data = (result.data or {}).get(rest.op.root_field)
         problem = self.problem_of(data)
