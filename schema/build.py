@@ -29,6 +29,7 @@ from schema.errors import (
 from schema.limits import TOO_DEEP, TOO_LARGE, limit_rule
 from schema.metrics import OperationMetrics
 from schema.query import Query
+from schema.ratelimit import CostBudget
 from schema.subscriptions import LeakFreeExecutionContext, Subscription
 from signal_api.security.scopes import ScopeCheck
 
@@ -145,6 +146,7 @@ def build_schema(
             lambda: SafeParserCache(maxsize=256),
             lambda: ValidationWithCost(max_cost=max_cost, maxsize=256),
             ScopeCheck,  # refuses a root field the caller has no scope for (signal_api.security.scopes)
+            CostBudget,  # charges the cost to the caller's budget before execution (schema.ratelimit)
         ],
     )
 

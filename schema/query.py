@@ -17,6 +17,7 @@ from schema.backtest import BacktestQuery
 from schema.errors import InsufficientData, InvalidInput, SymbolNotFound, UpstreamUnavailable
 from schema.history import HistoryQuery
 from schema.market import MarketQuery
+from schema.ratelimit import RateLimitQuery
 from schema.types import ModeEnum, Signal, SymbolList, TimeframeEnum
 
 DEFAULT_TIMEFRAME = Timeframe.H4
@@ -58,4 +59,4 @@ class SymbolQuery:
         return await resolve_symbols(info.context, search)
 
 
-Query = merge_types("Query", (SignalQuery, SymbolQuery, MarketQuery, BacktestQuery, HistoryQuery))
+Query = merge_types("Query", (SignalQuery, SymbolQuery, MarketQuery, BacktestQuery, HistoryQuery, RateLimitQuery))

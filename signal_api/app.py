@@ -18,6 +18,7 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -31,6 +32,9 @@ from schema.operations import persisted_query_allowed
 from signal_api.container import build_container, system_clock
 from signal_api.health import HISTORY_RUNTIME_KEY, build_health_monitor, count_embedded_restart, health, live, ready
 from signal_api.rest import build_rest_routes
+from signal_api.rest.docs import REDOC_HTML, SWAGGER_HTML
+from signal_api.security.headers import security_middleware
+from signal_api.security.ratelimit import RateLimitMiddleware, build_rate_limits
 from signal_api.security.auth import AuthenticationMiddleware, Authenticator, StartupRefused, anonymous_allowed
 from signal_api.security.ws import ScopedFanoutHandler, authenticate_connection
 from signal_api.settings import Settings
@@ -317,14 +321,19 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         keep_alive=True,
         keep_alive_interval=15,
         connection_init_wait_timeout=timedelta(seconds=10),
+        # the legacy graphql-ws protocol has no init timeout: only graphql-transport-ws is spoken
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        allowed_origins=settings.cors_origins,  # browser WebSocket handshakes from other origins
     )
     graphql.persisted_only = settings.persisted_queries_only
+    rate_limits = build_rate_limits(settings)
     authenticator = Authenticator(allow_anonymous=anonymous_allowed(settings.allow_anonymous, settings.host))
     graphql.authenticator = authenticator
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(rate_limits.aclose)
             effective, now = settings, clock or system_clock
             app.state.replay_cassette = None
             if settings.replay_cassette is not None:
@@ -372,8 +381,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             *build_rest_routes(schema, settings),
         ],
         middleware=[
+            *security_middleware(
+                settings.cors_origins,
+                pages=(SWAGGER_HTML, REDOC_HTML, graphql.graphql_ide_html if settings.graphiql else ""),
+                https=settings.public_base_url.startswith("https://"),
+            ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(AuthenticationMiddleware, authenticator=authenticator),  # a Principal for every request
+            Middleware(RateLimitMiddleware, limits=rate_limits),  # after authentication: reads the principal
         ],
         exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,

@@ -32,7 +32,14 @@ def _serve(args: argparse.Namespace) -> int:
     if problem is not None:  # one line, before uvicorn (the lifespan refuses too, with a traceback)
         print(f"signal-api: {problem}", file=sys.stderr)
         return 2
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        ws_max_size=settings.max_body_bytes,  # WebSocket frames are capped like HTTP bodies
+    )
     return 0
 
 

@@ -54,12 +54,20 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
 from resolvers.context import RequestContext
+from schema.cost import query_cost
+from schema.ratelimit import cost_refusal
 from schema.subscriptions import ACTIVE_KEY, STREAMS_KEY, StreamServices
+from signal_api.metrics import WS_SUBSCRIPTIONS
+from signal_api.security.ratelimit import limits_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from strawberry.subscriptions.protocols.graphql_transport_ws.types import CompleteMessage, SubscribeMessage
+    from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+        CompleteMessage,
+        ConnectionInitMessage,
+        SubscribeMessage,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +319,11 @@ class _Connection:
             self.broken = True  # the socket is gone; the read loop ends and shutdown detaches
 
 
+_LIVE_HANDLERS: weakref.WeakSet[SharedFanoutHandler[Any, Any]] = weakref.WeakSet()
+# active subscriptions (Strawberry's operations and shared ids) of every open connection, read at scrape time
+WS_SUBSCRIPTIONS.set_function(lambda: sum(len(h.operations) + len(h.shared) for h in tuple(_LIVE_HANDLERS)))
+
+
 class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
     """graphql-transport-ws with shared executions for :data:`SHAREABLE_FIELDS` (see the module docstring).
 
@@ -323,6 +336,24 @@ class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
         super().__init__(*args, **kwargs)
         self.shared: dict[str, SharedSubscriber] = {}
         self._connection: _Connection | None = None
+        self._key_slot: str | None = None  # this connection's place in its key's connection limit
+        _LIVE_HANDLERS.add(self)
+
+    def _scope(self) -> dict[str, Any] | None:
+        scope = getattr(getattr(self.websocket, "ws", None), "scope", None)
+        return scope if isinstance(scope, dict) else None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        """Strawberry's, then the per-key connection limit: the key arrives with ``connection_init``."""
+        await super().handle_connection_init(message)
+        scope = self._scope()
+        limits = limits_of(scope) if scope is not None else None
+        if self.connection_acknowledged and self._key_slot is None and limits is not None and scope is not None:
+            slot = limits.admit_key_connection(scope)
+            if slot is None:
+                await self.websocket.close(code=4429, reason="too many WebSocket connections for this key")
+                return
+            self._key_slot = slot
 
     def shared_context(self) -> object:
         """The context of a shared execution: the first connection's services, nothing of its own."""
@@ -366,6 +397,10 @@ class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
             )
             await self._send_error(op_id, error)
             return
+        refusal = await self._charge_shared(payload["query"], variables, payload.get("operationName"))
+        if refusal is not None:
+            await self._send_error(op_id, refusal)
+            return
         extras[ACTIVE_KEY] = extras.get(ACTIVE_KEY, 0) + 1
         group = registry_of(self.view).get_or_start(
             key, self.schema, payload["query"], variables, self.shared_context, self.root_value
@@ -373,6 +408,20 @@ class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
         subscriber = SharedSubscriber(self._writer(), op_id, group, self.queue_size, self._forget_shared)
         self.shared[op_id] = subscriber
         group.add(subscriber)
+
+    async def _charge_shared(
+        self, query: str, variables: dict[str, object] | None, operation_name: str | None
+    ) -> GraphQLError | None:
+        """The cost budget for a shared subscription: its execution runs without this connection's
+        context, so ``schema.ratelimit.CostBudget`` cannot see who to charge; it is charged here."""
+        scope = self._scope()
+        limits = limits_of(scope) if scope is not None else None
+        if scope is None or limits is None or not limits.enabled:
+            return None
+        schema: Any = self.schema  # a strawberry.Schema (BaseSchema does not declare what query_cost reads)
+        cost = query_cost(schema, parse(query), variables, operation_name)
+        charge = await limits.charge_cost_of(scope, cost)
+        return None if charge.allowed else cost_refusal(cost, charge)
 
     async def _with_shared_counted(self, message: SubscribeMessage) -> None:
         """Strawberry's path, with its operation limit also counting this connection's shared ids."""
@@ -437,6 +486,11 @@ class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
             self._connection.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connection.task
+        scope = self._scope()
+        limits = limits_of(scope) if scope is not None else None
+        if self._key_slot and limits is not None:
+            limits.close_connection(self._key_slot)
+        self._key_slot = None
         await super().shutdown()
 
 

@@ -96,6 +96,22 @@ class Settings(BaseSettings):
     )
     persisted_queries_only: bool = False  # /graphql accepts only the registry's documents when true
 
+    # --- limits, cost budgets, WebSocket limits, CORS and security headers (limits engineer) ---
+    # Budgets per caller (an API key, or the client address for anonymous callers) per fixed window;
+    # a key's own rate (``keys create --rate``) overrides the key default, scaled to the window.
+    rate_limit_enabled: bool = True  # false switches the request and cost budgets off (benchmarks)
+    rate_limit_storage_uri: str = "memory://"  # a `limits` storage URI; redis://host:6379 shares budgets
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    rate_limit_anonymous_requests: int = Field(default=300, ge=1, description="requests per window per address")
+    rate_limit_key_requests: int = Field(default=1_200, ge=1, description="requests per window per key")
+    cost_limit_anonymous: int = Field(default=1_000, ge=1, description="cost points per window per address")
+    cost_limit_key: int = Field(default=5_000, ge=1, description="cost points per window per key")
+    ws_max_connections_per_address: int = Field(default=20, ge=1)
+    ws_max_connections_per_key: int = Field(default=50, ge=1)
+    cors_origins: list[str] = Field(
+        default_factory=list, description='browser origins allowed (HTTP and WebSocket), JSON: ["https://a.b"]; "*" all'
+    )
+
     # backtest: the recorded history to replay (default: ../shared/fixtures/history next to the repo)
     backtest_history_dir: Path | None = None
 

@@ -15,6 +15,7 @@ field exactly as ``/graphql`` returns it (unless the compact mode trimmed it). H
 404    UNKNOWN_OPERATION, SYMBOL_NOT_FOUND and EXCHANGE_NOT_FOUND (Problems)
 413    RESPONSE_TOO_LARGE (still over the limit when compacted); PAYLOAD_TOO_LARGE comes from the
        app's body-size middleware
+429    RATE_LIMITED (the caller's request or cost budget is spent; ``Retry-After`` says when to retry)
 503    UPSTREAM_UNAVAILABLE, HISTORY_UNAVAILABLE, HISTORY_NOT_AVAILABLE, BACKTEST_TIMEOUT (Problems)
 504    TIMEOUT
 500    INTERNAL_ERROR: only for a masked, unexpected resolver failure
@@ -36,6 +37,7 @@ from graphql import GraphQLInterfaceType, GraphQLObjectType
 from starlette.responses import Response
 
 from resolvers.context import RequestContext
+from schema.ratelimit import RATE_LIMITED
 from signal_api.rest.openapi import operation_info
 from signal_api.rest.params import RESERVED, ArgumentError, coerce_params, parse_flag, query_values
 from signal_api.security.scopes import FORBIDDEN
@@ -216,6 +218,8 @@ class Invoker:
                     500, "INTERNAL_ERROR", "unexpected error", started=started, operation=rest.name, timeout=timeout
                 )
             message = "; ".join(error.message for error in result.errors)
+            if RATE_LIMITED in codes:  # the cost budget is spent (Retry-After: the rate-limit middleware)
+                return self.failure(429, RATE_LIMITED, message, started=started, operation=rest.name, timeout=timeout)
             if FORBIDDEN in codes:  # the principal (from the request in the context) lacks the scope
                 return self.failure(403, FORBIDDEN, message, started=started, operation=rest.name, timeout=timeout)
             return self.failure(400, "INVALID_ARGUMENT", message, started=started, operation=rest.name, timeout=timeout)

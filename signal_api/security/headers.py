@@ -1,0 +1,128 @@
+"""Security headers on every answer, and the CORS allow-list answered by Starlette's CORS middleware.
+
+- ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``, ``X-Frame-Options: DENY``.
+- ``Content-Security-Policy``: API answers (JSON, metrics) get ``default-src 'none'``: they are data,
+  never a page. HTML pages get :func:`page_csp`: our own origin for the bundled ``/docs`` and ``/redoc``
+  assets (``fastapi-offline``'s Swagger UI and ReDoc: inline styles, ReDoc's blob workers, data: images),
+  unpkg.com for GraphiQL (Strawberry's page loads React and GraphiQL from there), and each page's own
+  inline ``<script>`` allowed by its SHA-256 hash rather than by ``'unsafe-inline'``.
+- ``Strict-Transport-Security`` when the service is published over https (``PUBLIC_BASE_URL``).
+
+CORS: ``CORS_ORIGINS`` is empty by default (no cross-origin browser access; preflights are refused),
+``["*"]`` only by explicit choice. Allowed origins may send ``Authorization``, ``X-API-Key`` and
+``Content-Type`` and read the ``X-RateLimit-*``, ``Retry-After`` and ``X-Request-Id`` headers. The same
+list is checked on WebSocket handshakes by Strawberry's view (``allowed_origins``): a browser page on
+another origin is refused, same-origin pages and clients without ``Origin`` (non-browsers) are not.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from typing import TYPE_CHECKING
+
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+CDN = "https://unpkg.com"  # GraphiQL's page (Strawberry) loads its scripts and styles from here
+HSTS = "max-age=31536000; includeSubDomains"
+EXPOSED_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "X-RateLimit-Cost",
+    "X-RateLimit-Cost-Limit",
+    "X-RateLimit-Cost-Remaining",
+    "X-RateLimit-Cost-Reset",
+    "Retry-After",
+    "X-Request-Id",
+)
+ALLOWED_HEADERS = ("Authorization", "X-API-Key", "Content-Type", "X-Request-Id")
+_INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script>", re.IGNORECASE | re.DOTALL)
+
+
+def inline_script_hashes(pages: Iterable[str]) -> list[str]:
+    """CSP sources (``'sha256-...'``) for every inline ``<script>`` of the given HTML pages."""
+    hashes: dict[str, None] = {}
+    for page in pages:
+        for body in _INLINE_SCRIPT.findall(page):
+            digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+            hashes[f"'sha256-{digest}'"] = None
+    return list(hashes)
+
+
+def page_csp(pages: Iterable[str]) -> str:
+    """The policy of our HTML pages (docs, ReDoc, GraphiQL), their inline scripts allowed by hash."""
+    scripts = " ".join(["'self'", CDN, *inline_script_hashes(pages)])
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src {scripts}",
+            f"style-src 'self' 'unsafe-inline' {CDN}",
+            "img-src 'self' data: blob:",
+            f"font-src 'self' data: {CDN}",
+            "connect-src 'self'",
+            "worker-src 'self' blob:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+class SecurityHeaders:
+    """Add the security headers to every HTTP answer (those the app set itself are kept)."""
+
+    def __init__(self, app: ASGIApp, *, pages: Sequence[str] = (), hsts: bool = False) -> None:
+        self.app = app
+        common = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-frame-options", b"DENY"),
+        ]
+        if hsts:
+            common.append((b"strict-transport-security", HSTS.encode()))
+        self.api_headers = [*common, (b"content-security-policy", API_CSP.encode())]
+        self.page_headers = [*common, (b"content-security-policy", page_csp(pages).encode())]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                content_type = next((value for name, value in headers if name.lower() == b"content-type"), b"")
+                extra = self.page_headers if content_type.startswith(b"text/html") else self.api_headers
+                headers += [(name, value) for name, value in extra if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def security_middleware(origins: Sequence[str], *, pages: Sequence[str], https: bool) -> list[Middleware]:
+    """Slot 2 of the middleware order: the security headers outside (so CORS answers get them too),
+    then CORS."""
+    return [
+        Middleware(SecurityHeaders, pages=pages, hsts=https),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=list(ALLOWED_HEADERS),
+            expose_headers=list(EXPOSED_HEADERS),
+            allow_credentials=False,  # keys travel in headers, never cookies
+            max_age=600,
+        ),
+    ]
