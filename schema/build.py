@@ -26,11 +26,12 @@ from schema.errors import (
     SymbolNotFound,
     UpstreamUnavailable,
 )
+from schema.finite import FiniteExecutionContext
 from schema.limits import TOO_DEEP, TOO_LARGE, limit_rule
 from schema.metrics import OperationMetrics
 from schema.query import Query
 from schema.ratelimit import CostBudget
-from schema.subscriptions import LeakFreeExecutionContext, Subscription
+from schema.subscriptions import Subscription
 from signal_api.security.scopes import ScopeCheck
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ def build_schema(
     return SignalSchema(
         query=Query,
         subscription=Subscription,
-        execution_context_class=LeakFreeExecutionContext,
+        execution_context_class=FiniteExecutionContext,  # NaN/Infinity: NON_FINITE_NUMBER, not a client error
         types=[
             InvalidInput,
             SymbolNotFound,

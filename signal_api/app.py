@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -31,6 +32,9 @@ from schema.build import build_schema
 from schema.operations import persisted_query_allowed
 from signal_api.container import build_container, system_clock
 from signal_api.health import HISTORY_RUNTIME_KEY, build_health_monitor, count_embedded_restart, health, live, ready
+from signal_api.http_guards import BodyGuard, RequestRefused, decode_json
+from signal_api.logging import configure_logging, secret_values
+from signal_api.request_log import RequestLog
 from signal_api.rest import build_rest_routes
 from signal_api.rest.docs import REDOC_HTML, SWAGGER_HTML
 from signal_api.security.headers import security_middleware
@@ -142,6 +146,13 @@ class SignalGraphQL(GraphQL[RequestContext, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> RequestContext:
         container: Container = request.app.state.container
         return RequestContext.create(container.services, request=request, response=response)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Bounded nesting, UTF-8, no NaN (WebSocket frames; HTTP bodies were checked by BodyGuard)."""
+        try:
+            return decode_json(data, what="the message")
+        except RequestRefused as refused:
+            raise json.JSONDecodeError(refused.message, "", 0) from None
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: over WebSockets bytes would go out as binary frames
@@ -309,6 +320,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     ``clock`` overrides "now" (tests pointing at a standalone replay server pass the cassette's clock).
     """
     settings = settings or Settings()
+    if not structlog.is_configured():  # `serve` configures first; tests and embedders get the same redaction
+        configure_logging(settings.log_level, settings.log_json, secrets=secret_values(settings))
     schema = build_schema(
         max_depth=settings.max_query_depth,
         max_tokens=settings.max_query_tokens,
@@ -381,12 +394,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             *build_rest_routes(schema, settings),
         ],
         middleware=[
+            Middleware(RequestLog),  # 1: request id, access line, HTTP metrics, last-resort 500
             *security_middleware(
                 settings.cors_origins,
                 pages=(SWAGGER_HTML, REDOC_HTML, graphql.graphql_ide_html if settings.graphiql else ""),
                 https=settings.public_base_url.startswith("https://"),
             ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(BodyGuard),  # 4: JSON object bodies (415/400 with a code), bounded nesting
             Middleware(AuthenticationMiddleware, authenticator=authenticator),  # a Principal for every request
             Middleware(RateLimitMiddleware, limits=rate_limits),  # after authentication: reads the principal
         ],

@@ -11,7 +11,7 @@ import uvicorn
 
 def _serve(args: argparse.Namespace) -> int:
     from signal_api.app import create_app
-    from signal_api.logging import configure_logging
+    from signal_api.logging import configure_logging, secret_values
     from signal_api.settings import Settings
 
     overrides: dict[str, object] = {}
@@ -25,18 +25,21 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings(**overrides)  # type: ignore[arg-type]
     host = args.host or settings.host
     port = args.port or settings.port
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, secrets=secret_values(settings))
     from signal_api.keys_cli import serve_access_problem
 
     problem = serve_access_problem(settings)
     if problem is not None:  # one line, before uvicorn (the lifespan refuses too, with a traceback)
         print(f"signal-api: {problem}", file=sys.stderr)
         return 2
+    # log_config=None: uvicorn keeps the root handler configured above (one format, redacted); its access
+    # log is off because signal_api.request_log writes one line per request, with the request id
     uvicorn.run(
         create_app(settings),
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
+        log_config=None,
         access_log=False,
         ws_max_size=settings.max_body_bytes,  # WebSocket frames are capped like HTTP bodies
     )

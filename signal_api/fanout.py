@@ -59,6 +59,7 @@ from schema.ratelimit import cost_refusal
 from schema.subscriptions import ACTIVE_KEY, STREAMS_KEY, StreamServices
 from signal_api.metrics import WS_SUBSCRIPTIONS
 from signal_api.security.ratelimit import limits_of
+from signal_api.ws_frames import frame_problem
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
         CompleteMessage,
         ConnectionInitMessage,
+        Message,
         SubscribeMessage,
     )
 
@@ -354,6 +356,30 @@ class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
                 await self.websocket.close(code=4429, reason="too many WebSocket connections for this key")
                 return
             self._key_slot = slot
+
+    async def handle_message(self, message: Message) -> None:
+        """A malformed frame closes with 4400 and a reason (:mod:`signal_api.ws_frames`); a failure while
+        handling a well-formed one is logged in one line and closes with 4500, never a traceback."""
+        problem = frame_problem(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        try:
+            await super().handle_message(message)
+        except WebSocketDisconnected:
+            raise
+        except Exception as exc:
+            log.warning("websocket message failed: %s", type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await self.websocket.close(code=4500, reason="internal error")
+
+    @staticmethod
+    def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
+        """A document that does not parse is answered with an ``error`` message for its id (as a
+        validation error is), not by closing the connection."""
+        if isinstance(error, GraphQLSyntaxError):
+            return None
+        return BaseGraphQLTransportWSHandler._get_pre_execution_close_reason(error)
 
     def shared_context(self) -> object:
         """The context of a shared execution: the first connection's services, nothing of its own."""

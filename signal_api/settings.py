@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
-    log_json: bool = False
+    log_json: bool | None = None  # unset: JSON lines unless stderr is a terminal (see signal_api/logging.py)
     graphiql: bool = True
     max_body_bytes: int = Field(default=65_536, ge=1024, description="larger POST bodies get HTTP 413")
     max_query_depth: int = Field(default=10, ge=2)
