@@ -3,12 +3,14 @@ instances: an extension instance holds per-operation state)."""
 
 from __future__ import annotations
 
+import functools
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import strawberry
 import structlog
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError, Source, parse
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -27,7 +29,7 @@ from schema.errors import (
     UpstreamUnavailable,
 )
 from schema.finite import FiniteExecutionContext
-from schema.limits import TOO_DEEP, TOO_LARGE, limit_rule
+from schema.limits import TOO_DEEP, TOO_LARGE, limit_rule, token_overflow
 from schema.metrics import OperationMetrics
 from schema.query import Query
 from schema.ratelimit import CostBudget
@@ -37,6 +39,7 @@ from signal_api.security.scopes import ScopeCheck
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from graphql import DocumentNode
     from strawberry.types import ExecutionContext
 
 log = structlog.get_logger(__name__)
@@ -99,17 +102,45 @@ class SignalSchema(strawberry.Schema):
             _set_code(error)
 
 
-class SafeParserCache(ParserCache):
-    """Strawberry's parser cache, minus one hazard: a syntax error raised from ``on_parse`` escapes the
-    subscription path as an exception (WebSocket ``subscribe``). Here the document is left unparsed, and
-    Strawberry's own parse step reports the same error as a typed ``GRAPHQL_PARSE_FAILED``."""
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,127}")
+
+
+@functools.lru_cache(maxsize=256)
+def unparsable(operation_name: str | None) -> DocumentNode:
+    """Stands in for a document that failed to parse, so Strawberry does not parse it a second time (its
+    parse error is already in ``pre_execution_errors`` and is answered before anything validates or runs).
+    It carries the requested operation name, so Strawberry can find "the operation" in it."""
+    if operation_name is not None and _NAME.fullmatch(operation_name):
+        return parse(f"query {operation_name} {{ __typename }}")
+    return parse("{ __typename }")
+
+
+class GuardedParser(ParserCache):
+    """Strawberry's parser cache with two changes, both for hostile documents:
+
+    - a document over ``max_tokens`` (set by ``MaxTokensLimiter``) is refused by a regex token count
+      (:func:`schema.limits.token_overflow`) before graphql-core's much slower lexer runs;
+    - a parse error is kept as a pre-execution error instead of raised from ``on_parse``: raised there it
+      escapes the WebSocket ``subscribe`` path, and Strawberry would parse the document again.
+
+    ``ValidationWithCost`` (listed after this) keeps errors it finds already there."""
 
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
+        query = ctx.query or ""
+        max_tokens = ctx.parse_options.get("max_tokens")
         try:
+            overflow = token_overflow(query, max_tokens) if isinstance(max_tokens, int) else None
+            if overflow is not None:
+                raise GraphQLSyntaxError(
+                    Source(query),
+                    overflow,
+                    f"Document contains more than {max_tokens} tokens. Parsing aborted.",
+                )
             ctx.graphql_document = self.cached_parse_document(ctx.query, **ctx.parse_options)
-        except GraphQLError:
-            ctx.graphql_document = None
+        except GraphQLError as error:
+            ctx.graphql_document = unparsable(ctx.operation_name)
+            ctx.pre_execution_errors = [error]
         yield
 
 
@@ -144,7 +175,7 @@ def build_schema(
             lambda: MaskErrors(should_mask_error=_is_unexpected),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: AddValidationRules(limit_rules),
-            lambda: SafeParserCache(maxsize=256),
+            lambda: GuardedParser(maxsize=256),
             lambda: ValidationWithCost(max_cost=max_cost, maxsize=256),
             ScopeCheck,  # refuses a root field the caller has no scope for (signal_api.security.scopes)
             CostBudget,  # charges the cost to the caller's budget before execution (schema.ratelimit)

@@ -269,7 +269,7 @@ class ValidationWithCost(ValidationCache):
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
         document = ctx.graphql_document
-        if document is not None:
+        if document is not None and not ctx.pre_execution_errors:  # a parse error is already there
             ctx.pre_execution_errors = self.cached_validate_document(ctx.schema._schema, document, ctx.validation_rules)
             if not ctx.pre_execution_errors:
                 cost = query_cost(ctx.schema, document, ctx.variables, ctx.operation_name)

@@ -96,6 +96,36 @@ async def test_unknown_fragment_over_http_is_a_typed_4xx_free_answer() -> None:
     assert "KeyError" not in response.text and "Traceback" not in response.text
 
 
+async def test_oversized_documents_are_refused_before_graphql_cores_lexer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphql.language.lexer import Lexer
+
+    calls = 0
+    advance = Lexer.advance
+
+    def counting(self: Lexer) -> Any:
+        nonlocal calls
+        calls += 1
+        return advance(self)
+
+    monkeypatch.setattr(Lexer, "advance", counting)
+    big = "query Big { " + " ".join(f"a{i}: __typename" for i in range(6000)) + " }"  # ~18,000 tokens
+    result = await SCHEMA.execute(big)
+    assert _codes(result) == ["QUERY_TOO_LARGE"] and calls <= 10  # only the tiny stand-in document is lexed
+    assert result.errors is not None and "more than 2000 tokens" in result.errors[0].message
+    before = calls
+    small = await SCHEMA.execute("query Small { a: __typename b: __typename }")  # under the cap: lexed
+    assert small.errors is None and calls - before >= 9
+
+
+async def test_parse_errors_are_typed_with_an_operation_name_and_over_websocket() -> None:
+    named = await SCHEMA.execute("query Broken { signal(symbol: ", operation_name="Broken")
+    assert _codes(named) == ["GRAPHQL_PARSE_FAILED"]
+    async with offline_service(streams_enabled=False) as url:
+        reply, _ = await _ws_first_reply(url, "subscription { liquidations(")
+    assert reply["type"] == "error"
+    assert [e["extensions"]["code"] for e in reply["payload"]] == ["GRAPHQL_PARSE_FAILED"]
+
+
 # ------------------------------------------------------------------------------- depth and aliases
 
 
