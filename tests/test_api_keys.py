@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import logging
 import uuid
 from typing import TYPE_CHECKING
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+import structlog
 
 from persistence.api_keys import ApiKeyRepository, generate_key, hash_key, looks_like_key
 from signal_api.keys_cli import KeysCommandError, parse_scopes, run_create, run_list, run_revoke
@@ -18,9 +20,25 @@ from signal_api.security.principal import Scope
 from tests.history_helpers import fresh_database, session_server
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from persistence.db import Database
+
+
+@pytest.fixture
+def cli_logging() -> Iterator[None]:
+    """The CLI configures logging for the process (structlog to the stderr of the moment, which pytest
+    closes after the test): put the previous configuration back so later tests still log."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 async def _all_stored_text(db: Database) -> str:
@@ -153,6 +171,7 @@ def _new_database() -> str:
     return url
 
 
+@pytest.mark.usefixtures("cli_logging")
 def test_keys_command_end_to_end(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from signal_api.cli import main
 
@@ -181,6 +200,7 @@ def test_keys_command_end_to_end(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     assert "unknown scope write" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("cli_logging")
 def test_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from signal_api.cli import main
 

@@ -8,17 +8,19 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx2
 import pytest
 import websockets
+from pydantic import SecretStr
 
 from persistence.api_keys import ApiKeyRepository, NewApiKey, generate_key
 from schema.subscriptions import STREAMS_KEY, StreamServices
 from signal_api.security.auth import StartupRefused, is_loopback
 from tests.conftest import load_cassette_json
 from tests.history_helpers import fresh_database
+from tests.test_api_keys import cli_logging  # noqa: F401 - the fixture, used by name
 from tests.test_subscriptions_ws import SCRIPT, FakeHub
 
 if TYPE_CHECKING:
@@ -71,7 +73,7 @@ async def keyed_service(tmp_path: Path, *, streams: bool = False, **settings: An
             config = Settings(  # type: ignore[call-arg]
                 _env_file=None,
                 history_enabled=True,
-                database_url=url,
+                database_url=SecretStr(url),
                 data_dir=tmp_path,
                 streams_enabled=False,
                 **settings,
@@ -207,7 +209,7 @@ def _authenticator(app: Starlette) -> Any:
     from signal_api.security.auth import AuthenticationMiddleware
 
     for middleware in app.user_middleware:
-        if middleware.cls is AuthenticationMiddleware:
+        if middleware.cls is cast("Any", AuthenticationMiddleware):
             return middleware.kwargs["authenticator"]
     raise AssertionError("no authentication middleware")
 
@@ -307,7 +309,7 @@ async def test_non_loopback_bind_refuses_to_start_without_keys(tmp_path: Path) -
         async with lifespan_of(host="0.0.0.0", history_enabled=False):
             pass
     async with fresh_database(tmp_path) as (db, url):
-        keyed = {"history_enabled": True, "database_url": url, "data_dir": tmp_path}
+        keyed = {"history_enabled": True, "database_url": SecretStr(url), "data_dir": tmp_path}
         with pytest.raises(StartupRefused, match="no active API key exists; create one with `signal-api keys create"):
             async with lifespan_of(host="0.0.0.0", **keyed):
                 pass
@@ -324,6 +326,7 @@ async def test_non_loopback_bind_refuses_to_start_without_keys(tmp_path: Path) -
         pass  # the README's `signal-api serve`: loopback, no key, no database needed
 
 
+@pytest.mark.usefixtures("cli_logging")
 def test_serve_refuses_in_one_line_before_binding(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

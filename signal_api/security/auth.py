@@ -178,16 +178,18 @@ class Authenticator:
         await self._touch(record)
         return principal_for(record, address)
 
-    async def still_valid(self, principal: Principal) -> bool:
-        """Re-check a key-holding principal (a WebSocket connection's, at each subscribe)."""
+    async def still_valid(self, principal: Principal) -> bool | None:
+        """Re-check a key-holding principal (a WebSocket connection's, at each subscribe): False once the
+        key is revoked, None when the key store cannot be reached (nothing proven either way)."""
         if principal.key_id is None:
             return True
         if self.store is None:
-            return False
+            return None
         try:
             record = await self.store.get(int(principal.key_id))
-        except DATABASE_ERRORS:
-            return False
+        except DATABASE_ERRORS as exc:
+            log.warning("API key re-check failed", key_id=principal.key_id, error=type(exc).__name__)
+            return None
         return record is not None and record.active
 
     async def _touch(self, record: ApiKeyRecord) -> None:

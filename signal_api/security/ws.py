@@ -15,10 +15,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from graphql import GraphQLError
 from strawberry.exceptions import ConnectionRejectionError
 
 from signal_api.fanout import SharedFanoutHandler
-from signal_api.security.auth import AuthError, Unauthenticated, client_address, key_from_params, set_principal
+from signal_api.security.auth import (
+    KEY_STORE_UNAVAILABLE,
+    AuthError,
+    Unauthenticated,
+    client_address,
+    key_from_params,
+    set_principal,
+)
 from signal_api.security.principal import principal_of
 from signal_api.security.scopes import principal_of_context, refusal, required_scopes_of_text
 
@@ -69,11 +77,17 @@ class ScopedFanoutHandler(SharedFanoutHandler[Any, Any]):
             and isinstance(operation_name, str | None)
         ):
             authenticator: Authenticator | None = getattr(self.view, "authenticator", None)
-            if authenticator is not None and not await authenticator.still_valid(principal):
+            valid = await authenticator.still_valid(principal) if authenticator is not None else True
+            if valid is False:
                 await self.websocket.close(code=4403, reason="API key revoked")
                 return
             needed = required_scopes_of_text(query, operation_name)
             error = refusal(principal, needed) if needed is not None else None
+            if valid is None:  # the key store is down: this operation waits for it, the connection stays
+                error = GraphQLError(
+                    "API keys cannot be checked now: the key store is unavailable",
+                    extensions={"code": KEY_STORE_UNAVAILABLE},
+                )
             if error is not None:
                 await self.send_message({"id": op_id, "type": "error", "payload": [error.formatted]})
                 return
