@@ -24,5 +24,9 @@ VOLUME /data
 
 USER signal
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/health', timeout=2)"
+# /health answers 503 only when the service is down (no price source at all); degraded stays 200.
+# urlopen raises on any non-2xx, so the exit code follows the status (python is there; curl is not).
+# Load balancers should use /health/ready (503 also while the database is down or the spool is full).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/health', timeout=4)"
 CMD ["signal-api", "serve"]

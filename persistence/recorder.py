@@ -160,7 +160,7 @@ class HistoryRecorder:
         if not self._spooling and not self._closed:
             try:
                 async with asyncio.timeout(self._commit_timeout):
-                    await self._signals.insert_many(rows)
+                    await self._signals.insert_batch(rows)
             except asyncio.CancelledError:
                 raise  # the caller spools the batch (maybe committed too: the replay is idempotent by id)
             except Exception as exc:

@@ -92,6 +92,41 @@ class SignalRepository:
                     inserted.append(got)
         return inserted
 
+    async def insert_batch(self, rows: Sequence[SignalRow], conn: Connection | None = None) -> list[UUID]:
+        """:meth:`insert_many` in two statements whatever the batch size (group commit): the batch's
+        dedup locks, then one INSERT. Repeats within the batch are removed here first, by the same rule
+        and in the same order as :meth:`insert_many` would store them."""
+        batch = self.without_repeats(rows)
+        if not batch:
+            return []
+        async with self._db.connection(conn) as c, c.transaction():
+            await c.fetchval(SIGNALS["lock_signal_keys"], sorted({r.dedup_key for r in batch}))
+            records = await c.fetch(
+                SIGNALS["insert_signals"], [r.to_json() for r in batch], float(self.dedup_window_seconds)
+            )
+        inserted = {r["id"] for r in records}
+        return [r.id for r in batch if r.id in inserted]
+
+    def without_repeats(self, rows: Sequence[SignalRow]) -> list[SignalRow]:
+        """``rows`` less every row that repeats an earlier one of them (or shares its id)."""
+        window = self.dedup_window_seconds
+        seen_ids: set[UUID] = set()
+        kept: dict[str, list[SignalRow]] = {}
+        out: list[SignalRow] = []
+        for row in rows:
+            if row.id in seen_ids:
+                continue
+            earlier = kept.setdefault(row.dedup_key, [])
+            if window > 0 and any(
+                abs((row.generated_at - e.generated_at).total_seconds()) < window and abs(row.score - e.score) < 0.5
+                for e in earlier
+            ):
+                continue
+            seen_ids.add(row.id)
+            earlier.append(row)
+            out.append(row)
+        return out
+
     async def page(
         self,
         *,

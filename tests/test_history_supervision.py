@@ -196,3 +196,35 @@ async def test_supervisor_restarts_a_killed_embedded_postgres_and_reopens_the_po
         after = make_signal(recommendation=Recommendation.SHORT, at=T0 + 100 * S)
         assert await runtime.recorder.persist(after) is Durability.DATABASE
         assert len(await table_ids(runtime.database)) == 7
+
+
+async def test_a_batch_in_one_statement_stores_what_row_by_row_inserts_store(tmp_path: Path) -> None:
+    """Group commit's ``insert_batch`` applies the dedup rule exactly as ``insert_many`` does: repeats
+    within the batch, repeats of stored rows, and an id given twice."""
+    import uuid
+
+    def batch() -> list[SignalRow]:
+        rows = [
+            SignalRow.from_signal(make_signal(score=70.0, at=T0), uuid.uuid4()),
+            SignalRow.from_signal(make_signal(score=70.3, at=T0 + 60 * S), uuid.uuid4()),  # repeat of the first
+            SignalRow.from_signal(make_signal(score=71.0, at=T0 + 60 * S), uuid.uuid4()),  # score 1 apart: kept
+            SignalRow.from_signal(make_signal(score=70.0, at=T0 + 2000 * S), uuid.uuid4()),  # outside the window
+            SignalRow.from_signal(make_signal(symbol="ETHUSDT", score=70.0, at=T0), uuid.uuid4()),
+            SignalRow.from_signal(
+                make_signal(recommendation=Recommendation.SHORT, score=30.0, at=T0 + 10 * S), uuid.uuid4()
+            ),
+        ]
+        return [*rows, rows[4]]  # the same id twice
+
+    stored = SignalRow.from_signal(make_signal(symbol="ETHUSDT", score=70.2, at=T0 - 30 * S), uuid.uuid4())
+    results = []
+    for method in ("insert_many", "insert_batch"):
+        async with fresh_database(tmp_path / method) as (database, _url):
+            repo = SignalRepository(database, dedup_window_seconds=900)
+            await repo.insert(stored)
+            rows = batch()
+            inserted = await getattr(repo, method)(rows)
+            position = {row.id: i for i, row in enumerate(rows)}
+            results.append(sorted(position[i] for i in inserted))
+            assert sorted(map(str, await table_ids(database))) == sorted(map(str, [stored.id, *inserted]))
+    assert results[0] == results[1] == [0, 2, 3, 5]

@@ -26,6 +26,40 @@ WHERE NOT EXISTS (
 ON CONFLICT (id) DO NOTHING
 RETURNING id;
 
+-- name: lock_signal_keys
+-- The dedup locks of a whole batch ($1: its keys) in one round trip, taken in a stable order.
+SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
+FROM (SELECT DISTINCT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys;
+
+-- name: insert_signals
+-- A batch in one statement (group commit): $1 is a jsonb array of rows in their spool form, without
+-- repeats of each other (the caller removes them); each is inserted unless a stored signal repeats it
+-- (the rule of insert_signal, window $2 seconds); idempotent by id. Returns the ids inserted.
+INSERT INTO signals (id, symbol, recommendation, score, confidence, mode, timeframe, price, generated_at,
+                     factors, data_quality, sources, data_quality_score)
+SELECT r.id, r.symbol, r.recommendation, r.score, r.confidence, r.mode, r.timeframe, r.price, r.generated_at,
+       r.factors, r.data_quality, r.sources, r.data_quality_score
+FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, symbol text, recommendation text, score float8,
+                                        confidence float8, mode text, timeframe text, price float8,
+                                        generated_at timestamptz, factors jsonb, data_quality jsonb,
+                                        sources jsonb, data_quality_score float8)
+-- a LATERAL probe with LIMIT 1, not NOT EXISTS: the planner would hash the whole table for a batch
+LEFT JOIN LATERAL (
+    SELECT 1 AS hit
+    FROM signals AS s
+    WHERE s.symbol = r.symbol
+      AND s.recommendation = r.recommendation
+      AND s.mode = r.mode
+      AND s.timeframe = r.timeframe
+      AND s.generated_at > r.generated_at - make_interval(secs => $2::float8)
+      AND s.generated_at < r.generated_at + make_interval(secs => $2::float8)
+      AND abs(s.score - r.score) < 0.5
+    LIMIT 1
+) AS repeat ON true
+WHERE repeat.hit IS NULL
+ON CONFLICT (id) DO NOTHING
+RETURNING id;
+
 -- name: signals_page
 -- Newest first; the keyset ($5, $6) is the (generated_at, id) of the last row of the previous page.
 SELECT s.id, s.symbol, s.recommendation, s.score, s.confidence, s.mode, s.timeframe, s.price, s.generated_at,
