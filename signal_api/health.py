@@ -13,7 +13,9 @@
   unverified, database down, spool non-empty, spool over cap, rows not durable, streams silent) or
   ``down`` (no price source: every price source's breaker is open). HTTP 200 for ok and degraded (the
   replica still answers signals), 503 for down, so the Docker HEALTHCHECK and a load balancer act on
-  the status code alone. The detail fields (providers, breakers, cache, streams, replay) stay.
+  the status code alone. ``storage`` details the database (up, pool use, restarts), the recorder
+  (committed, spooled, not durable) and the spool (records, bytes, cap); the older detail fields
+  (providers, breakers, cache, streams, replay, history) stay.
 
 Everything here reads state the services keep anyway (breaker states, counters, the database
 supervisor's last probe, the spool's in-memory sizes): a health request never touches the database.
@@ -180,10 +182,12 @@ class HealthMonitor:
         """The price view; when unverified and ``wait``, after the shared probe (bounded)."""
         view = self.price_view()
         age = self._freshest_age()
-        if view["state"] == "unverified" and wait:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._start_probe()), self.probe_timeout_seconds)
-            view = self.price_view()
+        if view["state"] == "unverified":
+            probe = self._start_probe()  # /health alone (Docker's check) must also get evidence again
+            if wait:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(probe), self.probe_timeout_seconds)
+                view = self.price_view()
         elif view["state"] == "up" and age is not None and age > self.fresh_seconds / 2:
             self._start_probe()  # keep an idle replica's evidence fresh, in the background
         return view
@@ -280,7 +284,7 @@ class HealthMonitor:
             "status": status,
             "reasons": [dataclasses.asdict(r) for r in reasons],
             "price_sources": price,
-            "database": history,
+            "storage": history,
             "streams": streams,
             "providers": self.container.provider_status,
             "circuit_breakers": {name: b.state.value for name, b in self.container.breakers.items()},
@@ -308,7 +312,7 @@ class HealthMonitor:
             "ready": not reasons,
             "reasons": [dataclasses.asdict(r) for r in reasons],
             "price_sources": price,
-            "history": history,
+            "storage": history,
         }
         return (200 if not reasons else 503), body
 

@@ -72,7 +72,7 @@ async def test_dead_database_makes_ready_503_and_health_degraded_and_the_answer_
             assert ready["ready"] and ready["price_sources"]["sources"]["binance"]["up"] is True
             status, health = await _get(client, f"{base}/health")
             assert (status, health["status"]) == (200, "ok") and health["reasons"] == []
-            assert health["database"]["database"]["up"] and "cache" in health and "circuit_breakers" in health
+            assert health["storage"]["database"]["up"] and "cache" in health and "circuit_breakers" in health
 
             await asyncio.to_thread(stop_server, server)
             try:
@@ -85,7 +85,7 @@ async def test_dead_database_makes_ready_503_and_health_degraded_and_the_answer_
                 answer = (await client.post(f"{base}/graphql", json={"query": SIGNAL})).json()["data"]["signal"]
                 assert answer["recommendation"] == "LONG"
                 status, health = await _get(client, f"{base}/health")
-                assert "spool_non_empty" in _codes(health) and health["database"]["spool"]["records"] == 1
+                assert "spool_non_empty" in _codes(health) and health["storage"]["spool"]["records"] == 1
                 metrics = (await client.get(f"{base}/metrics")).text
                 assert _metric(metrics, "history_spool_records") == 1
                 assert _metric(metrics, "history_spool_bytes") > 100
@@ -95,7 +95,7 @@ async def test_dead_database_makes_ready_503_and_health_degraded_and_the_answer_
 
             status, ready = await _until(client, f"{base}/health/ready", lambda s, _: s == 200)
             status, health = await _until(client, f"{base}/health", lambda _, b: b["status"] == "ok")
-            assert health["database"]["spool"]["records"] == 0
+            assert health["storage"]["spool"]["records"] == 0
             metrics = (await client.get(f"{base}/metrics")).text
             assert _metric(metrics, "history_spool_records") == 0
             assert 'db_pool_connections{state="max"}' in metrics
