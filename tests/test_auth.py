@@ -214,6 +214,42 @@ def _authenticator(app: Starlette) -> Any:
     raise AssertionError("no authentication middleware")
 
 
+async def test_authenticator_rules(tmp_path: Path) -> None:
+    from signal_api.security.auth import Authenticator, KeyStoreUnavailable, Unauthenticated
+    from signal_api.security.principal import Scope
+
+    class CountingRepository(ApiKeyRepository):
+        touches = 0
+
+        async def touch(self, key_id: int, conn: Any = None) -> None:
+            self.touches += 1
+            await super().touch(key_id, conn)
+
+    async with fresh_database(tmp_path) as (db, _):
+        repo = CountingRepository(db)
+        new = await repo.create("bot", ["read", "history", "future-scope"], cost_per_minute=900)
+        authenticator = Authenticator(allow_anonymous=False, store=repo)
+        principal = await authenticator.authenticate(new.key, "10.1.2.3")
+        assert principal.key_id == str(new.record.id) and principal.name == "bot"
+        assert principal.scopes == {Scope.READ, Scope.HISTORY}  # an unknown scope name grants nothing
+        assert principal.cost_per_minute == 900 and principal.limit_key == f"key:{new.record.id}"
+        await authenticator.authenticate(new.key, "10.1.2.3")
+        assert repo.touches == 1  # the second use is within the minute: no write
+        with pytest.raises(Unauthenticated, match="API key is required"):
+            await authenticator.authenticate(None, "10.1.2.3")
+        with pytest.raises(Unauthenticated, match="invalid or revoked"):
+            await authenticator.authenticate(generate_key(), "10.1.2.3")
+        assert await authenticator.still_valid(principal) is True
+        await repo.revoke(new.record.id)
+        with pytest.raises(Unauthenticated, match="invalid or revoked"):
+            await authenticator.authenticate(new.key, "10.1.2.3")
+        assert await authenticator.still_valid(principal) is False
+    without_store = Authenticator(allow_anonymous=True)
+    assert (await without_store.authenticate(None, "127.0.0.1")).anonymous
+    with pytest.raises(KeyStoreUnavailable, match="HISTORY_ENABLED=false"):
+        await without_store.authenticate(generate_key(), "127.0.0.1")
+
+
 # -- WebSocket -------------------------------------------------------------------------------------
 
 

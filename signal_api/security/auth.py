@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -193,7 +194,11 @@ class Authenticator:
         return record is not None and record.active
 
     async def _touch(self, record: ApiKeyRecord) -> None:
+        """Record the key's last use, skipping the round trip when the stored one is recent enough."""
         assert self.store is not None
+        last = record.last_used_at
+        if last is not None and (datetime.now(UTC) - last).total_seconds() < self.store.touch_every_seconds:
+            return
         try:
             await self.store.touch(record.id)
         except DATABASE_ERRORS as exc:  # bookkeeping only: never fail a request for it
