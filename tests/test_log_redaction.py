@@ -118,7 +118,8 @@ def test_json_lines_share_one_format_and_carry_the_request_id(captured: io.Strin
     assert all(isinstance(a["duration_ms"], float) and a["client"] == "testclient" for a in access)
     assert "key_id" in access[0]
     failure = next(line for line in lines if line["event"] == "unhandled error")
-    assert failure["request_id"] == access[3]["request_id"] and "Traceback" in failure["exception"]
+    assert failure["request_id"] == access[3]["request_id"] == failed.headers["x-request-id"]
+    assert failed.status_code == 500 and "Traceback" in failure["exception"]
     assert all(list(line)[:3] == ["timestamp", "level", "event"] for line in lines)
 
 
