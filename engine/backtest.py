@@ -9,7 +9,9 @@ point carries that moment in its ``time`` (for interval series, the end of the i
 At bar ``t`` (``as_of`` = close of candle ``t``) the snapshot holds only points with time ≤ ``as_of``:
 
 - candles: the contiguous run of candles ending with candle ``t``, at most :data:`CANDLE_WINDOW` (the
-  live gateway's limit), and at least ``warmup_bars`` of them or the bar is skipped (warm-up, gaps);
+  live gateway's limit), and at least ``warmup_bars`` of them or the bar is skipped (warm-up, gaps).
+  These are exactly the bars :func:`engine.market.split_candles` calls closed at ``as_of``, the rule
+  the live gateway applies to every venue's klines, so live and backtest score the same bars;
 - price: the close of candle ``t``; funding, account ratio, top-trader positions, fear & greed: the
   latest point at or before ``as_of`` (the engine's own max ages reject stale ones);
 - open interest: the points of the last 24 h + one bar, so a gap makes the 24 h change *missing*

@@ -59,7 +59,7 @@ LIQUIDATIONS_TABLE = BandTable(above=((55.0, 70.0),), below=((45.0, 30.0),), oth
 LONG_SHORT_TABLE = BandTable(above=((65.0, 25.0), (55.0, 40.0)), below=((35.0, 75.0), (45.0, 60.0)), otherwise=50.0)
 # Follow: top traders' positions lead. Input: % long by position.
 SMART_MONEY_TABLE = BandTable(above=((60.0, 70.0), (52.0, 60.0)), below=((40.0, 30.0), (48.0, 40.0)), otherwise=50.0)
-# Rising open interest confirms the move. Input: 24 h change % of open interest in coins.
+# Rising open interest confirms the move. Input: 24 h change % of open interest in its source's unit.
 OI_TREND_TABLE = BandTable(above=((5.0, 75.0), (1.0, 60.0)), below=((-5.0, 25.0), (-1.0, 40.0)), otherwise=50.0)
 
 OI_LOOKBACK = timedelta(hours=24)
@@ -166,7 +166,8 @@ def evaluate_smart_money(point: LongShortPoint) -> Evaluation:
 
 
 def oi_change_24h(series: Sequence[OpenInterestPoint]) -> tuple[float, OpenInterestPoint, OpenInterestPoint]:
-    """24 h change % of open interest in coins: last point vs the last point at or before ``last - 24h``.
+    """24 h change % of open interest in the series' unit (coins, or USD where the source gives only notional):
+    last point vs the last point at or before ``last - 24h``.
 
     Raises ``ValueError`` when the oldest-first series does not reach back 24 h or the base is not
     positive, so the factor reports "missing" instead of a silent neutral score.
@@ -179,12 +180,21 @@ def oi_change_24h(series: Sequence[OpenInterestPoint]) -> tuple[float, OpenInter
     if base is None:
         covered = _hours(last.time - series[0].time)
         raise ValueError(f"open interest history too short: covers {covered}, needs {_hours(OI_LOOKBACK)}")
+    if base.unit != last.unit:
+        raise ValueError(f"open interest series mixes units ({base.unit} 24h ago, {last.unit} now)")
     if not (base.open_interest > 0 and math.isfinite(base.open_interest)):
         raise ValueError(f"open interest 24h ago is not positive ({base.open_interest!r})")
     change = pct_change(base.open_interest, last.open_interest)
     if not math.isfinite(change):
         raise ValueError(f"open interest change is not a finite number ({change!r})")
     return change, base, last
+
+
+def _oi_amount(point: OpenInterestPoint) -> str:
+    """The amount in the unit the source measured (the point says which), never an assumed one."""
+    if point.unit == "usd":
+        return f"${point.open_interest:,.0f}"
+    return f"{point.open_interest:,.2f} coins"
 
 
 def evaluate_oi_trend(series: Sequence[OpenInterestPoint]) -> Evaluation:
@@ -195,7 +205,7 @@ def evaluate_oi_trend(series: Sequence[OpenInterestPoint]) -> Evaluation:
     score = oi_trend_score(change)
     detail = (
         f"open interest {change:+.2f}% over {_hours(last.time - base.time)}"
-        f" ({base.open_interest:,.2f} → {last.open_interest:,.2f} coins) → {score:g}"
+        f" ({_oi_amount(base)} → {_oi_amount(last)}) → {score:g}"
     )
     return Evaluation(score=score, raw_value=change, detail=detail)
 

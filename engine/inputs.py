@@ -61,7 +61,12 @@ class Reading(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class MarketSnapshot:
-    """Everything the 8-factor score reads for one symbol at one moment (``as_of`` is "now")."""
+    """Everything the 8-factor score reads for one symbol at one moment (``as_of`` is "now").
+
+    ``candles`` holds *closed* bars only (see :func:`engine.market.split_candles`), live and in the
+    backtest alike, so both score the same bars for the same moment; the venue's still-forming bar,
+    when there is one, is ``forming_candle``, for a feature that wants the partial bar explicitly.
+    """
 
     symbol: str
     timeframe: Timeframe
@@ -76,3 +81,4 @@ class MarketSnapshot:
     social: Reading[SocialSentiment]
     fear_greed: Reading[FearGreed]
     extra_failures: tuple[str, ...] = field(default=())
+    forming_candle: Candle | None = None

@@ -6,6 +6,12 @@ Invariants every provider guarantees at its boundary, so nothing downstream re-c
 - Timestamps are timezone-aware UTC ``datetime`` objects.
 - Funding is a *fraction per funding interval* with its ``interval_hours``; converting to percent or to
   an 8h-equivalent happens once, here, in :class:`FundingRate`.
+- Candle series are split at a moment into *closed* bars and the *forming* one (:func:`split_candles`): a
+  bar is closed when its end, ``open_time + interval``, is at or before the clock ("now" live, the
+  cassette's clock in replay, the bar close in the backtest). Binance's ``closeTime`` is the bar's last
+  millisecond, so a kline is closed when ``closeTime < now``. Closedness is a relation between a bar and
+  a moment, not a property of the bar, so :class:`Candle` carries no flag (a flag on a cached value would
+  go stale as the clock moves). The signal scores closed bars only; the forming bar is kept apart.
 - Numbers are ``float``. Written decision: venues send prices and sizes as decimal strings with at most
   ~12 significant digits; an IEEE-754 double keeps 15, so ``float(text)`` is exact to the venue's
   precision and ``repr`` gives the venue's text back. Everything downstream is statistics (averages,
@@ -17,6 +23,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class Timeframe(enum.Enum):
@@ -67,6 +77,26 @@ class Candle:
 
 
 @dataclass(frozen=True, slots=True)
+class CandleSeries:
+    """A venue's oldest-first candles split at one moment: ``closed`` bars and the ``forming`` bar (or ``None``)."""
+
+    closed: tuple[Candle, ...]
+    forming: Candle | None
+
+
+def split_candles(candles: Sequence[Candle], interval: timedelta, now: datetime) -> CandleSeries:
+    """Split oldest-first ``candles`` of ``interval`` at ``now``: the one rule live, replay and backtest share.
+
+    A bar is closed when ``open_time + interval <= now``. The forming bar is the one with
+    ``open_time <= now < open_time + interval``; a bar that opens after ``now`` (a venue clock ahead of
+    ours) is neither and is dropped, so no value from the future reaches the score.
+    """
+    closed = tuple(c for c in candles if c.open_time + interval <= now)
+    forming = next((c for c in reversed(candles) if c.open_time <= now < c.open_time + interval), None)
+    return CandleSeries(closed=closed, forming=forming)
+
+
+@dataclass(frozen=True, slots=True)
 class Ticker24h:
     symbol: str
     last_price: float
@@ -109,15 +139,19 @@ class MarkPrice:
     time: datetime
 
 
+OpenInterestUnit = Literal["coin", "usd"]
+
+
 @dataclass(frozen=True, slots=True)
 class OpenInterestPoint:
     """Open interest at a time, in ``unit``: ``"coin"`` (base asset, free of price moves) where the venue
-    gives coins, ``"usd"`` where it gives only notional (CoinGlass aggregated history)."""
+    gives coins, ``"usd"`` where it gives only notional (CoinGlass aggregated history). The unit travels
+    with the number so every text about it (the OI-trend detail) says what the source measured."""
 
     time: datetime
     open_interest: float
     open_interest_usd: float | None = None
-    unit: str = "coin"
+    unit: OpenInterestUnit = "coin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,10 +186,15 @@ class FearGreed:
 
 @dataclass(frozen=True, slots=True)
 class SocialSentiment:
-    """A 0..100 social score; ``kind`` says what it is (CoinGecko up-votes, LunarCrush Galaxy Score)."""
+    """A 0..100 social score; ``kind`` says what it is (CoinGecko up-votes, LunarCrush Galaxy Score).
+
+    ``time`` is when the source last updated the score (CoinGecko's ``last_updated``), ``None`` when the
+    source does not say; the freshness rule judges a timed score by it.
+    """
 
     score: float
     kind: str
+    time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.inputs import MarketSnapshot, Reading
-from engine.market import CandleInterval, utc_from_ms
+from engine.market import CandleInterval, split_candles, utc_from_ms
 from providers.binance.domain import to_funding
 from providers.errors import InvalidSymbol, MalformedPayload, UpstreamError
 from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     )
     from providers.alternative_me import AlternativeMeClient
     from providers.binance.domain import BinanceMarket
-    from providers.coingecko import CoinGeckoClient
+    from providers.coingecko.domain import CoinGeckoClient
     from providers.coinglass import CoinGlassClient
     from providers.registry import Registry
     from providers.symbols import Instrument
@@ -138,6 +138,7 @@ class MarketGateway:
         social = asyncio.ensure_future(self._social(instrument))
         fear_greed = asyncio.ensure_future(self._fear_greed())
         await asyncio.gather(listing, price, candles, funding, global_ls, top_ls, oi, liquidations, social, fear_greed)
+        candle_reading, forming_candle = candles.result()
         listed = await listing
         if listed is None:  # exchangeInfo failed: the venue's own answer decides (already loaded)
             try:
@@ -153,7 +154,7 @@ class MarketGateway:
             timeframe=timeframe,
             as_of=self._clock(),
             price=price.result(),
-            candles=candles.result(),
+            candles=candle_reading,
             funding=funding.result(),
             global_long_short=global_ls.result(),
             top_trader_positions=top_ls.result(),
@@ -161,6 +162,7 @@ class MarketGateway:
             liquidations=liquidations.result(),
             social=social.result(),
             fear_greed=fear_greed.result(),
+            forming_candle=forming_candle,
         )
 
     def _venues(self, capability: Capability) -> list[MarketProvider]:
@@ -212,17 +214,33 @@ class MarketGateway:
         value = reading.value[0] if reading.value is not None else None
         return Reading(value, reading.source, reading.error, reading.failed, reading.observed_at)
 
-    async def _candles(self, instrument: Instrument, timeframe: Timeframe) -> Reading[tuple[Candle, ...]]:
+    async def _candles(
+        self, instrument: Instrument, timeframe: Timeframe
+    ) -> tuple[Reading[tuple[Candle, ...]], Candle | None]:
+        """The closed bars (the reading the score uses) and the forming bar, from whichever venue answered.
+
+        Every venue's series passes through this one split (:func:`engine.market.split_candles`) at the
+        service clock, so no venue's still-forming bar reaches the momentum factor, live or in replay,
+        and the backtest (which only ever sees closed bars) scores the same bars for the same moment.
+        The reading is observed at the last closed bar's close, as in the backtest.
+        """
         interval = CandleInterval.of(timeframe)
-        return await first_answer(
+        served = await first_answer(
             [
                 ("binance.klines", lambda: self._p.binance.candles(instrument, timeframe, CANDLE_LIMIT)),
                 *self._fallbacks(
                     Capability.CANDLES, "candles", lambda v: v.candles(instrument, interval, CANDLE_LIMIT)
                 ),
-            ],
-            observed=lambda series: series[-1].open_time if series else None,
+            ]
         )
+        if served.value is None:
+            return served, None
+        series = split_candles(served.value, timeframe.duration, self._clock())
+        if not series.closed:
+            error = f"no closed {timeframe.value} candle yet (only the forming bar was served)"
+            return Reading.missing(error, source=served.source, failed=served.failed), series.forming
+        observed = series.closed[-1].open_time + timeframe.duration
+        return replace(served, value=series.closed, observed_at=observed), series.forming
 
     async def _funding(self, instrument: Instrument, loaders: Loaders) -> Reading[FundingRate]:
         symbol = instrument.canonical

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         BinanceFundingRate,
         BinanceKline,
         BinanceLongShortRatio,
+        BinanceOpenInterestHist,
         BinancePremiumIndex,
         BinanceTicker24h,
     )
@@ -106,6 +107,16 @@ def to_candle(raw: BinanceKline) -> Candle:
         close=raw.close,
         volume=raw.volume,
         quote_volume=raw.quote_volume,
+    )
+
+
+def to_open_interest_point(raw: BinanceOpenInterestHist) -> OpenInterestPoint:
+    """``sumOpenInterest`` is in the base asset (coins); the USD notional rides alongside."""
+    return OpenInterestPoint(
+        time=utc_from_ms(raw.timestamp),
+        open_interest=raw.sumOpenInterest,
+        open_interest_usd=raw.sumOpenInterestValue,
+        unit="coin",
     )
 
 
@@ -240,15 +251,7 @@ class BinanceMarket:
 
         async def compute() -> tuple[OpenInterestPoint, ...]:
             rows = await self.raw.open_interest_hist(symbol, period, limit=limit)
-            points = (
-                OpenInterestPoint(
-                    time=utc_from_ms(r.timestamp),
-                    open_interest=r.sumOpenInterest,
-                    open_interest_usd=r.sumOpenInterestValue,
-                )
-                for r in rows
-            )
-            return tuple(sorted(points, key=lambda p: p.time))
+            return tuple(sorted((to_open_interest_point(r) for r in rows), key=lambda p: p.time))
 
         return await self._derived(f"oi_hist:{symbol}:{period}:{limit}", self._ttls.open_interest, compute)
 
