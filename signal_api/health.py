@@ -99,14 +99,12 @@ class HealthMonitor:
         names = [name for name, venue in registry.providers.items() if venue.supports(Capability.TICKER)]
         return sorted(names, key=lambda n: (n != "binance", n))
 
+    def __post_init__(self) -> None:
+        self._ok_totals = _ok_totals()  # the counter is per process: only calls from now on are evidence
+
     def _observe_calls(self) -> None:
         """Note which providers answered since the last look, from the upstream call counter."""
-        totals: dict[str, float] = {}
-        for metric in UPSTREAM_REQUESTS.collect():
-            for sample in metric.samples:
-                if sample.name.endswith("_total") and sample.labels.get("outcome") == "ok":
-                    provider = sample.labels["provider"]
-                    totals[provider] = totals.get(provider, 0.0) + sample.value
+        totals = _ok_totals()
         now = self.clock()
         for provider, total in totals.items():
             if total > self._ok_totals.get(provider, 0.0):
@@ -343,6 +341,17 @@ class HealthMonitor:
                 if delta > 0:
                     HISTORY_ROWS_NOT_DURABLE.labels(reason).inc(delta)
                     self._exported_not_durable[reason] = total
+
+
+def _ok_totals() -> dict[str, float]:
+    """Successful upstream calls so far, by provider."""
+    totals: dict[str, float] = {}
+    for metric in UPSTREAM_REQUESTS.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total") and sample.labels.get("outcome") == "ok":
+                provider = sample.labels["provider"]
+                totals[provider] = totals.get(provider, 0.0) + sample.value
+    return totals
 
 
 def build_health_monitor(container: Container, settings: Settings, *, replay: str | None) -> HealthMonitor:

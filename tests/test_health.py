@@ -99,6 +99,7 @@ async def test_dead_database_makes_ready_503_and_health_degraded_and_the_answer_
             metrics = (await client.get(f"{base}/metrics")).text
             assert _metric(metrics, "history_spool_records") == 0
             assert 'db_pool_connections{state="max"}' in metrics
+            assert _metric(metrics, "broker_dropped_events") == 0  # exported from the broker's counters
         async with database.connection() as conn:
             assert await conn.fetchval("SELECT count(*) FROM signals WHERE recommendation = 'LONG'") == 1
 
@@ -183,3 +184,13 @@ def _btc() -> Any:
     from providers.symbols import parse_symbol
 
     return parse_symbol("BTCUSDT")
+
+
+def test_the_supervisors_restart_hook_counts_in_the_metric() -> None:
+    from prometheus_client import REGISTRY
+
+    from signal_api.health import count_embedded_restart
+
+    before = REGISTRY.get_sample_value("embedded_db_restarts_total") or 0.0
+    count_embedded_restart()
+    assert REGISTRY.get_sample_value("embedded_db_restarts_total") == before + 1
