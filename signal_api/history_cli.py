@@ -47,11 +47,11 @@ def _settings() -> Settings:
     """The settings, with logs sent to stderr: stdout may be the export itself."""
     import structlog
 
-    from signal_api.logging import configure_logging
+    from signal_api.logging import configure_logging, secret_values
     from signal_api.settings import Settings
 
     settings = Settings()
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, secrets=secret_values(settings))
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
     return settings
 
