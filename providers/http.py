@@ -217,7 +217,7 @@ class ProviderHttp:
             except httpx2.TimeoutException as exc:
                 raise UpstreamTimeout(self.provider, endpoint, f"timed out ({_phase(exc)})") from exc
             except httpx2.TransportError as exc:
-                log.info("upstream connection failed", provider=self.provider, endpoint=endpoint, detail=repr(exc))
+                log.debug("upstream connection failed", provider=self.provider, endpoint=endpoint, detail=repr(exc))
                 raise UpstreamUnavailable(self.provider, endpoint, "connection failed") from exc
             return self._decode(response, endpoint)
         except UpstreamError as exc:
