@@ -110,8 +110,8 @@ class Invoker:
         started = time.perf_counter()
         try:
             payload = orjson.loads(await request.body())
-        except orjson.JSONDecodeError as exc:
-            return self.failure(400, "MALFORMED_REQUEST", f"the body is not valid JSON: {exc}", started=started)
+        except orjson.JSONDecodeError:  # BodyGuard answers INVALID_JSON first; no parser text in answers
+            return self.failure(400, "INVALID_JSON", "the body is not one valid JSON document", started=started)
         if not isinstance(payload, dict):
             return self.failure(
                 400,
