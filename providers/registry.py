@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from providers import bybit, coinapi, coinglass, hyperliquid, lunarcrush, okx
+from providers import coinapi, coinglass, lunarcrush
 from providers import coingecko_venue as coingecko
 from providers.binance import venue as binance
+from providers.bybit import venue as bybit
+from providers.hyperliquid import venue as hyperliquid
+from providers.okx import venue as okx
 
 if TYPE_CHECKING:
     from types import ModuleType

@@ -25,7 +25,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from engine.market import utc_from_ms
 from providers.errors import UpstreamError
-from providers.okx import OkxProvider
+from providers.okx.venue import OkxProvider
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from resolvers.context import RequestContext
 from schema.build import build_schema

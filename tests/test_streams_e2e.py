@@ -12,11 +12,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.market import Liquidation, PositionSide, Trade
+from providers.binance.streams import parse_message as parse_binance
+from providers.bybit.streams import parse_message as parse_bybit
+from providers.hyperliquid.streams import parse_trades as parse_hyperliquid_trades
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from providers.streams import StreamKey, StreamKind
 from providers.streams.client import Backoff
 from providers.streams.hub import StreamHub
-from providers.streams.parsers import parse_binance, parse_bybit, parse_hyperliquid_trades
 from tests.providers_helpers import fixture_json
 
 if TYPE_CHECKING:

@@ -7,12 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from engine.market import CandleInterval, CandleUpdate, Liquidation, PositionSide, Trade, utc_from_ms
-from providers.streams.parsers import (
-    okx_parser,
-    parse_binance,
-    parse_bybit,
-    parse_hyperliquid_trades,
-)
+from providers.binance.streams import parse_message as parse_binance
+from providers.bybit.streams import parse_message as parse_bybit
+from providers.hyperliquid.streams import parse_trades as parse_hyperliquid_trades
+from providers.okx.streams import okx_parser
 from tests.providers_helpers import fixture_json
 
 RECEIVED = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -17,26 +17,31 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from engine.market import CandleInterval, utc_from_ms
-from providers.bybit import (
-    DEFAULT_BASE_URL,
-    IP_BAN_SECONDS,
+from providers.bybit.domain import (
     KLINE_INTERVALS,
-    RATE_LIMIT_PER_SECOND,
     STAT_PERIODS,
-    BybitProvider,
-    build,
+    to_candles,
+    to_funding,
+    to_funding_history,
+    to_long_short,
+    to_open_interest,
+    to_open_interest_history,
+    to_order_book,
+    to_ticker,
+    to_trades,
+)
+from providers.bybit.raw import (
+    IP_BAN_SECONDS,
     bybit_error_hook,
     parse_account_ratio,
     parse_funding_history,
     parse_klines,
     parse_open_interest_history,
     parse_order_book,
-    parse_ticker,
-    parse_ticker_funding,
-    parse_ticker_open_interest,
+    parse_tickers,
     parse_trades,
-    ticker_funding_interval_hours,
 )
+from providers.bybit.venue import DEFAULT_BASE_URL, RATE_LIMIT_PER_SECOND, BybitProvider, build
 from providers.cache import MemoryCache
 from providers.config import CacheTtls
 from providers.errors import InvalidRequest, InvalidSymbol, MalformedPayload, RateLimited, UpstreamUnavailable
@@ -154,7 +159,7 @@ def test_interval_tables() -> None:
 def test_klines_every_fixture(name: str) -> None:
     raw = bybit(name)
     rows = raw["result"]["list"]
-    candles = parse_klines(raw)
+    candles = to_candles(parse_klines(raw))
     assert len(candles) == len(rows)
     first, last_row = candles[0], rows[-1]
     assert first.open_time == utc_from_ms(last_row[0])
@@ -167,7 +172,7 @@ def test_klines_every_fixture(name: str) -> None:
 
 
 def test_klines_linear_exact_values() -> None:
-    candles = parse_klines(bybit("v5_market_kline_linear.json"))
+    candles = to_candles(parse_klines(bybit("v5_market_kline_linear.json")))
     assert [c.open_time for c in candles] == [
         utc_from_ms(1694476800000),
         utc_from_ms(1694563200000),
@@ -188,7 +193,7 @@ def test_klines_linear_exact_values() -> None:
 def test_ticker_docs_fixture_parsed_as_is() -> None:
     raw = bybit("v5_market_tickers_linear.docs.json")
     assert raw["result"]["category"] == "inverse"  # Bybit's own docs example
-    ticker = parse_ticker(raw)
+    ticker = to_ticker(parse_tickers(raw))
     assert ticker.symbol == "BTCUSDT"
     assert ticker.last_price == 16597.0
     assert ticker.price_change_pct == pytest.approx(0.8047)  # 0.008047 is a fraction
@@ -198,7 +203,7 @@ def test_ticker_docs_fixture_parsed_as_is() -> None:
     assert ticker.volume == 49337318.0
     assert ticker.quote_volume == 2352.94950046
     assert ticker.close_time == utc_from_ms(1672376496682)
-    funding = parse_ticker_funding(raw, interval_hours=8.0)
+    funding = to_funding(parse_tickers(raw), interval_hours=8.0)
     assert funding.rate == -0.001034
     assert funding.next_funding_time == utc_from_ms(1672387200000)
     assert funding.mark_price == 16596.0
@@ -206,13 +211,13 @@ def test_ticker_docs_fixture_parsed_as_is() -> None:
 
 def test_ticker_linear_values() -> None:
     raw = linear_tickers()
-    ticker = parse_ticker(raw)
+    ticker = to_ticker(parse_tickers(raw))
     assert ticker.last_price == 28550.7
     assert ticker.price_change_pct == pytest.approx(2.3333)
     assert ticker.volume == 151185.516  # coins
     assert ticker.quote_volume == 4273027716.4294  # USDT
     assert ticker.close_time == utc_from_ms(1680673821770)
-    oi = parse_ticker_open_interest(raw)
+    oi = to_open_interest(parse_tickers(raw))
     assert oi.coins == 52774.528
     assert oi.usd == 1506861070.82  # Bybit's openInterestValue
     assert oi.time == utc_from_ms(1680673821770)
@@ -221,32 +226,32 @@ def test_ticker_linear_values() -> None:
 def test_ticker_open_interest_usd_falls_back_to_coins_times_last_price() -> None:
     raw = linear_tickers()
     raw["result"]["list"][0]["openInterestValue"] = ""
-    assert parse_ticker_open_interest(raw).usd == pytest.approx(52774.528 * 28550.7)
+    assert to_open_interest(parse_tickers(raw)).usd == pytest.approx(52774.528 * 28550.7)
 
 
 def test_spot_ticker_docs_fixture() -> None:
-    ticker = parse_ticker(bybit("v5_market_tickers_spot.docs.json"))
+    ticker = to_ticker(parse_tickers(bybit("v5_market_tickers_spot.docs.json")))
     assert ticker.price_change_pct == pytest.approx(0.68)
     assert ticker.last_price == 20533.13
 
 
 def test_funding_interval_from_the_ticker_when_sent() -> None:
     with_interval = linear_tickers("ws_tickers_linear.docs.json")
-    assert ticker_funding_interval_hours(with_interval) == 8.0
-    funding = parse_ticker_funding(with_interval, interval_hours=1.0)  # the ticker's own value wins
+    assert parse_tickers(with_interval).ticker.fundingIntervalHour == 8.0
+    funding = to_funding(parse_tickers(with_interval), interval_hours=1.0)  # the ticker's own value wins
     assert funding.interval_hours == 8.0
     assert funding.rate == -0.000212
     assert funding.rate_8h_equivalent == -0.000212
 
     four_hours = copy.deepcopy(with_interval)
     four_hours["result"]["list"][0]["fundingIntervalHour"] = "4"
-    funding = parse_ticker_funding(four_hours, interval_hours=8.0)
+    funding = to_funding(parse_tickers(four_hours), interval_hours=8.0)
     assert funding.interval_hours == 4.0
     assert funding.rate_8h_equivalent == pytest.approx(2 * -0.000212)
 
     without = linear_tickers()  # the 2023 capture has no fundingIntervalHour
-    assert ticker_funding_interval_hours(without) is None
-    assert parse_ticker_funding(without, interval_hours=2.0).interval_hours == 2.0
+    assert parse_tickers(without).ticker.fundingIntervalHour is None
+    assert to_funding(parse_tickers(without), interval_hours=2.0).interval_hours == 2.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -257,14 +262,14 @@ def test_funding_interval_from_the_ticker_when_sent() -> None:
 def test_funding_history_every_fixture(name: str) -> None:
     raw = bybit(name)
     rows = raw["result"]["list"]
-    history = parse_funding_history(raw)
+    history = to_funding_history(parse_funding_history(raw))
     assert [h.time for h in history] == [utc_from_ms(r["fundingRateTimestamp"]) for r in reversed(rows)]
     assert [h.rate for h in history] == [float(r["fundingRate"]) for r in reversed(rows)]
     assert all(h.interval_hours == 8.0 for h in history)
 
 
 def test_funding_history_values() -> None:
-    history = parse_funding_history(bybit("v5_market_funding_history.json"))
+    history = to_funding_history(parse_funding_history(bybit("v5_market_funding_history.json")))
     assert [h.rate for h in history] == [0.00015, 0.0001]  # fractions, oldest first
     assert history[0].time == utc_from_ms(1709856000000)
     assert history[0].percent_8h == pytest.approx(0.015)
@@ -274,21 +279,21 @@ def test_funding_history_interval_from_spacing() -> None:
     raw = copy.deepcopy(bybit("v5_market_funding_history.json"))
     rows = raw["result"]["list"]
     rows[1]["fundingRateTimestamp"] = str(int(rows[0]["fundingRateTimestamp"]) - 4 * 3_600_000)
-    history = parse_funding_history(raw)
+    history = to_funding_history(parse_funding_history(raw))
     assert all(h.interval_hours == 4.0 for h in history)
     assert history[-1].rate_8h_equivalent == pytest.approx(0.0002)
 
 
 def test_open_interest_history_docs_fixture() -> None:
     raw = bybit("v5_market_open_interest.docs.json")
-    points = parse_open_interest_history(raw)
+    points = to_open_interest_history(parse_open_interest_history(raw))
     assert [p.time for p in points] == [utc_from_ms(1669571100000), utc_from_ms(1669571400000)]
     assert [p.open_interest for p in points] == [461134292.0, 461134384.0]
     assert all(p.unit == "coin" and p.open_interest_usd is None for p in points)
 
 
 def test_account_ratio_docs_fixture_in_percent() -> None:
-    (point,) = parse_account_ratio(bybit("v5_market_account_ratio.docs.json"))
+    (point,) = to_long_short(parse_account_ratio(bybit("v5_market_account_ratio.docs.json")))
     assert point.long_pct == pytest.approx(57.77)
     assert point.long_short_ratio == pytest.approx(0.5777 / 0.4223)
     assert point.time == utc_from_ms(1695772800000)
@@ -298,7 +303,7 @@ def test_account_ratio_rows_become_oldest_first() -> None:
     raw = copy.deepcopy(bybit("v5_market_account_ratio.docs.json"))
     newer = {"symbol": "BTCUSDT", "buyRatio": "0.61", "sellRatio": "0.39", "timestamp": "1695787200000"}
     raw["result"]["list"].insert(0, newer)
-    points = parse_account_ratio(raw)
+    points = to_long_short(parse_account_ratio(raw))
     assert [p.long_pct for p in points] == pytest.approx([57.77, 61.0])
 
 
@@ -307,7 +312,7 @@ def test_account_ratio_rows_become_oldest_first() -> None:
 
 
 def test_order_book() -> None:
-    book = parse_order_book(ORDERBOOK)
+    book = to_order_book(parse_order_book(ORDERBOOK))
     assert book.symbol == "BTCUSDT"
     assert book.bids[0] == (65485.47, 47.081829)
     assert book.asks == ((65557.7, 16.606555), (65558.1, 0.004))
@@ -315,7 +320,7 @@ def test_order_book() -> None:
 
 
 def test_trades_oldest_first_with_taker_side() -> None:
-    trades = parse_trades(RECENT_TRADES)
+    trades = to_trades(parse_trades(RECENT_TRADES))
     assert [t.time for t in trades] == [utc_from_ms(1672304486100), utc_from_ms(1672304486865)]
     assert [t.taker_side for t in trades] == ["SELL", "BUY"]
     assert trades[0].usd == pytest.approx(16578.0 * 1.25)

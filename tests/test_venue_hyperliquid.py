@@ -18,23 +18,24 @@ from providers.cache import MemoryCache
 from providers.config import CacheTtls
 from providers.errors import InvalidRequest, InvalidSymbol, MalformedPayload
 from providers.http import ProviderHttp, RetryPolicy, create_http_client
-from providers.hyperliquid import (
-    DEFAULT_BASE_URL,
+from providers.hyperliquid.domain import (
     FUNDING_INTERVAL_HOURS,
     HOURLY_FUNDING_SINCE_MS,
     INTERVALS,
-    RATE_LIMIT_PER_SECOND,
-    HyperliquidClient,
-    HyperliquidMarket,
-    build,
     funding_interval_hours,
+    to_candles,
+    to_funding,
+    to_order_book,
+)
+from providers.hyperliquid.raw import (
+    HyperliquidClient,
     hyperliquid_error_hook,
     parse_candle_snapshot,
     parse_funding_history,
     parse_l2_book,
     parse_meta_and_asset_ctxs,
-    to_funding,
 )
+from providers.hyperliquid.venue import DEFAULT_BASE_URL, RATE_LIMIT_PER_SECOND, HyperliquidMarket, build
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from providers.symbols import parse_symbol
 from providers.venue import Capability, CapabilityNotSupported, IntervalNotSupported, ProviderDeps
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
 
     from providers.http import ErrorHook
+    from providers.hyperliquid.models import HyperliquidCandle
 
 BTC = parse_symbol("BTC")
 # a fixed "now" for the provider: 2023-11-14T22:13:20.500Z
@@ -121,7 +123,7 @@ def test_delisted_universe_entry_is_flagged() -> None:
 @pytest.mark.parametrize("name", ["info_candleSnapshot.json", "info_candleSnapshot.spot.json"])
 def test_candle_snapshot(name: str) -> None:
     raw = hl(name)
-    candles = parse_candle_snapshot(raw)
+    candles = to_candles(parse_candle_snapshot(raw))
     assert len(candles) == len(raw)
     times = [c.open_time for c in candles]
     assert times == sorted(times) and len(set(times)) == len(times)
@@ -138,7 +140,7 @@ def test_candle_snapshot(name: str) -> None:
 
 def test_candle_snapshot_values_and_order_is_restored() -> None:
     raw = hl("info_candleSnapshot.json")
-    candles = parse_candle_snapshot(list(reversed(raw)))
+    candles = to_candles(parse_candle_snapshot(list(reversed(raw))))
     assert candles[0].open_time == datetime(2023, 5, 21, 20, 0, tzinfo=UTC)  # t=1684699200000
     assert (candles[0].open, candles[0].high, candles[0].close, candles[0].volume) == (
         0.001601,
@@ -205,7 +207,8 @@ def test_funding_history_long_capture_switches_to_hourly() -> None:
 @pytest.mark.parametrize("name", ["info_l2Book.json", "info_l2Book.sdk.json"])
 def test_l2_book(name: str) -> None:
     raw = hl(name)
-    book = parse_l2_book(raw)
+    assert parse_l2_book(raw).coin == raw["coin"]
+    book = to_order_book(parse_l2_book(raw), raw["coin"])
     assert book.symbol == raw["coin"]
     assert book.bids == tuple((float(lv["px"]), float(lv["sz"])) for lv in raw["levels"][0])
     assert book.asks == tuple((float(lv["px"]), float(lv["sz"])) for lv in raw["levels"][1])
@@ -216,7 +219,7 @@ def test_l2_book(name: str) -> None:
 
 
 def test_l2_book_values() -> None:
-    book = parse_l2_book(hl("info_l2Book.json"))
+    book = to_order_book(parse_l2_book(hl("info_l2Book.json")), "BTC")
     assert book.bids[0] == (110427.0, 4.11882)
     assert book.asks[0] == (110428.0, 3.72573)
     assert len(book.bids) == len(book.asks) == 5
@@ -240,11 +243,13 @@ def test_error_hook() -> None:
 class _RecordingClient:
     """Stands in for HyperliquidClient; records the windows asked for."""
 
-    def __init__(self, candles: tuple[Candle, ...]) -> None:
+    def __init__(self, candles: tuple[HyperliquidCandle, ...]) -> None:
         self.candles = candles
         self.calls: list[tuple[Any, ...]] = []
 
-    async def candle_snapshot(self, coin: str, interval: str, start_ms: int, end_ms: int) -> tuple[Candle, ...]:
+    async def candle_snapshot(
+        self, coin: str, interval: str, start_ms: int, end_ms: int
+    ) -> tuple[HyperliquidCandle, ...]:
         self.calls.append(("candleSnapshot", coin, interval, start_ms, end_ms))
         return self.candles
 
@@ -264,7 +269,7 @@ async def test_candle_window_ends_at_the_current_candle_close() -> None:
     step = 4 * 3_600_000
     end = (1_700_000_000_500 // step + 1) * step
     assert client.calls == [("candleSnapshot", "BTC", "4h", end - 10 * step, end)]
-    assert got == candles[-10:]
+    assert got == to_candles(candles)[-10:]
     # a second later the request (and so the cache key) is the same
     await _market(client, CLOCK_S + 1).candles(BTC, CandleInterval.H4, 10)
     assert client.calls[1] == client.calls[0]

@@ -22,20 +22,30 @@ from providers.cache import MemoryCache
 from providers.config import CacheTtls
 from providers.errors import InvalidRequest, InvalidSymbol, MalformedPayload, RateLimited, UpstreamUnavailable
 from providers.http import ProviderHttp, RetryPolicy, create_http_client
-from providers.okx import (
+from providers.okx.domain import (
     CANDLE_BARS,
-    DEFAULT_BASE_URL,
-    RATE_LIMIT_PER_SECOND,
     STAT_PERIODS,
-    OkxProvider,
-    build,
     canonical_symbol,
+    contract_value,
+    contract_values,
     liquidated_side,
+    to_candles,
+    to_funding,
+    to_funding_history,
+    to_liquidations,
+    to_long_short,
+    to_open_interest,
+    to_open_interest_history,
+    to_order_book,
+    to_ticker,
+    to_trades,
+)
+from providers.okx.raw import (
     okx_error_hook,
     parse_candles,
-    parse_contract_value,
     parse_funding,
     parse_funding_history,
+    parse_instruments,
     parse_liquidations,
     parse_long_short,
     parse_mark_price,
@@ -45,6 +55,7 @@ from providers.okx import (
     parse_ticker,
     parse_trades,
 )
+from providers.okx.venue import DEFAULT_BASE_URL, RATE_LIMIT_PER_SECOND, OkxProvider, build
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from providers.symbols import parse_symbol
 from providers.venue import Capability, CapabilityNotSupported, IntervalNotSupported, MarketProvider, ProviderDeps
@@ -235,7 +246,7 @@ def test_interval_tables_use_utc_bars_for_six_hours_and_longer() -> None:
 def test_candles_every_fixture(name: str, newest_first: bool) -> None:
     raw = okx(name)
     rows = raw["data"]
-    candles = parse_candles(raw)
+    candles = to_candles(parse_candles(raw))
     assert len(candles) == len(rows)
     oldest_row = rows[-1] if newest_first else rows[0]
     newest_row = rows[0] if newest_first else rows[-1]
@@ -250,7 +261,7 @@ def test_candles_every_fixture(name: str, newest_first: bool) -> None:
 
 
 def test_candles_live_capture_is_oldest_first_with_exact_values() -> None:
-    candles = parse_candles(okx("api_v5_market_candles.json"))
+    candles = to_candles(parse_candles(okx("api_v5_market_candles.json")))
     times = [c.open_time for c in candles]
     assert all(a < b for a, b in itertools.pairwise(times))
     assert candles[0].open_time == utc_from_ms(1747093980000)
@@ -264,7 +275,7 @@ def test_candles_live_capture_is_oldest_first_with_exact_values() -> None:
 def test_candles_already_oldest_first_stay_oldest_first() -> None:
     raw = okx("api_v5_market_candles.json")
     flipped = rest(list(reversed(raw["data"])))
-    assert parse_candles(flipped) == parse_candles(raw)
+    assert to_candles(parse_candles(flipped)) == to_candles(parse_candles(raw))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -275,7 +286,7 @@ def test_ticker_from_the_ticker_fields() -> None:
     # the WebSocket tickers push carries the same fields as GET /api/v5/market/ticker
     raw = okx("ws_tickers.json")
     row = raw["data"][0]
-    ticker = parse_ticker(rest(raw["data"]))
+    ticker = to_ticker(parse_ticker(rest(raw["data"])))
     assert ticker.symbol == "UNIUSD"
     assert ticker.last_price == float(row["last"]) == 5.123
     assert ticker.high == 5.458
@@ -290,7 +301,7 @@ def test_ticker_from_the_ticker_fields() -> None:
 
 def test_funding_docs_fixture() -> None:
     raw = okx("api_v5_public_funding_rate.docs.json")
-    funding = parse_funding(raw)
+    funding = to_funding(parse_funding(raw))
     assert funding.symbol == "BTCUSDT"
     assert funding.rate == float("0.0000792386885340")  # a fraction per interval, never percent
     assert funding.interval_hours == 8.0  # 1703116800000 - 1703088000000
@@ -303,14 +314,14 @@ def test_funding_docs_fixture() -> None:
 def test_funding_interval_from_the_settlement_times() -> None:
     raw = copy.deepcopy(okx("api_v5_public_funding_rate.docs.json"))
     raw["data"][0]["nextFundingTime"] = str(int(raw["data"][0]["fundingTime"]) + 4 * 3_600_000)
-    funding = parse_funding(raw)
+    funding = to_funding(parse_funding(raw))
     assert funding.interval_hours == 4.0
     assert funding.rate_8h_equivalent == pytest.approx(2 * 0.0000792386885340)
 
 
 def test_funding_without_next_time_assumes_eight_hours() -> None:
     raw = okx("ws_funding_rate.json")  # same keys as REST, but no nextFundingTime / ts
-    funding = parse_funding(rest(raw["data"]))
+    funding = to_funding(parse_funding(rest(raw["data"])))
     assert funding.rate == 0.00048105
     assert funding.interval_hours == 8.0
     assert funding.time == utc_from_ms(1640131200000)
@@ -318,7 +329,7 @@ def test_funding_without_next_time_assumes_eight_hours() -> None:
 
 def test_funding_history_oldest_first_with_realized_rates() -> None:
     raw = okx("api_v5_public_funding_rate_history.json")
-    history = parse_funding_history(raw)
+    history = to_funding_history(parse_funding_history(raw))
     assert [h.time for h in history] == [utc_from_ms(1704038400000), utc_from_ms(1704067200000)]
     assert history[0].time == utc_from_ms(raw["data"][-1]["fundingTime"])
     assert [h.rate for h in history] == [-0.00002, 0.00015]  # realizedRate, not the predicted fundingRate
@@ -331,20 +342,20 @@ def test_funding_history_falls_back_to_funding_rate_and_infers_the_interval() ->
     for row in raw["data"]:
         row["realizedRate"] = ""
     raw["data"][1]["fundingTime"] = str(int(raw["data"][0]["fundingTime"]) - 3_600_000)
-    history = parse_funding_history(raw)
+    history = to_funding_history(parse_funding_history(raw))
     assert [h.rate for h in history] == [-0.0000236017, 0.0001515032]
     assert all(h.interval_hours == 1.0 for h in history)
     assert history[-1].rate_8h_equivalent == pytest.approx(8 * 0.0001515032)
 
 
 def test_open_interest_docs_fixture_in_coins() -> None:
-    oi = parse_open_interest(okx("api_v5_public_open_interest.docs.json"))
+    oi = to_open_interest(parse_open_interest(okx("api_v5_public_open_interest.docs.json")))
     assert oi.coins == 555.55  # oiCcy, not the 5000 contracts
     assert oi.usd is None  # this answer has no oiUsd
     assert oi.time == utc_from_ms(1597026383085)
     with_usd = copy.deepcopy(okx("api_v5_public_open_interest.docs.json"))
     with_usd["data"][0]["oiUsd"] = "50000000"
-    assert parse_open_interest(with_usd).usd == 50000000.0
+    assert to_open_interest(parse_open_interest(with_usd)).usd == 50000000.0
 
 
 def test_mark_price_fixture() -> None:
@@ -352,13 +363,13 @@ def test_mark_price_fixture() -> None:
 
 
 def test_contract_value() -> None:
-    assert parse_contract_value(INSTRUMENTS) == 0.01
+    assert contract_value(parse_instruments(INSTRUMENTS)) == 0.01
     inverse = copy.deepcopy(INSTRUMENTS)
     inverse["data"][0].update(instId="BTC-USD-SWAP", ctType="inverse", ctVal="100", ctValCcy="USD")
     with pytest.raises(ValueError, match="inverse"):
-        parse_contract_value(inverse)
+        contract_value(parse_instruments(inverse))
     with pytest.raises(ValueError, match="empty"):
-        parse_contract_value(rest([]))
+        contract_value(parse_instruments(rest([])))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -369,7 +380,7 @@ def test_liquidations_from_the_captured_details() -> None:
     raw = okx("ws_liquidation_orders.json")
     item = {**raw["data"][0], "totalLoss": "0"}  # REST adds totalLoss to the pushed item
     detail = item["details"][0]
-    (liquidation,) = parse_liquidations(rest([item]), contract_value=0.01)
+    (liquidation,) = to_liquidations(parse_liquidations(rest([item])), ctval=0.01)
     assert liquidation.size == pytest.approx(float(detail["sz"]) * 0.01) == pytest.approx(0.39)
     assert liquidation.price == 0.55205
     assert liquidation.side is PositionSide.SHORT  # posSide short (closed by a buy)
@@ -378,7 +389,7 @@ def test_liquidations_from_the_captured_details() -> None:
 
 
 def test_liquidations_sizes_sides_and_order() -> None:
-    liquidations = parse_liquidations(LIQUIDATION_ORDERS, contract_value=0.01, inst_id=INST)
+    liquidations = to_liquidations(parse_liquidations(LIQUIDATION_ORDERS), ctval=0.01, only_inst_id=INST)
     details = LIQUIDATION_ORDERS["data"][0]["details"]
     assert [liq.time for liq in liquidations] == [utc_from_ms(d["ts"]) for d in reversed(details)]
     assert [liq.side for liq in liquidations] == [
@@ -404,20 +415,20 @@ def test_liquidations_sizes_sides_and_order() -> None:
     ],
 )
 def test_liquidated_side_both_directions(detail: dict[str, str], side: PositionSide) -> None:
-    assert liquidated_side(detail) is side
+    assert liquidated_side(detail.get("posSide", ""), detail.get("side", "")) is side
 
 
 def test_liquidated_side_unknown_is_rejected() -> None:
     with pytest.raises(ValueError):
-        liquidated_side({"posSide": "net", "side": ""})
+        liquidated_side("net", "")
 
 
 def test_liquidations_keep_only_the_instrument() -> None:
     other = copy.deepcopy(LIQUIDATION_ORDERS["data"][0])
     other["instId"] = "BTC-USDT-250926"
     payload = rest([LIQUIDATION_ORDERS["data"][0], other])
-    assert len(parse_liquidations(payload, 0.01)) == 8
-    assert len(parse_liquidations(payload, 0.01, inst_id=INST)) == 4
+    assert len(to_liquidations(parse_liquidations(payload), 0.01)) == 8
+    assert len(to_liquidations(parse_liquidations(payload), 0.01, only_inst_id=INST)) == 4
 
 
 # --------------------------------------------------------------------------------------------------
@@ -425,7 +436,7 @@ def test_liquidations_keep_only_the_instrument() -> None:
 
 
 def test_long_short_ratio_docs_fixture_in_percent() -> None:
-    (point,) = parse_long_short(okx("api_v5_rubik_long_short_ratio.docs.json"))
+    (point,) = to_long_short(parse_long_short(okx("api_v5_rubik_long_short_ratio.docs.json")))
     assert point.long_short_ratio == 1.25
     assert point.long_pct == pytest.approx(1.25 / 2.25 * 100)  # 55.56 % of accounts long
     assert point.time == utc_from_ms(1630502100000)
@@ -433,13 +444,13 @@ def test_long_short_ratio_docs_fixture_in_percent() -> None:
 
 def test_long_short_ratio_rows_become_oldest_first() -> None:
     rows = [["1630502400000", "0.8"], ["1630502100000", "1.25"]]
-    points = parse_long_short(rest(rows))
+    points = to_long_short(parse_long_short(rest(rows)))
     assert [p.time for p in points] == [utc_from_ms(1630502100000), utc_from_ms(1630502400000)]
     assert points[1].long_pct == pytest.approx(0.8 / 1.8 * 100)
 
 
 def test_open_interest_history_in_coins_oldest_first() -> None:
-    points = parse_open_interest_history(OI_HISTORY)
+    points = to_open_interest_history(parse_open_interest_history(OI_HISTORY))
     assert [p.time for p in points] == [utc_from_ms(r[0]) for r in reversed(OI_HISTORY["data"])]
     assert points[0].open_interest == 29001.1233  # oiCcy, not contracts
     assert points[0].open_interest_usd == 2431785442.81
@@ -447,7 +458,7 @@ def test_open_interest_history_in_coins_oldest_first() -> None:
 
 
 def test_order_book_sizes_in_coins() -> None:
-    book = parse_order_book(BOOKS, 0.01, "BTCUSDT")
+    book = to_order_book(parse_order_book(BOOKS), 0.01, "BTCUSDT")
     assert [p for p, _ in book.bids] == [84660.1, 84659.8]
     assert [q for _, q in book.bids] == pytest.approx([4.81, 0.25])  # 481 and 25 contracts × 0.01
     assert book.asks[0][0] == 84660.2
@@ -458,7 +469,7 @@ def test_order_book_sizes_in_coins() -> None:
 
 def test_trades_fixture_oldest_first() -> None:
     raw = okx("api_v5_market_trades.json")  # spot BTC-USDT: sizes already coins
-    trades = parse_trades(raw, contract_value=1.0)
+    trades = to_trades(parse_trades(raw), ctval=1.0)
     assert [t.time for t in trades] == [utc_from_ms(1747087161666), utc_from_ms(1747087163557)]
     assert trades[0].taker_side == "BUY"
     assert trades[0].size == 0.0000125
@@ -467,7 +478,7 @@ def test_trades_fixture_oldest_first() -> None:
 
 
 def test_swap_trades_in_coins() -> None:
-    trades = parse_trades(SWAP_TRADES, contract_value=0.01)
+    trades = to_trades(parse_trades(SWAP_TRADES), ctval=0.01)
     assert [t.size for t in trades] == pytest.approx([2.5, 0.12])
     assert trades[0].usd == pytest.approx(84660.2 * 2.5)
 
@@ -609,7 +620,7 @@ async def test_provider_end_to_end_over_http() -> None:
             assert isinstance(provider, OkxProvider)
 
             candles = await provider.candles(BTC, CandleInterval.M1, 100)
-            assert candles == parse_candles(okx("api_v5_market_candles.json"))
+            assert candles == to_candles(parse_candles(okx("api_v5_market_candles.json")))
             assert candles[0].open_time < candles[-1].open_time
 
             ticker = await provider.ticker(BTC)
@@ -686,8 +697,6 @@ async def test_malformed_answer_is_typed() -> None:
 
 
 def test_all_contract_values_keep_linear_swaps_only() -> None:
-    from providers.okx import parse_contract_values
-
     payload = {
         "code": "0",
         "msg": "",
@@ -697,4 +706,4 @@ def test_all_contract_values_keep_linear_swaps_only() -> None:
             {"instId": "BTC-USD-SWAP", "ctType": "inverse", "ctVal": "100", "ctValCcy": "USD", "settleCcy": "BTC"},
         ],
     }
-    assert parse_contract_values(payload) == {"BTC-USDT-SWAP": 0.01, "ETH-USDT-SWAP": 0.1}
+    assert contract_values(parse_instruments(payload)) == {"BTC-USDT-SWAP": 0.01, "ETH-USDT-SWAP": 0.1}

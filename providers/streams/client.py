@@ -1,7 +1,8 @@
 """One upstream WebSocket per stream: connect, subscribe, parse, publish; reconnect and watchdog.
 
-A :class:`VenueStream` holds a venue's specifics for one :class:`~providers.streams.StreamKey` (URL
-path, subscribe frames, parser, application-level keepalive); :func:`venue_stream` builds it. A
+A :class:`~providers.streams.parsers.VenueStream` holds a venue's specifics for one
+:class:`~providers.streams.StreamKey` (URL path, subscribe frames, parser, application-level keepalive);
+:func:`venue_stream` asks the venue's own streams module for it (the :data:`OPEN_STREAM` table). A
 :class:`StreamConnection` runs it as one kept task:
 
 - connects with ``websockets.connect`` to ``ws_base_url + spec.path``, sends the subscribe frames,
@@ -32,19 +33,14 @@ import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-from engine.market import CandleInterval, CandleUpdate, Liquidation, Trade
+from engine.market import CandleUpdate, Liquidation, Trade
+from providers.binance import streams as binance_streams
+from providers.bybit import streams as bybit_streams
+from providers.hyperliquid import streams as hyperliquid_streams
 from providers.normalize import first_non_finite
+from providers.okx import streams as okx_streams
 from providers.streams import Publisher, StreamKey, StreamKind
-from providers.streams.parsers import (
-    BYBIT_INTERVAL_CODES,
-    ContractValue,
-    Event,
-    Parser,
-    okx_parser,
-    parse_binance,
-    parse_bybit,
-    parse_hyperliquid_trades,
-)
+from providers.streams.parsers import ContractValue, Event, VenueStream, no_such_stream
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,80 +58,21 @@ DEFAULT_WS_BASE_URLS = {
 }
 
 
-class UnsupportedStream(ValueError):
-    """The venue offers no such public stream (or this module does not implement it yet)."""
-
-
-@dataclass(frozen=True, slots=True)
-class VenueStream:
-    """How to open one stream on one venue."""
-
-    path: str  # appended to the venue's ws base URL
-    subscribe: tuple[str, ...]  # text frames sent after each connect
-    parse: Parser
-    ping_text: str | None = None  # application-level keepalive, when the venue wants one
-    ping_seconds: float = 0.0
-
-
-def _dumps(obj: Any) -> str:
-    return orjson.dumps(obj).decode()
+# each venue's streams module (providers/<venue>/streams.py): how to open a key there, and its parser
+OPEN_STREAM: dict[str, Callable[[StreamKey, ContractValue | None], VenueStream]] = {
+    "binance": binance_streams.open_stream,
+    "bybit": bybit_streams.open_stream,
+    "okx": okx_streams.open_stream,
+    "hyperliquid": hyperliquid_streams.open_stream,
+}
 
 
 def venue_stream(key: StreamKey, ctval: ContractValue | None = None) -> VenueStream:
     """The venue specifics of ``key``; raise :class:`UnsupportedStream` for a stream we cannot open."""
-    sym = key.symbol
-    match key.venue, key.kind:
-        case "binance", StreamKind.LIQUIDATIONS:
-            stream = f"{sym.lower()}@forceOrder" if sym else "!forceOrder@arr"
-        case "binance", StreamKind.TRADES if sym:
-            stream = f"{sym.lower()}@aggTrade"
-        case "binance", StreamKind.CANDLES if sym and key.interval:
-            stream = f"{sym.lower()}@kline_{key.interval}"
-        case "bybit", _ if sym:
-            if key.kind is StreamKind.CANDLES:
-                code = BYBIT_INTERVAL_CODES.get(CandleInterval.parse(key.interval or ""))
-                if code is None:
-                    raise UnsupportedStream(f"bybit has no {key.interval} kline")
-                topic = f"kline.{code}.{sym}"
-            else:
-                topic = {StreamKind.LIQUIDATIONS: "allLiquidation", StreamKind.TRADES: "publicTrade"}[key.kind]
-                topic = f"{topic}.{sym}"
-            return VenueStream(
-                path="/v5/public/linear",
-                subscribe=(_dumps({"op": "subscribe", "args": [topic]}),),
-                parse=parse_bybit,
-                ping_text=_dumps({"op": "ping"}),
-                ping_seconds=20.0,
-            )
-        case "okx", StreamKind.LIQUIDATIONS | StreamKind.TRADES:
-            if ctval is None:
-                raise UnsupportedStream("okx streams need a ctVal lookup (contract sizes)")
-            if key.kind is StreamKind.LIQUIDATIONS:
-                arg = {"channel": "liquidation-orders", "instType": "SWAP"}
-            elif sym and sym.endswith("USDT"):
-                arg = {"channel": "trades", "instId": f"{sym.removesuffix('USDT')}-USDT-SWAP"}
-            else:
-                raise UnsupportedStream(f"okx trades need a USDT symbol, got {sym!r}")
-            return VenueStream(
-                path="/ws/v5/public",
-                subscribe=(_dumps({"op": "subscribe", "args": [arg]}),),
-                parse=okx_parser(ctval),
-                ping_text="ping",
-                ping_seconds=25.0,
-            )
-        case "hyperliquid", StreamKind.TRADES if sym and sym.endswith("USDT"):
-            coin = sym.removesuffix("USDT")
-            return VenueStream(
-                path="/ws",
-                subscribe=(_dumps({"method": "subscribe", "subscription": {"type": "trades", "coin": coin}}),),
-                parse=parse_hyperliquid_trades,
-                ping_text=_dumps({"method": "ping"}),
-                ping_seconds=50.0,
-            )
-        case _:
-            raise UnsupportedStream(f"no {key.kind.value} stream for {key.venue} {sym or '*'} {key.interval or ''}")
-    # Binance: one raw stream per socket, named in the path; no subscribe frame, server pings only.
-    return VenueStream(path=f"/ws/{stream}", subscribe=(), parse=parse_binance)
+    open_stream = OPEN_STREAM.get(key.venue)
+    if open_stream is None:
+        raise no_such_stream(key)
+    return open_stream(key, ctval)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from providers.streams.client import Backoff, StreamConnection, UnsupportedStream, venue_stream
+from providers.streams.client import Backoff, StreamConnection, venue_stream
+from providers.streams.parsers import UnsupportedStream
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

@@ -1,0 +1,123 @@
+"""What the venue folders (``providers/<venue>/``) share, so no venue copies it.
+
+- :class:`VenueModel`: the base of every venue's wire models (frozen, unknown fields ignored, NaN refused).
+- :class:`RowModel`: a wire model read from a positional JSON array (candles, statistics rows).
+- :data:`OptFloat` / :data:`OptInt`: a field that venues send as ``""`` or omit when it has no value.
+- :func:`converted`: venue models → our models under the same rules the HTTP layer applies to a parse,
+  so a conversion that fails, or yields a NaN or infinity, is a typed ``MalformedPayload`` naming the
+  endpoint, never a crash.
+- :class:`ErrorCodes`: a venue's error-envelope codes mapped onto our error taxonomy in one place.
+- :data:`PERPETUALS_CORE`: what every perpetual-futures exchange adapter serves; each adds its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from providers.errors import (
+    InvalidRequest,
+    InvalidSymbol,
+    RateLimited,
+    UpstreamError,
+    UpstreamUnavailable,
+    non_finite,
+    unexpected_shape,
+)
+from providers.normalize import first_non_finite
+from providers.venue import Capability
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+A = TypeVar("A")
+R = TypeVar("R")
+V = TypeVar("V", bound="VenueModel")
+
+
+class VenueModel(BaseModel):
+    """Shaped like the venue's JSON (its field names). Numbers sent as strings parse to float (the written
+    decision in :mod:`engine.market`); a missing documented field is a ``ValidationError``, which the HTTP
+    layer reports as MalformedPayload. ``allow_inf_nan=False``: ``"NaN"`` is a malformed payload, not a value.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
+
+
+class RowModel(VenueModel):
+    """A row sent as a JSON array: the fields are named in declaration order; trailing optional fields may
+    be absent, and extra trailing columns are ignored."""
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Self:
+        if not isinstance(row, list | tuple):
+            raise TypeError(f"{cls.__name__} row is {type(row).__name__}, expected a list")
+        return cls.model_validate(dict(zip(cls.model_fields, row, strict=False)))
+
+
+def rows_as(model: type[V], rows: Sequence[Any]) -> tuple[V, ...]:
+    """Rows as models: objects validated by field name, arrays (a :class:`RowModel`) by position."""
+    if issubclass(model, RowModel):
+        return tuple(model.from_row(row) for row in rows)
+    return tuple(model.model_validate(row) for row in rows)
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+OptFloat = Annotated[float | None, BeforeValidator(_blank_is_none)]
+OptInt = Annotated[int | None, BeforeValidator(_blank_is_none)]
+
+
+def converted(provider: str, endpoint: str, value: A, convert: Callable[[A], R]) -> R:
+    """``convert(value)``, with a bad shape or a non-finite result reported as the HTTP layer would."""
+    try:
+        result = convert(value)
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise unexpected_shape(provider, endpoint, exc) from exc
+    where = first_non_finite(result)
+    if where is not None:
+        raise non_finite(provider, endpoint, where)
+    return result
+
+
+PERPETUALS_CORE = frozenset(
+    {
+        Capability.TICKER,
+        Capability.CANDLES,
+        Capability.FUNDING,
+        Capability.FUNDING_HISTORY,
+        Capability.OPEN_INTEREST,
+        Capability.ORDER_BOOK,
+    }
+)
+
+
+def status_decides(status: int) -> bool:
+    """HTTP 418 / 429 / 451 / 5xx are classified by their status (with ``Retry-After``) in
+    :func:`providers.errors.classify_status`, whatever the body says."""
+    return status in (418, 429, 451) or status >= 500
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCodes:
+    """A venue's error-envelope codes by what the caller should do; any other code is a bad request."""
+
+    rate_limited: frozenset[str]
+    unavailable: frozenset[str]
+    bad_symbol: frozenset[str] = frozenset()
+
+    def error(
+        self, provider: str, endpoint: str, status: int, code: str, message: str, *, bad_symbol: bool = False
+    ) -> UpstreamError:
+        """``bad_symbol``: the venue said so in words rather than by code (Bybit)."""
+        if code in self.rate_limited:
+            return RateLimited(provider, endpoint, message, status=status)
+        if code in self.unavailable:
+            return UpstreamUnavailable(provider, endpoint, message, status=status)
+        if bad_symbol or code in self.bad_symbol:
+            return InvalidSymbol(provider, endpoint, message, status=status)
+        return InvalidRequest(provider, endpoint, message, status=status)

@@ -1,0 +1,116 @@
+"""Bybit USDT linear perpetuals on the common :class:`~providers.venue.MarketProvider` interface: the raw
+client's venue models, converted by :mod:`providers.bybit.domain`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from providers._shared import PERPETUALS_CORE, converted
+from providers.bybit import domain
+from providers.bybit.domain import KLINE_INTERVALS, PROVIDER, STAT_PERIODS
+from providers.bybit.raw import (
+    MAX_ACCOUNT_RATIO,
+    MAX_BOOK_DEPTH,
+    MAX_FUNDING_HISTORY,
+    MAX_KLINES,
+    MAX_OPEN_INTEREST,
+    MAX_TRADES,
+    BybitClient,
+    bybit_error_hook,
+)
+from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS, clamp_limit
+from providers.venue import Capability, MarketProvider, interval_code
+
+if TYPE_CHECKING:
+    from engine.market import (
+        Candle,
+        CandleInterval,
+        FundingRate,
+        LongShortPoint,
+        OpenInterest,
+        OpenInterestPoint,
+        OrderBook,
+        Ticker24h,
+        Trade,
+    )
+    from providers.symbols import Instrument
+    from providers.venue import ProviderDeps
+
+DEFAULT_BASE_URL = "https://api.bybit.com"
+# Bybit: "No more than 600 requests are allowed in any 5-second window" per IP, shared by all traffic to
+# api.bybit.com (https://bybit-exchange.github.io/docs/v5/rate-limit), i.e. 120/s; breaking it bans the IP
+# for 10+ minutes. We design for well under half of it, leaving room for other processes on the host.
+RATE_LIMIT_PER_SECOND: float = 50.0
+_FUNDING_INTERVAL_SAMPLE = 10
+_TICKERS = "market.tickers"
+
+
+class BybitProvider(MarketProvider):
+    """Bybit USDT linear perpetuals over the keyless v5 REST API. Ticker, funding and open interest share
+    one cached tickers answer."""
+
+    name = PROVIDER
+    capabilities = PERPETUALS_CORE | {Capability.OPEN_INTEREST_HISTORY, Capability.LONG_SHORT_RATIO, Capability.TRADES}
+
+    def __init__(self, client: BybitClient) -> None:
+        self.raw = client
+
+    async def ticker(self, instrument: Instrument) -> Ticker24h:
+        answer = await self.raw.tickers(instrument.for_provider(PROVIDER))
+        return converted(PROVIDER, _TICKERS, answer, domain.to_ticker)
+
+    async def funding(self, instrument: Instrument) -> FundingRate:
+        """Rate from the ticker; interval from ``fundingIntervalHour``, else the funding history's spacing."""
+        answer = await self.raw.tickers(instrument.for_provider(PROVIDER))
+        interval = answer.ticker.fundingIntervalHour
+        if interval is None:
+            history = await self.funding_history(instrument, _FUNDING_INTERVAL_SAMPLE)
+            interval = history[-1].interval_hours if history else DEFAULT_FUNDING_INTERVAL_HOURS
+        hours = interval
+        return converted(PROVIDER, _TICKERS, answer, lambda a: domain.to_funding(a, interval_hours=hours))
+
+    async def open_interest(self, instrument: Instrument) -> OpenInterest:
+        answer = await self.raw.tickers(instrument.for_provider(PROVIDER))
+        return converted(PROVIDER, _TICKERS, answer, domain.to_open_interest)
+
+    async def candles(self, instrument: Instrument, interval: CandleInterval, limit: int) -> tuple[Candle, ...]:
+        code = interval_code(PROVIDER, "market.kline", interval, KLINE_INTERVALS)
+        rows = await self.raw.kline(instrument.for_provider(PROVIDER), code, clamp_limit(limit, MAX_KLINES))
+        return converted(PROVIDER, "market.kline", rows, domain.to_candles)
+
+    async def funding_history(self, instrument: Instrument, limit: int) -> tuple[FundingRate, ...]:
+        rows = await self.raw.funding_history(
+            instrument.for_provider(PROVIDER), clamp_limit(limit, MAX_FUNDING_HISTORY)
+        )
+        return converted(PROVIDER, "market.funding-history", rows, domain.to_funding_history)
+
+    async def open_interest_history(
+        self, instrument: Instrument, interval: CandleInterval, limit: int
+    ) -> tuple[OpenInterestPoint, ...]:
+        period = interval_code(PROVIDER, "market.open-interest", interval, STAT_PERIODS)
+        rows = await self.raw.open_interest(
+            instrument.for_provider(PROVIDER), period, clamp_limit(limit, MAX_OPEN_INTEREST)
+        )
+        return converted(PROVIDER, "market.open-interest", rows, domain.to_open_interest_history)
+
+    async def long_short_ratio(
+        self, instrument: Instrument, interval: CandleInterval, limit: int
+    ) -> tuple[LongShortPoint, ...]:
+        period = interval_code(PROVIDER, "market.account-ratio", interval, STAT_PERIODS)
+        rows = await self.raw.account_ratio(
+            instrument.for_provider(PROVIDER), period, clamp_limit(limit, MAX_ACCOUNT_RATIO)
+        )
+        return converted(PROVIDER, "market.account-ratio", rows, domain.to_long_short)
+
+    async def order_book(self, instrument: Instrument, depth: int) -> OrderBook:
+        book = await self.raw.orderbook(instrument.for_provider(PROVIDER), clamp_limit(depth, MAX_BOOK_DEPTH))
+        return converted(PROVIDER, "market.orderbook", book, domain.to_order_book)
+
+    async def trades(self, instrument: Instrument, limit: int) -> tuple[Trade, ...]:
+        rows = await self.raw.recent_trade(instrument.for_provider(PROVIDER), clamp_limit(limit, MAX_TRADES))
+        return converted(PROVIDER, "market.recent-trade", rows, domain.to_trades)
+
+
+def build(deps: ProviderDeps) -> MarketProvider:
+    """The composition root's entry point: one ``ProviderHttp`` with the Bybit error hook."""
+    return BybitProvider(BybitClient(deps.http(PROVIDER, bybit_error_hook), deps.ttls))

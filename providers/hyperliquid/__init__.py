@@ -1,0 +1,2 @@
+"""Hyperliquid perpetuals (keyless): the venue-shaped ``/info`` client, its models, the normalizing domain
+layer, the adapter and the WebSocket parsers."""

@@ -1,0 +1,149 @@
+"""OKX USDT-margined perpetual swaps (``BTC-USDT-SWAP``) on the common :class:`~providers.venue.MarketProvider`
+interface: the raw client's venue models, converted by :mod:`providers.okx.domain`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from providers._shared import PERPETUALS_CORE, converted
+from providers.normalize import clamp_limit
+from providers.okx import domain
+from providers.okx.domain import CANDLE_BARS, PROVIDER, STAT_PERIODS
+from providers.okx.raw import (
+    MAX_BOOK_DEPTH,
+    MAX_CANDLES,
+    MAX_FUNDING_HISTORY,
+    MAX_LIQUIDATIONS,
+    MAX_STAT_ROWS,
+    MAX_TRADES,
+    OkxClient,
+    okx_error_hook,
+)
+from providers.venue import Capability, MarketProvider, interval_code
+
+if TYPE_CHECKING:
+    from engine.market import (
+        Candle,
+        CandleInterval,
+        FundingRate,
+        Liquidation,
+        LongShortPoint,
+        OpenInterest,
+        OpenInterestPoint,
+        OrderBook,
+        Ticker24h,
+        Trade,
+    )
+    from providers.symbols import Instrument
+    from providers.venue import ProviderDeps
+
+DEFAULT_BASE_URL = "https://www.okx.com"
+# OKX documents its public limits per endpoint and IP: 20 requests / 2 s for market data and public data
+# (candles, ticker, funding-rate, open-interest, instruments, books, trades), 10 / 2 s for contract OI
+# history and 5 / 2 s for the other trading-statistics (rubik) endpoints
+# (https://www.okx.com/docs-v5/en/#overview-rate-limits and each endpoint's "Rate Limit" line).
+# One budget for the whole provider, below the 10/s of a single market-data endpoint, so even a burst
+# on one endpoint stays legal; rubik answers are cached for a minute (ttls.ratios / open_interest).
+RATE_LIMIT_PER_SECOND: float = 8.0
+
+
+class OkxProvider(MarketProvider):
+    """OKX USDT-margined perpetual swaps over the keyless v5 REST API."""
+
+    name = PROVIDER
+    capabilities = PERPETUALS_CORE | {
+        Capability.OPEN_INTEREST_HISTORY,
+        Capability.LONG_SHORT_RATIO,
+        Capability.LIQUIDATIONS,
+        Capability.TRADES,
+    }
+
+    def __init__(self, client: OkxClient) -> None:
+        self.raw = client
+
+    async def contract_value(self, instrument: Instrument) -> float:
+        """Coins per contract (``ctVal``), cached with the instruments answer (``ttls.exchange_info``)."""
+        rows = await self.raw.instruments(instrument.for_provider(PROVIDER))
+        return converted(PROVIDER, "public.instruments", rows, domain.contract_value)
+
+    async def contract_values(self) -> dict[str, float]:
+        """Every linear swap's ``ctVal`` in one call (the stream parsers need them synchronously)."""
+        rows = await self.raw.instruments()
+        return converted(PROVIDER, "public.instruments.all", rows, domain.contract_values)
+
+    async def mark_price(self, instrument: Instrument) -> float:
+        return await self.raw.mark_price(instrument.for_provider(PROVIDER))
+
+    async def ticker(self, instrument: Instrument) -> Ticker24h:
+        row = await self.raw.ticker(instrument.for_provider(PROVIDER))
+        return converted(PROVIDER, "market.ticker", row, domain.to_ticker)
+
+    async def candles(self, instrument: Instrument, interval: CandleInterval, limit: int) -> tuple[Candle, ...]:
+        bar = interval_code(PROVIDER, "market.candles", interval, CANDLE_BARS)
+        rows = await self.raw.candles(instrument.for_provider(PROVIDER), bar, clamp_limit(limit, MAX_CANDLES))
+        return converted(PROVIDER, "market.candles", rows, domain.to_candles)
+
+    async def funding(self, instrument: Instrument) -> FundingRate:
+        row = await self.raw.funding_rate(instrument.for_provider(PROVIDER))
+        return converted(PROVIDER, "public.funding-rate", row, domain.to_funding)
+
+    async def funding_history(self, instrument: Instrument, limit: int) -> tuple[FundingRate, ...]:
+        rows = await self.raw.funding_rate_history(
+            instrument.for_provider(PROVIDER), clamp_limit(limit, MAX_FUNDING_HISTORY)
+        )
+        return converted(PROVIDER, "public.funding-rate-history", rows, domain.to_funding_history)
+
+    async def open_interest(self, instrument: Instrument) -> OpenInterest:
+        """Coins from ``oiCcy``; USD from ``oiUsd``, or ``oiCcy × mark price`` when OKX omits it."""
+        row = await self.raw.open_interest(instrument.for_provider(PROVIDER))
+        oi = converted(PROVIDER, "public.open-interest", row, domain.to_open_interest)
+        if oi.usd is None:
+            oi = dataclasses.replace(oi, usd=oi.coins * await self.mark_price(instrument))
+        return oi
+
+    async def open_interest_history(
+        self, instrument: Instrument, interval: CandleInterval, limit: int
+    ) -> tuple[OpenInterestPoint, ...]:
+        period = interval_code(PROVIDER, "rubik.open-interest-history", interval, STAT_PERIODS)
+        rows = await self.raw.open_interest_history(
+            instrument.for_provider(PROVIDER), period, clamp_limit(limit, MAX_STAT_ROWS)
+        )
+        return converted(PROVIDER, "rubik.open-interest-history", rows, domain.to_open_interest_history)
+
+    async def long_short_ratio(
+        self, instrument: Instrument, interval: CandleInterval, limit: int
+    ) -> tuple[LongShortPoint, ...]:
+        """Accounts net long vs net short on this contract (not the per-currency aggregate)."""
+        endpoint = "rubik.long-short-account-ratio-contract"
+        period = interval_code(PROVIDER, endpoint, interval, STAT_PERIODS)
+        rows = await self.raw.long_short_account_ratio_contract(
+            instrument.for_provider(PROVIDER), period, clamp_limit(limit, MAX_STAT_ROWS)
+        )
+        return converted(PROVIDER, endpoint, rows, domain.to_long_short)
+
+    async def liquidations(self, instrument: Instrument, limit: int) -> tuple[Liquidation, ...]:
+        inst_id = instrument.for_provider(PROVIDER)
+        ctval = await self.contract_value(instrument)
+        items = await self.raw.liquidation_orders(
+            f"{instrument.base}-{instrument.quote}", clamp_limit(limit, MAX_LIQUIDATIONS)
+        )
+        rows = converted(
+            PROVIDER, "public.liquidation-orders", items, lambda i: domain.to_liquidations(i, ctval, inst_id)
+        )
+        return rows[-limit:] if limit > 0 else ()
+
+    async def order_book(self, instrument: Instrument, depth: int) -> OrderBook:
+        ctval = await self.contract_value(instrument)
+        book = await self.raw.books(instrument.for_provider(PROVIDER), clamp_limit(depth, MAX_BOOK_DEPTH))
+        return converted(PROVIDER, "market.books", book, lambda b: domain.to_order_book(b, ctval, instrument.canonical))
+
+    async def trades(self, instrument: Instrument, limit: int) -> tuple[Trade, ...]:
+        ctval = await self.contract_value(instrument)
+        rows = await self.raw.trades(instrument.for_provider(PROVIDER), clamp_limit(limit, MAX_TRADES))
+        return converted(PROVIDER, "market.trades", rows, lambda r: domain.to_trades(r, ctval))
+
+
+def build(deps: ProviderDeps) -> MarketProvider:
+    """The composition root's entry point: one ``ProviderHttp`` with the OKX error hook."""
+    return OkxProvider(OkxClient(deps.http(PROVIDER, okx_error_hook), deps.ttls))
