@@ -288,3 +288,16 @@ async def test_websocket_operations_are_charged_to_the_same_cost_budget(cassette
             assert [e["extensions"]["code"] for e in errors] == ["RATE_LIMITED"]
             second = await frames("q2", "{ rateLimit { remaining } }")
             assert second[0]["payload"]["data"]["rateLimit"] == {"remaining": budget - 2}  # refusals cost nothing
+
+
+async def test_openapi_documents_429_with_retry_after(cassette: dict[str, Any]) -> None:
+    async with running_service(cassette) as (base, _), httpx2.AsyncClient(timeout=10) as client:
+        spec = (await client.get(f"{base}/openapi.json")).json()
+    routes = [op for path in spec["paths"].values() for op in path.values() if isinstance(op, dict)]
+    documented = [op["responses"]["429"] for op in routes if "504" in op.get("responses", {})]  # the operations
+    assert documented, "no operation found in the OpenAPI document"
+    assert all("Retry-After" in answer["headers"] for answer in documented)
+    assert all(
+        answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}
+        for answer in documented
+    )

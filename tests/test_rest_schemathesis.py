@@ -31,6 +31,7 @@ CONFIG = """
 [checks.not_a_server_error]
 expected-statuses = ["2xx", "3xx", "4xx", "503", "504"]
 """
+# The services below run with RATE_LIMIT_ENABLED=false: this fuzzes shapes, not budgets (tests/test_rate_limits.py).
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "15")
 SEED = os.environ.get("SCHEMATHESIS_SEED", "1")
 
@@ -57,7 +58,7 @@ def cassette() -> dict[str, object]:
 
 
 async def test_schemathesis_openapi_finds_no_failure(tmp_path: Path, cassette: dict[str, object]) -> None:
-    async with running_service(cassette, upstream_retry_attempts=1) as (url, _):
+    async with running_service(cassette, upstream_retry_attempts=1, rate_limit_enabled=False) as (url, _):
         # --url: the schema's `servers` entry names the public deployment, the test talks to this one
         code, output = await _schemathesis(tmp_path, f"{url}/openapi.json", "--url", url, "--checks", CHECKS)
     assert code == 0, output[-6000:]
@@ -66,7 +67,7 @@ async def test_schemathesis_openapi_finds_no_failure(tmp_path: Path, cassette: d
 
 
 async def test_schemathesis_graphql_finds_no_failure(tmp_path: Path, cassette: dict[str, object]) -> None:
-    async with running_service(cassette, upstream_retry_attempts=1) as (url, _):
+    async with running_service(cassette, upstream_retry_attempts=1, rate_limit_enabled=False) as (url, _):
         code, output = await _schemathesis(tmp_path, f"{url}/graphql", "--checks", "not_a_server_error")
     assert code == 0, output[-6000:]
     assert " passed" in output

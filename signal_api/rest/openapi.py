@@ -34,6 +34,7 @@ STATUS_DESCRIPTIONS = {
     ),
     "404": "SYMBOL_NOT_FOUND, EXCHANGE_NOT_FOUND, or UNKNOWN_OPERATION (POST /invoke).",
     "413": "RESPONSE_TOO_LARGE (too large even compacted) or PAYLOAD_TOO_LARGE (request body).",
+    "429": "RATE_LIMITED: the caller's request or cost budget is spent; Retry-After says when to retry.",
     "503": "UPSTREAM_UNAVAILABLE: the market-data providers this answer needs failed.",
     "504": "TIMEOUT: the operation took longer than its timeout.",
 }
@@ -96,8 +97,11 @@ def _envelope(data: dict[str, Any], *, operation: dict[str, Any]) -> dict[str, A
 def _responses(envelope_ref: str) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, description in STATUS_DESCRIPTIONS.items():
-        schema = _ref("ErrorEnvelope") if status == "413" else _ref(envelope_ref)
+        schema = _ref("ErrorEnvelope") if status in ("413", "429") else _ref(envelope_ref)
         responses[status] = {"description": description, "content": {"application/json": {"schema": schema}}}
+    responses["429"]["headers"] = {
+        "Retry-After": {"description": "Seconds until the budget's window resets.", "schema": {"type": "integer"}}
+    }
     return responses
 
 
