@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from providers._shared import PERPETUALS_CORE, converted
+from providers._shared import PERPETUALS_CORE, Conversions
 from providers.bybit import domain
 from providers.bybit.domain import KLINE_INTERVALS, PROVIDER, STAT_PERIODS
 from providers.bybit.raw import (
@@ -54,10 +54,11 @@ class BybitProvider(MarketProvider):
 
     def __init__(self, client: BybitClient) -> None:
         self.raw = client
+        self._convert = Conversions(PROVIDER)
 
     async def ticker(self, instrument: Instrument) -> Ticker24h:
         answer = await self.raw.tickers(instrument.for_provider(PROVIDER))
-        return converted(PROVIDER, _TICKERS, answer, domain.to_ticker)
+        return self._convert(_TICKERS, answer, domain.to_ticker)
 
     async def funding(self, instrument: Instrument) -> FundingRate:
         """Rate from the ticker; interval from ``fundingIntervalHour``, else the funding history's spacing."""
@@ -66,23 +67,22 @@ class BybitProvider(MarketProvider):
         if interval is None:
             history = await self.funding_history(instrument, _FUNDING_INTERVAL_SAMPLE)
             interval = history[-1].interval_hours if history else DEFAULT_FUNDING_INTERVAL_HOURS
-        hours = interval
-        return converted(PROVIDER, _TICKERS, answer, lambda a: domain.to_funding(a, interval_hours=hours))
+        return self._convert(_TICKERS, answer, domain.to_funding, interval)
 
     async def open_interest(self, instrument: Instrument) -> OpenInterest:
         answer = await self.raw.tickers(instrument.for_provider(PROVIDER))
-        return converted(PROVIDER, _TICKERS, answer, domain.to_open_interest)
+        return self._convert(_TICKERS, answer, domain.to_open_interest)
 
     async def candles(self, instrument: Instrument, interval: CandleInterval, limit: int) -> tuple[Candle, ...]:
         code = interval_code(PROVIDER, "market.kline", interval, KLINE_INTERVALS)
         rows = await self.raw.kline(instrument.for_provider(PROVIDER), code, clamp_limit(limit, MAX_KLINES))
-        return converted(PROVIDER, "market.kline", rows, domain.to_candles)
+        return self._convert("market.kline", rows, domain.to_candles)
 
     async def funding_history(self, instrument: Instrument, limit: int) -> tuple[FundingRate, ...]:
         rows = await self.raw.funding_history(
             instrument.for_provider(PROVIDER), clamp_limit(limit, MAX_FUNDING_HISTORY)
         )
-        return converted(PROVIDER, "market.funding-history", rows, domain.to_funding_history)
+        return self._convert("market.funding-history", rows, domain.to_funding_history)
 
     async def open_interest_history(
         self, instrument: Instrument, interval: CandleInterval, limit: int
@@ -91,7 +91,7 @@ class BybitProvider(MarketProvider):
         rows = await self.raw.open_interest(
             instrument.for_provider(PROVIDER), period, clamp_limit(limit, MAX_OPEN_INTEREST)
         )
-        return converted(PROVIDER, "market.open-interest", rows, domain.to_open_interest_history)
+        return self._convert("market.open-interest", rows, domain.to_open_interest_history)
 
     async def long_short_ratio(
         self, instrument: Instrument, interval: CandleInterval, limit: int
@@ -100,15 +100,15 @@ class BybitProvider(MarketProvider):
         rows = await self.raw.account_ratio(
             instrument.for_provider(PROVIDER), period, clamp_limit(limit, MAX_ACCOUNT_RATIO)
         )
-        return converted(PROVIDER, "market.account-ratio", rows, domain.to_long_short)
+        return self._convert("market.account-ratio", rows, domain.to_long_short)
 
     async def order_book(self, instrument: Instrument, depth: int) -> OrderBook:
         book = await self.raw.orderbook(instrument.for_provider(PROVIDER), clamp_limit(depth, MAX_BOOK_DEPTH))
-        return converted(PROVIDER, "market.orderbook", book, domain.to_order_book)
+        return self._convert("market.orderbook", book, domain.to_order_book)
 
     async def trades(self, instrument: Instrument, limit: int) -> tuple[Trade, ...]:
         rows = await self.raw.recent_trade(instrument.for_provider(PROVIDER), clamp_limit(limit, MAX_TRADES))
-        return converted(PROVIDER, "market.recent-trade", rows, domain.to_trades)
+        return self._convert("market.recent-trade", rows, domain.to_trades)
 
 
 def build(deps: ProviderDeps) -> MarketProvider:

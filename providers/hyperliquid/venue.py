@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from engine.market import CandleInterval, FundingRate, OpenInterest, Ticker24h, utc_from_ms
-from providers._shared import PERPETUALS_CORE, converted
+from providers._shared import PERPETUALS_CORE, Conversions
 from providers.errors import InvalidSymbol
 from providers.hyperliquid import domain
 from providers.hyperliquid.domain import FUNDING_INTERVAL_HOURS, INTERVALS, PROVIDER
@@ -46,6 +46,7 @@ class HyperliquidMarket(MarketProvider):
 
     def __init__(self, client: HyperliquidClient, clock: Callable[[], float] = time.time) -> None:
         self.raw = client
+        self._convert = Conversions(PROVIDER)
         self._clock = clock
 
     def _now_ms(self) -> int:
@@ -68,7 +69,7 @@ class HyperliquidMarket(MarketProvider):
         rows = await self.raw.candle_snapshot(coin, code, end_ms - count * step_ms, end_ms)
         if not rows:
             raise InvalidSymbol(PROVIDER, "candleSnapshot", f"no candles for {coin}: not a listed coin")
-        return converted(PROVIDER, "candleSnapshot", rows, domain.to_candles)[-count:]
+        return self._convert("candleSnapshot", rows, domain.to_candles)[-count:]
 
     async def ticker(self, instrument: Instrument) -> Ticker24h:
         """Price, change and USD volume from the asset context; the context has no 24 h high and low,

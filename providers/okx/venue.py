@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from providers._shared import PERPETUALS_CORE, converted
+from providers._shared import PERPETUALS_CORE, Conversions
 from providers.normalize import clamp_limit
 from providers.okx import domain
 from providers.okx.domain import CANDLE_BARS, PROVIDER, STAT_PERIODS
@@ -61,43 +61,44 @@ class OkxProvider(MarketProvider):
 
     def __init__(self, client: OkxClient) -> None:
         self.raw = client
+        self._convert = Conversions(PROVIDER)
 
     async def contract_value(self, instrument: Instrument) -> float:
         """Coins per contract (``ctVal``), cached with the instruments answer (``ttls.exchange_info``)."""
         rows = await self.raw.instruments(instrument.for_provider(PROVIDER))
-        return converted(PROVIDER, "public.instruments", rows, domain.contract_value)
+        return self._convert("public.instruments", rows, domain.contract_value)
 
     async def contract_values(self) -> dict[str, float]:
         """Every linear swap's ``ctVal`` in one call (the stream parsers need them synchronously)."""
         rows = await self.raw.instruments()
-        return converted(PROVIDER, "public.instruments.all", rows, domain.contract_values)
+        return self._convert("public.instruments.all", rows, domain.contract_values)
 
     async def mark_price(self, instrument: Instrument) -> float:
         return await self.raw.mark_price(instrument.for_provider(PROVIDER))
 
     async def ticker(self, instrument: Instrument) -> Ticker24h:
         row = await self.raw.ticker(instrument.for_provider(PROVIDER))
-        return converted(PROVIDER, "market.ticker", row, domain.to_ticker)
+        return self._convert("market.ticker", row, domain.to_ticker)
 
     async def candles(self, instrument: Instrument, interval: CandleInterval, limit: int) -> tuple[Candle, ...]:
         bar = interval_code(PROVIDER, "market.candles", interval, CANDLE_BARS)
         rows = await self.raw.candles(instrument.for_provider(PROVIDER), bar, clamp_limit(limit, MAX_CANDLES))
-        return converted(PROVIDER, "market.candles", rows, domain.to_candles)
+        return self._convert("market.candles", rows, domain.to_candles)
 
     async def funding(self, instrument: Instrument) -> FundingRate:
         row = await self.raw.funding_rate(instrument.for_provider(PROVIDER))
-        return converted(PROVIDER, "public.funding-rate", row, domain.to_funding)
+        return self._convert("public.funding-rate", row, domain.to_funding)
 
     async def funding_history(self, instrument: Instrument, limit: int) -> tuple[FundingRate, ...]:
         rows = await self.raw.funding_rate_history(
             instrument.for_provider(PROVIDER), clamp_limit(limit, MAX_FUNDING_HISTORY)
         )
-        return converted(PROVIDER, "public.funding-rate-history", rows, domain.to_funding_history)
+        return self._convert("public.funding-rate-history", rows, domain.to_funding_history)
 
     async def open_interest(self, instrument: Instrument) -> OpenInterest:
         """Coins from ``oiCcy``; USD from ``oiUsd``, or ``oiCcy × mark price`` when OKX omits it."""
         row = await self.raw.open_interest(instrument.for_provider(PROVIDER))
-        oi = converted(PROVIDER, "public.open-interest", row, domain.to_open_interest)
+        oi = self._convert("public.open-interest", row, domain.to_open_interest)
         if oi.usd is None:
             oi = dataclasses.replace(oi, usd=oi.coins * await self.mark_price(instrument))
         return oi
@@ -109,7 +110,7 @@ class OkxProvider(MarketProvider):
         rows = await self.raw.open_interest_history(
             instrument.for_provider(PROVIDER), period, clamp_limit(limit, MAX_STAT_ROWS)
         )
-        return converted(PROVIDER, "rubik.open-interest-history", rows, domain.to_open_interest_history)
+        return self._convert("rubik.open-interest-history", rows, domain.to_open_interest_history)
 
     async def long_short_ratio(
         self, instrument: Instrument, interval: CandleInterval, limit: int
@@ -120,7 +121,7 @@ class OkxProvider(MarketProvider):
         rows = await self.raw.long_short_account_ratio_contract(
             instrument.for_provider(PROVIDER), period, clamp_limit(limit, MAX_STAT_ROWS)
         )
-        return converted(PROVIDER, endpoint, rows, domain.to_long_short)
+        return self._convert(endpoint, rows, domain.to_long_short)
 
     async def liquidations(self, instrument: Instrument, limit: int) -> tuple[Liquidation, ...]:
         inst_id = instrument.for_provider(PROVIDER)
@@ -128,20 +129,18 @@ class OkxProvider(MarketProvider):
         items = await self.raw.liquidation_orders(
             f"{instrument.base}-{instrument.quote}", clamp_limit(limit, MAX_LIQUIDATIONS)
         )
-        rows = converted(
-            PROVIDER, "public.liquidation-orders", items, lambda i: domain.to_liquidations(i, ctval, inst_id)
-        )
+        rows = self._convert("public.liquidation-orders", items, domain.to_liquidations, ctval, inst_id)
         return rows[-limit:] if limit > 0 else ()
 
     async def order_book(self, instrument: Instrument, depth: int) -> OrderBook:
         ctval = await self.contract_value(instrument)
         book = await self.raw.books(instrument.for_provider(PROVIDER), clamp_limit(depth, MAX_BOOK_DEPTH))
-        return converted(PROVIDER, "market.books", book, lambda b: domain.to_order_book(b, ctval, instrument.canonical))
+        return self._convert("market.books", book, domain.to_order_book, ctval, instrument.canonical)
 
     async def trades(self, instrument: Instrument, limit: int) -> tuple[Trade, ...]:
         ctval = await self.contract_value(instrument)
         rows = await self.raw.trades(instrument.for_provider(PROVIDER), clamp_limit(limit, MAX_TRADES))
-        return converted(PROVIDER, "market.trades", rows, lambda r: domain.to_trades(r, ctval))
+        return self._convert("market.trades", rows, domain.to_trades, ctval)
 
 
 def build(deps: ProviderDeps) -> MarketProvider:
