@@ -24,6 +24,7 @@ from tests.conftest import CASSETTE_NAMES, load_cassette_json, running_service
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
 
     from starlette.requests import Request
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -38,6 +39,7 @@ ALIASES_QUERY = """query($s: [String!]!) {
 }"""
 PER_SIGNAL = COST_WEIGHTS["Query.signals"].weight
 ONE_SIGNAL = COST_WEIGHTS["Query.signal"].weight
+QUERY = {"query": "{ rateLimit { cost } }"}
 
 
 @pytest.fixture
@@ -301,3 +303,47 @@ async def test_openapi_documents_429_with_retry_after(cassette: dict[str, Any]) 
         answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}
         for answer in documented
     )
+
+
+async def test_real_keys_get_their_own_budget_and_connection_limit(tmp_path: Path) -> None:
+    """With the real authentication (keys in the database): a key's budget is its own, not its address's,
+    and its WebSocket connections are counted once ``connection_init`` names it."""
+    from tests.test_auth import bearer, keyed_service
+
+    settings = {"rate_limit_anonymous_requests": 2, "rate_limit_key_requests": 3, "ws_max_connections_per_key": 1}
+    async with asyncio.timeout(90), keyed_service(tmp_path, **settings) as served:
+        anonymous = [(await post(served.base_url, "{ rateLimit { cost } }")).status_code for _ in range(3)]
+        assert anonymous == [200, 200, 429]
+        async with httpx2.AsyncClient(timeout=20) as client:
+            keyed = [
+                await client.post(f"{served.base_url}/graphql", json=QUERY, headers=bearer(served.key("reader")))
+                for _ in range(4)
+            ]
+        assert [r.status_code for r in keyed] == [200, 200, 200, 429]  # same address, the key's own budget
+        assert keyed[0].headers["x-ratelimit-limit"] == "3"
+
+        init = json.dumps({"type": "connection_init", "payload": {"apiKey": served.key("streamer")}})
+        protocols = [websockets.Subprotocol("graphql-transport-ws")]
+        async with websockets.connect(served.ws_url, subprotocols=protocols) as first:
+            await first.send(init)
+            assert json.loads(await asyncio.wait_for(first.recv(), 5))["type"] == "connection_ack"
+            async with websockets.connect(served.ws_url, subprotocols=protocols) as second:
+                await second.send(init)
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    while True:  # an ack may come first: the key is known only once connection_init is read
+                        await asyncio.wait_for(second.recv(), 5)
+                assert closed.value.rcvd is not None
+                assert closed.value.rcvd.code == 4429
+        deadline = time.monotonic() + 5  # the slot is released when the server ends the first socket
+        while True:
+            try:
+                async with websockets.connect(served.ws_url, subprotocols=protocols) as again:
+                    await again.send(init)
+                    assert json.loads(await asyncio.wait_for(again.recv(), 5))["type"] == "connection_ack"
+                    await again.send(json.dumps({"type": "ping"}))
+                    assert json.loads(await asyncio.wait_for(again.recv(), 5))["type"] == "pong"
+                    break
+            except websockets.ConnectionClosed:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
