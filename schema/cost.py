@@ -38,6 +38,7 @@ from graphql import (
     get_named_type,
     get_nullable_type,
     is_list_type,
+    validate,
 )
 from graphql.pyutils import Undefined
 from strawberry.extensions import ValidationCache
@@ -254,13 +255,19 @@ def _graphql_schema(schema: GraphQLSchema | StrawberrySchema) -> GraphQLSchema:
 
 
 class ValidationWithCost(ValidationCache):
-    """Strawberry's cached validation, then the cost of the valid operation with this request's variables;
-    over ``max_cost`` it is refused before execution with ``QUERY_TOO_COSTLY`` (a pre-execution error, so
-    over WebSocket it is an ``error`` message, not a ``next``).
+    """Validation in the cheapest order for hostile documents, then nothing else until it passes:
 
-    The cost runs on every request, cache hit or not (the cache stores validation only: the cost depends
-    on the variables), and is left in ``context.extras[QUERY_COST_KEY]`` when the context has ``extras``.
-    One extension, not two, so no extension order can let cached validation overwrite the refusal."""
+    1. the linear limit rules (``linear_precheck`` rules among the validation rules: depth and aliases,
+       :mod:`schema.limits`), alone;
+    2. the cost of the operation with this request's variables: over ``max_cost`` it is refused with
+       ``QUERY_TOO_COSTLY`` (:func:`query_cost` never raises on an invalid document);
+    3. Strawberry's cached validation with every rule (graphql-core's are linear too, but ~10x slower).
+
+    A refusal in 1 or 2 skips graphql-core's rules entirely: a fan-out document costs about 2 ms instead
+    of 15. The errors are pre-execution errors, so over WebSocket they are an ``error`` message. Steps 1
+    and 2 run on every request, validation-cache hit or not (the cost depends on the variables); the cost
+    is left in ``context.extras[QUERY_COST_KEY]`` when the context has ``extras``. One extension, not
+    several, so no extension order can let cached validation overwrite a refusal."""
 
     def __init__(self, *, max_cost: int, maxsize: int | None = 256) -> None:
         super().__init__(maxsize=maxsize)
@@ -270,22 +277,36 @@ class ValidationWithCost(ValidationCache):
         ctx = self.execution_context
         document = ctx.graphql_document
         if document is not None and not ctx.pre_execution_errors:  # a parse error is already there
-            ctx.pre_execution_errors = self.cached_validate_document(ctx.schema._schema, document, ctx.validation_rules)
-            if not ctx.pre_execution_errors:
-                cost = query_cost(ctx.schema, document, ctx.variables, ctx.operation_name)
-                extras = getattr(ctx.context, "extras", None)
-                if isinstance(extras, dict):
-                    extras[QUERY_COST_KEY] = cost
-                if cost > self.max_cost:
-                    shown = f"more than {SATURATED}" if cost >= SATURATED else str(cost)
-                    ctx.pre_execution_errors = [
-                        GraphQLError(
-                            f"query cost {shown} exceeds the maximum of {self.max_cost} "
-                            "(list arguments multiply, aliases add up; see the README)",
-                            extensions={"code": TOO_COSTLY, "cost": min(cost, SATURATED), "maxCost": self.max_cost},
-                        )
-                    ]
+            schema = ctx.schema._schema
+            prechecks = [rule for rule in ctx.validation_rules if getattr(rule, "linear_precheck", False)]
+            errors = validate(schema, document, prechecks) if prechecks else []
+            if not errors:
+                errors = self._cost_errors(ctx.schema, document, ctx.variables, ctx.operation_name, ctx.context)
+            ctx.pre_execution_errors = errors or self.cached_validate_document(schema, document, ctx.validation_rules)
         yield
+
+    def _cost_errors(
+        self,
+        schema: StrawberrySchema,
+        document: DocumentNode,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+        context: object,
+    ) -> list[GraphQLError]:
+        cost = query_cost(schema, document, variables, operation_name)
+        extras = getattr(context, "extras", None)
+        if isinstance(extras, dict):
+            extras[QUERY_COST_KEY] = cost
+        if cost <= self.max_cost:
+            return []
+        shown = f"more than {SATURATED}" if cost >= SATURATED else str(cost)
+        return [
+            GraphQLError(
+                f"query cost {shown} exceeds the maximum of {self.max_cost} "
+                "(list arguments multiply, aliases add up; see the README)",
+                extensions={"code": TOO_COSTLY, "cost": min(cost, SATURATED), "maxCost": self.max_cost},
+            )
+        ]
 
 
 __all__ = [

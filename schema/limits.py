@@ -163,6 +163,8 @@ def limit_rule(*, max_depth: int, max_aliases: int) -> type[ASTValidationRule]:
     graphql-core instantiates the class afresh for each validation, so no state is shared."""
 
     class QueryLimits(ValidationRule):
+        linear_precheck = True  # schema.cost.ValidationWithCost runs it alone, before the other rules
+
         def enter_document(self, node: DocumentNode, *_args: Any) -> object:
             shapes = DocumentShapes(node)
             for definition in node.definitions:

@@ -223,18 +223,40 @@ async def test_refused_before_execution_with_a_typed_code() -> None:
 
 
 async def test_cost_is_checked_on_validation_cache_hits() -> None:
-    """The cache stores validation only: the same text with a larger variable list is still refused."""
+    """The cache stores validation only: once the text is cached, a larger variable list is still refused."""
     from strawberry.extensions.validation_cache import _get_validate_cache
 
     query = "query CachedCost9d1($s: [String!]!) { signals(symbols: $s) { __typename } }"
     cache = _get_validate_cache(256)
-    before = cache.cache_info()
     small = await SCHEMA.execute(query, variable_values={"s": ["BTC"]})  # executes (fails: no services)
+    before = cache.cache_info()
+    again = await SCHEMA.execute(query, variable_values={"s": ["ETH", "SOL"]})
+    hit = cache.cache_info()
     large = await SCHEMA.execute(query, variable_values={"s": [f"X{i}" for i in range(150)]})
-    after = cache.cache_info()
-    assert "QUERY_TOO_COSTLY" not in _codes(small)
+    assert hit.hits - before.hits == 1  # the text is cached: validation rules did not run again
+    assert "QUERY_TOO_COSTLY" not in _codes(small) + _codes(again)
     assert _codes(large) == ["QUERY_TOO_COSTLY"]
-    assert after.hits - before.hits >= 1
+
+
+async def test_limits_and_cost_refuse_before_graphql_cores_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A document refused by our linear checks never reaches graphql-core's (slower) rules."""
+    from graphql.validation import OverlappingFieldsCanBeMergedRule
+
+    entered = 0
+    original = OverlappingFieldsCanBeMergedRule.__init__
+
+    def counting(self: Any, context: Any) -> None:
+        nonlocal entered
+        entered += 1
+        original(self, context)
+
+    monkeypatch.setattr(OverlappingFieldsCanBeMergedRule, "__init__", counting)
+    too_large = await SCHEMA.execute(fan_out(30, alias=True, inline=True).replace("FanOut", "FanOutPre1"))
+    backtests = "query Pre2 { " + " ".join(f"b{i}: backtest {{ __typename }}" for i in range(3)) + " }"
+    too_costly = await SCHEMA.execute(backtests)
+    assert (_codes(too_large), _codes(too_costly), entered) == (["QUERY_TOO_LARGE"], ["QUERY_TOO_COSTLY"], 0)
+    valid = await SCHEMA.execute("query Pre3 { __typename }")
+    assert valid.errors is None and entered == 1
 
 
 # ------------------------------------------------------------------------------------- WebSocket
