@@ -517,6 +517,7 @@ class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
         if self._key_slot and limits is not None:
             limits.close_connection(self._key_slot)
         self._key_slot = None
+        _LIVE_HANDLERS.discard(self)
         await super().shutdown()
 
 

@@ -347,3 +347,41 @@ async def test_real_keys_get_their_own_budget_and_connection_limit(tmp_path: Pat
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.05)
+
+
+def metric(text: str, name: str) -> float:
+    """The value of one sample in Prometheus text format (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+async def test_metrics_count_refusals_connections_and_subscriptions(cassette: dict[str, Any]) -> None:
+    refusals = 'rate_limit_refusals_total{limit="requests"}'
+    async with (
+        running_service(cassette, rate_limit_anonymous_requests=1) as (base, _),
+        httpx2.AsyncClient(timeout=10) as client,
+    ):
+        before = (await client.get(f"{base}/metrics")).text
+        assert (await post(base, "{ rateLimit { cost } }")).status_code == 200
+        assert (await post(base, "{ rateLimit { cost } }")).status_code == 429
+        url = base.replace("http://", "ws://") + "/graphql"
+        async with initialised(url) as ws:
+            query = 'subscription { liquidations(symbols: ["BTC"]) { symbol } }'
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+            await asyncio.sleep(0.2)  # the subscription is registered when the frame is handled
+            during = (await client.get(f"{base}/metrics")).text
+        assert metric(during, refusals) == metric(before, refusals) + 1
+        connections, subscriptions = "websocket_connections_active", "websocket_subscriptions_active"
+        assert metric(during, connections) == metric(before, connections) + 1
+        assert metric(during, subscriptions) == metric(before, subscriptions) + 1
+        deadline = time.monotonic() + 5  # both go back down when the socket ends
+        while True:
+            after = (await client.get(f"{base}/metrics")).text
+            if metric(after, connections) == metric(before, connections) and metric(after, subscriptions) == metric(
+                before, subscriptions
+            ):
+                break
+            assert time.monotonic() < deadline, after
+            await asyncio.sleep(0.05)
