@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     # Budgets per caller (an API key, or the client address for anonymous callers) per fixed window;
     # a key's own rate (``keys create --rate``) overrides the key default, scaled to the window.
     rate_limit_enabled: bool = True  # false switches the request and cost budgets off (benchmarks)
-    rate_limit_storage_uri: str = "memory://"  # a `limits` storage URI; redis://host:6379 shares budgets
+    rate_limit_storage_uri: str = "memory://"  # a `limits` storage URI; redis:// shares budgets (limits[async-redis])
     rate_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
     rate_limit_anonymous_requests: int = Field(default=300, ge=1, description="requests per window per address")
     rate_limit_key_requests: int = Field(default=1_200, ge=1, description="requests per window per key")
