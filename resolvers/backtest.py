@@ -18,6 +18,7 @@ import multiprocessing
 import threading
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING
@@ -99,6 +100,10 @@ class BacktestService:
         """Start the workers now (spawn plus imports take about a second), not on the first request."""
         return self._pool().submit(backtest_worker.ready)
 
+    def _discard_pool(self) -> None:
+        log.error("a backtest worker process died; starting a new pool on the next run")
+        self.close()
+
     def close(self) -> None:
         """Stop taking work; a run in progress finishes in its worker, which then exits."""
         if self._executor is not None:
@@ -159,8 +164,10 @@ class BacktestService:
                 end,
                 walk_forward,
             )
-        except BaseException:
+        except BaseException as exc:
             slots.release()
+            if isinstance(exc, BrokenProcessPool):
+                self._discard_pool()
             raise
         future.add_done_callback(lambda done: self._finished(done, slots, key))
         try:
@@ -168,6 +175,9 @@ class BacktestService:
                 outcome = await asyncio.shield(future)
         except TimeoutError:
             return self._timed_out("the backtest did not finish")
+        except BrokenProcessPool:  # a worker died (killed, out of memory): a fresh pool for the next run
+            self._discard_pool()
+            raise
         if isinstance(outcome, backtest_worker.Unavailable):
             log.warning("backtest history unavailable", symbol=base, detail=outcome.detail)
             return HistoryMissing(outcome.message, outcome.missing)

@@ -94,3 +94,29 @@ async def test_missing_history_names_files_not_paths(tmp_path: Path) -> None:
     assert isinstance(absent, HistoryMissing) and absent.missing == ()
     for answer in (missing, absent):
         assert str(tmp_path) not in answer.message and "/" not in answer.message
+
+
+async def test_a_dead_worker_is_replaced_for_the_next_run() -> None:
+    import os
+    import signal
+    from concurrent.futures.process import BrokenProcessPool
+
+    service = BacktestService(real_history_dir(), timeout_seconds=60, workers=1)
+    try:
+        running = asyncio.create_task(service.run("BTC", Mode.AGGRESSIVE, (4,), None, None, walk_forward=False))
+        pids: list[int] = []
+        for _ in range(300):  # bounded: 30 s for the worker process to exist
+            executor = service._executor
+            pids = list(executor._processes) if executor is not None and executor._processes else []
+            if pids:
+                break
+            await asyncio.sleep(0.1)
+        assert pids, "no worker process started"
+        for pid in pids:  # the workers this test's service started
+            os.kill(pid, signal.SIGKILL)
+        with pytest.raises(BrokenProcessPool):
+            await running
+        after = await service.run("BTC", Mode.AGGRESSIVE, (4,), None, None, walk_forward=False)
+        assert isinstance(after, BacktestReport)
+    finally:
+        service.close()
