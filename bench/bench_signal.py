@@ -785,7 +785,7 @@ def multi_query(cassette: Path, latency_ms: float, query: str, log_dir: Path) ->
 def bench_multi(cassette: Path, log_dir: Path) -> None:
     n = len(MULTI_SYMBOLS)
     out(f"## 3. Upstream calls of one `signals` query for {n} symbols")
-    from providers.coingecko import COINGECKO_IDS  # the service's own table, read at run time
+    from providers.coingecko.domain import COINGECKO_IDS  # the service's own table, read at run time
 
     missing = [b for b in MULTI_SYMBOLS if b not in COINGECKO_IDS]
     if missing:

@@ -93,7 +93,7 @@ def bench_single_flight(cassette: Path, log_dir: Path) -> None:
 def bench_market(cassette: Path, log_dir: Path) -> None:
     n = len(MULTI_SYMBOLS)
     out(f"## (b) `market` for {n} symbols in one request, {LATENCY_MS:g} ms upstream latency")
-    from providers.coingecko import COINGECKO_IDS
+    from providers.coingecko.domain import COINGECKO_IDS
 
     derived = multi_symbol_cassette(json.loads(cassette.read_text()), list(MULTI_SYMBOLS), COINGECKO_IDS)
     path = log_dir / "market-cassette.json"

@@ -4,8 +4,8 @@ Max ages are data: a fixed allowance plus a multiple of the signal timeframe for
 sampled per period (candles, ratios, open-interest history). The observation time is the reading's
 ``observed_at``; when a provider left it ``None`` the engine falls back to the time carried inside the
 value itself (last candle open, last OI point, funding/ratio/index time) so an old value cannot pass
-as fresh just because nobody stamped it. Price, liquidation totals and social scores carry no time of
-their own and are only judged when stamped.
+as fresh just because nobody stamped it. Social scores carry their source's update time when it gives
+one (CoinGecko's ``last_updated``); price and liquidation totals carry none and are only judged when stamped.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeVar
 
-from engine.market import Candle, FearGreed, FundingRate, LongShortPoint, OpenInterestPoint
+from engine.market import Candle, FearGreed, FundingRate, LongShortPoint, OpenInterestPoint, SocialSentiment
 from engine.quality import InputName
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def observed_time(reading: Reading[T]) -> datetime | None:
             return last.open_time
         if isinstance(last, OpenInterestPoint):
             return last.time
-    if isinstance(value, FundingRate | LongShortPoint | FearGreed):
+    if isinstance(value, FundingRate | LongShortPoint | FearGreed | SocialSentiment):
         return value.time
     return None
 

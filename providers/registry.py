@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from providers import coinapi, coinglass, lunarcrush
-from providers import coingecko_venue as coingecko
 from providers.binance import venue as binance
 from providers.bybit import venue as bybit
+from providers.coingecko import venue as coingecko
 from providers.hyperliquid import venue as hyperliquid
 from providers.okx import venue as okx
 

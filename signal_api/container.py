@@ -11,7 +11,7 @@ from engine import WEIGHTS, validate_weights
 from providers.alternative_me import AlternativeMeClient, alternative_me_error_hook
 from providers.binance.venue import BinanceProvider
 from providers.cache import MemoryCache
-from providers.coingecko import CoinGeckoClient
+from providers.coingecko.domain import CoinGeckoClient
 from providers.coinglass import CoinGlassProvider
 from providers.http import ProviderHttp, RetryPolicy, create_http_client
 from providers.registry import build_registry, rate_limits

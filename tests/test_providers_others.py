@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from engine.market import Timeframe, utc_from_ms
 from providers.alternative_me import AlternativeMeClient, alternative_me_error_hook, parse_fng
-from providers.coingecko import COINGECKO_IDS, CoinGeckoClient, parse_sentiment
+from providers.coingecko.domain import COINGECKO_IDS, CoinGeckoClient, parse_sentiment
 from providers.coinglass import (
     CoinGlassClient,
     coinglass_error_hook,

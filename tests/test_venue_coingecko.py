@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from engine.market import CandleInterval, SocialSentiment
-from providers.coingecko import CoinGeckoClient, parse_markets, parse_search, parse_trending
-from providers.coingecko_venue import (
+from providers.coingecko.domain import CoinGeckoClient, parse_markets, parse_search, parse_trending
+from providers.coingecko.venue import (
     DEFAULT_BASE_URL,
     DEMO_KEY_HEADER,
     KEY_SETTING,
@@ -133,7 +133,9 @@ async def test_end_to_end_over_replay() -> None:
         assert isinstance(provider, CoinGeckoVenue)
         social = await provider.social(BTC)
         assert social == SocialSentiment(
-            score=float(coin["sentiment_votes_up_percentage"]), kind="coingecko_sentiment_votes_up_pct"
+            score=float(coin["sentiment_votes_up_percentage"]),
+            kind="coingecko_sentiment_votes_up_pct",
+            time=datetime.fromisoformat(coin["last_updated"]),  # the votes are as old as the coin's update
         )
         assert social.score == 84.07
 

@@ -1,14 +1,14 @@
-"""CoinGecko as a :class:`MarketProvider`: the ``SOCIAL`` capability over :class:`CoinGeckoClient`.
+"""CoinGecko on the common :class:`~providers.venue.MarketProvider` interface: the ``SOCIAL`` capability.
 
-The score is the share of CoinGecko community votes that are "up" (0..100); the id table and the parser
-live in :mod:`providers.coingecko`, which the signal gateway also uses directly.
+The score is the share of CoinGecko community votes that are "up" (0..100), timed by the coin's
+``last_updated`` (see :mod:`providers.coingecko.domain`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from providers.coingecko import PROVIDER, CoinGeckoClient
+from providers.coingecko.domain import PROVIDER, CoinGeckoClient
 from providers.venue import Capability, MarketProvider
 
 if TYPE_CHECKING:

@@ -1,0 +1,127 @@
+"""CoinGecko venue models → our normalized models (:mod:`engine.market`), and the id table.
+
+The social score is the share of community votes that are "up" (0..100). Its time is the coin's
+``last_updated``: CoinGecko can serve the same votes for months, and the engine's freshness rule (48 h for
+social) can only judge a score that says when it was made.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine.market import SocialSentiment
+from providers._shared import converted
+from providers.coingecko.models import CoinGeckoCoin, CoinGeckoMarket, CoinGeckoSearch, CoinGeckoTrending
+from providers.coingecko.raw import CoinGeckoRawClient
+from providers.errors import InvalidSymbol
+
+if TYPE_CHECKING:
+    from providers.coingecko.models import CoinGeckoSearchCoin, CoinGeckoTrendingCoin
+    from providers.config import CacheTtls
+    from providers.http import ProviderHttp
+    from providers.symbols import Instrument
+
+PROVIDER = "coingecko"
+SENTIMENT_KIND = "coingecko_sentiment_votes_up_pct"
+
+# CoinGecko ids are not derivable from tickers (many coins share a symbol); this table covers the
+# most traded perpetuals. A base asset outside it has no keyless social score, and the factor says so.
+COINGECKO_IDS: dict[str, str] = {
+    "BTC": "bitcoin",
+    "ETH": "ethereum",
+    "SOL": "solana",
+    "XRP": "ripple",
+    "BNB": "binancecoin",
+    "DOGE": "dogecoin",
+    "ADA": "cardano",
+    "TRX": "tron",
+    "AVAX": "avalanche-2",
+    "LINK": "chainlink",
+    "DOT": "polkadot",
+    "TON": "the-open-network",
+    "LTC": "litecoin",
+    "BCH": "bitcoin-cash",
+    "NEAR": "near",
+    "APT": "aptos",
+    "ARB": "arbitrum",
+    "OP": "optimism",
+    "SUI": "sui",
+    "UNI": "uniswap",
+    "ATOM": "cosmos",
+    "FIL": "filecoin",
+    "ETC": "ethereum-classic",
+    "XLM": "stellar",
+    "INJ": "injective-protocol",
+    "AAVE": "aave",
+    "HBAR": "hedera-hashgraph",
+    "PEPE": "pepe",
+    "1000PEPE": "pepe",
+    "WIF": "dogwifcoin",
+    "SEI": "sei-network",
+    "TIA": "celestia",
+    "RUNE": "thorchain",
+    "HYPE": "hyperliquid",
+    "ENA": "ethena",
+    "TAO": "bittensor",
+    "SHIB": "shiba-inu",
+    "1000SHIB": "shiba-inu",
+    "ORDI": "ordinals",
+    "JUP": "jupiter-exchange-solana",
+}
+
+
+def to_social(coin: CoinGeckoCoin) -> SocialSentiment:
+    """The up-vote share, timed by ``last_updated``; no votes is a ``ValueError`` (a malformed answer for us)."""
+    if coin.sentiment_votes_up_percentage is None:
+        raise ValueError("sentiment_votes_up_percentage is null (no votes)")
+    return SocialSentiment(score=coin.sentiment_votes_up_percentage, kind=SENTIMENT_KIND, time=coin.last_updated)
+
+
+def parse_sentiment(payload: dict[str, Any]) -> SocialSentiment:
+    """A ``/coins/{id}`` answer straight to the social score (wire model, then :func:`to_social`)."""
+    return to_social(CoinGeckoCoin.model_validate(payload))
+
+
+def parse_markets(payload: list[dict[str, Any]]) -> tuple[CoinGeckoMarket, ...]:
+    return tuple(CoinGeckoMarket.model_validate(r) for r in payload)
+
+
+def parse_search(payload: dict[str, Any]) -> tuple[CoinGeckoSearchCoin, ...]:
+    return CoinGeckoSearch.model_validate(payload).coins
+
+
+def parse_trending(payload: dict[str, Any]) -> tuple[CoinGeckoTrendingCoin, ...]:
+    return trending_by_score(CoinGeckoTrending.model_validate(payload))
+
+
+def trending_by_score(trending: CoinGeckoTrending) -> tuple[CoinGeckoTrendingCoin, ...]:
+    """Most searched first (``score`` 0 first)."""
+    return tuple(sorted(trending.coins, key=lambda c: c.score))
+
+
+class CoinGeckoClient:
+    """Normalized CoinGecko: the social score per instrument, plus market snapshots, search and trending
+    as venue models (they have no engine equivalent). ``raw`` is the venue-shaped client."""
+
+    def __init__(self, http: ProviderHttp, ttls: CacheTtls) -> None:
+        self.raw = CoinGeckoRawClient(http, ttls)
+
+    async def coin(self, coin_id: str) -> SocialSentiment:
+        return converted(PROVIDER, "coins", await self.raw.coin(coin_id), to_social)
+
+    async def sentiment(self, instrument: Instrument) -> SocialSentiment:
+        coin_id = COINGECKO_IDS.get(instrument.base)
+        if coin_id is None:
+            raise InvalidSymbol(PROVIDER, "coins", f"no CoinGecko id known for {instrument.base}")
+        return await self.coin(coin_id)
+
+    async def markets(self, ids: tuple[str, ...] | list[str], vs_currency: str = "usd") -> tuple[CoinGeckoMarket, ...]:
+        """Market snapshots by CoinGecko id (see :data:`COINGECKO_IDS`)."""
+        return await self.raw.coins_markets(ids, vs_currency)
+
+    async def search(self, query: str) -> tuple[CoinGeckoSearchCoin, ...]:
+        """Coins whose name, symbol or id match."""
+        return (await self.raw.search(query)).coins
+
+    async def trending(self) -> tuple[CoinGeckoTrendingCoin, ...]:
+        return trending_by_score(await self.raw.search_trending())

@@ -1,0 +1,97 @@
+"""CoinGecko REST, one method per endpoint, shaped like the venue.
+
+Docs: https://docs.coingecko.com/reference/introduction. Every method returns the venue's own model
+(:mod:`providers.coingecko.models`); normalization happens in :mod:`providers.coingecko.domain`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from providers.coingecko.models import CoinGeckoCoin, CoinGeckoMarket, CoinGeckoSearch, CoinGeckoTrending
+
+if TYPE_CHECKING:
+    from providers.config import CacheTtls
+    from providers.http import ProviderHttp
+
+# /coins/{id} answers a few hundred KB with every block on; the votes and last_updated need none of them
+_COIN_BLOCKS_OFF = {
+    "localization": "false",
+    "tickers": "false",
+    "market_data": "false",
+    "community_data": "false",
+    "developer_data": "false",
+    "sparkline": "false",
+}
+
+
+class CoinGeckoRawClient:
+    """Raw client: routes and parameters exactly as CoinGecko documents them."""
+
+    def __init__(self, http: ProviderHttp, ttls: CacheTtls) -> None:
+        self._http = http
+        self._ttls = ttls
+
+    async def coin(self, coin_id: str) -> CoinGeckoCoin:
+        """``GET /coins/{id}``: https://docs.coingecko.com/reference/coins-id
+
+        Sample: ``{"id": "bitcoin", "symbol": "btc", "name": "Bitcoin", "sentiment_votes_up_percentage":
+        84.07, "sentiment_votes_down_percentage": 15.93, "market_cap_rank": 1,
+        "last_updated": "2024-04-07T15:24:51.021Z", ...}`` (votes null when nobody voted).
+        """
+        return await self._http.get(
+            f"/coins/{coin_id}",
+            _COIN_BLOCKS_OFF,
+            endpoint="coins",
+            ttl=self._ttls.social,
+            parse=CoinGeckoCoin.model_validate,
+        )
+
+    async def coins_markets(
+        self, ids: tuple[str, ...] | list[str], vs_currency: str = "usd"
+    ) -> tuple[CoinGeckoMarket, ...]:
+        """``GET /coins/markets?vs_currency=usd&ids=bitcoin,ethereum``: https://docs.coingecko.com/reference/coins-markets
+
+        Sample: ``[{"id": "bitcoin", "symbol": "btc", "name": "Bitcoin", "current_price": 77671,
+        "market_cap": 1555886872303, "market_cap_rank": 1, "total_volume": 33235034316, "high_24h": 78419,
+        "low_24h": 76696, "price_change_percentage_24h": -0.95302,  # percent
+        "circulating_supply": 20030493.0, "last_updated": "2026-05-18T12:49:21.599Z", ...}]``
+        """
+        return await self._http.get(
+            "/coins/markets",
+            {"vs_currency": vs_currency, "ids": ",".join(ids)},
+            endpoint="coins.markets",
+            ttl=self._ttls.price,
+            parse=lambda rows: tuple(CoinGeckoMarket.model_validate(r) for r in rows),
+        )
+
+    async def search(self, query: str) -> CoinGeckoSearch:
+        """``GET /search?query=ethereum``: https://docs.coingecko.com/reference/search-data
+
+        Sample: ``{"coins": [{"id": "ethereum", "name": "Ethereum", "api_symbol": "ethereum", "symbol": "ETH",
+        "market_cap_rank": 2, "thumb": "...", "large": "..."}], "exchanges": [...], "icos": [],
+        "categories": [...], "nfts": [...]}``
+        """
+        return await self._http.get(
+            "/search",
+            {"query": query},
+            endpoint="search",
+            ttl=self._ttls.exchange_info,
+            parse=CoinGeckoSearch.model_validate,
+        )
+
+    async def search_trending(self) -> CoinGeckoTrending:
+        """``GET /search/trending``: https://docs.coingecko.com/reference/trending-search
+
+        Sample: ``{"coins": [{"item": {"id": "bonk", "coin_id": 28600, "name": "Bonk", "symbol": "BONK",
+        "market_cap_rank": 103, "price_btc": 7.82e-11, "score": 0, "data": {"price": 5.938674704566297e-06,
+        "price_change_percentage_24h": {"usd": -3.27, "btc": -1.26}, "market_cap": "$521,967,819", ...}}}],
+        "nfts": [...], "categories": [...]}`` (``data`` amounts other than ``price`` are display strings.)
+        """
+        return await self._http.get(
+            "/search/trending",
+            None,
+            endpoint="search.trending",
+            ttl=self._ttls.social,
+            parse=CoinGeckoTrending.model_validate,
+        )
