@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from engine.backtest import CANDLE_WINDOW
 from engine.inputs import MarketSnapshot, Reading
 from engine.market import CandleInterval, split_candles, utc_from_ms
 from providers.binance.domain import to_funding
@@ -48,7 +49,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-CANDLE_LIMIT = 200
+# The closed bars momentum scores live: the backtest's window, so both read the same bars. One more is
+# asked for because the venue's last bar is usually still forming and is split off (see ``_candles``).
+CANDLE_LIMIT = CANDLE_WINDOW + 1
 # Venues asked, in order, when the primary sources (Binance keyless, CoinGlass keyed) fail.
 FALLBACK_ORDER = ("bybit", "okx", "hyperliquid", "coinapi")
 PRIMARY_SOURCES = frozenset({"binance", "coinglass", "coingecko"})
@@ -221,8 +224,9 @@ class MarketGateway:
 
         Every venue's series passes through this one split (:func:`engine.market.split_candles`) at the
         service clock, so no venue's still-forming bar reaches the momentum factor, live or in replay,
-        and the backtest (which only ever sees closed bars) scores the same bars for the same moment.
-        The reading is observed at the last closed bar's close, as in the backtest.
+        and the backtest (which only ever sees closed bars) scores the same bars for the same moment:
+        the last ``CANDLE_WINDOW`` closed ones. The reading is observed at the last closed bar's close,
+        as in the backtest.
         """
         interval = CandleInterval.of(timeframe)
         served = await first_answer(
@@ -236,11 +240,12 @@ class MarketGateway:
         if served.value is None:
             return served, None
         series = split_candles(served.value, timeframe.duration, self._clock())
-        if not series.closed:
+        closed = series.closed[-CANDLE_WINDOW:]
+        if not closed:
             error = f"no closed {timeframe.value} candle yet (only the forming bar was served)"
             return Reading.missing(error, source=served.source, failed=served.failed), series.forming
-        observed = series.closed[-1].open_time + timeframe.duration
-        return replace(served, value=series.closed, observed_at=observed), series.forming
+        observed = closed[-1].open_time + timeframe.duration
+        return replace(served, value=closed, observed_at=observed), series.forming
 
     async def _funding(self, instrument: Instrument, loaders: Loaders) -> Reading[FundingRate]:
         symbol = instrument.canonical
