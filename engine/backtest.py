@@ -55,6 +55,7 @@ from engine.market import (
     Candle,
     FearGreed,
     FundingRate,
+    LiquidationBar,
     LiquidationTotals,
     LongShortPoint,
     OpenInterestPoint,
@@ -102,15 +103,6 @@ _STRATEGY_FACTOR: dict[str, FactorName] = {factor_strategy(f): f for f in (Facto
 
 
 # --------------------------------------------------------------------------------------------- history
-
-
-@dataclass(frozen=True, slots=True)
-class LiquidationBar:
-    """Liquidated USD by liquidated position side over one interval that ended at ``time``."""
-
-    time: datetime
-    long_usd: float
-    short_usd: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,6 +178,17 @@ class LiquidationTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class LiquidationBar:
+    """Liquidated USD by liquidated position side over one bar, stamped at the bar's END: ``time`` is the
+    moment the total is complete (the bar's open + its length). Venues that stamp bars with their open
+    (CoinGlass) add the length at their domain boundary, so every bar in the service has one convention."""
+
+    time: datetime
+    long_usd: float
+    short_usd: float
+
+
+@dataclass(frozen=True, slots=True)
 class FearGreed:
     value: float  # 0..100
     classification: str

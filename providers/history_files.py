@@ -43,17 +43,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from engine.backtest import DataGap, LiquidationBar, MarketHistory, find_gaps
+from engine.backtest import DataGap, MarketHistory, find_gaps
 from engine.market import (
     Candle,
     FearGreed,
     FundingRate,
+    LiquidationBar,
     LongShortPoint,
     OpenInterestPoint,
     Timeframe,
     utc_from_ms,
 )
-from providers.coinglass import fear_greed_classification
+from providers.coinglass.domain import fear_greed_classification
 from providers.symbols import parse_symbol
 
 if TYPE_CHECKING:

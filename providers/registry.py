@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from providers import coinapi, coinglass, lunarcrush
+from providers import coinapi, lunarcrush
 from providers.binance import venue as binance
 from providers.bybit import venue as bybit
 from providers.coingecko import venue as coingecko
+from providers.coinglass import venue as coinglass
 from providers.hyperliquid import venue as hyperliquid
 from providers.okx import venue as okx
 

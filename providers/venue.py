@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from providers.errors import NotRetryableError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from engine.market import (
         Candle,
@@ -87,6 +87,14 @@ class ProviderDeps:
         self, provider: str, error_hook: ErrorHook | None = None, headers: Mapping[str, str] | None = None
     ) -> ProviderHttp:
         return self.http_factory(provider, self.base_urls[provider], error_hook, headers)
+
+    def keyed_http(
+        self, provider: str, error_hook: ErrorHook | None, headers: Callable[[str], Mapping[str, str]]
+    ) -> ProviderHttp | None:
+        """A keyed venue's HTTP with its key sent as ``headers(key)``; ``None`` without a key (the registry
+        then reports the venue as disabled)."""
+        key = self.key(provider)
+        return self.http(provider, error_hook, headers(key)) if key else None
 
 
 class HttpFactory(Protocol):

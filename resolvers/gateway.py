@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from providers.alternative_me import AlternativeMeClient
     from providers.binance.domain import BinanceMarket
     from providers.coingecko.domain import CoinGeckoClient
-    from providers.coinglass import CoinGlassClient
+    from providers.coinglass.domain import CoinGlassClient
     from providers.registry import Registry
     from providers.symbols import Instrument
     from providers.venue import MarketProvider

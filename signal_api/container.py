@@ -12,7 +12,7 @@ from providers.alternative_me import AlternativeMeClient, alternative_me_error_h
 from providers.binance.venue import BinanceProvider
 from providers.cache import MemoryCache
 from providers.coingecko.domain import CoinGeckoClient
-from providers.coinglass import CoinGlassProvider
+from providers.coinglass.venue import CoinGlassProvider
 from providers.http import ProviderHttp, RetryPolicy, create_http_client
 from providers.registry import build_registry, rate_limits
 from providers.resilience import CircuitBreaker, OutgoingLimiter, RateLimit

@@ -17,7 +17,6 @@ from engine.backtest import (
     MOMENTUM_ONLY,
     BacktestConfig,
     BarDecision,
-    LiquidationBar,
     MarketHistory,
     ThresholdFit,
     fit_symmetric_threshold,
@@ -29,7 +28,7 @@ from engine.backtest import (
     symmetric,
     walk_forward,
 )
-from engine.market import Candle, FearGreed, LongShortPoint, OpenInterestPoint
+from engine.market import Candle, FearGreed, LiquidationBar, LongShortPoint, OpenInterestPoint
 from engine.outcomes import FLAT_BAND_PCT, Outcome, Verdict
 from providers.history_files import load_history
 from tests.test_backtest_support import real_history, write_synthetic_history

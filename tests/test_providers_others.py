@@ -7,6 +7,7 @@ Expected values come from the fixture text; inline payloads copy the documented 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -16,17 +17,18 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.market import Timeframe, utc_from_ms
+from engine.market import LiquidationBar, Timeframe, utc_from_ms
 from providers.alternative_me import AlternativeMeClient, alternative_me_error_hook, parse_fng
 from providers.coingecko.domain import COINGECKO_IDS, CoinGeckoClient, parse_sentiment
-from providers.coinglass import (
+from providers.coinglass.domain import (
     CoinGlassClient,
-    coinglass_error_hook,
-    parse_global_ratio,
-    parse_liquidation_history,
-    parse_oi_history,
-    parse_top_position_ratio,
+    oldest_first,
+    to_liquidation_bar,
+    to_long_short,
+    to_open_interest_point,
 )
+from providers.coinglass.models import CgLiquidationBar, CgLongShortRatio, CgOhlc
+from providers.coinglass.raw import coinglass_error_hook, data_rows
 from providers.config import CacheTtls
 from providers.errors import (
     AuthenticationFailed,
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
+    from engine.market import LongShortPoint, OpenInterestPoint
     from providers.http import ProviderHttp
 
 BTC = parse_symbol("BTC")
@@ -246,6 +249,25 @@ def _sorted_rows(raw: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(raw["data"], key=lambda r: int(r["time"]))
 
 
+FOUR_HOURS = timedelta(hours=4)
+
+
+def parse_liquidation_history(payload: dict[str, Any]) -> tuple[LiquidationBar, ...]:
+    """4h bars (what the client asks), stamped at their end (the engine's convention)."""
+    return oldest_first(data_rows(payload, CgLiquidationBar), functools.partial(to_liquidation_bar, bar=FOUR_HOURS))
+
+
+def parse_ratio(payload: dict[str, Any]) -> tuple[LongShortPoint, ...]:
+    return oldest_first(data_rows(payload, CgLongShortRatio), to_long_short)
+
+
+parse_global_ratio = parse_top_position_ratio = parse_ratio
+
+
+def parse_oi_history(payload: dict[str, Any]) -> tuple[OpenInterestPoint, ...]:
+    return oldest_first(data_rows(payload, CgOhlc), to_open_interest_point)
+
+
 @pytest.mark.parametrize(
     "name", ["futures_liquidation_aggregated-history.json", "futures_liquidation_aggregated-history.docs.json"]
 )
@@ -254,17 +276,18 @@ def test_coinglass_liquidation_history(name: str) -> None:
     bars = parse_liquidation_history(raw)
     rows = _sorted_rows(raw)
     assert len(bars) == len(rows)
-    assert [b[0] for b in bars] == [utc_from_ms(r["time"]) for r in rows]
-    assert [b[1] for b in bars] == [float(r["aggregated_long_liquidation_usd"]) for r in rows]
-    assert [b[2] for b in bars] == [float(r["aggregated_short_liquidation_usd"]) for r in rows]
-    assert all(b[0].tzinfo is UTC for b in bars)
+    # CoinGlass stamps the bar's open; our LiquidationBar its end
+    assert [b.time for b in bars] == [utc_from_ms(r["time"]) + FOUR_HOURS for r in rows]
+    assert [b.long_usd for b in bars] == [float(r["aggregated_long_liquidation_usd"]) for r in rows]
+    assert [b.short_usd for b in bars] == [float(r["aggregated_short_liquidation_usd"]) for r in rows]
+    assert all(b.time.tzinfo is UTC for b in bars)
 
 
 def test_coinglass_liquidation_values() -> None:
     docs = parse_liquidation_history(_coinglass("futures_liquidation_aggregated-history.docs.json"))
-    assert docs[0] == (utc_from_ms(1658966400000), 5916885.14234, 12969583.87632)
+    assert docs[0] == LiquidationBar(utc_from_ms(1658966400000) + FOUR_HOURS, 5916885.14234, 12969583.87632)
     live = parse_liquidation_history(_coinglass("futures_liquidation_aggregated-history.json"))
-    assert live[-1] == (utc_from_ms(1748160000000), 1183575.50602, 94637.9687)
+    assert live[-1] == LiquidationBar(utc_from_ms(1748160000000) + FOUR_HOURS, 1183575.50602, 94637.9687)
 
 
 @pytest.mark.parametrize(

@@ -8,35 +8,42 @@ Expected values are copied from the fixture text; inline payloads reuse the docu
 from __future__ import annotations
 
 import copy
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from engine.market import CandleInterval, FundingRate, LiquidationTotals, utc_from_ms
-from providers import coinglass
 from providers.cache import MemoryCache
-from providers.coinglass import (
-    DEFAULT_BASE_URL,
-    KEY_SETTING,
-    RATE_LIMIT_PER_SECOND,
+from providers.coinglass import domain as coinglass
+from providers.coinglass.domain import (
     CoinGlassClient,
-    CoinGlassProvider,
-    build,
-    coinglass_error_hook,
     fear_greed_classification,
-    parse_coins_markets,
-    parse_fear_greed_history,
-    parse_funding_exchange_list,
-    parse_funding_ohlc,
-    parse_liquidation_coin_list,
-    parse_liquidation_exchange_list,
-    parse_oi_exchange_list,
-    parse_pair_liquidation_history,
-    parse_taker_volume_history,
-    parse_top_account_ratio,
+    oldest_first,
+    to_coin_funding,
+    to_exchange_liquidations,
+    to_fear_greed,
+    to_funding,
+    to_liquidation_bar,
+    to_long_short,
+    to_taker_volume_bar,
+)
+from providers.coinglass.models import (
+    CgCoinFunding,
+    CgExchangeLiquidations,
+    CgFearGreed,
+    CgLiquidationBar,
+    CgLongShortRatio,
+    CgOhlc,
+    CgTakerVolume,
+    CoinLiquidations,
+    CoinMarket,
+    ExchangeOpenInterest,
     window_duration,
 )
+from providers.coinglass.raw import TOP_ACCOUNT_RATIO_HISTORY, coinglass_error_hook, data_rows
+from providers.coinglass.venue import DEFAULT_BASE_URL, KEY_SETTING, RATE_LIMIT_PER_SECOND, CoinGlassProvider, build
 from providers.config import CacheTtls
 from providers.errors import InvalidSymbol
 from providers.http import ProviderHttp, RetryPolicy, create_http_client
@@ -48,10 +55,59 @@ from tests.providers_helpers import cassette_json, fixture_json, fixtures_dir, m
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from engine.market import FearGreed, LiquidationBar, LongShortPoint
     from providers.http import ErrorHook
 
 BTC = parse_symbol("BTC")
 RECEIVED = datetime(2025, 11, 14, 16, 0, tzinfo=UTC)
+DAY = timedelta(days=1)  # the docs' liquidation history example is daily bars
+
+
+# payload → wire models (raw) → our models (domain), per endpoint: what the client does after the request
+
+
+def parse_coins_markets(payload: dict[str, Any]) -> tuple[CoinMarket, ...]:
+    return data_rows(payload, CoinMarket)
+
+
+def parse_funding_ohlc(payload: dict[str, Any], symbol: str, interval_hours: float = 8.0) -> tuple[FundingRate, ...]:
+    return oldest_first(
+        data_rows(payload, CgOhlc), functools.partial(to_funding, symbol=symbol, interval_hours=interval_hours)
+    )
+
+
+def parse_funding_exchange_list(payload: dict[str, Any], received: datetime) -> dict[str, coinglass.CoinFunding]:
+    return {r.symbol: to_coin_funding(r, received) for r in data_rows(payload, CgCoinFunding)}
+
+
+def parse_oi_exchange_list(payload: dict[str, Any]) -> tuple[ExchangeOpenInterest, ...]:
+    return data_rows(payload, ExchangeOpenInterest)
+
+
+def parse_liquidation_coin_list(payload: dict[str, Any]) -> tuple[CoinLiquidations, ...]:
+    return data_rows(payload, CoinLiquidations)
+
+
+def parse_liquidation_exchange_list(
+    payload: dict[str, Any], window: timedelta = timedelta(hours=24)
+) -> tuple[coinglass.ExchangeLiquidations, ...]:
+    return tuple(to_exchange_liquidations(r, window) for r in data_rows(payload, CgExchangeLiquidations))
+
+
+def parse_pair_liquidation_history(payload: dict[str, Any], bar: timedelta = DAY) -> tuple[LiquidationBar, ...]:
+    return oldest_first(data_rows(payload, CgLiquidationBar), functools.partial(to_liquidation_bar, bar=bar))
+
+
+def parse_top_account_ratio(payload: dict[str, Any]) -> tuple[LongShortPoint, ...]:
+    return oldest_first(data_rows(payload, CgLongShortRatio), to_long_short)
+
+
+def parse_taker_volume_history(payload: dict[str, Any]) -> tuple[coinglass.TakerVolumeBar, ...]:
+    return oldest_first(data_rows(payload, CgTakerVolume), to_taker_volume_bar)
+
+
+def parse_fear_greed_history(payload: dict[str, Any]) -> tuple[FearGreed, ...]:
+    return to_fear_greed(data_rows(payload, CgFearGreed))
 
 
 def _cg(name: str) -> dict[str, Any]:
@@ -323,10 +379,13 @@ def test_liquidation_exchange_list_live_camel_case() -> None:
 
 def test_pair_liquidation_history_docs_strings() -> None:
     bars = parse_pair_liquidation_history(_cg("futures_liquidation_history.docs.json"))
+    # CoinGlass stamps a bar with its open; the engine's LiquidationBar with its end (open + the bar)
     assert [(b.time, b.long_usd, b.short_usd) for b in bars] == [
-        (utc_from_ms(1658880000000), 2369935.19562, 6947459.43674),
-        (utc_from_ms(1658966400000), 5118407.85124, 8517330.44192),
+        (utc_from_ms(1658880000000) + DAY, 2369935.19562, 6947459.43674),
+        (utc_from_ms(1658966400000) + DAY, 5118407.85124, 8517330.44192),
     ]
+    four_hours = parse_pair_liquidation_history(_cg("futures_liquidation_history.docs.json"), timedelta(hours=4))
+    assert four_hours[0].time == utc_from_ms(1658880000000) + timedelta(hours=4)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -640,7 +699,7 @@ async def test_unsupported_intervals_fail_before_any_request() -> None:
         with pytest.raises(IntervalNotSupported, match="2h"):
             await provider.open_interest_history(BTC, CandleInterval.H2, 10)
         with pytest.raises(IntervalNotSupported, match="h1"):
-            await cg.top_account_ratio_history(BTC, "h1")
+            await cg.pair_series(TOP_ACCOUNT_RATIO_HISTORY, to_long_short, BTC, "h1")
     finally:
         await client.aclose()
 
