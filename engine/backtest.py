@@ -71,7 +71,7 @@ from engine.weights import FactorName
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
-CANDLE_WINDOW = 200  # the live gateway's CANDLE_LIMIT: momentum sees what it would see live
+CANDLE_WINDOW = 200  # closed bars scored; the live gateway scores the same count (it asks for one more)
 WARMUP_BARS = 60  # contiguous candles needed before a bar is scored (MACD 26+9, MTF lookback 48)
 LIQUIDATION_WINDOW = timedelta(hours=24)
 OI_LOOKBACK = timedelta(hours=24)
