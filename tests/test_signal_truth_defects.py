@@ -23,6 +23,9 @@ from engine.factors import evaluate_oi_trend
 from engine.market import Timeframe, split_candles, utc_from_ms
 from providers.binance.domain import to_candle, to_open_interest_point
 from providers.binance.models import BinanceKline, BinanceOpenInterestHist
+from providers.coinglass.domain import oldest_first
+from providers.coinglass.domain import to_open_interest_point as to_coinglass_oi_point
+from providers.coinglass.models import CgOhlc
 from tests.conftest import CASSETTE_NAMES, cassette_body, load_cassette_json, running_service, shared_path
 
 if TYPE_CHECKING:
@@ -171,12 +174,10 @@ async def test_a_fallback_venues_forming_bar_is_excluded_too(graphql: Any) -> No
 
 def test_coinglass_oi_is_usd_and_the_detail_says_so() -> None:
     """A real CoinGlass v4 aggregated OI history (40 bars of 4h): USD, so the detail shows dollars."""
-    from providers.coinglass import parse_oi_history  # the CoinGlass parser; its module is being re-laid out
-
     payload = json.loads(
         shared_path("fixtures", "coinglass", "futures_open-interest_aggregated-history.json").read_text()
     )
-    series = parse_oi_history(payload)
+    series = oldest_first((CgOhlc.model_validate(r) for r in payload["data"]), to_coinglass_oi_point)
     assert series and all(p.unit == "usd" for p in series)
 
     evaluation = evaluate_oi_trend(series)
