@@ -159,6 +159,7 @@ def restart_embedded(server: PostgresServer) -> bool:
 
     before = server.get_pid()
     with PostgresServer._lock:  # pgserver's inter-process lock, as its own start-up takes it
+        server.ensure_pgdata_inited()  # no initdb here (PG_VERSION exists); as root, re-grants the path
         server.ensure_postgres_running()
     return server.get_pid() != before
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -30,7 +33,6 @@ from tests.history_helpers import (
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
-    from pathlib import Path
 
     from engine import Signal
     from persistence.db import Database
@@ -161,9 +163,12 @@ async def test_supervisor_restarts_a_killed_embedded_postgres_and_reopens_the_po
     from providers.registry import Registry
 
     restarts: list[int] = []
+    # not under pytest's base temp: a concurrent pytest session re-restricts it to its owner, and the
+    # embedded server runs as another user when the tests run as root
+    data_dir = Path(tempfile.mkdtemp(prefix="supervised-pg-"))
     config = HistoryConfig(
-        database_url=None,  # the embedded server, in tmp_path/postgres
-        data_dir=tmp_path,
+        database_url=None,  # the embedded server, in data_dir/postgres
+        data_dir=data_dir,
         pool_min=1,
         pool_max=2,
         dedup_window_seconds=0,
@@ -196,6 +201,7 @@ async def test_supervisor_restarts_a_killed_embedded_postgres_and_reopens_the_po
         after = make_signal(recommendation=Recommendation.SHORT, at=T0 + 100 * S)
         assert await runtime.recorder.persist(after) is Durability.DATABASE
         assert len(await table_ids(runtime.database)) == 7
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def test_a_batch_in_one_statement_stores_what_row_by_row_inserts_store(tmp_path: Path) -> None:
