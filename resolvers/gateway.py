@@ -37,7 +37,7 @@ if TYPE_CHECKING:
         SymbolInfo,
         Timeframe,
     )
-    from providers.alternative_me import AlternativeMeClient
+    from providers.alternative_me.domain import AlternativeMeClient
     from providers.binance.domain import BinanceMarket
     from providers.coingecko.domain import CoinGeckoClient
     from providers.coinglass.domain import CoinGlassClient

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from engine import WEIGHTS, validate_weights
-from providers.alternative_me import AlternativeMeClient, alternative_me_error_hook
+from providers.alternative_me.domain import AlternativeMeClient
+from providers.alternative_me.raw import alternative_me_error_hook
 from providers.binance.venue import BinanceProvider
 from providers.cache import MemoryCache
 from providers.coingecko.domain import CoinGeckoClient

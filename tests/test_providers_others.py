@@ -18,7 +18,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.market import LiquidationBar, Timeframe, utc_from_ms
-from providers.alternative_me import AlternativeMeClient, alternative_me_error_hook, parse_fng
+from providers.alternative_me.domain import AlternativeMeClient, parse_fng
+from providers.alternative_me.raw import alternative_me_error_hook
 from providers.coingecko.domain import COINGECKO_IDS, CoinGeckoClient, parse_sentiment
 from providers.coinglass.domain import (
     CoinGlassClient,
