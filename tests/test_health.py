@@ -194,3 +194,39 @@ def test_the_supervisors_restart_hook_counts_in_the_metric() -> None:
     before = REGISTRY.get_sample_value("embedded_db_restarts_total") or 0.0
     count_embedded_restart()
     assert REGISTRY.get_sample_value("embedded_db_restarts_total") == before + 1
+
+
+async def test_spool_past_its_cap_is_said_loudly_and_the_answers_still_go_out(tmp_path: Path) -> None:
+    server = session_server()
+    cassette = load_cassette_json(CASSETTE_NAMES[0])
+    async with fresh_database(tmp_path / "db") as (_database, url):
+        settings: dict[str, Any] = {
+            "history_enabled": True,
+            "database_url": url,
+            "data_dir": tmp_path / "data",
+            "db_supervisor_interval_seconds": 0.2,
+            "history_commit_timeout_seconds": 1.0,
+            "history_spool_max_bytes": 4096,  # the smallest cap: about one row
+            "signal_dedup_window_seconds": 0,
+        }
+        async with running_service(cassette, **settings) as (base, _), httpx2.AsyncClient(timeout=10) as client:
+            await _until(client, f"{base}/health/ready", lambda s, _: s == 200)
+            await asyncio.to_thread(stop_server, server)
+            try:
+                for mode in ("AGGRESSIVE", "ULTRA", "AGGRESSIVE"):
+                    query = SIGNAL.replace('symbol: "BTC"', f'symbol: "BTC", mode: {mode}')
+                    answer = (await client.post(f"{base}/graphql", json={"query": query})).json()["data"]["signal"]
+                    assert answer["recommendation"] == "LONG"  # storage never fails the request
+                status, health = await _get(client, f"{base}/health")
+                assert (status, health["status"]) == (200, "degraded")
+                assert {"spool_over_cap", "rows_not_durable", "database_down"} <= _codes(health)
+                spool = health["storage"]["spool"]
+                assert spool["over_cap"] and spool["bytes"] <= 4096 and spool["refused_rows"] >= 2
+                assert health["storage"]["recorder"]["not_durable"]["spool_full"] == spool["refused_rows"]
+                status, ready = await _get(client, f"{base}/health/ready")
+                assert status == 503 and {"spool_over_cap", "database_down"} <= _codes(ready)
+                metrics = (await client.get(f"{base}/metrics")).text
+                assert _metric(metrics, "history_spool_over_cap") == 1
+                assert 'history_rows_not_durable_total{reason="spool_full"}' in metrics
+            finally:
+                await asyncio.to_thread(restart_server, server)
