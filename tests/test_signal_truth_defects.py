@@ -124,6 +124,27 @@ async def test_live_momentum_scores_the_backtests_closed_bars(name: str, moment:
         assert as_served.raw_value != expected.raw_value
 
 
+async def test_live_scores_the_backtests_window_not_every_closed_bar(
+    graphql: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With more closed bars served than the window, live keeps the last ``CANDLE_WINDOW``, as the backtest."""
+    import resolvers.gateway
+
+    window = 150  # below the 199 closed bars of the cassette, so the trim is exercised
+    monkeypatch.setattr(resolvers.gateway, "CANDLE_WINDOW", window)
+    cassette = load_cassette_json(CASSETTE_NAMES[0])
+    candles = _candles(cassette)
+    now = utc_from_ms(cassette["clock"])
+
+    live = _factor(await _signal(graphql, cassette), "MOMENTUM")
+    backtest = snapshot_at(_history(candles), len(candles) - 2, window=window)
+    assert backtest.candles.value is not None and len(backtest.candles.value) == window
+    expected = evaluate_momentum(backtest.candles.value)
+
+    assert (live["score"], live["rawValue"], live["detail"]) == (expected.score, expected.raw_value, expected.detail)
+    assert evaluate_momentum(split_candles(candles, H4, now).closed).raw_value != live["rawValue"]
+
+
 def _bybit_klines_only(cassette: dict[str, Any]) -> dict[str, Any]:
     """Binance klines geo-blocked (HTTP 451); Bybit serves the same real klines in its v5 shape (newest first)."""
     blocked = {"code": 0, "msg": "Service unavailable from a restricted location according to 'b. Eligibility'"}
