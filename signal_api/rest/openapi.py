@@ -29,7 +29,9 @@ STATUS_DESCRIPTIONS = {
     "200": "The answer (ok=true), or a Problem the caller should read (ok=false: INSUFFICIENT_DATA, NO_PRICE).",
     "400": (
         "INVALID_ARGUMENT (a parameter is missing, unknown or of the wrong type), MALFORMED_REQUEST (the body "
-        "is not a JSON object), INVALID_INPUT (the value is refused, e.g. a symbol's spelling) or "
+        "is not a JSON object), INVALID_JSON, INVALID_ENCODING or NESTING_TOO_DEEP (POST /invoke: the body is "
+        "not one JSON document, not UTF-8, or nested deeper than 64 levels), INVALID_INPUT (the value is "
+        "refused, e.g. a symbol's spelling) or "
         "CAPABILITY_NOT_SUPPORTED (that exchange does not serve this data)."
     ),
     "404": "SYMBOL_NOT_FOUND, EXCHANGE_NOT_FOUND, or UNKNOWN_OPERATION (POST /invoke).",
@@ -246,7 +248,13 @@ def build_openapi(catalog: dict[str, RestOperation], settings: Settings) -> dict
                     }
                 },
             },
-            "responses": _responses("InvokeEnvelope"),
+            "responses": {
+                **_responses("InvokeEnvelope"),
+                "415": {
+                    "description": "UNSUPPORTED_MEDIA_TYPE: the body is not sent as Content-Type: application/json.",
+                    "content": {"application/json": {"schema": _ref("InvokeEnvelope")}},
+                },
+            },
         }
     }
     paths["/invoke/operations"] = {
