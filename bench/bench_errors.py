@@ -58,7 +58,7 @@ def main() -> None:
         with TestClient(app, raise_server_exceptions=False) as client:
             headers = {"cookie": "session=abc", "content-type": "application/json"}
             n = args.requests
-            post = {"method": "POST", "path": "/graphql", "headers": headers}
+            post: dict[str, Any] = {"method": "POST", "path": "/graphql", "headers": headers}
             rows = [
                 ("unexpected exception", *_cpu_ms(client, n, "GET", "/boom", headers=headers)),
                 ("JSON array body", *_cpu_ms(client, n, content=b"[]", **post)),
