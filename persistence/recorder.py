@@ -349,3 +349,42 @@ class HistoryRecorder:
                         raise
                     log.error("database refused a spooled signal; kept in rejected.jsonl", id=str(row.id))
                     self._spool.reject([row])
+
+
+class SpoolRecorder:
+    """The recorder of a run whose database could not be opened at start-up: every LONG/SHORT is
+    appended and fsync'd to the spool before ``persist`` returns, and the next start that reaches the
+    database replays it. The same cap and counting as :class:`HistoryRecorder`."""
+
+    def __init__(self, spool: Spool, *, id_factory: Callable[[], uuid.UUID] = uuid.uuid4) -> None:
+        self._spool = spool
+        self._new_id = id_factory
+        self._spooled = 0
+        self._not_durable: dict[str, int] = {}
+
+    @property
+    def spool(self) -> Spool:
+        return self._spool
+
+    def stats(self) -> RecorderStats:
+        return RecorderStats(True, 0, self._spooled, 0, dict(self._not_durable))
+
+    async def persist(self, signal: Signal) -> Durability:
+        try:
+            if signal.recommendation not in STORED_RECOMMENDATIONS:
+                return Durability.NOT_STORED
+            rows = [SignalRow.from_signal(signal, self._new_id())]
+            await asyncio.to_thread(self._spool.append, rows)
+        except SpoolFull:
+            reason = "spool_full"
+        except OSError as exc:
+            log.error("spool append failed: row not durable", error=repr(exc))
+            reason = "spool_error"
+        except Exception:
+            log.exception("signal not recorded", symbol=getattr(signal, "symbol", "?"))
+            reason = "invalid"
+        else:
+            self._spooled += 1
+            return Durability.SPOOL
+        self._not_durable[reason] = self._not_durable.get(reason, 0) + 1
+        return Durability.LOST

@@ -6,9 +6,9 @@ dead embedded server and reopens the pool) and the outcome job; on exit it drain
 database or the spool), stops the job and the supervisor, closes the pool and stops the embedded server.
 
 When the database cannot be opened at start-up the service still starts: the runtime is *degraded*,
-``database`` is None, the recorder-less composition stores nothing and the history fields answer
-``HISTORY_UNAVAILABLE``. (Rows spooled by an earlier run stay on disk and are replayed by the next
-start that reaches the database.)
+``database`` is None, the history fields answer ``HISTORY_UNAVAILABLE``, and ``fallback`` (a
+:class:`~persistence.recorder.SpoolRecorder`) keeps every LONG/SHORT durable in the spool; rows spooled
+by this or an earlier run stay on disk and are replayed by the next start that reaches the database.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import structlog
 
 from persistence.db import DATABASE_ERRORS, Database, DatabaseSupervisor, default_data_dir, open_database
 from persistence.outcomes import OutcomeJob
-from persistence.recorder import HistoryRecorder
+from persistence.recorder import HistoryRecorder, SpoolRecorder
 from persistence.repository import OutcomeRepository, SignalRepository
 from persistence.spool import Spool
 
@@ -71,6 +71,7 @@ class HistoryRuntime:
     supervisor: DatabaseSupervisor | None = None
     spool: Spool | None = None
     open_error: str | None = None  # why the database could not be opened at start-up
+    fallback: SpoolRecorder | None = None  # without a database: the spool-only recorder
 
     @property
     def available(self) -> bool:
@@ -96,7 +97,14 @@ async def open_history(
             )
         except _OPEN_ERRORS as exc:
             log.error("signal history unavailable: the database could not be opened", error=repr(exc))
-            yield HistoryRuntime(None, None, None, None, None, open_error=repr(exc))
+            fallback: SpoolRecorder | None = None
+            spooled: Spool | None = None
+            try:  # still durable: LONG/SHORT rows go to the spool, replayed by the next start
+                spooled = Spool(data_dir / "spool", max_bytes=config.spool_max_bytes)
+                fallback = SpoolRecorder(spooled)
+            except OSError as spool_exc:
+                log.error("spool unavailable too: signals will not be stored", error=repr(spool_exc))
+            yield HistoryRuntime(None, None, None, None, None, spool=spooled, open_error=repr(exc), fallback=fallback)
             return
         spool = Spool(data_dir / "spool", max_bytes=config.spool_max_bytes)
         signals = SignalRepository(database, dedup_window_seconds=config.dedup_window_seconds)

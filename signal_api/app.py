@@ -208,6 +208,8 @@ async def _open_history(
             recorder=history.recorder,
             extras={**container.services.extras, HISTORY_KEY: HistoryService(history.signals)},
         )
+    elif history.fallback is not None:  # no database this run: LONG/SHORT rows stay durable in the spool
+        container.services = dataclasses.replace(container.services, recorder=history.fallback)
     return history.database
 
 

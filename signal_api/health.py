@@ -198,20 +198,26 @@ class HealthMonitor:
             return {"enabled": False}, []
         reasons: list[Reason] = []
         runtime = self.history
-        if runtime is None or not runtime.available:
-            error = runtime.open_error if runtime is not None else None
-            reasons.append(Reason("database_down", f"the database could not be opened at start-up: {error}"))
-            return {"enabled": True, "database": {"up": False, "last_error": error}}, reasons
+        if runtime is None:
+            return {"enabled": True, "database": {"up": False, "last_error": None}}, [
+                Reason("database_down", "the signal history did not start")
+            ]
         view: dict[str, Any] = {"enabled": True}
         database_up = True
+        if not runtime.available:
+            error = runtime.open_error
+            view["database"] = {"up": False, "last_error": error}
+            reasons.append(Reason("database_down", f"the database could not be opened at start-up: {error}"))
+            database_up = True  # said once, above
         if runtime.supervisor is not None:
             db = runtime.supervisor.health()
             view["database"] = dataclasses.asdict(db)
             database_up = db.up
-        if runtime.recorder is not None:
-            stats = runtime.recorder.stats()
+        recorder = runtime.recorder if runtime.recorder is not None else runtime.fallback
+        if recorder is not None:
+            stats = recorder.stats()
             view["recorder"] = dataclasses.asdict(stats)
-            database_up = database_up and not stats.spooling
+            database_up = database_up and (not stats.spooling or not runtime.available)
             total = sum(stats.not_durable.values())
             if total > self._not_durable_total:
                 self._not_durable_total, self._not_durable_at = total, self.clock()
@@ -322,7 +328,7 @@ class HealthMonitor:
         if streams is not None:
             BROKER_DROPS.set(streams["broker"]["dropped"])
         runtime = self.history
-        if runtime is None or not runtime.available:
+        if runtime is None:
             return
         if runtime.spool is not None:
             spool = runtime.spool.stats()
@@ -335,8 +341,9 @@ class HealthMonitor:
                 DB_POOL_SIZE.labels("in_use").set(pool.in_use)
                 DB_POOL_SIZE.labels("idle").set(pool.idle)
                 DB_POOL_SIZE.labels("max").set(pool.max)
-        if runtime.recorder is not None:
-            for reason, total in runtime.recorder.stats().not_durable.items():
+        recorder = runtime.recorder if runtime.recorder is not None else runtime.fallback
+        if recorder is not None:
+            for reason, total in recorder.stats().not_durable.items():
                 delta = total - self._exported_not_durable.get(reason, 0)
                 if delta > 0:
                     HISTORY_ROWS_NOT_DURABLE.labels(reason).inc(delta)

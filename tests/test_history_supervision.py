@@ -234,3 +234,30 @@ async def test_a_batch_in_one_statement_stores_what_row_by_row_inserts_store(tmp
             results.append(sorted(position[i] for i in inserted))
             assert sorted(map(str, await table_ids(database))) == sorted(map(str, [stored.id, *inserted]))
     assert results[0] == results[1] == [0, 2, 3, 5]
+
+
+async def test_without_a_database_at_start_up_rows_are_spooled_and_the_next_start_replays_them(
+    tmp_path: Path,
+) -> None:
+    from persistence.outcomes import RegistryCandleSource
+    from persistence.runtime import HistoryConfig, open_history
+    from providers.registry import Registry
+
+    registry = RegistryCandleSource(Registry(providers={}, status={}))
+    nowhere = HistoryConfig(
+        database_url=f"postgresql://postgres@/x?host={tmp_path / 'no-server'}", data_dir=tmp_path / "data"
+    )
+    async with open_history(nowhere, registry) as runtime:
+        assert not runtime.available and runtime.fallback is not None and runtime.spool is not None
+        got = [await runtime.fallback.persist(s) for s in _signals(3)]
+        assert got == [Durability.SPOOL] * 3 and runtime.spool.stats().records == 3
+        assert runtime.fallback.stats().spooled_rows == 3
+    async with fresh_database(tmp_path / "db") as (database, url):
+        config = HistoryConfig(
+            database_url=url, data_dir=tmp_path / "data", replay_interval_seconds=0.05, run_outcome_job=False
+        )
+        async with open_history(config, registry) as runtime:
+            assert runtime.recorder is not None and runtime.spool is not None
+            spool, recorder = runtime.spool, runtime.recorder
+            await _eventually(lambda: not spool.stats().records and not recorder.spooling, seconds=10)
+        assert len(await table_ids(database)) == 3
