@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 import structlog
+from cross_web import HTTPException as ViewHTTPError
 from graphql import GraphQLError
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
@@ -37,9 +39,9 @@ from signal_api.logging import configure_logging, secret_values
 from signal_api.request_log import RequestLog
 from signal_api.rest import build_rest_routes
 from signal_api.rest.docs import REDOC_HTML, SWAGGER_HTML
+from signal_api.security.auth import AuthenticationMiddleware, Authenticator, StartupRefused, anonymous_allowed
 from signal_api.security.headers import security_middleware
 from signal_api.security.ratelimit import RateLimitMiddleware, build_rate_limits
-from signal_api.security.auth import AuthenticationMiddleware, Authenticator, StartupRefused, anonymous_allowed
 from signal_api.security.ws import ScopedFanoutHandler, authenticate_connection
 from signal_api.settings import Settings
 
@@ -58,6 +60,9 @@ log = structlog.get_logger(__name__)
 CACHE_STATS = Gauge(
     "cache_operations", "Upstream cache counters (hits, misses, coalesced, evictions, entries)", ["kind"]
 )
+
+
+VIEW_ERROR_CODES = {405: "METHOD_NOT_ALLOWED", 404: "NOT_FOUND", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -157,6 +162,19 @@ class SignalGraphQL(GraphQL[RequestContext, None]):
     def encode_json(self, data: object) -> str:
         # str, not bytes: over WebSockets bytes would go out as binary frames
         return orjson.dumps(data).decode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry answers its own HTTP errors (no query, batching, a mutation over GET) in plain text;
+        here they get the app's JSON envelope and a code, like every other 4xx."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(StarletteRequest(scope, receive))
+        except ViewHTTPError as error:
+            code = VIEW_ERROR_CODES.get(error.status_code, "BAD_REQUEST")
+            response = JSONResponse(error_body(code, error.reason), status_code=error.status_code)
+        await response(scope, receive, send)
 
 
 async def metrics(request: Request) -> Response:
@@ -341,9 +359,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         allowed_origins=settings.cors_origins,  # browser WebSocket handshakes from other origins
     )
     graphql.persisted_only = settings.persisted_queries_only
-    rate_limits = build_rate_limits(settings)
     authenticator = Authenticator(allow_anonymous=anonymous_allowed(settings.allow_anonymous, settings.host))
     graphql.authenticator = authenticator
+    rate_limits = build_rate_limits(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -208,3 +208,16 @@ def test_depth_scan_is_linear() -> None:
     assert json_depth(body) == 30_000  # the first array closes before the deep one opens
     assert time.perf_counter() - started < 0.2
     assert MAX_JSON_DEPTH < 30_000
+
+
+def test_the_views_own_4xx_answers_are_coded_json(client: TestClient) -> None:
+    no_query = client.post("/graphql", json={"variables": {}})
+    get_no_query = client.get("/graphql", params={"variables": "{}"}, headers={"accept": JSON})
+    put = client.put("/graphql", json={"query": "{ __typename }"})
+    for response, status, code in (
+        (no_query, 400, "BAD_REQUEST"),
+        (get_no_query, 400, "BAD_REQUEST"),
+        (put, 405, "METHOD_NOT_ALLOWED"),
+    ):
+        assert response.status_code == status, response.text
+        assert _error(response)["code"] == code
