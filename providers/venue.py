@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from providers.errors import NotRetryableError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from engine.market import (
         Candle,
@@ -165,6 +165,28 @@ class MarketProvider:
 
     async def social(self, instrument: Instrument) -> SocialSentiment:
         raise self._unsupported(Capability.SOCIAL)
+
+
+class RawClient:
+    """Base of a venue's raw client: the venue's HTTP and the cache TTLs its endpoints use."""
+
+    def __init__(self, http: ProviderHttp, ttls: CacheTtls) -> None:
+        self._http = http
+        self._ttls = ttls
+
+
+class SocialVenue(MarketProvider):
+    """A venue that serves only ``SOCIAL`` (CoinGecko, LunarCrush): a score per instrument from ``score``;
+    ``raw`` is the venue's client, for callers that want its other reads."""
+
+    capabilities = frozenset({Capability.SOCIAL})
+
+    def __init__(self, raw: object, score: Callable[[Instrument], Awaitable[SocialSentiment]]) -> None:
+        self.raw = raw
+        self._score = score
+
+    async def social(self, instrument: Instrument) -> SocialSentiment:
+        return await self._score(instrument)
 
 
 def interval_code(provider: str, endpoint: str, interval: CandleInterval, table: Mapping[CandleInterval, str]) -> str:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from providers.alternative_me.models import FngAnswer
 from providers.errors import MalformedPayload, UpstreamError
-
-if TYPE_CHECKING:
-    from providers.config import CacheTtls
-    from providers.http import ProviderHttp
+from providers.venue import RawClient
 
 
 def alternative_me_error_hook(provider: str, endpoint: str, status: int, payload: Any) -> UpstreamError | None:
@@ -21,11 +18,7 @@ def alternative_me_error_hook(provider: str, endpoint: str, status: int, payload
     return None
 
 
-class AlternativeMeRawClient:
-    def __init__(self, http: ProviderHttp, ttls: CacheTtls) -> None:
-        self._http = http
-        self._ttls = ttls
-
+class AlternativeMeRawClient(RawClient):
     async def fng(self, limit: int = 1) -> FngAnswer:
         """``GET /fng/?limit=N``: https://alternative.me/crypto/fear-and-greed-index/#api (newest-first).
 

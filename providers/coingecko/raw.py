@@ -6,13 +6,8 @@ Docs: https://docs.coingecko.com/reference/introduction. Every method returns th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from providers.coingecko.models import CoinGeckoCoin, CoinGeckoMarket, CoinGeckoSearch, CoinGeckoTrending
-
-if TYPE_CHECKING:
-    from providers.config import CacheTtls
-    from providers.http import ProviderHttp
+from providers.venue import RawClient
 
 # /coins/{id} answers a few hundred KB with every block on; the votes and last_updated need none of them
 _COIN_BLOCKS_OFF = {
@@ -25,12 +20,8 @@ _COIN_BLOCKS_OFF = {
 }
 
 
-class CoinGeckoRawClient:
+class CoinGeckoRawClient(RawClient):
     """Raw client: routes and parameters exactly as CoinGecko documents them."""
-
-    def __init__(self, http: ProviderHttp, ttls: CacheTtls) -> None:
-        self._http = http
-        self._ttls = ttls
 
     async def coin(self, coin_id: str) -> CoinGeckoCoin:
         """``GET /coins/{id}``: https://docs.coingecko.com/reference/coins-id

@@ -9,12 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from providers.coingecko.domain import PROVIDER, CoinGeckoClient
-from providers.venue import Capability, MarketProvider
+from providers.venue import SocialVenue
 
 if TYPE_CHECKING:
-    from engine.market import SocialSentiment
-    from providers.symbols import Instrument
-    from providers.venue import ProviderDeps
+    from providers.venue import MarketProvider, ProviderDeps
 
 DEFAULT_BASE_URL = "https://api.coingecko.com/api/v3"
 KEY_SETTING = "COINGECKO_API_KEY"  # optional: a demo key, sent as x-cg-demo-api-key
@@ -24,16 +22,15 @@ RATE_LIMIT_PER_SECOND = 5 / 60
 DEMO_KEY_HEADER = "x-cg-demo-api-key"
 
 
-class CoinGeckoVenue(MarketProvider):
+class CoinGeckoVenue(SocialVenue):
+    """The share of up-votes, timed by ``last_updated``."""
+
     name = PROVIDER
-    capabilities = frozenset({Capability.SOCIAL})
     keyed = False
+    raw: CoinGeckoClient
 
     def __init__(self, client: CoinGeckoClient) -> None:
-        self.raw = client
-
-    async def social(self, instrument: Instrument) -> SocialSentiment:
-        return await self.raw.sentiment(instrument)
+        super().__init__(client, client.sentiment)
 
 
 def build(deps: ProviderDeps) -> MarketProvider | None:

@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from providers import errors
 from providers.coinglass import models as cg
+from providers.venue import RawClient
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from providers._shared import VenueModel
-    from providers.config import CacheTtls
-    from providers.http import ProviderHttp
 
 M = TypeVar("M", bound="VenueModel")
 DOCS = "https://docs.coinglass.com/reference/"
@@ -178,12 +177,8 @@ def data_rows(payload: Mapping[str, Any], model: type[M]) -> tuple[M, ...]:
     return tuple(model.model_validate(row) for row in data)
 
 
-class CoinGlassRawClient:
+class CoinGlassRawClient(RawClient):
     """Raw client: any route of :data:`ROUTES`, parameters exactly as CoinGlass documents them."""
-
-    def __init__(self, http: ProviderHttp, ttls: CacheTtls) -> None:
-        self._http = http
-        self._ttls = ttls
 
     async def rows(self, route: Route[M], params: Mapping[str, str | int] | None = None) -> tuple[M, ...]:
         """``GET route.path?params``: the ``data`` rows as ``route.model``, cached for ``route.ttl``."""
