@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from providers import coinapi, lunarcrush
+from providers import coinapi
 from providers.binance import venue as binance
 from providers.bybit import venue as bybit
 from providers.coingecko import venue as coingecko
 from providers.coinglass import venue as coinglass
 from providers.hyperliquid import venue as hyperliquid
+from providers.lunarcrush import venue as lunarcrush
 from providers.okx import venue as okx
 
 if TYPE_CHECKING:

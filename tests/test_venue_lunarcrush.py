@@ -17,21 +17,10 @@ from engine.market import CandleInterval, SocialSentiment
 from providers.cache import MemoryCache
 from providers.config import CacheTtls
 from providers.errors import AuthenticationFailed, InvalidRequest, InvalidSymbol, MalformedPayload
-from providers.lunarcrush import (
-    DEFAULT_BASE_URL,
-    GALAXY_SCORE_KIND,
-    KEY_SETTING,
-    RATE_LIMIT_PER_SECOND,
-    LunarCrushClient,
-    LunarCrushMarket,
-    build,
-    lunarcrush_error_hook,
-    parse_coin,
-    parse_coins_list,
-    parse_topic,
-    parse_topics_list,
-    to_social,
-)
+from providers.lunarcrush.domain import GALAXY_SCORE_KIND, parse_coin, to_social
+from providers.lunarcrush.models import Answer, LunarCrushCoin, LunarCrushTopic, LunarCrushTopicSummary
+from providers.lunarcrush.raw import LunarCrushClient, lunarcrush_error_hook
+from providers.lunarcrush.venue import DEFAULT_BASE_URL, KEY_SETTING, RATE_LIMIT_PER_SECOND, LunarCrushMarket, build
 from providers.replay import Cassette, ReplayApp
 from providers.symbols import parse_symbol
 from providers.venue import Capability, CapabilityNotSupported, ProviderDeps
@@ -47,6 +36,19 @@ if TYPE_CHECKING:
 
 BTC = parse_symbol("BTC")
 KEY = "lc-test-key"
+
+
+def parse_coins_list(payload: dict[str, Any]) -> tuple[LunarCrushCoin, ...]:
+    return Answer[tuple[LunarCrushCoin, ...]].model_validate(payload).data
+
+
+def parse_topic(payload: dict[str, Any]) -> LunarCrushTopic:
+    return Answer[LunarCrushTopic].model_validate(payload).data
+
+
+def parse_topics_list(payload: dict[str, Any]) -> tuple[LunarCrushTopicSummary, ...]:
+    return Answer[tuple[LunarCrushTopicSummary, ...]].model_validate(payload).data
+
 
 # /public/coins/list/v2: documented fields (config: sort, limit, page, total_rows, generated)
 COINS_LIST_V2 = {

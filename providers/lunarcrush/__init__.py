@@ -1,0 +1,1 @@
+"""LunarCrush API v4 (keyed): the venue-shaped raw client, wire models, domain and the SOCIAL adapter."""

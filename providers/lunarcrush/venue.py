@@ -1,0 +1,36 @@
+"""LunarCrush on the common :class:`~providers.venue.MarketProvider` interface: the ``SOCIAL`` capability."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from providers.lunarcrush.domain import PROVIDER, galaxy_score
+from providers.lunarcrush.raw import LunarCrushClient, lunarcrush_error_hook
+from providers.venue import SocialVenue
+
+if TYPE_CHECKING:
+    from providers.venue import MarketProvider, ProviderDeps
+
+DEFAULT_BASE_URL = "https://lunarcrush.com/api4"
+KEY_SETTING = "LUNARCRUSH_API_KEY"
+# Pricing / API docs (https://lunarcrush.com/pricing): the Individual plan allows 10 requests per
+# minute and 2,000 per day; design for that floor. Social answers are cached for minutes anyway.
+RATE_LIMIT_PER_SECOND = 10 / 60
+
+
+class LunarCrushMarket(SocialVenue):
+    """The Galaxy Score of the coin (see :func:`providers.lunarcrush.domain.to_social`)."""
+
+    name = PROVIDER
+    keyed = True
+    raw: LunarCrushClient
+
+    def __init__(self, client: LunarCrushClient) -> None:
+        super().__init__(client, functools.partial(galaxy_score, client))
+
+
+def build(deps: ProviderDeps) -> MarketProvider | None:
+    """``None`` without a key: the caller reports LunarCrush as disabled."""
+    http = deps.keyed_http(PROVIDER, lunarcrush_error_hook, lambda key: {"Authorization": f"Bearer {key}"})
+    return LunarCrushMarket(LunarCrushClient(http, deps.ttls)) if http else None
