@@ -254,7 +254,11 @@ async def test_without_a_database_at_start_up_rows_are_spooled_and_the_next_star
         assert runtime.fallback.stats().spooled_rows == 3
     async with fresh_database(tmp_path / "db") as (database, url):
         config = HistoryConfig(
-            database_url=url, data_dir=tmp_path / "data", replay_interval_seconds=0.05, run_outcome_job=False
+            database_url=url,
+            data_dir=tmp_path / "data",
+            dedup_window_seconds=0,
+            replay_interval_seconds=0.05,
+            run_outcome_job=False,
         )
         async with open_history(config, registry) as runtime:
             assert runtime.recorder is not None and runtime.spool is not None
