@@ -34,10 +34,18 @@ STATUS_DESCRIPTIONS = {
         "refused, e.g. a symbol's spelling) or "
         "CAPABILITY_NOT_SUPPORTED (that exchange does not serve this data)."
     ),
+    "401": (
+        "UNAUTHENTICATED: the API key is unknown, malformed or revoked, or a key is required (anonymous access "
+        "is off); send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
+    ),
+    "403": "FORBIDDEN: the API key (or anonymous access) lacks this operation's scope (read, history, ...).",
     "404": "SYMBOL_NOT_FOUND, EXCHANGE_NOT_FOUND, or UNKNOWN_OPERATION (POST /invoke).",
     "413": "RESPONSE_TOO_LARGE (too large even compacted) or PAYLOAD_TOO_LARGE (request body).",
     "429": "RATE_LIMITED: the caller's request or cost budget is spent; Retry-After says when to retry.",
-    "503": "UPSTREAM_UNAVAILABLE: the market-data providers this answer needs failed.",
+    "503": (
+        "UPSTREAM_UNAVAILABLE: the market-data providers this answer needs failed; KEY_STORE_UNAVAILABLE: an "
+        "API key was sent but cannot be checked now."
+    ),
     "504": "TIMEOUT: the operation took longer than its timeout.",
 }
 
@@ -77,6 +85,12 @@ ERROR_ENVELOPE = {
 }
 
 
+SECURITY_SCHEMES = {
+    "bearerKey": {"type": "http", "scheme": "bearer", "description": "An API key (signal-api keys create)."},
+    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "The same key."},
+}
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -99,7 +113,13 @@ def _envelope(data: dict[str, Any], *, operation: dict[str, Any]) -> dict[str, A
 def _responses(envelope_ref: str) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, description in STATUS_DESCRIPTIONS.items():
-        schema = _ref("ErrorEnvelope") if status in ("413", "429") else _ref(envelope_ref)
+        schema: dict[str, Any]
+        if status in ("401", "413", "429"):  # answered before the operation runs: no operation, data or meta
+            schema = _ref("ErrorEnvelope")
+        elif status == "503":  # UPSTREAM_UNAVAILABLE is the operation's envelope, KEY_STORE_UNAVAILABLE is not
+            schema = {"anyOf": [_ref(envelope_ref), _ref("ErrorEnvelope")]}
+        else:
+            schema = _ref(envelope_ref)
         responses[status] = {"description": description, "content": {"application/json": {"schema": schema}}}
     responses["429"]["headers"] = {
         "Retry-After": {"description": "Seconds until the budget's window resets.", "schema": {"type": "integer"}}
@@ -304,7 +324,9 @@ def _document(paths: dict[str, Any], schemas: dict[str, Any], settings: Settings
         },
         "servers": [{"url": settings.public_base_url}],
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
+        # a key, or none: anonymous callers are served on loopback or with ALLOW_ANONYMOUS=true
+        "security": [{"bearerKey": []}, {"apiKeyHeader": []}, {}],
     }
 
 
