@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from providers import coinapi
 from providers.binance import venue as binance
 from providers.bybit import venue as bybit
+from providers.coinapi import venue as coinapi
 from providers.coingecko import venue as coingecko
 from providers.coinglass import venue as coinglass
 from providers.hyperliquid import venue as hyperliquid

@@ -17,22 +17,10 @@ from starlette.routing import Route
 
 from engine.market import CandleInterval
 from providers.cache import MemoryCache
-from providers.coinapi import (
-    DEFAULT_BASE_URL,
-    KEY_SETTING,
-    PERIODS,
-    RATE_LIMIT_PER_SECOND,
-    CoinApiClient,
-    CoinApiMarket,
-    build,
-    coinapi_error_hook,
-    parse_exchange_rate,
-    parse_ohlcv,
-    parse_order_book,
-    parse_quote,
-    parse_time,
-    parse_trades,
-)
+from providers.coinapi.domain import parse_ohlcv, parse_order_book, parse_trades
+from providers.coinapi.models import CoinApiExchangeRate, CoinApiQuote, parse_time
+from providers.coinapi.raw import CoinApiClient, coinapi_error_hook
+from providers.coinapi.venue import DEFAULT_BASE_URL, KEY_SETTING, PERIODS, RATE_LIMIT_PER_SECOND, CoinApiMarket, build
 from providers.config import CacheTtls
 from providers.errors import AuthenticationFailed, InvalidRequest, InvalidSymbol, RateLimited
 from providers.replay import Cassette, ReplayApp
@@ -159,14 +147,14 @@ def test_order_book_levels_are_sorted_best_first() -> None:
 def test_quote_current(name: str) -> None:
     raw = ca(name)
     for payload in (raw, raw[0]):  # the docs example is a list; the live answer an object
-        quote = parse_quote(payload)
+        quote = CoinApiQuote.model_validate(payload)
         assert quote.symbol_id == "BITSTAMP_SPOT_BTC_USD"
         assert (quote.bid_price, quote.bid_size, quote.ask_price, quote.ask_size) == (760.0, 124.0, 770.0, 3252.0)
         assert quote.time == parse_time("2013-09-28T22:40:50.0000000Z")
 
 
 def test_exchange_rate() -> None:
-    rate = parse_exchange_rate(ca("v1_exchangerate_base_quote.json"))
+    rate = CoinApiExchangeRate.model_validate(ca("v1_exchangerate_base_quote.json"))
     assert (rate.base, rate.quote, rate.rate) == ("BTC", "USD", 10000.0)
     assert rate.time == datetime(2025, 5, 13, 6, 3, 48, 687801, tzinfo=UTC)
 
@@ -174,7 +162,7 @@ def test_exchange_rate() -> None:
 def test_missing_field_is_an_error() -> None:
     raw = copy.deepcopy(ca("v1_ohlcv_symbol_latest.json"))
     del raw[0]["price_close"]
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="price_close"):
         parse_ohlcv(raw)
 
 
