@@ -6,6 +6,8 @@ Docs: https://docs.coingecko.com/reference/introduction. Every method returns th
 
 from __future__ import annotations
 
+from typing import Any
+
 from providers.coingecko.models import CoinGeckoCoin, CoinGeckoMarket, CoinGeckoSearch, CoinGeckoTrending
 from providers.venue import RawClient
 
@@ -30,13 +32,8 @@ class CoinGeckoRawClient(RawClient):
         84.07, "sentiment_votes_down_percentage": 15.93, "market_cap_rank": 1,
         "last_updated": "2024-04-07T15:24:51.021Z", ...}`` (votes null when nobody voted).
         """
-        return await self._http.get(
-            f"/coins/{coin_id}",
-            _COIN_BLOCKS_OFF,
-            endpoint="coins",
-            ttl=self._ttls.social,
-            parse=CoinGeckoCoin.model_validate,
-        )
+        ttl, parse = self._ttls.social, CoinGeckoCoin.model_validate
+        return await self._http.get(f"/coins/{coin_id}", _COIN_BLOCKS_OFF, endpoint="coins", ttl=ttl, parse=parse)
 
     async def coins_markets(
         self, ids: tuple[str, ...] | list[str], vs_currency: str = "usd"
@@ -48,12 +45,9 @@ class CoinGeckoRawClient(RawClient):
         "low_24h": 76696, "price_change_percentage_24h": -0.95302,  # percent
         "circulating_supply": 20030493.0, "last_updated": "2026-05-18T12:49:21.599Z", ...}]``
         """
+        query = {"vs_currency": vs_currency, "ids": ",".join(ids)}
         return await self._http.get(
-            "/coins/markets",
-            {"vs_currency": vs_currency, "ids": ",".join(ids)},
-            endpoint="coins.markets",
-            ttl=self._ttls.price,
-            parse=lambda rows: tuple(CoinGeckoMarket.model_validate(r) for r in rows),
+            "/coins/markets", query, endpoint="coins.markets", ttl=self._ttls.price, parse=_markets
         )
 
     async def search(self, query: str) -> CoinGeckoSearch:
@@ -63,13 +57,8 @@ class CoinGeckoRawClient(RawClient):
         "market_cap_rank": 2, "thumb": "...", "large": "..."}], "exchanges": [...], "icos": [],
         "categories": [...], "nfts": [...]}``
         """
-        return await self._http.get(
-            "/search",
-            {"query": query},
-            endpoint="search",
-            ttl=self._ttls.exchange_info,
-            parse=CoinGeckoSearch.model_validate,
-        )
+        ttl, parse = self._ttls.exchange_info, CoinGeckoSearch.model_validate
+        return await self._http.get("/search", {"query": query}, endpoint="search", ttl=ttl, parse=parse)
 
     async def search_trending(self) -> CoinGeckoTrending:
         """``GET /search/trending``: https://docs.coingecko.com/reference/trending-search
@@ -79,10 +68,9 @@ class CoinGeckoRawClient(RawClient):
         "price_change_percentage_24h": {"usd": -3.27, "btc": -1.26}, "market_cap": "$521,967,819", ...}}}],
         "nfts": [...], "categories": [...]}`` (``data`` amounts other than ``price`` are display strings.)
         """
-        return await self._http.get(
-            "/search/trending",
-            None,
-            endpoint="search.trending",
-            ttl=self._ttls.social,
-            parse=CoinGeckoTrending.model_validate,
-        )
+        ttl, parse = self._ttls.social, CoinGeckoTrending.model_validate
+        return await self._http.get("/search/trending", None, endpoint="search.trending", ttl=ttl, parse=parse)
+
+
+def _markets(rows: list[Any]) -> tuple[CoinGeckoMarket, ...]:
+    return tuple(CoinGeckoMarket.model_validate(r) for r in rows)
