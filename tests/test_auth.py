@@ -320,6 +320,42 @@ async def test_websocket_without_key_when_anonymous_access_is_off(tmp_path: Path
             assert (await next_message(ws))["type"] == "next"
 
 
+async def test_websocket_handshake_header_key_and_a_key_store_outage(tmp_path: Path) -> None:
+    protocol = [websockets.Subprotocol("graphql-transport-ws")]
+    async with asyncio.timeout(60), keyed_service(tmp_path, allow_anonymous=False) as served:
+        headers = {"X-API-Key": served.key("reader")}
+        async with websockets.connect(served.ws_url, subprotocols=protocol, additional_headers=headers) as ws:
+            await ws.send(json.dumps({"type": "connection_init"}))  # no key in the payload: the header's counts
+            assert (await next_message(ws))["type"] == "connection_ack"
+            await subscribe(ws, "1", READ_QUERY)
+            assert (await next_message(ws))["type"] == "next"
+            assert (await next_message(ws)) == {"id": "1", "type": "complete"}
+
+            authenticator = _authenticator(served.app)
+            store = authenticator.store
+
+            class Down:
+                async def get(self, key_id: int) -> None:
+                    raise ConnectionRefusedError("database down")
+
+            authenticator.store = Down()
+            try:
+                await subscribe(ws, "2", READ_QUERY)
+                refused = await next_message(ws)
+                assert refused["type"] == "error" and refused["id"] == "2"
+                assert refused["payload"][0]["extensions"]["code"] == "KEY_STORE_UNAVAILABLE"
+            finally:
+                authenticator.store = store
+            await subscribe(ws, "3", READ_QUERY)  # the connection stayed open
+            assert (await next_message(ws))["id"] == "3"
+
+        wrong = {"X-API-Key": generate_key()}
+        with pytest.raises(websockets.InvalidStatus) as handshake:
+            async with websockets.connect(served.ws_url, subprotocols=protocol, additional_headers=wrong):
+                pass
+        assert handshake.value.response.status_code == 403
+
+
 # -- start-up: the secure default ------------------------------------------------------------------
 
 
