@@ -146,3 +146,33 @@ def test_a_computed_non_finite_number_is_a_typed_field_error() -> None:
     assert result.errors is not None and len(result.errors) == 1
     error: GraphQLError = result.errors[0]
     assert error.extensions == {"code": NON_FINITE_NUMBER} and error.path == ["ratio"]
+
+
+async def test_a_stream_event_with_nan_is_counted_unparseable_and_never_published() -> None:
+    import orjson
+
+    from providers.streams import StreamKey, StreamKind
+    from providers.streams.client import StreamConnection, venue_stream
+    from tests.providers_helpers import fixture_json
+
+    published: list[object] = []
+
+    class Publisher:
+        def publish(self, topic: str, event: object) -> None:
+            published.append(event)
+
+    key = StreamKey(StreamKind.TRADES, "binance", "BTCUSDT")
+    connection = StreamConnection(key, venue_stream(key), "ws://127.0.0.1:9", Publisher(), clock=_now)
+    trade = fixture_json("binance", "ws_aggTrade.btcusdt.json")
+    poisoned = copy.deepcopy(trade)
+    poisoned.get("data", poisoned)["p"] = "NaN"
+    connection._handle(orjson.dumps(trade))
+    connection._handle(orjson.dumps(poisoned))
+    assert len(published) == 1 and connection.stats.parse_errors == 1
+    assert first_non_finite(published) is None
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime(2025, 7, 11, tzinfo=UTC)
