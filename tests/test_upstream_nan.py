@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx2
 import pytest
 import strawberry
+from graphql import GraphQLError
 
 from providers.binance.models import BinancePremiumIndex, BinanceTicker24h
 from providers.errors import MalformedPayload, unexpected_shape
 from providers.normalize import first_non_finite
 from schema.finite import NON_FINITE_NUMBER, FiniteExecutionContext
 from tests.conftest import load_cassette_json, running_service
-
-if TYPE_CHECKING:
-    from graphql import GraphQLError
 
 CASSETTE = "btc-2025-07-11-rising.json"
 SIGNAL = """query S { signal(symbol: "BTC") { __typename
@@ -176,3 +174,34 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime(2025, 7, 11, tzinfo=UTC)
+
+
+def test_rest_keeps_the_answer_when_only_a_non_finite_number_was_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    from starlette.testclient import TestClient
+    from strawberry.types import ExecutionResult
+
+    from signal_api.app import create_app
+    from signal_api.settings import Settings
+
+    dead = Settings(_env_file=None, streams_enabled=False).with_replay_base("http://127.0.0.1:9")  # type: ignore[call-arg]
+    app = create_app(dead)
+    invoke = next(route for route in app.routes if getattr(route, "path", None) == "/invoke")
+    invoker = invoke.endpoint.__self__  # type: ignore[attr-defined]
+    non_finite = GraphQLError("not finite", extensions={"code": NON_FINITE_NUMBER}, path=["market", "price"])
+    answers = {
+        "partial": ExecutionResult(data={"market": {"__typename": "Market", "price": None}}, errors=[non_finite]),
+        "nothing": ExecutionResult(data=None, errors=[non_finite]),
+    }
+    chosen: list[str] = []
+
+    async def execute(*args: object, **kwargs: object) -> ExecutionResult:
+        return answers[chosen[-1]]
+
+    monkeypatch.setattr(invoker.schema, "execute", execute)
+    with TestClient(app) as client:
+        chosen.append("partial")
+        partial = client.post("/invoke", json={"operation": "market.get", "symbol": "BTC"})
+        chosen.append("nothing")
+        nothing = client.post("/invoke", json={"operation": "market.get", "symbol": "BTC"})
+    assert partial.status_code == 200 and partial.json()["data"] == {"__typename": "Market", "price": None}
+    assert nothing.status_code == 400  # no data at all: still refused, never a 500

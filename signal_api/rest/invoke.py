@@ -37,6 +37,7 @@ from graphql import GraphQLInterfaceType, GraphQLObjectType
 from starlette.responses import Response
 
 from resolvers.context import RequestContext
+from schema.finite import NON_FINITE_NUMBER
 from schema.ratelimit import RATE_LIMITED
 from signal_api.rest.openapi import operation_info
 from signal_api.rest.params import RESERVED, ArgumentError, coerce_params, parse_flag, query_values
@@ -211,8 +212,9 @@ class Invoker:
                 operation=rest.name,
                 timeout=timeout,
             )
-        if result.errors:
-            codes = {(error.extensions or {}).get("code") for error in result.errors}
+        codes = {(error.extensions or {}).get("code") for error in result.errors or ()}
+        if result.errors and not (codes == {NON_FINITE_NUMBER} and result.data):
+            # (a non-finite upstream number nulls only its own field: the rest of the answer stands, as on /graphql)
             if "INTERNAL_SERVER_ERROR" in codes:
                 return self.failure(
                     500, "INTERNAL_ERROR", "unexpected error", started=started, operation=rest.name, timeout=timeout
