@@ -310,6 +310,25 @@ async def test_websocket_key_in_connection_init_and_scopes_per_subscribe(tmp_pat
             assert await closed_with(ws) == 4403
 
 
+async def test_revoking_a_key_stops_its_running_subscriptions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from signal_api.security.ws import ScopedFanoutHandler
+
+    monkeypatch.setattr(ScopedFanoutHandler, "revalidate_seconds", 0.2)
+    async with asyncio.timeout(60), keyed_service(tmp_path, streams=True) as served:
+        new = await served.repo.create("watcher", ["stream"])
+        async with ws_connection(served.ws_url, {"apiKey": new.key}) as ws:
+            assert (await next_message(ws))["type"] == "connection_ack"
+            await subscribe(ws, "1", LIQUIDATIONS)
+            assert (await next_message(ws))["type"] == "next"
+            await asyncio.sleep(0.5)  # several re-checks pass while the key is valid: still open
+            await ws.send(json.dumps({"type": "ping"}))
+            async with asyncio.timeout(5):  # other frames (the next event) may come first
+                while json.loads(await ws.recv())["type"] != "pong":
+                    pass
+            await served.repo.revoke(new.record.id)
+            assert await closed_with(ws) == 4403  # no new subscribe needed
+
+
 async def test_websocket_without_key_when_anonymous_access_is_off(tmp_path: Path) -> None:
     async with asyncio.timeout(60), keyed_service(tmp_path, allow_anonymous=False) as served:
         async with ws_connection(served.ws_url, None) as ws:

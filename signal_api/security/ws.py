@@ -8,11 +8,14 @@ the connection then finds it, or refuses the connection (graphql-transport-ws cl
 
 :class:`ScopedFanoutHandler` checks each ``subscribe`` against the principal before the shared fan-out
 (whose execution runs without the subscriber's context) can take it, answers a refusal with an
-``error`` message coded ``FORBIDDEN``, and closes the connection (4403) once its key is revoked.
+``error`` message coded ``FORBIDDEN``, and closes the connection (4403) once its key is revoked: at the
+next ``subscribe``, or within ``revalidate_seconds`` (30 s) while subscriptions run.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
     from signal_api.security.auth import Authenticator
+    from signal_api.security.principal import Principal
 
 
 def _reject(code: str, message: str) -> ConnectionRejectionError:
@@ -61,7 +65,30 @@ async def authenticate_connection(authenticator: Authenticator, context: Any) ->
 
 
 class ScopedFanoutHandler(SharedFanoutHandler[Any, Any]):
-    """graphql-transport-ws with the scope check in front of every ``subscribe`` (see the module doc)."""
+    """graphql-transport-ws with the scope check in front of every ``subscribe`` (see the module doc).
+
+    A connection holding a key also re-checks it every ``revalidate_seconds`` while it is open, so a
+    revoked key stops running subscriptions too (close 4403), not only new ones."""
+
+    revalidate_seconds: float = 30.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._revalidation: asyncio.Task[None] | None = None
+
+    async def _revalidate(self, authenticator: Authenticator, principal: Principal) -> None:
+        while True:
+            await asyncio.sleep(self.revalidate_seconds)
+            if await authenticator.still_valid(principal) is False:  # None (store down): keep serving
+                await self.websocket.close(code=4403, reason="API key revoked")
+                return
+
+    async def shutdown(self) -> None:
+        if self._revalidation is not None:
+            self._revalidation.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._revalidation
+        await super().shutdown()
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload: Any = message.get("payload") if isinstance(message, dict) else None
@@ -91,4 +118,6 @@ class ScopedFanoutHandler(SharedFanoutHandler[Any, Any]):
             if error is not None:
                 await self.send_message({"id": op_id, "type": "error", "payload": [error.formatted]})
                 return
+            if authenticator is not None and principal.key_id is not None and self._revalidation is None:
+                self._revalidation = asyncio.create_task(self._revalidate(authenticator, principal))
         await super().handle_subscribe(message)
