@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 REDACTED = "[REDACTED]"
 SENSITIVE_KEYS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "api_key", "x_api_key"}
+    | {"apikey"}  # a WebSocket connection_init payload's {"apiKey": ...}
 )
 MIN_SECRET_LENGTH = 6
 """Shorter secret values are not scrubbed from text: they would erase ordinary words."""
@@ -44,6 +45,8 @@ _HEADER_VALUE = re.compile(
     rf"(?i)\b(?P<name>{_HEADER_NAMES})\b(?P<sep>\\?[\"']?\s*[:=,]\s*b?\\?[\"']?)(?P<value>[^\"'\\\r\n]+)"
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+# our API keys (persistence.api_keys) wherever they appear; their 12-character display prefix stays
+_SERVICE_KEY = re.compile(r"\bfsa_[A-Za-z0-9_-]{16,}")
 _HANDLER_NAME = "signal-api"
 
 
@@ -64,6 +67,7 @@ class Redactor:
         if self._pattern is not None:
             value = self._pattern.sub(REDACTED, value)
         value = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        value = _SERVICE_KEY.sub(REDACTED, value)
         return _HEADER_VALUE.sub(lambda m: f"{m.group('name')}{m.group('sep')}{REDACTED}", value)
 
     def value(self, value: Any) -> Any:

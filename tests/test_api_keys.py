@@ -210,3 +210,14 @@ def test_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch, capsy
     lines = [line for line in err.splitlines() if line.startswith("signal-api keys:")]
     assert len(lines) == 1 and "cannot reach the key store (DATABASE_URL)" in lines[0]
     assert "Traceback" not in err
+
+
+def test_keys_are_redacted_from_logs_wherever_they_appear() -> None:
+    from signal_api.logging import REDACTED, Redactor
+
+    key = generate_key()
+    redactor = Redactor()
+    text = redactor.text(f"connection_init {{'payload': {{'apiKey': '{key}'}}}} then {key} and {key[:12]}")
+    assert key not in text and key[12:] not in text and text.count(REDACTED) == 2
+    assert key[:12] in text  # the display prefix is not a secret
+    assert redactor.value({"apiKey": key, "name": "bot"}) == {"apiKey": REDACTED, "name": "bot"}
