@@ -16,7 +16,6 @@ from engine.freshness import MAX_AGES, MaxAge
 from engine.inputs import MarketSnapshot, Reading, Tier
 from engine.modes import (
     DEFAULT_MODE,
-    PREDECESSOR_THRESHOLDS,
     THRESHOLDS,
     Mode,
     ModeThresholds,
@@ -36,7 +35,6 @@ __all__ = [
     "MIN_CLOSES",
     "MIN_QUALITY",
     "OI_TREND_TABLE",
-    "PREDECESSOR_THRESHOLDS",
     "SMART_MONEY_TABLE",
     "THRESHOLDS",
     "TIERS",

@@ -1,6 +1,6 @@
 """Signal modes and the score thresholds that turn a 0..100 score into LONG / SHORT / NEUTRAL.
 
-Why not the predecessor's table (kept below as :data:`PREDECESSOR_THRESHOLDS`): it is contradictory.
+Why not the predecessor's table: it is contradictory.
 "conservative" (48/52) and "ultra" (49/51) are both narrower than the default "aggressive" (42/52),
 so the cautious mode traded more often than the bold one, and aggressive was asymmetric around 50.
 We use an ordered, symmetric table instead: the NEUTRAL band is widest for CONSERVATIVE (40..60),
@@ -86,14 +86,5 @@ THRESHOLDS: Mapping[Mode, ModeThresholds] = MappingProxyType(
         Mode.CONSERVATIVE: ModeThresholds(short_max=40.0, long_min=60.0),
         Mode.AGGRESSIVE: ModeThresholds(short_max=45.0, long_min=55.0),
         Mode.ULTRA: ModeThresholds(short_max=48.0, long_min=52.0),
-    }
-)
-
-# The predecessor's published table, for reference only (see the module docstring for why not used).
-PREDECESSOR_THRESHOLDS: Mapping[Mode, ModeThresholds] = MappingProxyType(
-    {
-        Mode.CONSERVATIVE: ModeThresholds(short_max=48.0, long_min=52.0),
-        Mode.AGGRESSIVE: ModeThresholds(short_max=42.0, long_min=52.0),
-        Mode.ULTRA: ModeThresholds(short_max=49.0, long_min=51.0),
     }
 )
