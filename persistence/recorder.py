@@ -82,6 +82,7 @@ class HistoryRecorder:
         self._on_unavailable = on_unavailable
         self._pending: list[tuple[SignalRow, asyncio.Future[Durability]]] = []
         self._committer: asyncio.Task[None] | None = None
+        self._abandoned: set[asyncio.Future[list[uuid.UUID]]] = set()  # timed-out commits still cleaning up
         self._committed = 0
         self._spooled = 0
         self._commits = 0
@@ -158,18 +159,31 @@ class HistoryRecorder:
 
     async def _store(self, rows: list[SignalRow]) -> Durability:
         if not self._spooling and not self._closed:
+            # the commit runs as its own task: past the timeout it is cancelled and left to clean up
+            # (a rollback on a hung server could wait as long again) while the batch goes to the spool
+            commit = asyncio.ensure_future(self._signals.insert_batch(rows))
             try:
-                async with asyncio.timeout(self._commit_timeout):
-                    await self._signals.insert_batch(rows)
+                done, _ = await asyncio.wait({commit}, timeout=self._commit_timeout)
             except asyncio.CancelledError:
+                commit.cancel()
                 raise  # the caller spools the batch (maybe committed too: the replay is idempotent by id)
-            except Exception as exc:
+            if not done:
+                commit.cancel()
+                self._abandoned.add(commit)
+                commit.add_done_callback(self._forget)
+                self._database_failed(TimeoutError(), len(rows))
+            elif (exc := commit.exception()) is not None:
                 self._database_failed(exc, len(rows))
             else:
                 self._committed += len(rows)
                 self._commits += 1
                 return Durability.DATABASE
         return await self._spool_rows(rows)
+
+    def _forget(self, task: asyncio.Future[list[uuid.UUID]]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: an abandoned commit's failure is already accounted for
 
     async def _spool_rows(self, rows: list[SignalRow]) -> Durability:
         """Append to the spool in a worker thread (the fsync stays off the event loop)."""

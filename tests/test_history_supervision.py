@@ -265,3 +265,29 @@ async def test_without_a_database_at_start_up_rows_are_spooled_and_the_next_star
             spool, recorder = runtime.spool, runtime.recorder
             await _eventually(lambda: not spool.stats().records and not recorder.spooling, seconds=10)
         assert len(await table_ids(database)) == 3
+
+
+async def test_a_hung_database_costs_a_request_the_commit_timeout_not_more(tmp_path: Path) -> None:
+    """A commit that neither answers nor lets go (its rollback waits too) is abandoned at the timeout:
+    the batch is spooled and the request answered; the commit cleans up in the background."""
+
+    class Hung:
+        dedup_window_seconds = 0.0
+        cleaned = 0
+
+        async def insert_batch(self, rows: list[SignalRow]) -> list[object]:
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                await asyncio.sleep(0.5)  # a rollback on a hung server: slow too
+                Hung.cleaned += 1
+            return []
+
+    spool = Spool(tmp_path / "spool")
+    recorder = HistoryRecorder(Hung(), spool, commit_timeout_seconds=0.2)  # type: ignore[arg-type]
+    started = asyncio.get_running_loop().time()
+    outcomes = await asyncio.gather(*(recorder.persist(s) for s in _signals(5)))
+    waited = asyncio.get_running_loop().time() - started
+    assert set(outcomes) == {Durability.SPOOL} and waited < 0.45  # not 0.2 + 0.5
+    assert spool.stats().records == 5 and recorder.spooling
+    await _eventually(lambda: Hung.cleaned == 1, seconds=3)
