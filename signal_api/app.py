@@ -399,6 +399,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 await _open_streams(stack, container, effective, now)
             app.state.container = container
             app.state.health = build_health_monitor(container, settings, replay=app.state.replay_cassette)
+            stack.push_async_callback(app.state.health.aclose)  # a running price probe, before the client
             warm_up = asyncio.ensure_future(_warm_up(container))
             stack.push_async_callback(_cancel, warm_up)
             yield

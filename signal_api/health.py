@@ -173,8 +173,18 @@ class HealthMonitor:
             except (UpstreamError, TimeoutError) as exc:
                 log.info("health probe: price source did not answer", provider=name, error=repr(exc))
                 continue
+            except Exception:  # a probe must never die unseen
+                log.exception("health probe failed", provider=name)
+                continue
             self._last_ok[name] = self.clock()
             return
+
+    async def aclose(self) -> None:
+        """Stop a probe still running (the lifespan closes the HTTP client after this)."""
+        if self._probe is not None and not self._probe.done():
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
 
     async def price_state(self, *, wait: bool) -> dict[str, Any]:
         """The price view; when unverified and ``wait``, after the shared probe (bounded)."""
