@@ -221,3 +221,22 @@ def test_the_views_own_4xx_answers_are_coded_json(client: TestClient) -> None:
     ):
         assert response.status_code == status, response.text
         assert _error(response)["code"] == code
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    path=st.sampled_from(["/v1/exchange/candles", "/v1/signals/batch", "/v1/history/list", "/graphql"]),
+    params=st.lists(
+        st.tuples(
+            st.sampled_from(["symbol", "symbols", "exchange", "limit", "interval", "compact", "from", "query", "x"]),
+            st.text(max_size=30) | _json_values.map(json.dumps),
+        ),
+        max_size=4,
+    ),
+)
+def test_fuzzed_query_strings_never_answer_5xx(client: TestClient, path: str, params: list[tuple[str, str]]) -> None:
+    response = client.get(path, params=params, headers={"accept": JSON})
+    assert response.status_code < 500 or response.json()["error"]["code"].startswith(("UPSTREAM", "HISTORY")), (
+        params,
+        response.text[:300],
+    )
