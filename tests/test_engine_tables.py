@@ -9,7 +9,6 @@ from engine import (
     LIQUIDATIONS_TABLE,
     LONG_SHORT_TABLE,
     OI_TREND_TABLE,
-    PREDECESSOR_THRESHOLDS,
     SMART_MONEY_TABLE,
     THRESHOLDS,
     WEIGHTS,
@@ -215,14 +214,6 @@ def test_thresholds_are_ordered_and_symmetric() -> None:
     assert len(set(widths)) == 3
     for t in THRESHOLDS.values():
         assert t.short_max + t.long_min == 100  # symmetric around 50
-
-
-def test_predecessor_table_is_kept_for_reference() -> None:
-    assert {
-        Mode.CONSERVATIVE: ModeThresholds(48, 52),
-        Mode.AGGRESSIVE: ModeThresholds(42, 52),
-        Mode.ULTRA: ModeThresholds(49, 51),
-    } == PREDECESSOR_THRESHOLDS
 
 
 @pytest.mark.parametrize(
