@@ -166,7 +166,9 @@ def start_server(port: int, *, lifted: bool) -> subprocess.Popen[bytes]:
     }
     if lifted:
         env["MAX_QUERY_TOKENS"] = "100000"
-    cmd = [str(ROOT / ".venv/bin/signal-api"), "serve", "--host", HOST, "--port", str(port)]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))  # this checkout
+    launcher = "import sys; from signal_api.cli import main; sys.exit(main())"  # = signal-api serve
+    cmd = [sys.executable, "-c", launcher, "serve", "--host", HOST, "--port", str(port)]
     return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

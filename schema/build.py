@@ -3,23 +3,21 @@ instances: an extension instance holds per-operation state)."""
 
 from __future__ import annotations
 
-import functools
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import strawberry
 import structlog
-from graphql import GraphQLError, GraphQLSyntaxError, Source, parse
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
 )
 
-from schema.cost import DEFAULT_MAX_QUERY_COST, TOO_COSTLY, ValidationWithCost
+from schema.cost import DEFAULT_MAX_QUERY_COST, TOO_COSTLY
+from schema.documents import DocumentCache, GuardedParser, GuardedValidation
 from schema.errors import (
     CapabilityUnsupported,
     ExchangeNotFound,
@@ -29,7 +27,7 @@ from schema.errors import (
     UpstreamUnavailable,
 )
 from schema.finite import FiniteExecutionContext
-from schema.limits import TOO_DEEP, TOO_LARGE, limit_rule, token_overflow
+from schema.limits import TOO_DEEP, TOO_LARGE, limit_rule
 from schema.metrics import OperationMetrics
 from schema.query import Query
 from schema.ratelimit import CostBudget
@@ -39,7 +37,6 @@ from signal_api.security.scopes import ScopeCheck
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from graphql import DocumentNode
     from strawberry.types import ExecutionContext
 
 log = structlog.get_logger(__name__)
@@ -95,53 +92,13 @@ class SignalSchema(strawberry.Schema):
     """Logs only unexpected errors (client mistakes are not server incidents) and codes every error,
     including parse errors, which never reach the operation hooks."""
 
+    document_cache: DocumentCache  # parsed and validated documents (schema.documents), set by build_schema
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
             if _is_unexpected(error):
                 log.error("unexpected error in resolver", error=repr(error.original_error), path=error.path)
             _set_code(error)
-
-
-_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,127}")
-
-
-@functools.lru_cache(maxsize=256)
-def unparsable(operation_name: str | None) -> DocumentNode:
-    """Stands in for a document that failed to parse, so Strawberry does not parse it a second time (its
-    parse error is already in ``pre_execution_errors`` and is answered before anything validates or runs).
-    It carries the requested operation name, so Strawberry can find "the operation" in it."""
-    if operation_name is not None and _NAME.fullmatch(operation_name):
-        return parse(f"query {operation_name} {{ __typename }}")
-    return parse("{ __typename }")
-
-
-class GuardedParser(ParserCache):
-    """Strawberry's parser cache with two changes, both for hostile documents:
-
-    - a document over ``max_tokens`` (set by ``MaxTokensLimiter``) is refused by a regex token count
-      (:func:`schema.limits.token_overflow`) before graphql-core's much slower lexer runs;
-    - a parse error is kept as a pre-execution error instead of raised from ``on_parse``: raised there it
-      escapes the WebSocket ``subscribe`` path, and Strawberry would parse the document again.
-
-    ``ValidationWithCost`` (listed after this) keeps errors it finds already there."""
-
-    def on_parse(self) -> Iterator[None]:
-        ctx = self.execution_context
-        query = ctx.query or ""
-        max_tokens = ctx.parse_options.get("max_tokens")
-        try:
-            overflow = token_overflow(query, max_tokens) if isinstance(max_tokens, int) else None
-            if overflow is not None:
-                raise GraphQLSyntaxError(
-                    Source(query),
-                    overflow,
-                    f"Document contains more than {max_tokens} tokens. Parsing aborted.",
-                )
-            ctx.graphql_document = self.cached_parse_document(ctx.query, **ctx.parse_options)
-        except GraphQLError as error:
-            ctx.graphql_document = unparsable(ctx.operation_name)
-            ctx.pre_execution_errors = [error]
-        yield
 
 
 def build_schema(
@@ -151,13 +108,14 @@ def build_schema(
     max_aliases: int = 30,
     max_cost: int = DEFAULT_MAX_QUERY_COST,
 ) -> strawberry.Schema:
-    # The limit rule class is created once here and shared: ValidationCache keys on the rule classes,
-    # so building it per request (a factory) would make every request a cache miss. Sharing is safe:
-    # graphql-core instantiates each rule afresh for every validation. The rule and the cost visit
-    # each fragment once (schema.limits, schema.cost): linear in the document, unlike Strawberry's
-    # QueryDepthLimiter and MaxAliasesLimiter, which expand fragment spreads without memoizing.
+    # The limit rule class and the document cache are created once per schema and shared by every
+    # operation (graphql-core instantiates each rule afresh for every validation; the cache keeps the
+    # parsed documents and validation results, bounded by size: schema.documents). The rule and the
+    # cost visit each fragment once (schema.limits, schema.cost): linear in the document, unlike
+    # Strawberry's QueryDepthLimiter and MaxAliasesLimiter, which expand spreads without memoizing.
     limit_rules = [limit_rule(max_depth=max_depth, max_aliases=max_aliases)]
-    return SignalSchema(
+    documents = DocumentCache()
+    schema = SignalSchema(
         query=Query,
         subscription=Subscription,
         execution_context_class=FiniteExecutionContext,  # NaN/Infinity: NON_FINITE_NUMBER, not a client error
@@ -175,12 +133,14 @@ def build_schema(
             lambda: MaskErrors(should_mask_error=_is_unexpected),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: AddValidationRules(limit_rules),
-            lambda: GuardedParser(maxsize=256),
-            lambda: ValidationWithCost(max_cost=max_cost, maxsize=256),
+            lambda: GuardedParser(documents),  # tokens, then parse (cached); see schema.documents
+            lambda: GuardedValidation(documents, max_cost=max_cost),  # limits, cost, then all rules (cached)
             ScopeCheck,  # refuses a root field the caller has no scope for (signal_api.security.scopes)
             CostBudget,  # charges the cost to the caller's budget before execution (schema.ratelimit)
         ],
     )
+    schema.document_cache = documents
+    return schema
 
 
 def schema_sdl(schema: strawberry.Schema | None = None) -> str:

@@ -38,13 +38,11 @@ from graphql import (
     get_named_type,
     get_nullable_type,
     is_list_type,
-    validate,
 )
 from graphql.pyutils import Undefined
-from strawberry.extensions import ValidationCache
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Mapping
 
     from graphql import GraphQLNamedType, SelectionSetNode, ValueNode
     from strawberry import Schema as StrawberrySchema
@@ -52,7 +50,7 @@ if TYPE_CHECKING:
 MIN_COST = 1
 TOO_COSTLY = "QUERY_TOO_COSTLY"
 QUERY_COST_KEY = "query_cost"
-"""Where :class:`ValidationWithCost` leaves the cost in ``RequestContext.extras`` (for budgets, ``rateLimit``)."""
+"""Where :func:`cost_errors` leaves the cost in ``RequestContext.extras`` (for budgets, ``rateLimit``)."""
 SATURATED = 2**53
 """Costs stop growing here (far past any limit), so arithmetic stays on machine-sized integers."""
 
@@ -228,7 +226,7 @@ def query_cost(
 
     Contract (for budgets and ``rateLimit { cost }``): pure and deterministic; linear in the document's
     size (each fragment costed once); never raises on any parsed document, valid or not, so it can run
-    whether or not validation ran (``ValidationCache`` hits skip the rules). ``variable_values`` are the
+    whether or not validation ran (validation-cache hits skip the rules). ``variable_values`` are the
     request's raw JSON variables (list lengths and integers are read from them, defaults otherwise).
     The operation is picked as graphql-core picks it: by ``operation_name``, or the only one; with
     several and no name, the most expensive (execution will refuse it anyway). An operation costs at
@@ -254,59 +252,31 @@ def _graphql_schema(schema: GraphQLSchema | StrawberrySchema) -> GraphQLSchema:
     return schema if isinstance(schema, GraphQLSchema) else schema._schema
 
 
-class ValidationWithCost(ValidationCache):
-    """Validation in the cheapest order for hostile documents, then nothing else until it passes:
-
-    1. the linear limit rules (``linear_precheck`` rules among the validation rules: depth and aliases,
-       :mod:`schema.limits`), alone;
-    2. the cost of the operation with this request's variables: over ``max_cost`` it is refused with
-       ``QUERY_TOO_COSTLY`` (:func:`query_cost` never raises on an invalid document);
-    3. Strawberry's cached validation with every rule (graphql-core's are linear too, but ~10x slower).
-
-    A refusal in 1 or 2 skips graphql-core's rules entirely: a fan-out document costs about 2 ms instead
-    of 15. The errors are pre-execution errors, so over WebSocket they are an ``error`` message. Steps 1
-    and 2 run on every request, validation-cache hit or not (the cost depends on the variables); the cost
-    is left in ``context.extras[QUERY_COST_KEY]`` when the context has ``extras``. One extension, not
-    several, so no extension order can let cached validation overwrite a refusal."""
-
-    def __init__(self, *, max_cost: int, maxsize: int | None = 256) -> None:
-        super().__init__(maxsize=maxsize)
-        self.max_cost = max_cost
-
-    def on_validate(self) -> Iterator[None]:
-        ctx = self.execution_context
-        document = ctx.graphql_document
-        if document is not None and not ctx.pre_execution_errors:  # a parse error is already there
-            schema = ctx.schema._schema
-            prechecks = [rule for rule in ctx.validation_rules if getattr(rule, "linear_precheck", False)]
-            errors = validate(schema, document, prechecks) if prechecks else []
-            if not errors:
-                errors = self._cost_errors(ctx.schema, document, ctx.variables, ctx.operation_name, ctx.context)
-            ctx.pre_execution_errors = errors or self.cached_validate_document(schema, document, ctx.validation_rules)
-        yield
-
-    def _cost_errors(
-        self,
-        schema: StrawberrySchema,
-        document: DocumentNode,
-        variables: Mapping[str, Any] | None,
-        operation_name: str | None,
-        context: object,
-    ) -> list[GraphQLError]:
-        cost = query_cost(schema, document, variables, operation_name)
-        extras = getattr(context, "extras", None)
-        if isinstance(extras, dict):
-            extras[QUERY_COST_KEY] = cost
-        if cost <= self.max_cost:
-            return []
-        shown = f"more than {SATURATED}" if cost >= SATURATED else str(cost)
-        return [
-            GraphQLError(
-                f"query cost {shown} exceeds the maximum of {self.max_cost} "
-                "(list arguments multiply, aliases add up; see the README)",
-                extensions={"code": TOO_COSTLY, "cost": min(cost, SATURATED), "maxCost": self.max_cost},
-            )
-        ]
+def cost_errors(
+    schema: GraphQLSchema | StrawberrySchema,
+    document: DocumentNode,
+    variable_values: Mapping[str, Any] | None,
+    operation_name: str | None,
+    context: object,
+    *,
+    max_cost: int,
+) -> list[GraphQLError]:
+    """``[QUERY_TOO_COSTLY error]`` when the operation costs more than ``max_cost``, else ``[]``. The cost
+    is left in ``context.extras[QUERY_COST_KEY]`` when the context has an ``extras`` dict."""
+    cost = query_cost(schema, document, variable_values, operation_name)
+    extras = getattr(context, "extras", None)
+    if isinstance(extras, dict):
+        extras[QUERY_COST_KEY] = cost
+    if cost <= max_cost:
+        return []
+    shown = f"more than {SATURATED}" if cost >= SATURATED else str(cost)
+    return [
+        GraphQLError(
+            f"query cost {shown} exceeds the maximum of {max_cost} "
+            "(list arguments multiply, aliases add up; see the README)",
+            extensions={"code": TOO_COSTLY, "cost": min(cost, SATURATED), "maxCost": max_cost},
+        )
+    ]
 
 
 __all__ = [
@@ -316,7 +286,7 @@ __all__ = [
     "QUERY_COST_KEY",
     "TOO_COSTLY",
     "FieldCost",
-    "ValidationWithCost",
+    "cost_errors",
     "operation_cost_walker",
     "query_cost",
 ]

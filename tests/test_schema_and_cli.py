@@ -66,16 +66,12 @@ def test_settings_defaults_are_the_real_public_hosts() -> None:
 
 async def test_validation_cache_hits_for_repeated_query_text() -> None:
     """Validation is ~65% of a cached request: the same query text must be validated once, not per request."""
-    from strawberry.extensions.validation_cache import _get_validate_cache
-
     from schema.build import build_schema
 
-    schema = build_schema(max_depth=7)  # a maxsize-keyed LRU is shared; read its counters around our calls
-    cached = _get_validate_cache(256)
+    schema = build_schema(max_depth=7)
+    cache = schema.document_cache  # type: ignore[attr-defined]
     query = 'query Unique7f3 { symbols(search: "ZZZ") { __typename } }'
-    before = cached.cache_info()
     for _ in range(5):
         await schema.execute(query)
-    after = cached.cache_info()
-    assert after.misses - before.misses == 1
-    assert after.hits - before.hits == 4
+    assert (cache.parse_misses, cache.parse_hits) == (1, 4)
+    assert (cache.validation_misses, cache.validation_hits) == (1, 4)

@@ -224,16 +224,14 @@ async def test_refused_before_execution_with_a_typed_code() -> None:
 
 async def test_cost_is_checked_on_validation_cache_hits() -> None:
     """The cache stores validation only: once the text is cached, a larger variable list is still refused."""
-    from strawberry.extensions.validation_cache import _get_validate_cache
-
     query = "query CachedCost9d1($s: [String!]!) { signals(symbols: $s) { __typename } }"
-    cache = _get_validate_cache(256)
+    cache = SCHEMA.document_cache  # type: ignore[attr-defined]
     small = await SCHEMA.execute(query, variable_values={"s": ["BTC"]})  # executes (fails: no services)
-    before = cache.cache_info()
+    before = cache.validation_hits
     again = await SCHEMA.execute(query, variable_values={"s": ["ETH", "SOL"]})
-    hit = cache.cache_info()
+    hit = cache.validation_hits
     large = await SCHEMA.execute(query, variable_values={"s": [f"X{i}" for i in range(150)]})
-    assert hit.hits - before.hits == 1  # the text is cached: validation rules did not run again
+    assert hit - before == 1  # the text is cached: validation rules did not run again
     assert "QUERY_TOO_COSTLY" not in _codes(small) + _codes(again)
     assert _codes(large) == ["QUERY_TOO_COSTLY"]
 
@@ -303,3 +301,22 @@ async def test_operations_and_error_codes_are_counted() -> None:
     await SCHEMA.execute("{ " + " ".join(f"b{i}: backtest {{ __typename }}" for i in range(3)) + " }")
     assert sample("graphql_operation_seconds_count", {"operation": "MetricsProbe7"}) == ops_before + 1
     assert sample("errors_total", {"code": "QUERY_TOO_COSTLY"}) == costly_before + 1
+
+
+# ------------------------------------------------------------------------------------ the caches
+
+
+def test_document_cache_is_bounded_by_size_not_only_entries() -> None:
+    """Cycling distinct large documents through the cache must not grow what it keeps (each parsed
+    document is thousands of objects, and everything kept slows every full garbage collection)."""
+    from schema.documents import DocumentCache
+
+    cache = DocumentCache(max_entries=256, max_total_chars=20_000, max_document_chars=4_000)
+    for i in range(300):
+        cache.parse(fan_out(40, alias=True, inline=True).replace("FanOut", f"F{i}"))  # ~3.7 KB each
+    assert cache.chars <= 20_000 and len(cache) == 20_000 // 3_700
+    huge = "query H { " + " ".join(f"a{i}: __typename" for i in range(400)) + " }"  # > 4,000 chars
+    cache.parse(huge)
+    assert cache.parse(huge) is not cache.parse(huge)  # parsed each time, never kept
+    small = "query S { __typename }"
+    assert cache.parse(small) is cache.parse(small)
