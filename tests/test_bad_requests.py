@@ -240,3 +240,38 @@ def test_fuzzed_query_strings_never_answer_5xx(client: TestClient, path: str, pa
         params,
         response.text[:300],
     )
+
+
+_frame_types = st.sampled_from(["connection_init", "ping", "pong", "subscribe", "complete", "next", "error", "x"])
+_frames = (
+    st.text(max_size=80)
+    | _json_values.map(json.dumps)
+    | st.fixed_dictionaries(
+        {"type": _frame_types | _json_values},
+        optional={
+            "id": st.text(max_size=10) | _json_values,
+            "payload": _json_values
+            | st.fixed_dictionaries({"query": st.sampled_from(["subscription {", "{ __typename }", "query { x }"])}),
+        },
+    ).map(json.dumps)
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(frame=_frames)
+def test_fuzzed_websocket_frames_close_cleanly_or_are_answered(client: TestClient, frame: str) -> None:
+    """Whatever the frame, the connection either goes on (a ping still gets its pong) or is closed with a
+    4xxx code; the handler never dies."""
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_text(json.dumps({"type": "connection_init"}))
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_text(frame)
+        ws.send_text(json.dumps({"type": "ping"}))
+        for _ in range(10):  # bounded: the answer to the frame (if any), then the pong or a close
+            message = ws.receive()
+            if message["type"] == "websocket.close":
+                assert 4400 <= message["code"] < 4500, (frame, message)
+                return
+            if json.loads(message["text"]).get("type") == "pong":
+                return
+        raise AssertionError(f"no pong and no close after {frame!r}")
