@@ -18,7 +18,8 @@ from pathlib import Path
 
 from engine import THRESHOLDS, Mode
 from engine.backtest import BacktestConfig, performance_table, replay, walk_forward
-from providers.history_files import HistoryNotAvailable, default_history_dir, load_history
+from providers.history_files import HistoryNotAvailable, load_history
+from signal_api.paths import default_history_dir
 
 BUDGET_S = 2.0
 

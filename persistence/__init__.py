@@ -58,6 +58,7 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     index api_keys_pkey                             api_keys (id)
     index api_keys_key_hash_key                     api_keys (key_hash)
     index schema_migrations_pkey                    schema_migrations (version)
+    function signal_outcomes_json(target uuid) returns jsonb
 
 ``signals.recommendation`` is LONG or SHORT (a CHECK constraint; a NEUTRAL is never stored);
 ``signal_outcomes.verdict`` is WIN, LOSS or FLAT; ``signal_outcomes.signal_id`` references

@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg  # type: ignore[import-untyped]
@@ -39,12 +37,12 @@ from persistence.migrate import apply_migrations
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
     from contextlib import AbstractAsyncContextManager
+    from pathlib import Path
 
     from pgserver.postgres_server import PostgresServer
 
 log = structlog.get_logger(__name__)
 
-APP_DIR_NAME = "futures-signal-api"
 CLOSE_TIMEOUT_SECONDS = 10.0
 
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (
@@ -117,12 +115,6 @@ class Database:
             return
         async with self.pool.acquire(timeout=self.acquire_timeout_seconds) as acquired:
             yield acquired
-
-
-def default_data_dir() -> Path:
-    """``$XDG_DATA_HOME/futures-signal-api``, or ``~/.local/share/futures-signal-api``."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / APP_DIR_NAME
 
 
 def _json_dumps(value: object) -> str:

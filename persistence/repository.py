@@ -17,11 +17,11 @@ from persistence.analytics import (
     factor_agreement,
     performance_report,
 )
-from persistence.rows import StoredSignal
+from persistence.rows import DEDUP_SCORE_TOLERANCE, DEDUP_WINDOW_SECONDS, StoredSignal
 from persistence.sql import load_queries
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Mapping, Sequence
     from datetime import datetime
     from uuid import UUID
 
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 SIGNALS = load_queries("signals")
 OUTCOMES = load_queries("outcomes")
-
-SCORE_DEDUP_TOLERANCE = 0.5  # documented here; the number lives in queries/signals.sql (insert_signal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +59,21 @@ class SignalRepository:
 
     Dedup rule: a signal is not stored when a stored one has the same symbol, recommendation, mode and
     timeframe, a ``generated_at`` less than ``dedup_window_seconds`` away (either side), and a score
-    less than 0.5 apart. Window 0 disables it. The check and insert run under a transaction-scoped
-    advisory lock on that key, so concurrent writers cannot both insert a repeat.
+    less than ``dedup_score_tolerance`` apart (both passed to the SQL as parameters). Window 0 disables
+    it. The check and insert run under a transaction-scoped advisory lock on that key, so concurrent
+    writers cannot both insert a repeat.
     """
 
-    def __init__(self, database: Database, *, dedup_window_seconds: float = 900.0) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        dedup_window_seconds: float = DEDUP_WINDOW_SECONDS,
+        dedup_score_tolerance: float = DEDUP_SCORE_TOLERANCE,
+    ) -> None:
         self._db = database
         self.dedup_window_seconds = dedup_window_seconds
+        self.dedup_score_tolerance = dedup_score_tolerance
 
     async def ping(self, conn: Connection | None = None) -> None:
         async with self._db.connection(conn) as c:
@@ -84,12 +90,9 @@ class SignalRepository:
         inserted: list[UUID] = []
         async with self._db.connection(conn) as c, c.transaction():
             # locks in a stable order, so two writers never wait on each other in a cycle
-            for key in sorted({r.dedup_key for r in rows}):
-                await c.execute(SIGNALS["lock_signal_key"], key)
-            for row in rows:
-                got = await c.fetchval(SIGNALS["insert_signal"], *row.insert_args(self.dedup_window_seconds))
-                if got is not None:
-                    inserted.append(got)
+            await c.fetchval(SIGNALS["lock_signal_keys"], sorted({r.dedup_key for r in rows}))
+            for row in rows:  # one at a time: each row is checked against the ones stored before it
+                inserted.extend(r["id"] for r in await self._insert(c, [row]))
         return inserted
 
     async def insert_batch(self, rows: Sequence[SignalRow], conn: Connection | None = None) -> list[UUID]:
@@ -101,11 +104,18 @@ class SignalRepository:
             return []
         async with self._db.connection(conn) as c, c.transaction():
             await c.fetchval(SIGNALS["lock_signal_keys"], sorted({r.dedup_key for r in batch}))
-            records = await c.fetch(
-                SIGNALS["insert_signals"], [r.to_json() for r in batch], float(self.dedup_window_seconds)
-            )
+            records = await self._insert(c, batch)
         inserted = {r["id"] for r in records}
         return [r.id for r in batch if r.id in inserted]
+
+    async def _insert(self, conn: Connection, rows: Sequence[SignalRow]) -> list[Mapping[str, Any]]:
+        """``insert_signals`` with this repository's dedup rule; the caller holds the rows' locks."""
+        return await conn.fetch(
+            SIGNALS["insert_signals"],
+            [r.to_json() for r in rows],
+            float(self.dedup_window_seconds),
+            float(self.dedup_score_tolerance),
+        )
 
     def without_repeats(self, rows: Sequence[SignalRow]) -> list[SignalRow]:
         """``rows`` less every row that repeats an earlier one of them (or shares its id)."""
@@ -118,7 +128,8 @@ class SignalRepository:
                 continue
             earlier = kept.setdefault(row.dedup_key, [])
             if window > 0 and any(
-                abs((row.generated_at - e.generated_at).total_seconds()) < window and abs(row.score - e.score) < 0.5
+                abs((row.generated_at - e.generated_at).total_seconds()) < window
+                and abs(row.score - e.score) < self.dedup_score_tolerance
                 for e in earlier
             ):
                 continue

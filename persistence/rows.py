@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 STORED_RECOMMENDATIONS = frozenset({Recommendation.LONG, Recommendation.SHORT})
 
+# The dedup rule's defaults (SIGNAL_DEDUP_WINDOW_SECONDS, SIGNAL_DEDUP_SCORE_TOLERANCE): a signal is not
+# stored again when one with the same dedup_key lies closer in time and in score than these.
+DEDUP_WINDOW_SECONDS = 900.0
+DEDUP_SCORE_TOLERANCE = 0.5
+
 
 def _factor_json(f: FactorScore) -> dict[str, Any]:
     return {
@@ -154,24 +159,6 @@ class SignalRow:
             data_quality=record["data_quality"],
             sources=record["sources"],
             data_quality_score=record["data_quality_score"],
-        )
-
-    def insert_args(self, dedup_window_seconds: float) -> tuple[Any, ...]:
-        return (
-            self.id,
-            self.symbol,
-            self.recommendation,
-            self.score,
-            self.confidence,
-            self.mode,
-            self.timeframe,
-            self.price,
-            self.generated_at,
-            self.factors,
-            self.data_quality,
-            self.sources,
-            self.data_quality_score,
-            dedup_window_seconds,
         )
 
 

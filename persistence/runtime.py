@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from persistence.db import DATABASE_ERRORS, Database, DatabaseSupervisor, default_data_dir, open_database
+from persistence.db import DATABASE_ERRORS, Database, DatabaseSupervisor, open_database
 from persistence.outcomes import OutcomeJob
 from persistence.recorder import HistoryRecorder, SpoolRecorder
 from persistence.repository import OutcomeRepository, SignalRepository
+from persistence.rows import DEDUP_SCORE_TOLERANCE, DEDUP_WINDOW_SECONDS
 from persistence.spool import Spool
 
 if TYPE_CHECKING:
@@ -42,23 +43,21 @@ _OPEN_ERRORS: tuple[type[BaseException], ...] = (*DATABASE_ERRORS, subprocess.Su
 
 @dataclass(frozen=True, slots=True)
 class HistoryConfig:
-    """The history's settings, built from ``Settings`` by the composition root."""
+    """The history's settings, built from ``Settings`` by the composition root (which also decides the
+    default ``data_dir``: the embedded database and the spool live below it)."""
 
+    data_dir: Path
     database_url: str | None = None
-    data_dir: Path | None = None
     pool_min: int = 2
     pool_max: int = 10
-    dedup_window_seconds: float = 900.0
+    dedup_window_seconds: float = DEDUP_WINDOW_SECONDS
+    dedup_score_tolerance: float = DEDUP_SCORE_TOLERANCE
     outcome_interval_seconds: float = 300.0
     replay_interval_seconds: float = 10.0
     run_outcome_job: bool = True
     spool_max_bytes: int | None = 256 * 1024 * 1024  # None: unbounded
     commit_timeout_seconds: float = 2.0  # longest a request waits for its group commit before spooling
     supervisor_interval_seconds: float = 5.0
-
-    @property
-    def resolved_data_dir(self) -> Path:
-        return self.data_dir if self.data_dir is not None else default_data_dir()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +87,7 @@ async def open_history(
 ) -> AsyncIterator[HistoryRuntime]:
     """``on_embedded_restart`` is called once per supervised restart of the embedded server (the
     composition root counts it; this package exports no metrics)."""
-    data_dir = config.resolved_data_dir
+    data_dir = config.data_dir
     async with contextlib.AsyncExitStack() as stack:
         database: Database | None = None
         try:
@@ -107,7 +106,11 @@ async def open_history(
             yield HistoryRuntime(None, None, None, None, None, spool=spooled, open_error=repr(exc), fallback=fallback)
             return
         spool = Spool(data_dir / "spool", max_bytes=config.spool_max_bytes)
-        signals = SignalRepository(database, dedup_window_seconds=config.dedup_window_seconds)
+        signals = SignalRepository(
+            database,
+            dedup_window_seconds=config.dedup_window_seconds,
+            dedup_score_tolerance=config.dedup_score_tolerance,
+        )
         outcomes = OutcomeRepository(database)
         recorder: HistoryRecorder | None = None
 

@@ -40,7 +40,6 @@ from __future__ import annotations
 import csv
 import math
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from engine.backtest import DataGap, MarketHistory, find_gaps
@@ -60,11 +59,11 @@ from providers.symbols import parse_symbol
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from datetime import datetime
+    from pathlib import Path
 
 BAR = Timeframe.H4
 FUNDING_INTERVAL_HOURS = 8.0  # Binance BTCUSDT settles every 8 h; the files give percent per 8 h
 P = TypeVar("P")
-SHARED_HISTORY = Path("..") / "shared" / "fixtures" / "history"
 
 
 class HistoryNotAvailable(Exception):
@@ -78,12 +77,6 @@ class HistoryNotAvailable(Exception):
 
 class HistoryFormatError(ValueError):
     """A history file is there but unreadable: a missing column, a bad number, rows out of order."""
-
-
-def default_history_dir(repo: Path | None = None) -> Path:
-    """``<repo>/../shared/fixtures/history``; ``repo`` defaults to the checkout this package lives in."""
-    root = repo if repo is not None else Path(__file__).resolve().parents[1]
-    return (root / SHARED_HISTORY).resolve()
 
 
 def file_names(base: str) -> dict[str, str]:

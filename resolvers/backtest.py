@@ -27,7 +27,7 @@ import structlog
 
 from engine.backtest import BacktestConfig, BacktestReport, run_backtest
 from engine.market import Timeframe
-from providers.history_files import default_history_dir, load_history
+from providers.history_files import load_history
 from providers.symbols import InvalidSymbolFormat, parse_symbol
 from resolvers import backtest_worker
 from schema.errors import InvalidInput, invalid_input
@@ -74,13 +74,13 @@ class BacktestService:
 
     def __init__(
         self,
-        directory: Path | None = None,
+        directory: Path,
         *,
         max_reports: int = 16,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         workers: int = DEFAULT_WORKERS,
     ) -> None:
-        self.directory = directory if directory is not None else default_history_dir()
+        self.directory = directory
         self.timeout_seconds = timeout_seconds
         self.workers = workers
         self._histories: dict[str, MarketHistory] = {}

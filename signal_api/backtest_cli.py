@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from engine import Mode
 from engine.backtest import ENGINE, BacktestReport, PerformanceRow, WalkForward
-from providers.history_files import HistoryFormatError, HistoryNotAvailable, default_history_dir
+from providers.history_files import HistoryFormatError, HistoryNotAvailable
 from resolvers.backtest import DEFAULT_HORIZONS_HOURS, BacktestService
+from signal_api.paths import default_history_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

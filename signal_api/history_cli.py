@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
-from persistence.db import default_data_dir, open_database
+from persistence.db import open_database
 from persistence.migrate import apply_migrations
 from persistence.repository import SignalRepository
 from persistence.runtime import HistoryConfig
@@ -32,10 +32,11 @@ def history_config(settings: Settings) -> HistoryConfig:
     url = settings.database_url.get_secret_value() if settings.database_url is not None else None
     return HistoryConfig(
         database_url=url,
-        data_dir=settings.data_dir or default_data_dir(),
+        data_dir=settings.data_dir,
         pool_min=settings.db_pool_min,
         pool_max=settings.db_pool_max,
         dedup_window_seconds=settings.signal_dedup_window_seconds,
+        dedup_score_tolerance=settings.signal_dedup_score_tolerance,
         outcome_interval_seconds=settings.outcome_job_interval_seconds,
         spool_max_bytes=settings.history_spool_max_bytes,
         commit_timeout_seconds=settings.history_commit_timeout_seconds,
@@ -58,7 +59,7 @@ def _settings() -> Settings:
 
 async def run_migrate(config: HistoryConfig, out: IO[str]) -> int:
     async with (
-        open_database(config.database_url, config.resolved_data_dir, min_size=1, max_size=1, migrate=False) as db,
+        open_database(config.database_url, config.data_dir, min_size=1, max_size=1, migrate=False) as db,
         db.connection() as conn,
     ):
         applied = await apply_migrations(conn)
@@ -86,7 +87,7 @@ async def run_export(
 ) -> int:
     """Write one JSON object per stored signal (with its outcomes), oldest first; return the count."""
     count = 0
-    async with open_database(config.database_url, config.resolved_data_dir, min_size=1, max_size=2) as db:
+    async with open_database(config.database_url, config.data_dir, min_size=1, max_size=2) as db:
         repository = SignalRepository(db)
         async for record in repository.export(symbol=symbol, start=start, end=end):
             record["id"] = str(record["id"])

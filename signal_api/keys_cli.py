@@ -100,14 +100,10 @@ def format_table(records: list[ApiKeyRecord]) -> str:
 async def _with_repository(config: HistoryConfig, work: Callable[[ApiKeyRepository], Awaitable[T]]) -> T:
     """Run ``work`` on the key store; any failure to reach it becomes one :class:`KeysCommandError` line."""
     try:
-        async with open_database(config.database_url, config.resolved_data_dir, min_size=1, max_size=1) as db:
+        async with open_database(config.database_url, config.data_dir, min_size=1, max_size=1) as db:
             return await work(ApiKeyRepository(db))
     except _OPEN_ERRORS as exc:
-        where = (
-            "DATABASE_URL"
-            if config.database_url is not None
-            else f"the embedded database in {config.resolved_data_dir}"
-        )
+        where = "DATABASE_URL" if config.database_url is not None else f"the embedded database in {config.data_dir}"
         raise KeysCommandError(f"cannot reach the key store ({where}): {_describe(exc)}", EXIT_UNREACHABLE) from None
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from persistence.rows import DEDUP_SCORE_TOLERANCE, DEDUP_WINDOW_SECONDS
 from providers.config import CacheTtls
+from signal_api.paths import default_data_dir, default_history_dir
+
+_TTLS = CacheTtls()  # the defaults of the ttl_* settings below
 
 
 class Settings(BaseSettings):
@@ -66,19 +71,28 @@ class Settings(BaseSettings):
         default_factory=dict, description='outgoing calls per second per provider, JSON: {"okx": 5}'
     )
     rate_limit_max_wait_seconds: float = Field(default=0.25, ge=0)
+    # --- source order (gateway engineer; resolvers/gateway.py DEFAULT_SOURCE_ORDER) ---
+    # Which providers each signal input asks, in order, replacing that input's default list, JSON:
+    # SOURCE_ORDER='{"price": ["okx", "binance"], "candles": ["bybit", "binance"]}'. Inputs: listing,
+    # price, mark_price, candles, funding, global_long_short, top_trader_positions, open_interest,
+    # liquidations, social, fear_greed. Unknown inputs or providers refuse to start.
+    source_order: dict[str, list[str]] = Field(
+        default_factory=dict, description="input → ordered provider names; replaces that input's default order"
+    )
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
 
-    # cache TTLs in seconds
-    ttl_price_seconds: float = 5.0
-    ttl_liquidations_seconds: float = 10.0
-    ttl_funding_seconds: float = 15.0
-    ttl_candles_seconds: float = 15.0
-    ttl_ratios_seconds: float = 60.0
-    ttl_open_interest_seconds: float = 30.0
-    ttl_social_seconds: float = 60.0
-    ttl_fear_greed_seconds: float = 300.0
-    ttl_exchange_info_seconds: float = 3600.0
+    # cache TTLs in seconds, one ``TTL_<KIND>_SECONDS`` per field of CacheTtls (providers/config.py),
+    # whose defaults are the only place the numbers are written
+    ttl_price_seconds: float = Field(default=_TTLS.price, ge=0)
+    ttl_liquidations_seconds: float = Field(default=_TTLS.liquidations, ge=0)
+    ttl_funding_seconds: float = Field(default=_TTLS.funding, ge=0)
+    ttl_candles_seconds: float = Field(default=_TTLS.candles, ge=0)
+    ttl_ratios_seconds: float = Field(default=_TTLS.ratios, ge=0)
+    ttl_open_interest_seconds: float = Field(default=_TTLS.open_interest, ge=0)
+    ttl_social_seconds: float = Field(default=_TTLS.social, ge=0)
+    ttl_fear_greed_seconds: float = Field(default=_TTLS.fear_greed, ge=0)
+    ttl_exchange_info_seconds: float = Field(default=_TTLS.exchange_info, ge=0)
     cache_max_entries: int = Field(default=10_000, ge=100)
 
     # offline mode: serve a cassette in-process and treat its clock as "now"
@@ -113,7 +127,7 @@ class Settings(BaseSettings):
     )
 
     # backtest: the recorded history to replay (default: ../shared/fixtures/history next to the repo)
-    backtest_history_dir: Path | None = None
+    backtest_history_dir: Path = Field(default_factory=default_history_dir)
 
     # --- query limits, query cost and the backtest's budget (validation engineer) ---
     # Every operation is costed before it runs (schema/cost.py: list arguments multiply, aliases add up);
@@ -127,10 +141,11 @@ class Settings(BaseSettings):
     # signal history (PostgreSQL): unset DATABASE_URL means an embedded PostgreSQL under DATA_DIR
     history_enabled: bool = True
     database_url: SecretStr | None = None
-    data_dir: Path | None = None  # default: $XDG_DATA_HOME/futures-signal-api or ~/.local/share/...
+    data_dir: Path = Field(default_factory=default_data_dir)  # $XDG_DATA_HOME/futures-signal-api or ~/.local/share/...
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
-    signal_dedup_window_seconds: float = Field(default=900.0, ge=0)
+    signal_dedup_window_seconds: float = Field(default=DEDUP_WINDOW_SECONDS, ge=0)  # defaults: persistence/rows.py
+    signal_dedup_score_tolerance: float = Field(default=DEDUP_SCORE_TOLERANCE, ge=0)
     outcome_job_interval_seconds: float = Field(default=300.0, gt=0)
 
     # --- health, durability and supervision (health engineer) ---
@@ -152,17 +167,8 @@ class Settings(BaseSettings):
     allow_anonymous: bool | None = None
 
     def cache_ttls(self) -> CacheTtls:
-        return CacheTtls(
-            price=self.ttl_price_seconds,
-            liquidations=self.ttl_liquidations_seconds,
-            funding=self.ttl_funding_seconds,
-            candles=self.ttl_candles_seconds,
-            ratios=self.ttl_ratios_seconds,
-            open_interest=self.ttl_open_interest_seconds,
-            social=self.ttl_social_seconds,
-            fear_greed=self.ttl_fear_greed_seconds,
-            exchange_info=self.ttl_exchange_info_seconds,
-        )
+        """The providers' TTLs: each field of CacheTtls from its ``ttl_<field>_seconds`` setting."""
+        return CacheTtls(**{f.name: getattr(self, f"ttl_{f.name}_seconds") for f in dataclasses.fields(CacheTtls)})
 
     def base_urls(self) -> dict[str, str]:
         """Provider name → base URL, from every ``<provider>_base_url`` field."""

@@ -9,12 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from providers.history_files import (
-    HistoryFormatError,
-    HistoryNotAvailable,
-    default_history_dir,
-    load_history,
-)
+from providers.history_files import HistoryFormatError, HistoryNotAvailable, load_history
+from signal_api.paths import default_history_dir
 from tests.test_backtest_support import real_history, real_history_dir, write_synthetic_history
 
 if TYPE_CHECKING:

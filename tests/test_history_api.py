@@ -209,7 +209,12 @@ async def test_migrate_command_applies_then_reports_up_to_date(tmp_path: Path) -
         config = HistoryConfig(database_url=url, data_dir=tmp_path)
         out = io.StringIO()
         assert await run_migrate(config, out) == 0
-        assert out.getvalue().splitlines() == ["applied 0001_signals", "applied 0002_outcomes", "applied 0003_api_keys"]
+        assert out.getvalue().splitlines() == [
+            "applied 0001_signals",
+            "applied 0002_outcomes",
+            "applied 0003_api_keys",
+            "applied 0004_signal_outcomes_json",
+        ]
         out = io.StringIO()
         await run_migrate(config, out)
         assert out.getvalue() == "database schema is up to date\n"

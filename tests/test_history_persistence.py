@@ -59,22 +59,30 @@ def row(**kwargs: object) -> SignalRow:
 # -- migrations ------------------------------------------------------------------------------------------
 
 
-def documented_schema() -> tuple[set[tuple[str, str, str, str]], dict[str, str]]:
-    """The column and index lines of persistence/__init__.py's docstring."""
+def documented_schema() -> tuple[set[tuple[str, str, str, str]], dict[str, str], set[str]]:
+    """The column, index and function lines of persistence/__init__.py's docstring."""
     columns: set[tuple[str, str, str, str]] = set()
     indexes: dict[str, str] = {}
+    functions: set[str] = set()
     for line in (persistence.__doc__ or "").splitlines():
         if m := re.fullmatch(r"\s+(\w+)\.(\w+)\s+(.+?)\s+(NOT NULL|NULL)", line):
             columns.add((m[1], m[2], m[3], m[4]))
         elif m := re.fullmatch(r"\s+index (\w+)\s+(.+)", line):
             indexes[m[1]] = m[2].strip()
-    return columns, indexes
+        elif m := re.fullmatch(r"\s+function (.+)", line):
+            functions.add(m[1].strip())
+    return columns, indexes, functions
 
 
 async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_path: Path) -> None:
     async with fresh_database(tmp_path, migrate=False) as (database, _), database.connection() as conn:
         applied = await apply_migrations(conn)
-        assert [(m.version, m.name) for m in applied] == [(1, "signals"), (2, "outcomes"), (3, "api_keys")]
+        assert [(m.version, m.name) for m in applied] == [
+            (1, "signals"),
+            (2, "outcomes"),
+            (3, "api_keys"),
+            (4, "signal_outcomes_json"),
+        ]
         records = await conn.fetch(
             "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
             "WHERE table_schema = 'public'"
@@ -88,30 +96,42 @@ async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_p
             m = re.search(r"ON public\.(\w+) USING btree \((.+)\)$", r["indexdef"])
             assert m is not None, r["indexdef"]
             actual_indexes[r["indexname"]] = f"{m[1]} ({m[2]})"
-        expected_columns, expected_indexes = documented_schema()
+        actual_functions = {
+            f"{r['proname']}({r['args']}) returns {r['result']}"
+            for r in await conn.fetch(
+                "SELECT p.proname, pg_get_function_arguments(p.oid) AS args, "
+                "pg_get_function_result(p.oid) AS result FROM pg_proc AS p "
+                "JOIN pg_namespace AS n ON n.oid = p.pronamespace WHERE n.nspname = 'public'"
+            )
+        }
+        expected_columns, expected_indexes, expected_functions = documented_schema()
         assert len(expected_columns) == 39 and len(expected_indexes) == 9  # the docstring parsed
+        assert len(expected_functions) == 1
         assert actual_columns == expected_columns
         assert actual_indexes == expected_indexes
+        assert actual_functions == expected_functions
 
         rows = await conn.fetch("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
         assert [(r["version"], r["name"], r["checksum"]) for r in rows] == [
             (m.version, m.name, m.checksum) for m in load_migrations()
         ]
         assert await apply_migrations(conn) == []  # re-running changes nothing
-        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 3
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 4
 
 
 async def test_a_changed_migration_is_refused_and_a_failing_one_leaves_nothing(db: Database) -> None:
-    first, second, third = load_migrations()
+    first, *rest = shipped = load_migrations()
     async with db.connection() as conn:
         changed = dataclasses.replace(first, sql=first.sql + "\n-- edited after release\n")
         with pytest.raises(MigrationError, match="0001_signals was changed"):
-            await apply_migrations(conn, [changed, second, third])
-        broken = Migration(4, "broken", "CREATE TABLE half_done (x int); SELECT no_such_column FROM signals;")
+            await apply_migrations(conn, [changed, *rest])
+        broken = Migration(
+            len(shipped) + 1, "broken", "CREATE TABLE half_done (x int); SELECT no_such_column FROM signals;"
+        )
         with pytest.raises(Exception, match="no_such_column"):
-            await apply_migrations(conn, [first, second, third, broken])
+            await apply_migrations(conn, [*shipped, broken])
         assert await conn.fetchval("SELECT to_regclass('half_done') IS NULL")
-        assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == 3
+        assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == len(shipped)
 
 
 async def test_open_database_without_url_starts_the_embedded_server(tmp_path: Path) -> None:
@@ -120,7 +140,7 @@ async def test_open_database_without_url_starts_the_embedded_server(tmp_path: Pa
     async with open_database(None, tmp_path, min_size=1, max_size=2) as database, database.connection() as conn:
         assert database.embedded
         assert (tmp_path / "postgres" / "PG_VERSION").exists()
-        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 3
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == len(load_migrations())
         assert int(await conn.fetchval("SHOW server_version_num")) >= 140000
 
 
@@ -146,6 +166,23 @@ async def test_insert_dedups_repeats_in_the_window_and_is_idempotent_by_id(db: D
 
     no_dedup = SignalRepository(db, dedup_window_seconds=0)
     assert await no_dedup.insert(row(score=70.0))
+
+
+async def test_the_score_tolerance_is_the_configured_value_on_every_write_path(db: Database) -> None:
+    """The tolerance reaches the SQL as a parameter: a wider one makes a 1.5-point move a repeat on the
+    single-row path, the batch path and the in-batch filter alike; the default (0.5) does not."""
+    wide = SignalRepository(db, dedup_window_seconds=900, dedup_score_tolerance=2.0)
+    assert await wide.insert(row(score=70.0))
+    assert not await wide.insert(row(score=71.5, at=T0 + timedelta(minutes=5)))
+    assert await wide.insert_batch([row(score=68.5, at=T0 + timedelta(minutes=5))]) == []
+    later = [row(score=60.0, at=T0 + 2 * H), row(score=61.5, at=T0 + 2 * H + timedelta(minutes=1))]
+    assert wide.without_repeats(later) == later[:1]
+    assert await wide.insert_many(later) == [later[0].id]  # row by row, the second sees the first
+
+    default = SignalRepository(db, dedup_window_seconds=900)
+    moved = row(score=71.5, at=T0 + timedelta(minutes=5))
+    assert default.dedup_score_tolerance == 0.5
+    assert await default.insert_batch([moved]) == [moved.id]
 
 
 async def test_rows_round_trip_with_jsonb_and_neutral_is_never_stored(db: Database, tmp_path: Path) -> None:

@@ -1,40 +1,17 @@
 -- Named queries of the signals aggregate, loaded by persistence.sql.load_queries("signals").
 -- Parameterized only ($n); every optional filter is "$n IS NULL OR ...".
 
--- name: lock_signal_key
--- Serializes the dedup check of one (symbol, recommendation, mode, timeframe) across writers.
-SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0));
-
--- name: insert_signal
--- Insert unless a stored signal with the same symbol, recommendation, mode and timeframe lies within
--- $14 seconds (either side) with a score less than 0.5 apart; idempotent by id. Returns the id when inserted.
-INSERT INTO signals (id, symbol, recommendation, score, confidence, mode, timeframe, price, generated_at,
-                     factors, data_quality, sources, data_quality_score)
-SELECT $1::uuid, $2::text, $3::text, $4::float8, $5::float8, $6::text, $7::text, $8::float8, $9::timestamptz,
-       $10::jsonb, $11::jsonb, $12::jsonb, $13::float8
-WHERE NOT EXISTS (
-    SELECT 1
-    FROM signals AS s
-    WHERE s.symbol = $2::text
-      AND s.recommendation = $3::text
-      AND s.mode = $6::text
-      AND s.timeframe = $7::text
-      AND s.generated_at > $9::timestamptz - make_interval(secs => $14::float8)
-      AND s.generated_at < $9::timestamptz + make_interval(secs => $14::float8)
-      AND abs(s.score - $4::float8) < 0.5
-)
-ON CONFLICT (id) DO NOTHING
-RETURNING id;
-
 -- name: lock_signal_keys
--- The dedup locks of a whole batch ($1: its keys) in one round trip, taken in a stable order.
+-- Serializes the dedup check of each (symbol, recommendation, mode, timeframe) key in $1 across writers:
+-- transaction-scoped advisory locks, taken in a stable order in one round trip.
 SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
 FROM (SELECT DISTINCT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys;
 
 -- name: insert_signals
--- A batch in one statement (group commit): $1 is a jsonb array of rows in their spool form, without
--- repeats of each other (the caller removes them); each is inserted unless a stored signal repeats it
--- (the rule of insert_signal, window $2 seconds); idempotent by id. Returns the ids inserted.
+-- The one insert, for one row or a batch (group commit): $1 is a jsonb array of rows in their spool form,
+-- without repeats of each other (the caller removes them). Each is inserted unless a stored signal with
+-- the same symbol, recommendation, mode and timeframe lies within $2 seconds (either side) with a score
+-- less than $3 apart; idempotent by id. Returns the ids inserted.
 INSERT INTO signals (id, symbol, recommendation, score, confidence, mode, timeframe, price, generated_at,
                      factors, data_quality, sources, data_quality_score)
 SELECT r.id, r.symbol, r.recommendation, r.score, r.confidence, r.mode, r.timeframe, r.price, r.generated_at,
@@ -53,7 +30,7 @@ LEFT JOIN LATERAL (
       AND s.timeframe = r.timeframe
       AND s.generated_at > r.generated_at - make_interval(secs => $2::float8)
       AND s.generated_at < r.generated_at + make_interval(secs => $2::float8)
-      AND abs(s.score - r.score) < 0.5
+      AND abs(s.score - r.score) < $3::float8
     LIMIT 1
 ) AS repeat ON true
 WHERE repeat.hit IS NULL
@@ -61,20 +38,12 @@ ON CONFLICT (id) DO NOTHING
 RETURNING id;
 
 -- name: signals_page
--- Newest first; the keyset ($5, $6) is the (generated_at, id) of the last row of the previous page.
+-- Newest first, each with its outcomes (signal_outcomes_json, migration 0004); the keyset ($5, $6) is the
+-- (generated_at, id) of the last row of the previous page.
 SELECT s.id, s.symbol, s.recommendation, s.score, s.confidence, s.mode, s.timeframe, s.price, s.generated_at,
        s.factors, s.data_quality, s.sources, s.data_quality_score,
-       COALESCE(o.outcomes, '[]'::jsonb) AS outcomes
+       signal_outcomes_json(s.id) AS outcomes
 FROM signals AS s
-LEFT JOIN LATERAL (
-    SELECT jsonb_agg(jsonb_build_object(
-               'horizon_hours', so.horizon_hours, 'return_pct', so.return_pct, 'exit_price', so.exit_price,
-               'max_favourable_pct', so.max_favourable_pct, 'max_adverse_pct', so.max_adverse_pct,
-               'verdict', so.verdict, 'price_source', so.price_source, 'evaluated_at', so.evaluated_at
-           ) ORDER BY so.horizon_hours) AS outcomes
-    FROM signal_outcomes AS so
-    WHERE so.signal_id = s.id
-) AS o ON true
 WHERE ($1::text IS NULL OR s.symbol = $1::text)
   AND ($2::text IS NULL OR s.recommendation = $2::text)
   AND ($3::timestamptz IS NULL OR s.generated_at >= $3::timestamptz)
@@ -115,21 +84,12 @@ WHERE o.horizon_hours = $1::int
   AND s.symbol = $2::text;
 
 -- name: export_signals
--- The whole history, oldest first, with its outcomes; streamed through a server-side cursor.
+-- The whole history, oldest first, with its outcomes (signal_outcomes_json); streamed through a
+-- server-side cursor.
 SELECT s.id, s.symbol, s.recommendation, s.score, s.confidence, s.mode, s.timeframe, s.price, s.generated_at,
        s.recorded_at, s.factors, s.data_quality, s.sources, s.data_quality_score,
-       COALESCE(o.outcomes, '[]'::jsonb) AS outcomes
+       signal_outcomes_json(s.id) AS outcomes
 FROM signals AS s
-LEFT JOIN LATERAL (
-    SELECT jsonb_agg(jsonb_build_object(
-               'horizon_hours', so.horizon_hours, 'return_pct', so.return_pct, 'exit_price', so.exit_price,
-               'entry_price', so.entry_price, 'window_start', so.window_start,
-               'max_favourable_pct', so.max_favourable_pct, 'max_adverse_pct', so.max_adverse_pct,
-               'verdict', so.verdict, 'price_source', so.price_source, 'evaluated_at', so.evaluated_at
-           ) ORDER BY so.horizon_hours) AS outcomes
-    FROM signal_outcomes AS so
-    WHERE so.signal_id = s.id
-) AS o ON true
 WHERE ($1::text IS NULL OR s.symbol = $1::text)
   AND ($2::timestamptz IS NULL OR s.generated_at >= $2::timestamptz)
   AND ($3::timestamptz IS NULL OR s.generated_at < $3::timestamptz)
