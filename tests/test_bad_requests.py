@@ -124,6 +124,13 @@ def test_good_requests_still_pass(client: TestClient) -> None:
 
 # --- fuzz: random bytes and random JSON, whatever the content type -------------------------------------
 
+
+def _upstream_fault(response: Any) -> bool:
+    """A valid request whose upstreams are down (every upstream here is a closed port) is a 503, not a bug."""
+    error = response.json().get("error") or {}
+    return response.status_code in (503, 504) and str(error.get("code")).startswith(("UPSTREAM", "HISTORY", "TIMEOUT"))
+
+
 _json_leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
 _json_values = st.recursive(
     _json_leaves,
@@ -162,7 +169,7 @@ _content_types = st.sampled_from(
 @given(path=st.sampled_from(["/graphql", "/invoke"]), body=_bodies, content_type=_content_types)
 def test_fuzzed_bodies_never_answer_5xx(client: TestClient, path: str, body: bytes, content_type: str) -> None:
     response = client.post(path, content=body, headers={"content-type": content_type} if content_type else {})
-    assert response.status_code < 500, (body[:200], response.text[:300])
+    assert response.status_code < 500 or _upstream_fault(response), (body[:200], response.text[:300])
     if response.status_code >= 400 and response.headers.get("content-type", "").startswith(JSON):
         for leak in ("Traceback", "pydantic", "/work/"):
             assert leak not in response.text
@@ -236,10 +243,7 @@ def test_the_views_own_4xx_answers_are_coded_json(client: TestClient) -> None:
 )
 def test_fuzzed_query_strings_never_answer_5xx(client: TestClient, path: str, params: list[tuple[str, str]]) -> None:
     response = client.get(path, params=params, headers={"accept": JSON})
-    assert response.status_code < 500 or response.json()["error"]["code"].startswith(("UPSTREAM", "HISTORY")), (
-        params,
-        response.text[:300],
-    )
+    assert response.status_code < 500 or _upstream_fault(response), (params, response.text[:300])
 
 
 _frame_types = st.sampled_from(["connection_init", "ping", "pong", "subscribe", "complete", "next", "error", "x"])
