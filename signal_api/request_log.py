@@ -26,6 +26,7 @@ import structlog
 from starlette.responses import JSONResponse
 
 from signal_api.metrics import ERRORS, HTTP_REQUESTS
+from signal_api.security.headers import API_CSP
 from signal_api.security.principal import principal_of
 
 if TYPE_CHECKING:
@@ -37,6 +38,13 @@ REQUEST_ID_HEADER = b"x-request-id"
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _CODE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 _MAX_ERROR_BODY = 16_384  # an error envelope is small; larger bodies are not inspected for a code
+# this 500 is answered outside the security-header middleware (slot 2), so it carries the API's headers itself
+_ERROR_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "content-security-policy": API_CSP,
+}
 
 
 def request_id_of(scope: Scope) -> str | None:
@@ -122,7 +130,7 @@ class RequestLog:
             if status == 0:
                 status = 500
                 body = {"ok": False, "error": {"code": "INTERNAL_SERVER_ERROR", "message": "unexpected error"}}
-                response = JSONResponse(body, status_code=500, headers={"x-request-id": request_id})
+                response = JSONResponse(body, status_code=500, headers={**_ERROR_HEADERS, "x-request-id": request_id})
                 with contextlib.suppress(Exception):
                     await response(scope, receive, send)
             error_body = error_body or [b'{"error":{"code":"INTERNAL_SERVER_ERROR"}}']

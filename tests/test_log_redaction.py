@@ -86,6 +86,7 @@ def test_planted_secrets_never_reach_the_log(captured: io.StringIO, json: bool) 
     assert response.status_code == 500 and 400 <= refused.status_code < 500
     assert response.json() == {"ok": False, "error": {"code": "INTERNAL_SERVER_ERROR", "message": "unexpected error"}}
     assert response.headers["x-request-id"] == "req-42"
+    assert response.headers["x-content-type-options"] == "nosniff"  # the security headers, on this 500 too
     assert "Traceback (most recent call last)" in output and "RuntimeError" in output  # it was logged...
     assert REDACTED in output
     for secret in PLANTED:
