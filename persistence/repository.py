@@ -17,7 +17,8 @@ from persistence.analytics import (
     factor_agreement,
     performance_report,
 )
-from persistence.rows import DEDUP_SCORE_TOLERANCE, DEDUP_WINDOW_SECONDS, StoredSignal
+from persistence.config import DEDUP_SCORE_TOLERANCE, DEDUP_WINDOW_SECONDS
+from persistence.rows import StoredSignal
 from persistence.sql import load_queries
 
 if TYPE_CHECKING:

@@ -16,11 +16,6 @@ if TYPE_CHECKING:
 
 STORED_RECOMMENDATIONS = frozenset({Recommendation.LONG, Recommendation.SHORT})
 
-# The dedup rule's defaults (SIGNAL_DEDUP_WINDOW_SECONDS, SIGNAL_DEDUP_SCORE_TOLERANCE): a signal is not
-# stored again when one with the same dedup_key lies closer in time and in score than these.
-DEDUP_WINDOW_SECONDS = 900.0
-DEDUP_SCORE_TOLERANCE = 0.5
-
 
 def _factor_json(f: FactorScore) -> dict[str, Any]:
     return {

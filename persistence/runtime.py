@@ -21,43 +21,25 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from persistence.config import HistoryConfig
 from persistence.db import DATABASE_ERRORS, Database, DatabaseSupervisor, open_database
 from persistence.outcomes import OutcomeJob
 from persistence.recorder import HistoryRecorder, SpoolRecorder
 from persistence.repository import OutcomeRepository, SignalRepository
-from persistence.rows import DEDUP_SCORE_TOLERANCE, DEDUP_WINDOW_SECONDS
 from persistence.spool import Spool
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
-    from pathlib import Path
 
     from persistence.outcomes import CandleSource
+
+__all__ = ["HistoryConfig", "HistoryRuntime", "open_history"]  # HistoryConfig lives in persistence.config
 
 log = structlog.get_logger(__name__)
 
 
 # the embedded server failing to start raises SubprocessError; a malformed URL ValueError
 _OPEN_ERRORS: tuple[type[BaseException], ...] = (*DATABASE_ERRORS, subprocess.SubprocessError, ValueError)
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryConfig:
-    """The history's settings, built from ``Settings`` by the composition root (which also decides the
-    default ``data_dir``: the embedded database and the spool live below it)."""
-
-    data_dir: Path
-    database_url: str | None = None
-    pool_min: int = 2
-    pool_max: int = 10
-    dedup_window_seconds: float = DEDUP_WINDOW_SECONDS
-    dedup_score_tolerance: float = DEDUP_SCORE_TOLERANCE
-    outcome_interval_seconds: float = 300.0
-    replay_interval_seconds: float = 10.0
-    run_outcome_job: bool = True
-    spool_max_bytes: int | None = 256 * 1024 * 1024  # None: unbounded
-    commit_timeout_seconds: float = 2.0  # longest a request waits for its group commit before spooling
-    supervisor_interval_seconds: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
+from persistence.config import HistoryConfig
 from persistence.db import open_database
 from persistence.migrate import apply_migrations
 from persistence.repository import SignalRepository
-from persistence.runtime import HistoryConfig
 from providers.symbols import InvalidSymbolFormat, parse_symbol
 
 if TYPE_CHECKING:

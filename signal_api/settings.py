@@ -8,11 +8,12 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from persistence.rows import DEDUP_SCORE_TOLERANCE, DEDUP_WINDOW_SECONDS
+from persistence.config import SPOOL_MAX_BYTES, HistoryConfig
 from providers.config import CacheTtls
 from signal_api.paths import default_data_dir, default_history_dir
 
 _TTLS = CacheTtls()  # the defaults of the ttl_* settings below
+_HISTORY = HistoryConfig(data_dir=Path())  # the defaults of the history settings below (not its data_dir)
 
 
 class Settings(BaseSettings):
@@ -142,20 +143,21 @@ class Settings(BaseSettings):
     history_enabled: bool = True
     database_url: SecretStr | None = None
     data_dir: Path = Field(default_factory=default_data_dir)  # $XDG_DATA_HOME/futures-signal-api or ~/.local/share/...
-    db_pool_min: int = Field(default=2, ge=1)
-    db_pool_max: int = Field(default=10, ge=1)
-    signal_dedup_window_seconds: float = Field(default=DEDUP_WINDOW_SECONDS, ge=0)  # defaults: persistence/rows.py
-    signal_dedup_score_tolerance: float = Field(default=DEDUP_SCORE_TOLERANCE, ge=0)
-    outcome_job_interval_seconds: float = Field(default=300.0, gt=0)
+    db_pool_min: int = Field(default=_HISTORY.pool_min, ge=1)
+    db_pool_max: int = Field(default=_HISTORY.pool_max, ge=1)
+    signal_dedup_window_seconds: float = Field(default=_HISTORY.dedup_window_seconds, ge=0)
+    signal_dedup_score_tolerance: float = Field(default=_HISTORY.dedup_score_tolerance, ge=0)
+    outcome_job_interval_seconds: float = Field(default=_HISTORY.outcome_interval_seconds, gt=0)
 
     # --- health, durability and supervision (health engineer) ---
     # A LONG/SHORT is durable before it is answered: group commit into the database, waiting at most
     # HISTORY_COMMIT_TIMEOUT_SECONDS, else an fsync'd spool append capped at HISTORY_SPOOL_MAX_BYTES
     # (rows past the cap are refused, counted and reported, never silently dropped).
-    history_spool_max_bytes: int = Field(default=256 * 1024 * 1024, ge=4096)
-    history_commit_timeout_seconds: float = Field(default=2.0, gt=0)
+    history_spool_max_bytes: int = Field(default=SPOOL_MAX_BYTES, ge=4096)
+    history_commit_timeout_seconds: float = Field(default=_HISTORY.commit_timeout_seconds, gt=0)
     history_in_replay: bool = False  # store replayed signals too (tests, demos); off: replays stay out
-    db_supervisor_interval_seconds: float = Field(default=5.0, gt=0)  # database probe; restarts embedded
+    # the database probe, which also restarts a dead embedded server
+    db_supervisor_interval_seconds: float = Field(default=_HISTORY.supervisor_interval_seconds, gt=0)
     health_upstream_fresh_seconds: float = Field(default=120.0, gt=0)  # a price source call this recent counts
     health_probe_timeout_seconds: float = Field(default=2.0, gt=0)  # readiness waits this long for a probe
 

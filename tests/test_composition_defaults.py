@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from persistence.config import HistoryConfig
 from providers.config import CacheTtls
 from signal_api.history_cli import history_config
 from signal_api.paths import APP_DIR_NAME, default_data_dir, default_history_dir
@@ -48,6 +49,15 @@ def test_data_dir_defaults_follow_xdg_and_reach_the_history_config(
     assert settings.data_dir == tmp_path / "xdg" / APP_DIR_NAME
     assert history_config(settings).data_dir == settings.data_dir
     assert history_config(_settings(data_dir=tmp_path / "mine")).data_dir == tmp_path / "mine"
+
+
+def test_history_settings_default_to_the_history_config_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:  # none of the history's variables set: each takes its default
+        monkeypatch.delenv(name.upper(), raising=False)
+    settings = _settings()
+    assert history_config(settings) == HistoryConfig(data_dir=settings.data_dir)
+    monkeypatch.setenv("DB_POOL_MAX", "3")
+    assert history_config(_settings()).pool_max == 3
 
 
 def test_dedup_settings_reach_the_history_config(monkeypatch: pytest.MonkeyPatch) -> None:
