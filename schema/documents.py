@@ -17,8 +17,8 @@ Why not Strawberry's ``ParserCache`` and ``ValidationCache``: they bound entries
 3.6 KB document is ~2,700 objects (graphql-core links every token both ways, so each document is a web
 of cycles), and 256 of them kept ~700,000 objects alive: every full garbage collection then stalled the
 event loop for 200-400 ms while an attacker cycled distinct documents through the cache. This cache
-keeps only documents up to ``max_document_chars`` and at most ``max_total_chars`` in all (~100,000
-objects, a collection of a few tens of ms), which covers every realistic client document.
+keeps only documents up to ``max_document_chars``, at most ``max_total_chars`` in all, and unlinks the
+tokens of those it keeps (~30,000 objects at most), which covers every realistic client document.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from graphql import GraphQLError, GraphQLSyntaxError, Source, parse, validate
+from graphql import GraphQLError, GraphQLSyntaxError, Node, Source, parse, validate
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
@@ -67,7 +67,7 @@ class DocumentCache:
     the event loop only. ``parse_hits``/``validation_hits`` and the misses count for tests and metrics."""
 
     def __init__(
-        self, *, max_entries: int = 256, max_total_chars: int = 131_072, max_document_chars: int = 8_192
+        self, *, max_entries: int = 256, max_total_chars: int = 65_536, max_document_chars: int = 8_192
     ) -> None:
         self.max_entries = max_entries
         self.max_total_chars = max_total_chars
@@ -94,6 +94,7 @@ class DocumentCache:
         self.parse_misses += 1
         document = parse(query, **options)  # type: ignore[arg-type]
         if len(query) <= self.max_document_chars:
+            _drop_tokens(document)
             self._entries[query] = _Entry(document)
             self._chars += len(query)
             while len(self._entries) > self.max_entries or self._chars > self.max_total_chars:
@@ -114,6 +115,23 @@ class DocumentCache:
         entry = self._entries.get(query) if query is not None else None
         if entry is not None and entry.document is document:
             entry.errors = errors
+
+
+def _drop_tokens(document: DocumentNode) -> None:
+    """Unlink a kept document from its tokens: graphql-core's tokens form one doubly linked list per
+    document (a web of cycles, about a third of its objects), and nothing reads them after parsing;
+    error locations need only each node's ``loc.start`` and ``loc.source``, which stay."""
+    stack: list[object] = [document]
+    for _ in range(1_000_000):  # bounded: a kept document is at most max_document_chars long
+        if not stack:
+            return
+        item = stack.pop()
+        if isinstance(item, Node):
+            if item.loc is not None:
+                item.loc.start_token = item.loc.end_token = None  # type: ignore[assignment]
+            stack.extend(getattr(item, key, None) for key in item.keys if key != "loc")
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
 
 
 class GuardedParser(SchemaExtension):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -402,6 +403,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             stack.push_async_callback(app.state.health.aclose)  # a running price probe, before the client
             warm_up = asyncio.ensure_future(_warm_up(container))
             stack.push_async_callback(_cancel, warm_up)
+            # Modules, schema and services live as long as the process: keep them out of every later full
+            # garbage collection, which would otherwise scan them all again (~100 ms each on 2 cores).
+            gc.freeze()
             yield
 
     return Starlette(

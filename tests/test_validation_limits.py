@@ -320,3 +320,15 @@ def test_document_cache_is_bounded_by_size_not_only_entries() -> None:
     assert cache.parse(huge) is not cache.parse(huge)  # parsed each time, never kept
     small = "query S { __typename }"
     assert cache.parse(small) is cache.parse(small)
+
+
+async def test_kept_documents_drop_their_tokens_and_errors_keep_locations() -> None:
+    schema = build_schema()
+    query = "query KeptLoc { __typename nope }"
+    first = await schema.execute(query)
+    second = await schema.execute(query)  # served from the cache
+    kept = schema.document_cache.parse(query)  # type: ignore[attr-defined]
+    assert kept.loc is not None and kept.loc.start_token is None and kept.loc.source.body == query
+    for result in (first, second):
+        assert result.errors is not None and result.errors[0].locations is not None
+        assert (result.errors[0].locations[0].line, result.errors[0].locations[0].column) == (1, 28)
