@@ -332,3 +332,17 @@ async def test_kept_documents_drop_their_tokens_and_errors_keep_locations() -> N
     for result in (first, second):
         assert result.errors is not None and result.errors[0].locations is not None
         assert (result.errors[0].locations[0].line, result.errors[0].locations[0].column) == (1, 28)
+
+
+def test_readme_weights_table_is_the_cost_table() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Query limits and cost", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `(\w+\.\w+)` \| (.+?) \|$", section, flags=re.MULTILINE))
+    assert set(rows) == set(COST_WEIGHTS)
+    for key, rule in COST_WEIGHTS.items():
+        assert rows[key].split()[0] == str(rule.weight), key
+        assert (rule.per is None) == ("per" not in rows[key]), key
+        assert rule.per is None or f"`{rule.per}`" in rows[key], key
