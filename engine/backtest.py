@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from engine.factors import NEUTRAL_SCORE, OI_LOOKBACK
 from engine.inputs import MarketSnapshot, Reading
 from engine.market import (
     Candle,
@@ -74,12 +75,10 @@ if TYPE_CHECKING:
 CANDLE_WINDOW = 200  # closed bars scored; the live gateway scores the same count (it asks for one more)
 WARMUP_BARS = 60  # contiguous candles needed before a bar is scored (MACD 26+9, MTF lookback 48)
 LIQUIDATION_WINDOW = timedelta(hours=24)
-OI_LOOKBACK = timedelta(hours=24)
 DEFAULT_HORIZON_BARS = (1, 6)  # 4 h and 24 h on 4 h bars
 DEFAULT_FOLDS = 4
 DEFAULT_GRID = tuple(float(d) for d in range(1, 16))
 DEFAULT_MIN_TRADES = 30
-NEUTRAL_SCORE = 50.0
 
 ENGINE = "engine"
 ALWAYS_LONG = "always_long"

@@ -47,6 +47,8 @@ class BandTable:
         return self.otherwise
 
 
+NEUTRAL_SCORE = 50.0  # the middle of every 0..100 score: no pull either way (also the half-range)
+
 # Contrarian: crowded longs paying shorts is bearish. Input: percent per 8 h.
 FUNDING_TABLE = BandTable(
     above=(),

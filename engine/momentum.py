@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from engine.factors import Evaluation, clamp
+from engine.factors import NEUTRAL_SCORE, Evaluation, clamp
 from engine.indicators import macd, mean, pct_change, rsi_wilder, sma
 
 if TYPE_CHECKING:
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from engine.market import Candle
 
 MIN_CLOSES = 30
-BASE_SCORE = 50.0
 SMA_FAST, SMA_SLOW, SMA_POINTS = 10, 20, 25.0
 RSI_PERIOD = 14
 # Checked in order, first match wins: (comparison, bound, points).
@@ -94,7 +93,7 @@ def evaluate_momentum(candles: Sequence[Candle]) -> Evaluation:
     if not all(math.isfinite(v) and v >= 0 for v in volumes):
         return Evaluation.unavailable("candle volumes must be finite and non-negative")
 
-    score = BASE_SCORE
+    score = NEUTRAL_SCORE
     parts: list[str] = []
 
     fast, slow = sma(closes, SMA_FAST), sma(closes, SMA_SLOW)

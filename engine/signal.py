@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from engine.factors import (
+    NEUTRAL_SCORE,
     Evaluation,
     evaluate_fear_greed,
     evaluate_funding,
@@ -59,7 +60,7 @@ class FactorScore:
     @property
     def pull(self) -> float:
         """How hard this factor pulls away from neutral: ``|score - 50| x nominal weight``."""
-        return 0.0 if self.score is None else abs(self.score - 50.0) * self.weight
+        return 0.0 if self.score is None else abs(self.score - NEUTRAL_SCORE) * self.weight
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ def compute_confidence(scored: Sequence[tuple[float, float]]) -> float:
     total = sum(w for _, w in scored)
     if total <= 0:
         return 0.0
-    pairs = [((s - 50.0) / 50.0, w / total) for s, w in scored]
+    pairs = [((s - NEUTRAL_SCORE) / NEUTRAL_SCORE, w / total) for s, w in scored]
     strength = sum(w * abs(d) for d, w in pairs)
     if strength <= 0:
         return 0.0
