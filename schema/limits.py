@@ -159,8 +159,9 @@ def _operation_label(operation: OperationDefinitionNode) -> str:
 def limit_rule(*, max_depth: int, max_aliases: int) -> type[ASTValidationRule]:
     """One graphql-core rule enforcing both limits per operation (``QUERY_TOO_DEEP``, ``QUERY_TOO_LARGE``).
 
-    Create it once per schema and share it: ``ValidationCache`` keys on the rule classes, and
-    graphql-core instantiates the class afresh for each validation, so no state is shared."""
+    Create it once per schema and share it: graphql-core instantiates the class afresh for each
+    validation, so no state is shared. ``schema.documents.GuardedValidation`` runs it alone first
+    (``linear_precheck``), so a refused document never reaches graphql-core's slower rules."""
 
     class QueryLimits(ValidationRule):
         linear_precheck = True  # schema.cost.ValidationWithCost runs it alone, before the other rules
