@@ -118,6 +118,9 @@ class FundingRate:
     time: datetime
     next_funding_time: datetime | None = None
     mark_price: float | None = None
+    # why ``interval_hours`` is assumed rather than observed (the venue's default after a failed lookup);
+    # ``None`` when observed. Readings report it next to the sources that failed.
+    interval_note: str | None = None
 
     @property
     def rate_8h_equivalent(self) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from providers.alternative_me import venue as alternative_me
 from providers.binance import venue as binance
 from providers.bybit import venue as bybit
 from providers.coinapi import venue as coinapi
@@ -20,6 +21,7 @@ from providers.lunarcrush import venue as lunarcrush
 from providers.okx import venue as okx
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from types import ModuleType
 
     from providers.venue import Capability, MarketProvider, ProviderDeps
@@ -33,6 +35,7 @@ PROVIDER_MODULES: dict[str, ModuleType] = {
     "coinapi": coinapi,
     "lunarcrush": lunarcrush,
     "coingecko": coingecko,
+    "alternative_me": alternative_me,
 }
 
 
@@ -47,6 +50,11 @@ class Registry:
         """Enabled providers that serve ``capability``: those named in ``order`` first, then the rest."""
         names = [*order, *(n for n in self.providers if n not in order)]
         return [self.providers[n] for n in names if n in self.providers and self.providers[n].supports(capability)]
+
+    def sources(self, capability: Capability, order: Sequence[str]) -> list[MarketProvider]:
+        """Exactly the enabled providers named in ``order`` that serve ``capability``, in that order (a
+        keyed venue without its key is simply absent)."""
+        return [p for n in order if (p := self.providers.get(n)) is not None and p.supports(capability)]
 
 
 def build_registry(deps: ProviderDeps) -> Registry:

@@ -5,29 +5,38 @@ Every method returns the normalized models of :mod:`engine.market`; a method a p
 serve raises :class:`CapabilityNotSupported`, and an interval it cannot serve raises
 :class:`IntervalNotSupported` (both typed, never a 500). Adding a venue is one module with a
 ``build(deps)`` function plus one line in :mod:`providers.registry`.
+
+Batching is a capability too: a venue whose API answers every symbol in one call declares ``TICKERS``
+/ ``FUNDINGS`` and the per-request loaders turn a request's concurrent single-symbol calls into one.
+Each capability names the venue endpoint that serves it (:meth:`MarketProvider.source`), so a reading
+says which venue and endpoint answered.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 from providers.errors import NotRetryableError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from engine.market import (
         Candle,
         CandleInterval,
+        FearGreed,
         FundingRate,
         Liquidation,
+        LiquidationTotals,
         LongShortPoint,
         OpenInterest,
         OpenInterestPoint,
         OrderBook,
         SocialSentiment,
+        SymbolInfo,
         Ticker24h,
         Trade,
     )
@@ -38,19 +47,25 @@ if TYPE_CHECKING:
 
 
 class Capability(enum.Enum):
-    """What a provider can serve; one per method of :class:`MarketProvider`."""
+    """What a provider can serve; one per method of :class:`MarketProvider` (the value is the method's name)."""
 
     TICKER = "ticker"
+    TICKERS = "tickers"  # every symbol's ticker in one call (batching)
     CANDLES = "candles"
     FUNDING = "funding"
+    FUNDINGS = "fundings"  # many symbols' funding with one call for the rates (batching)
     FUNDING_HISTORY = "funding_history"
     OPEN_INTEREST = "open_interest"
     OPEN_INTEREST_HISTORY = "open_interest_history"
     LONG_SHORT_RATIO = "long_short_ratio"
+    TOP_TRADER_POSITIONS = "top_trader_positions"
     LIQUIDATIONS = "liquidations"
+    LIQUIDATION_TOTALS = "liquidation_totals"
     ORDER_BOOK = "order_book"
     TRADES = "trades"
     SOCIAL = "social"
+    FEAR_GREED = "fear_greed"
+    INSTRUMENTS = "instruments"  # the venue's listing of tradable USDT perpetuals
 
 
 class CapabilityNotSupported(NotRetryableError):
@@ -107,26 +122,35 @@ class MarketProvider:
     """Base of every exchange / data-vendor adapter: each method raises until a subclass serves it.
 
     Subclasses set ``name`` and ``capabilities`` and override exactly the methods they list; a test
-    checks that the two agree for every registered provider.
+    checks that the two agree for every registered provider. ``endpoints`` names the venue endpoint
+    behind a capability where it is not the capability's own name (Binance FUNDING: ``premiumIndex``).
     """
 
     name: str = "unnamed"
     capabilities: frozenset[Capability] = frozenset()
     keyed: bool = False
+    endpoints: Mapping[Capability, str] = MappingProxyType({})
 
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
-    def per_request(self) -> MarketProvider:
-        """This provider for one request; a venue with all-symbol endpoints returns a view that batches
-        the request's concurrent single-symbol calls (see the Binance adapter). Default: itself."""
-        return self
+    def source(self, capability: Capability) -> str:
+        """``venue.endpoint``: how readings and failures name this venue's answer for ``capability``."""
+        return f"{self.name}.{self.endpoints.get(capability, capability.value)}"
 
     def _unsupported(self, capability: Capability) -> CapabilityNotSupported:
         return CapabilityNotSupported(self.name, capability)
 
     async def ticker(self, instrument: Instrument) -> Ticker24h:
         raise self._unsupported(Capability.TICKER)
+
+    async def tickers(self) -> Mapping[str, Ticker24h]:
+        """Every listed symbol's ticker from one call, by canonical symbol (``BTCUSDT``)."""
+        raise self._unsupported(Capability.TICKERS)
+
+    async def instruments(self) -> Mapping[str, SymbolInfo]:
+        """The tradable USDT-margined perpetuals the venue lists, by canonical symbol."""
+        raise self._unsupported(Capability.INSTRUMENTS)
 
     async def candles(self, instrument: Instrument, interval: CandleInterval, limit: int) -> tuple[Candle, ...]:
         """Oldest-first, at most ``limit`` candles ending now."""
@@ -135,6 +159,11 @@ class MarketProvider:
     async def funding(self, instrument: Instrument) -> FundingRate:
         """The current (or last settled, when the venue has no predicted rate) funding rate."""
         raise self._unsupported(Capability.FUNDING)
+
+    async def fundings(self, instruments: Sequence[Instrument]) -> Mapping[str, FundingRate]:
+        """The funding of ``instruments`` with one call for every rate, by canonical symbol (a symbol the
+        venue does not list is absent)."""
+        raise self._unsupported(Capability.FUNDINGS)
 
     async def funding_history(self, instrument: Instrument, limit: int) -> tuple[FundingRate, ...]:
         raise self._unsupported(Capability.FUNDING_HISTORY)
@@ -153,9 +182,19 @@ class MarketProvider:
         """Share of accounts long (percent), oldest-first."""
         raise self._unsupported(Capability.LONG_SHORT_RATIO)
 
+    async def top_trader_positions(
+        self, instrument: Instrument, interval: CandleInterval, limit: int
+    ) -> tuple[LongShortPoint, ...]:
+        """Share of the top traders' positions that is long (percent), oldest-first."""
+        raise self._unsupported(Capability.TOP_TRADER_POSITIONS)
+
     async def liquidations(self, instrument: Instrument, limit: int) -> tuple[Liquidation, ...]:
         """Recent liquidations, oldest-first, each normalized to the liquidated position's side."""
         raise self._unsupported(Capability.LIQUIDATIONS)
+
+    async def liquidation_totals(self, instrument: Instrument) -> LiquidationTotals:
+        """Long vs short liquidated USD over the last 24 h (an aggregate, not individual orders)."""
+        raise self._unsupported(Capability.LIQUIDATION_TOTALS)
 
     async def order_book(self, instrument: Instrument, depth: int) -> OrderBook:
         raise self._unsupported(Capability.ORDER_BOOK)
@@ -165,6 +204,10 @@ class MarketProvider:
 
     async def social(self, instrument: Instrument) -> SocialSentiment:
         raise self._unsupported(Capability.SOCIAL)
+
+    async def fear_greed(self) -> FearGreed:
+        """The market-wide Fear & Greed index, latest value."""
+        raise self._unsupported(Capability.FEAR_GREED)
 
 
 class RawClient:

@@ -47,7 +47,7 @@ class RequestContext:
         """Call inside the running loop: the loaders bind to it."""
         return cls(
             services=services,
-            loaders=Loaders(services.gateway.providers.binance),
+            loaders=Loaders(services.gateway.registry),
             request=request,
             response=response,
         )

@@ -1,29 +1,31 @@
 """Gathers one :class:`MarketSnapshot` per symbol: every upstream call in one parallel round.
 
-Each input has an ordered list of sources (keyed CoinGlass first when configured, keyless Binance
-next). A failing source falls through to the next; the reading names the source that answered and
-the ones that failed, so the engine's data-quality report can say exactly what is missing. The only
-sequential dependency, "does this symbol exist", is checked in the same round (``exchangeInfo`` is
-fetched alongside the data and consulted afterwards).
+Every input has an ordered list of sources, and the order is data (:data:`DEFAULT_SOURCE_ORDER`, which
+the ``SOURCE_ORDER`` setting can reorder): the gateway asks the registry for the venues named there that
+serve the input's capability and are enabled (a keyed venue without its key is absent), and reaches
+each only through the venue interface (:class:`~providers.venue.MarketProvider`). A failing source
+falls through to the next; the reading names the source that answered (``venue.endpoint``) and the
+ones that failed, so the engine's data-quality report can say exactly what is missing. Whether the
+symbol exists is asked of every listing source in the same round, so a symbol is found when Binance is
+unreachable or geo-blocked.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.backtest import CANDLE_WINDOW
 from engine.inputs import MarketSnapshot, Reading
-from engine.market import CandleInterval, split_candles, utc_from_ms
-from providers.binance.domain import to_funding
+from engine.market import CandleInterval, split_candles
 from providers.errors import InvalidSymbol, MalformedPayload, UpstreamError
-from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS
 from providers.venue import Capability
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
     from datetime import datetime
 
     from engine.market import (
@@ -37,10 +39,6 @@ if TYPE_CHECKING:
         SymbolInfo,
         Timeframe,
     )
-    from providers.alternative_me.domain import AlternativeMeClient
-    from providers.binance.domain import BinanceMarket
-    from providers.coingecko.domain import CoinGeckoClient
-    from providers.coinglass.domain import CoinGlassClient
     from providers.registry import Registry
     from providers.symbols import Instrument
     from providers.venue import MarketProvider
@@ -52,46 +50,107 @@ T = TypeVar("T")
 # The closed bars momentum scores live: the backtest's window, so both read the same bars. One more is
 # asked for because the venue's last bar is usually still forming and is split off (see ``_candles``).
 CANDLE_LIMIT = CANDLE_WINDOW + 1
-# Venues asked, in order, when the primary sources (Binance keyless, CoinGlass keyed) fail.
-FALLBACK_ORDER = ("bybit", "okx", "hyperliquid", "coinapi")
-PRIMARY_SOURCES = frozenset({"binance", "coinglass", "coingecko"})
 LIQUIDATIONS_NEED_KEY = "no keyless liquidation source yet; set COINGLASS_API_KEY to enable this factor"
+# The latest ratio point is what is scored; 30 points are asked for, as every ratio source serves them.
+RATIO_POINTS = 30
 
-
-class SymbolNotListed(Exception):
-    """The venue does not list the symbol as a tradable USDT perpetual."""
-
-    def __init__(self, symbol: str) -> None:
-        super().__init__(f"{symbol} is not a tradable USDT perpetual on Binance USD-M futures")
-        self.symbol = symbol
+# Input → the venue capability that serves it. "listing" decides whether a symbol exists; "mark_price"
+# is the price's last resort (a funding answer's mark price, from the request's funding loader).
+INPUT_CAPABILITIES: Mapping[str, Capability] = MappingProxyType(
+    {
+        "listing": Capability.INSTRUMENTS,
+        "price": Capability.TICKER,
+        "mark_price": Capability.FUNDING,
+        "candles": Capability.CANDLES,
+        "funding": Capability.FUNDING,
+        "global_long_short": Capability.LONG_SHORT_RATIO,
+        "top_trader_positions": Capability.TOP_TRADER_POSITIONS,
+        "open_interest": Capability.OPEN_INTEREST_HISTORY,
+        "liquidations": Capability.LIQUIDATION_TOTALS,
+        "social": Capability.SOCIAL,
+        "fear_greed": Capability.FEAR_GREED,
+    }
+)
+# Input → provider names, asked in this order. Keyless exchanges first for market data (Binance is the
+# deepest USDT-perpetual market); keyed aggregates first where they see more than one venue (CoinGlass's
+# cross-venue ratios and OI; LunarCrush's Galaxy Score). A name not enabled is skipped.
+DEFAULT_SOURCE_ORDER: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "listing": ("binance", "bybit", "okx", "hyperliquid"),
+        "price": ("binance", "bybit", "okx", "hyperliquid"),
+        "mark_price": ("binance",),
+        "candles": ("binance", "bybit", "okx", "hyperliquid", "coinapi"),
+        "funding": ("binance", "bybit", "okx", "hyperliquid"),
+        "global_long_short": ("coinglass", "binance", "bybit", "okx"),
+        "top_trader_positions": ("coinglass", "binance"),
+        "open_interest": ("coinglass", "binance", "bybit", "okx"),
+        "liquidations": ("coinglass",),
+        "social": ("lunarcrush", "coingecko"),
+        "fear_greed": ("alternative_me",),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
-class Providers:
-    """The provider clients the gateway may use; keyed ones are ``None`` when their key is unset."""
+class SourceOrder:
+    """Which providers each input asks, in order: the defaults with any input's list replaced."""
 
-    binance: BinanceMarket
-    alternative_me: AlternativeMeClient
-    coingecko: CoinGeckoClient
-    coinglass: CoinGlassClient | None = None
-    registry: Registry | None = None  # every enabled venue, for fallbacks and the market view
+    by_input: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_SOURCE_ORDER)
+
+    @classmethod
+    def of(cls, overrides: Mapping[str, Sequence[str]] | None = None) -> SourceOrder:
+        """The defaults, each input named in ``overrides`` reordered (or narrowed) to its list."""
+        overrides = overrides or {}
+        unknown = sorted(set(overrides) - set(DEFAULT_SOURCE_ORDER))
+        if unknown:
+            raise ValueError(f"unknown inputs in the source order: {', '.join(unknown)}")
+        merged = {name: tuple(overrides.get(name, default)) for name, default in DEFAULT_SOURCE_ORDER.items()}
+        return cls(MappingProxyType(merged))
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        return self.by_input[name]
+
+    def providers(self) -> set[str]:
+        return {p for names in self.by_input.values() for p in names}
 
 
-async def first_answer(
-    sources: list[tuple[str, Callable[[], Awaitable[T]]]],
+class SymbolNotListed(Exception):
+    """No listing source that answered lists the symbol as a tradable USDT perpetual."""
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__(f"{symbol} is not a tradable USDT perpetual on any venue that answered")
+        self.symbol = symbol
+
+
+async def _answer(
+    sources: Sequence[tuple[str, Callable[[], Awaitable[T]]]],
     observed: Callable[[T], datetime | None] = lambda _: None,
-) -> Reading[T]:
-    """Try sources in order; the first that answers wins, the failures are kept for the response."""
+) -> tuple[Reading[T], bool]:
+    """Try sources in order; the first that answers wins, the failures are kept for the response. The
+    flag says every source was tried and each said the symbol does not exist."""
     failed: list[str] = []
+    rejected = bool(sources)
     for name, fetch in sources:
         try:
             value = await fetch()
         except UpstreamError as exc:
             failed.append(f"{name}: {exc.message}")
+            rejected = rejected and isinstance(exc, InvalidSymbol)
             continue
-        return Reading(value=value, source=name, failed=tuple(failed), observed_at=observed(value))
+        return Reading(value=value, source=name, failed=tuple(failed), observed_at=observed(value)), False
     last = sources[-1][0] if sources else None
-    return Reading.missing("; ".join(failed) or "no source configured", source=last, failed=tuple(failed))
+    missing: Reading[T] = Reading.missing(
+        "; ".join(failed) or "no source configured", source=last, failed=tuple(failed)
+    )
+    return missing, rejected
+
+
+async def first_answer(
+    sources: Sequence[tuple[str, Callable[[], Awaitable[T]]]],
+    observed: Callable[[T], datetime | None] = lambda _: None,
+) -> Reading[T]:
+    """Try sources in order; the first that answers wins, the failures are kept for the response."""
+    return (await _answer(sources, observed))[0]
 
 
 def _latest(series: tuple[Any, ...]) -> Any:
@@ -101,62 +160,75 @@ def _latest(series: tuple[Any, ...]) -> Any:
 
 
 class MarketGateway:
-    """Turns provider clients into engine inputs. Stateless: safe to share across requests."""
+    """Turns the registry's venues into engine inputs. Stateless: safe to share across requests."""
 
     def __init__(
         self,
-        providers: Providers,
+        registry: Registry,
         clock: Callable[[], datetime],
+        source_order: SourceOrder | None = None,
         liquidation_window: LiquidationWindow | None = None,
         min_window_coverage: timedelta = timedelta(hours=1),
     ) -> None:
-        self._p = providers
+        self._registry = registry
         self._clock = clock
+        self._order = source_order or SourceOrder.of()
+        unknown = sorted(self._order.providers() - set(registry.status))
+        if unknown:
+            raise ValueError(f"unknown providers in the source order: {', '.join(unknown)}")
         self._window = liquidation_window
         self._min_coverage = min_window_coverage
 
     @property
-    def providers(self) -> Providers:
-        return self._p
+    def registry(self) -> Registry:
+        return self._registry
+
+    @property
+    def source_order(self) -> SourceOrder:
+        return self._order
 
     def now(self) -> datetime:
         return self._clock()
 
+    def sources(self, name: str) -> list[MarketProvider]:
+        """The enabled venues that serve input ``name``, in its source order."""
+        return self._registry.sources(INPUT_CAPABILITIES[name], self._order[name])
+
     async def check_listed(self, instrument: Instrument, loaders: Loaders) -> None:
-        """Raise :class:`SymbolNotListed` when Binance's symbol list says so (no opinion if it is down)."""
-        if await self._listed(instrument.canonical, loaders) is False:
+        """Raise :class:`SymbolNotListed` when the listing sources say so (no opinion if none answer)."""
+        if await self._listed(instrument.canonical) is False:
             raise SymbolNotListed(instrument.canonical)
+
+    async def symbol_list(self) -> Reading[Mapping[str, SymbolInfo]]:
+        """The first listing source's tradable USDT perpetuals, by symbol; every failure named."""
+        return await first_answer([(v.source(Capability.INSTRUMENTS), v.instruments) for v in self.sources("listing")])
 
     async def snapshot(self, instrument: Instrument, timeframe: Timeframe, loaders: Loaders) -> MarketSnapshot:
         """Fetch everything for one symbol concurrently; raise :class:`SymbolNotListed` for unknown ones."""
         symbol = instrument.canonical
-        listing = asyncio.ensure_future(self._listed(symbol, loaders))
+        listing = asyncio.ensure_future(self._listed(symbol))
         price = asyncio.ensure_future(self._price(instrument, loaders))
         candles = asyncio.ensure_future(self._candles(instrument, timeframe))
         funding = asyncio.ensure_future(self._funding(instrument, loaders))
-        global_ls = asyncio.ensure_future(self._global_long_short(instrument, timeframe))
-        top_ls = asyncio.ensure_future(self._top_traders(instrument, timeframe))
+        global_ls = asyncio.ensure_future(self._ratio("global_long_short", instrument, timeframe))
+        top_ls = asyncio.ensure_future(self._ratio("top_trader_positions", instrument, timeframe))
         oi = asyncio.ensure_future(self._open_interest(instrument, timeframe))
         liquidations = asyncio.ensure_future(self._liquidations(instrument))
         social = asyncio.ensure_future(self._social(instrument))
         fear_greed = asyncio.ensure_future(self._fear_greed())
         await asyncio.gather(listing, price, candles, funding, global_ls, top_ls, oi, liquidations, social, fear_greed)
         candle_reading, forming_candle = candles.result()
-        listed = await listing
-        if listed is None:  # exchangeInfo failed: the venue's own answer decides (already loaded)
-            try:
-                await loaders.ticker.load(symbol)
-            except InvalidSymbol:
-                listed = False
-            except UpstreamError:
-                pass
+        price_reading, price_rejected = price.result()
+        listed = listing.result()
+        if listed is None and price_rejected:  # no listing answered: every price source said "no such symbol"
+            listed = False
         if listed is False:
             raise SymbolNotListed(symbol)
         return MarketSnapshot(
             symbol=symbol,
             timeframe=timeframe,
             as_of=self._clock(),
-            price=price.result(),
+            price=price_reading,
             candles=candle_reading,
             funding=funding.result(),
             global_long_short=global_ls.result(),
@@ -168,54 +240,50 @@ class MarketGateway:
             forming_candle=forming_candle,
         )
 
-    def _venues(self, capability: Capability) -> list[MarketProvider]:
-        registry = self._p.registry
-        return registry.with_capability(capability, FALLBACK_ORDER) if registry is not None else []
+    async def _listed(self, symbol: str) -> bool | None:
+        """Listed if a listing source lists it; not listed only if every one that answered says no; None
+        (no opinion) when none answered. Sources are asked in order until one lists the symbol, so the
+        usual case costs one (cached) listing call."""
+        answered = False
+        for venue in self.sources("listing"):
+            try:
+                listing = await venue.instruments()
+            except UpstreamError:
+                continue
+            if symbol in listing:
+                return True
+            answered = True
+        return False if answered else None
 
-    def _fallbacks(
-        self, capability: Capability, what: str, call: Callable[[MarketProvider], Awaitable[T]]
-    ) -> list[tuple[str, Callable[[], Awaitable[T]]]]:
-        """The other venues that serve ``capability``, tried in :data:`FALLBACK_ORDER` after the primary
-        sources fail (Binance answers HTTP 451 to US hosts; the market does not stop there)."""
-        return [
-            (f"{venue.name}.{what}", _venue_call(venue, call))
-            for venue in self._venues(capability)
-            if venue.name not in PRIMARY_SOURCES
-        ]
+    async def _price(self, instrument: Instrument, loaders: Loaders) -> tuple[Reading[float], bool]:
+        """The last price from the first ticker that answers; a funding answer's mark price as the last
+        resort (the request's funding loader: no extra call)."""
 
-    async def _listed(self, symbol: str, loaders: Loaders) -> bool | None:
-        """True/False from exchangeInfo; None when exchangeInfo itself failed (then the venue decides)."""
-        try:
-            listed: dict[str, SymbolInfo] = await loaders.listed_symbols()
-        except UpstreamError:
-            return None
-        return symbol in listed
+        def from_ticker(venue: MarketProvider) -> Callable[[], Awaitable[tuple[float, datetime | None]]]:
+            async def fetch() -> tuple[float, datetime | None]:
+                ticker = await loaders.ticker(venue).load(instrument)
+                return ticker.last_price, ticker.close_time
 
-    async def _price(self, instrument: Instrument, loaders: Loaders) -> Reading[float]:
-        symbol = instrument.canonical
+            return fetch
 
-        async def from_ticker() -> tuple[float, datetime]:
-            ticker = await loaders.ticker.load(symbol)
-            return ticker.last_price, ticker.close_time
+        def from_mark(venue: MarketProvider) -> Callable[[], Awaitable[tuple[float, datetime | None]]]:
+            async def fetch() -> tuple[float, datetime | None]:
+                funding = await loaders.funding(venue).load(instrument)
+                if funding.mark_price is None:
+                    raise MalformedPayload(venue.name, "funding", "the funding answer carries no mark price")
+                return funding.mark_price, funding.time
 
-        async def from_mark() -> tuple[float, datetime]:
-            premium = await loaders.premium_index.load(symbol)
-            return premium.markPrice, utc_from_ms(premium.time)
+            return fetch
 
-        async def venue_ticker(venue: MarketProvider) -> tuple[float, datetime]:
-            ticker = await venue.ticker(instrument)
-            return ticker.last_price, ticker.close_time
-
-        reading = await first_answer(
+        reading, rejected = await _answer(
             [
-                ("binance.ticker24hr", from_ticker),
-                ("binance.premiumIndex", from_mark),
-                *self._fallbacks(Capability.TICKER, "ticker", venue_ticker),
+                *((v.source(Capability.TICKER), from_ticker(v)) for v in self.sources("price")),
+                *((v.source(Capability.FUNDING), from_mark(v)) for v in self.sources("mark_price")),
             ],
             observed=lambda v: v[1],
         )
         value = reading.value[0] if reading.value is not None else None
-        return Reading(value, reading.source, reading.error, reading.failed, reading.observed_at)
+        return Reading(value, reading.source, reading.error, reading.failed, reading.observed_at), rejected
 
     async def _candles(
         self, instrument: Instrument, timeframe: Timeframe
@@ -231,10 +299,8 @@ class MarketGateway:
         interval = CandleInterval.of(timeframe)
         served = await first_answer(
             [
-                ("binance.klines", lambda: self._p.binance.candles(instrument, timeframe, CANDLE_LIMIT)),
-                *self._fallbacks(
-                    Capability.CANDLES, "candles", lambda v: v.candles(instrument, interval, CANDLE_LIMIT)
-                ),
+                (v.source(Capability.CANDLES), _call(v.candles, instrument, interval, CANDLE_LIMIT))
+                for v in self.sources("candles")
             ]
         )
         if served.value is None:
@@ -248,77 +314,37 @@ class MarketGateway:
         return replace(served, value=closed, observed_at=observed), series.forming
 
     async def _funding(self, instrument: Instrument, loaders: Loaders) -> Reading[FundingRate]:
-        symbol = instrument.canonical
-        interval_failure: list[str] = []
-
-        async def from_premium_index() -> FundingRate:
-            mark, interval = await asyncio.gather(
-                loaders.premium_index.load(symbol), self._funding_interval(instrument, interval_failure)
-            )
-            return to_funding(mark, interval)
-
+        """The current rate with its interval as the venue reports it; when the venue had to assume the
+        interval, its note joins the failures (the interval is a default, not observed)."""
         reading = await first_answer(
             [
-                ("binance.premiumIndex", from_premium_index),
-                *self._fallbacks(Capability.FUNDING, "funding", lambda v: v.funding(instrument)),
+                (v.source(Capability.FUNDING), _call(loaders.funding(v).load, instrument))
+                for v in self.sources("funding")
             ],
             observed=lambda f: f.time,
         )
-        if interval_failure and reading.available:  # say that the interval is Binance's default, not observed
-            return replace(reading, failed=(*reading.failed, *interval_failure))
+        if reading.value is not None and reading.value.interval_note:
+            return replace(reading, failed=(*reading.failed, reading.value.interval_note))
         return reading
 
-    async def _funding_interval(self, instrument: Instrument, failures: list[str]) -> float:
-        """Binance's interval from its funding history; 8 h (its default) when that call fails."""
-        try:
-            return await self._p.binance.funding_interval_hours(instrument)
-        except UpstreamError as exc:
-            failures.append(f"{exc.describe()} (funding interval assumed {DEFAULT_FUNDING_INTERVAL_HOURS:g}h)")
-            return DEFAULT_FUNDING_INTERVAL_HOURS
-
-    def _ratio_sources(
-        self,
-        coinglass_name: str,
-        coinglass_fetch: Callable[[], Awaitable[tuple[LongShortPoint, ...]]] | None,
-        binance_name: str,
-        binance_fetch: Callable[[], Awaitable[tuple[LongShortPoint, ...]]],
-    ) -> list[tuple[str, Callable[[], Awaitable[LongShortPoint]]]]:
-        sources: list[tuple[str, Callable[[], Awaitable[LongShortPoint]]]] = []
-        if coinglass_fetch is not None:
-            sources.append((coinglass_name, _latest_of(coinglass_fetch)))
-        sources.append((binance_name, _latest_of(binance_fetch)))
-        return sources
-
-    async def _global_long_short(self, instrument: Instrument, timeframe: Timeframe) -> Reading[LongShortPoint]:
-        cg = self._p.coinglass
+    async def _ratio(self, name: str, instrument: Instrument, timeframe: Timeframe) -> Reading[LongShortPoint]:
+        """The latest point of a long/short ratio input (``global_long_short`` or ``top_trader_positions``)."""
+        capability = INPUT_CAPABILITIES[name]
         interval = CandleInterval.of(timeframe)
-        return await first_answer(
-            [
-                *self._ratio_sources(
-                    "coinglass.global-long-short-account-ratio",
-                    (lambda: cg.global_long_short(instrument, timeframe)) if cg else None,
-                    "binance.globalLongShortAccountRatio",
-                    lambda: self._p.binance.global_long_short(instrument, timeframe),
-                ),
-                *self._fallbacks(
-                    Capability.LONG_SHORT_RATIO,
-                    "long_short_ratio",
-                    lambda v: _latest_of(lambda: v.long_short_ratio(instrument, interval, 30))(),
-                ),
-            ],
-            observed=lambda p: p.time,
-        )
 
-    async def _top_traders(self, instrument: Instrument, timeframe: Timeframe) -> Reading[LongShortPoint]:
-        cg = self._p.coinglass
+        def latest(venue: MarketProvider) -> Callable[[], Awaitable[LongShortPoint]]:
+            async def fetch() -> LongShortPoint:
+                if capability is Capability.TOP_TRADER_POSITIONS:
+                    series = await venue.top_trader_positions(instrument, interval, RATIO_POINTS)
+                else:
+                    series = await venue.long_short_ratio(instrument, interval, RATIO_POINTS)
+                point: LongShortPoint = _latest(series)
+                return point
+
+            return fetch
+
         return await first_answer(
-            self._ratio_sources(
-                "coinglass.top-long-short-position-ratio",
-                (lambda: cg.top_trader_positions(instrument, timeframe)) if cg else None,
-                "binance.topLongShortPositionRatio",
-                lambda: self._p.binance.top_trader_positions(instrument, timeframe),
-            ),
-            observed=lambda p: p.time,
+            [(v.source(capability), latest(v)) for v in self.sources(name)], observed=lambda p: p.time
         )
 
     async def _open_interest(
@@ -326,38 +352,26 @@ class MarketGateway:
     ) -> Reading[tuple[OpenInterestPoint, ...]]:
         # enough points to reach 24 h back, plus slack for a missing bar
         limit = min(500, int(86_400 / timeframe.duration.total_seconds()) + 6)
-        sources: list[tuple[str, Callable[[], Awaitable[tuple[OpenInterestPoint, ...]]]]] = []
-        if (cg := self._p.coinglass) is not None:
-            sources.append(
-                (
-                    "coinglass.open-interest.aggregated-history",
-                    lambda: cg.open_interest_history(instrument, timeframe),
-                )
-            )
-        sources.append(
-            (
-                "binance.openInterestHist",
-                lambda: self._p.binance.open_interest_history(instrument, timeframe, limit),
-            )
-        )
         interval = CandleInterval.of(timeframe)
-        sources.extend(
-            self._fallbacks(
-                Capability.OPEN_INTEREST_HISTORY,
-                "open_interest_history",
-                lambda v: v.open_interest_history(instrument, interval, limit),
-            )
+        return await first_answer(
+            [
+                (
+                    v.source(Capability.OPEN_INTEREST_HISTORY),
+                    _call(v.open_interest_history, instrument, interval, limit),
+                )
+                for v in self.sources("open_interest")
+            ],
+            observed=lambda series: series[-1].time if series else None,
         )
-        return await first_answer(sources, observed=lambda series: series[-1].time if series else None)
 
     async def _liquidations(self, instrument: Instrument) -> Reading[LiquidationTotals]:
-        """CoinGlass's 24 h aggregate when keyed; else the rolling window of the live liquidation stream,
-        once it has been up long enough to mean something (its coverage is named in the source)."""
-        cg = self._p.coinglass
+        """A venue's 24 h aggregate (CoinGlass, keyed); else the rolling window of the live liquidation
+        stream, once it has been up long enough to mean something (its coverage is named in the source)."""
+        venues = self.sources("liquidations")
         failed: tuple[str, ...] = ()
-        if cg is not None:
+        if venues:
             reading = await first_answer(
-                [("coinglass.liquidation.aggregated-history", lambda: cg.liquidations_24h(instrument))]
+                [(v.source(Capability.LIQUIDATION_TOTALS), _call(v.liquidation_totals, instrument)) for v in venues]
             )
             if reading.available or self._window is None:
                 return reading
@@ -374,13 +388,15 @@ class MarketGateway:
 
     async def _social(self, instrument: Instrument) -> Reading[SocialSentiment]:
         """LunarCrush's Galaxy Score when keyed, CoinGecko's community votes otherwise."""
-        keyed = [
-            (f"{v.name}.social", lambda v=v: v.social(instrument)) for v in self._venues(Capability.SOCIAL) if v.keyed
-        ]
-        return await first_answer([*keyed, ("coingecko.coins", lambda: self._p.coingecko.sentiment(instrument))])
+        return await first_answer(
+            [(v.source(Capability.SOCIAL), _call(v.social, instrument)) for v in self.sources("social")]
+        )
 
     async def _fear_greed(self) -> Reading[FearGreed]:
-        return await first_answer([("alternative_me.fng", self._p.alternative_me.latest)], observed=lambda f: f.time)
+        return await first_answer(
+            [(v.source(Capability.FEAR_GREED), v.fear_greed) for v in self.sources("fear_greed")],
+            observed=lambda f: f.time,
+        )
 
 
 def _hours(span: timedelta) -> str:
@@ -388,15 +404,6 @@ def _hours(span: timedelta) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
-def _venue_call(venue: MarketProvider, call: Callable[[MarketProvider], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
-    return lambda: call(venue)
-
-
-def _latest_of(
-    fetch: Callable[[], Awaitable[tuple[LongShortPoint, ...]]],
-) -> Callable[[], Awaitable[LongShortPoint]]:
-    async def latest() -> LongShortPoint:
-        point: LongShortPoint = _latest(await fetch())
-        return point
-
-    return latest
+def _call(fetch: Callable[..., Awaitable[T]], *args: Any) -> Callable[[], Awaitable[T]]:
+    """``fetch(*args)`` deferred: a source that is only called if the ones before it fail."""
+    return lambda: fetch(*args)

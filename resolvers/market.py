@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from providers.errors import InvalidSymbol, UpstreamError
 from providers.venue import Capability
+from resolvers.gateway import DEFAULT_SOURCE_ORDER
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Which venue answers the single-valued fields first; the others are fallbacks in this order.
-PRICE_ORDER = ("binance", "bybit", "okx", "hyperliquid", "coinapi")
+# Which venue answers the single-valued fields first (the signal's price order); the others follow.
+PRICE_ORDER = DEFAULT_SOURCE_ORDER["price"]
 # The latest long/short reading; 4 h matches the default signal timeframe and every venue serves it.
 RATIO_PERIOD = "4h"
 

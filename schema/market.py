@@ -245,7 +245,7 @@ class MarketQuery:
             instrument = parse_symbol(symbol)
         except InvalidSymbolFormat as exc:
             return invalid_input("symbol", str(exc))
-        registry = gateway.providers.registry
+        registry = gateway.registry
         if registry is None:  # pragma: no cover - the composition root always builds one
             return UpstreamUnavailable(code="UPSTREAM_UNAVAILABLE", message="no venues configured", failed_sources=[])
         try:
@@ -289,7 +289,7 @@ class MarketQuery:
 
     @strawberry.field(description="Every known exchange and data vendor, enabled or not, with its capabilities.")
     def exchanges(self, info: Info[RequestContext, None]) -> list[ExchangeStatus]:
-        registry = info.context.services.gateway.providers.registry
+        registry = info.context.services.gateway.registry
         if registry is None:  # pragma: no cover
             return []
         return [
@@ -304,13 +304,13 @@ class MarketQuery:
 
     @strawberry.field(description="One venue's data: candles, openInterest, openInterestHistory, funding, ...")
     def exchange(self, info: Info[RequestContext, None], name: str) -> ExchangeResult:
-        registry = info.context.services.gateway.providers.registry
+        registry = info.context.services.gateway.registry
         venue = registry.providers.get(name.strip().lower()) if registry is not None else None
         if venue is None:
             known = ", ".join(registry.status) if registry is not None else ""
             disabled = registry is not None and name.strip().lower() in registry.status
             message = (
-                f"{name} is disabled here: {registry.status[name.strip().lower()]}"  # type: ignore[union-attr]
+                f"{name} is disabled here: {registry.status[name.strip().lower()]}"
                 if disabled
                 else f"unknown exchange {name!r}; known: {known}"
             )

@@ -208,8 +208,7 @@ async def _open_history(
     from resolvers.history import HISTORY_KEY, HistoryService
     from signal_api.history_cli import history_config
 
-    registry = container.providers.registry
-    assert registry is not None
+    registry = container.registry
     history = await stack.enter_async_context(
         open_history(
             history_config(settings),
@@ -276,7 +275,7 @@ async def _open_streams(
         ctval=contract_values.__getitem__,  # unknown yet: the event is counted as a parse error, never guessed
     )
     stack.push_async_callback(hub.aclose)
-    okx = container.providers.registry.providers.get("okx") if container.providers.registry else None
+    okx = container.registry.providers.get("okx")
     if isinstance(okx, OkxProvider):
         loading = asyncio.ensure_future(_load_contract_values(okx, contract_values))
         stack.push_async_callback(_cancel, loading)
@@ -314,7 +313,7 @@ async def _warm_up(container: Container) -> None:
     """Fetch the symbol list once at start-up (cached 1 h): it opens the upstream connection and loads
     the HTTP stack's lazy imports, so the first user request pays one upstream round, not more."""
     try:
-        await container.providers.binance.symbols()
+        await container.services.gateway.symbol_list()
     except UpstreamError as exc:
         log.warning("warm-up failed; the first request will fetch the symbol list", error=exc.describe())
 

@@ -8,19 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from engine import WEIGHTS, validate_weights
-from providers.alternative_me.domain import AlternativeMeClient
-from providers.alternative_me.raw import alternative_me_error_hook
-from providers.binance.venue import BinanceProvider
 from providers.cache import MemoryCache
-from providers.coingecko.domain import CoinGeckoClient
-from providers.coinglass.venue import CoinGlassProvider
 from providers.http import ProviderHttp, RetryPolicy, create_http_client
 from providers.registry import build_registry, rate_limits
 from providers.resilience import CircuitBreaker, OutgoingLimiter, RateLimit
 from providers.venue import ProviderDeps
 from resolvers.backtest import BacktestService
 from resolvers.context import Services
-from resolvers.gateway import MarketGateway, Providers
+from resolvers.gateway import MarketGateway, SourceOrder
 from resolvers.liquidation_window import LiquidationWindow
 
 if TYPE_CHECKING:
@@ -29,6 +24,7 @@ if TYPE_CHECKING:
     import httpx2
 
     from providers.http import ErrorHook
+    from providers.registry import Registry
     from signal_api.settings import Settings
 
 
@@ -36,7 +32,7 @@ if TYPE_CHECKING:
 class Container:
     http: httpx2.AsyncClient
     cache: MemoryCache
-    providers: Providers
+    registry: Registry  # every enabled venue; the gateway reaches them only through the venue interface
     services: Services
     provider_status: dict[str, str]
     breakers: dict[str, CircuitBreaker]
@@ -100,34 +96,12 @@ def build_container(settings: Settings, clock: Callable[[], datetime] = system_c
     keys = settings.api_keys()
     deps = ProviderDeps(base_urls=base_urls, keys=keys, ttls=ttls, cache=cache, http_factory=provider_http)
     registry = build_registry(deps)
-    status = {**registry.status, "alternative_me": "enabled"}
-    binance = registry.providers["binance"]
-    assert isinstance(binance, BinanceProvider)
-    coinglass = registry.providers.get("coinglass")
-    assert coinglass is None or isinstance(coinglass, CoinGlassProvider)
-    coingecko_key = keys.get("coingecko")
-    providers = Providers(
-        binance=binance.market,
-        alternative_me=AlternativeMeClient(
-            provider_http("alternative_me", base_urls["alternative_me"], alternative_me_error_hook), ttls
-        ),
-        coingecko=CoinGeckoClient(
-            provider_http(
-                "coingecko",
-                base_urls["coingecko"],
-                None,
-                {"x-cg-demo-api-key": coingecko_key} if coingecko_key else None,
-            ),
-            ttls,
-        ),
-        coinglass=coinglass.client if coinglass is not None else None,
-        registry=registry,
-    )
     window = LiquidationWindow(clock) if settings.streams_enabled and settings.liquidation_stream_enabled else None
     services = Services(
         gateway=MarketGateway(
-            providers,
+            registry,
             clock,
+            source_order=SourceOrder.of(settings.source_order),
             liquidation_window=window,
             min_window_coverage=timedelta(seconds=settings.liquidation_window_min_coverage_seconds),
         ),
@@ -143,9 +117,9 @@ def build_container(settings: Settings, clock: Callable[[], datetime] = system_c
     return Container(
         http=http,
         cache=cache,
-        providers=providers,
+        registry=registry,
         services=services,
-        provider_status=status,
+        provider_status=dict(registry.status),
         breakers=breakers,
         liquidation_window=window,
     )

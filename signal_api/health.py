@@ -93,9 +93,7 @@ class HealthMonitor:
 
     def price_sources(self) -> list[str]:
         """Every enabled provider that serves a ticker (Binance first); the signal's price comes from one."""
-        registry = self.container.providers.registry
-        if registry is None:
-            return ["binance"]
+        registry = self.container.registry
         names = [name for name, venue in registry.providers.items() if venue.supports(Capability.TICKER)]
         return sorted(names, key=lambda n: (n != "binance", n))
 
@@ -152,17 +150,16 @@ class HealthMonitor:
     async def _run_probe(self) -> None:
         """One call per price source, in order, until one answers (a cached answer counts: it is at
         most one price TTL old)."""
-        registry = self.container.providers.registry
+        registry = self.container.registry
         instrument = parse_symbol(PROBE_SYMBOL)
         for name in self.price_sources():
             if self._breaker_open(name):
                 continue
             call: Callable[[], Awaitable[object]]
-            if name == "binance":
-                call = self.container.providers.binance.tickers
+            venue = registry.providers[name]
+            if venue.supports(Capability.TICKERS):  # the all-symbol answer the signals' batches share
+                call = venue.tickers
             else:
-                assert registry is not None
-                venue = registry.providers[name]
 
                 async def call(venue: Any = venue) -> object:
                     return await venue.ticker(instrument)

@@ -170,7 +170,7 @@ async def test_one_price_source_open_is_degraded_and_still_200() -> None:
         breakers = app.state.container.breakers
         for _ in range(3):  # Bybit is asked only when Binance fails: ask it once directly
             with contextlib.suppress(Exception):
-                await app.state.container.providers.registry.providers["bybit"].ticker(_btc())
+                await app.state.container.registry.providers["bybit"].ticker(_btc())
         assert breakers["bybit"].state.value == "open" and breakers["binance"].state.value == "closed"
         status, health = await _get(client, f"{base}/health")
         assert (status, health["status"]) == (200, "degraded")

@@ -633,6 +633,8 @@ def test_adapter_capabilities_match_overridden_methods() -> None:
         Capability.OPEN_INTEREST,
         Capability.OPEN_INTEREST_HISTORY,
         Capability.LONG_SHORT_RATIO,
+        Capability.TOP_TRADER_POSITIONS,
+        Capability.LIQUIDATION_TOTALS,
     }
 
 

@@ -327,6 +327,7 @@ def test_module_constants() -> None:
             Capability.FUNDING_HISTORY,
             Capability.OPEN_INTEREST,
             Capability.ORDER_BOOK,
+            Capability.INSTRUMENTS,
         }
     )
 

@@ -132,7 +132,7 @@ def infer_funding_interval_hours(history: tuple[BinanceFundingRate, ...]) -> flo
     return funding_interval_hours(h.fundingTime for h in history)
 
 
-def to_funding(premium: BinancePremiumIndex, interval_hours: float) -> FundingRate:
+def to_funding(premium: BinancePremiumIndex, interval_hours: float, interval_note: str | None = None) -> FundingRate:
     return FundingRate(
         symbol=premium.symbol,
         rate=premium.lastFundingRate or 0.0,
@@ -140,6 +140,7 @@ def to_funding(premium: BinancePremiumIndex, interval_hours: float) -> FundingRa
         time=utc_from_ms(premium.time),
         next_funding_time=utc_from_ms(premium.nextFundingTime) if premium.nextFundingTime else None,
         mark_price=premium.markPrice,
+        interval_note=interval_note,
     )
 
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
-
-from aiodataloader import DataLoader
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from engine.market import OpenInterest, OrderBook, utc_from_ms
 from providers.binance.domain import PROVIDER, BinanceMarket, to_funding
 from providers.binance.raw import BinanceFuturesClient, binance_error_hook
-from providers.errors import InvalidSymbol, UpstreamError
+from providers.errors import UpstreamError
+from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS
 from providers.venue import Capability, MarketProvider
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine, Mapping
+    from collections.abc import Mapping, Sequence
 
     from engine.market import (
         Candle,
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         FundingRate,
         LongShortPoint,
         OpenInterestPoint,
+        SymbolInfo,
         Ticker24h,
     )
     from providers.binance.models import BinancePremiumIndex
@@ -34,67 +35,86 @@ DEFAULT_BASE_URL = "https://fapi.binance.com"
 RATE_LIMIT_PER_SECOND = 15.0
 
 
-def _batched(
-    one: Callable[[str], Awaitable[Any]],
-    every: Callable[[], Awaitable[Mapping[str, Any]]],
-    endpoint: str,
-) -> Callable[[list[str]], Coroutine[Any, Any, list[Any]]]:
-    """A DataLoader batch function: one symbol → the single-symbol route (a 300-byte answer); several →
-    the all-symbols route once."""
-
-    async def load(symbols: list[str]) -> list[Any]:
-        if len(symbols) == 1:
-            try:
-                return [await one(symbols[0])]
-            except UpstreamError as exc:
-                return [exc]
-        try:
-            by_symbol = await every()
-        except UpstreamError as exc:
-            return [exc for _ in symbols]
-        return [
-            by_symbol.get(s) or InvalidSymbol(PROVIDER, endpoint, f"{s} is not in the all-symbols answer")
-            for s in symbols
-        ]
-
-    return load
-
-
 class BinanceProvider(MarketProvider):
+    """Binance USD-M through the normalized interface. ``ticker/24hr`` and ``premiumIndex`` also answer
+    every symbol at once (TICKERS, FUNDINGS), so a request's concurrent symbols cost one call each."""
+
     name = PROVIDER
     capabilities = frozenset(
         {
             Capability.TICKER,
+            Capability.TICKERS,
             Capability.CANDLES,
             Capability.FUNDING,
+            Capability.FUNDINGS,
             Capability.FUNDING_HISTORY,
             Capability.OPEN_INTEREST,
             Capability.OPEN_INTEREST_HISTORY,
             Capability.LONG_SHORT_RATIO,
+            Capability.TOP_TRADER_POSITIONS,
             Capability.ORDER_BOOK,
+            Capability.INSTRUMENTS,
+        }
+    )
+    endpoints = MappingProxyType(
+        {
+            Capability.TICKER: "ticker24hr",
+            Capability.TICKERS: "ticker24hr.all",
+            Capability.CANDLES: "klines",
+            Capability.FUNDING: "premiumIndex",
+            Capability.FUNDINGS: "premiumIndex.all",
+            Capability.FUNDING_HISTORY: "fundingRate",
+            Capability.OPEN_INTEREST: "openInterest",
+            Capability.OPEN_INTEREST_HISTORY: "openInterestHist",
+            Capability.LONG_SHORT_RATIO: "globalLongShortAccountRatio",
+            Capability.TOP_TRADER_POSITIONS: "topLongShortPositionRatio",
+            Capability.ORDER_BOOK: "depth",
+            Capability.INSTRUMENTS: "exchangeInfo",
         }
     )
 
     def __init__(self, market: BinanceMarket) -> None:
         self.market = market
 
-    def per_request(self) -> BinanceRequestScope:
-        return BinanceRequestScope(self.market)
-
     async def _premium(self, symbol: str) -> BinancePremiumIndex:
         return await self.market.raw.premium_index(symbol)
 
+    async def _interval(self, instrument: Instrument) -> tuple[float, str | None]:
+        """The funding interval from the funding history's spacing (``premiumIndex`` does not carry it);
+        Binance's default, with a note saying so, when that call fails."""
+        try:
+            return await self.market.funding_interval_hours(instrument), None
+        except UpstreamError as exc:
+            hours = DEFAULT_FUNDING_INTERVAL_HOURS
+            return hours, f"{exc.describe()} (funding interval assumed {hours:g}h)"
+
     async def ticker(self, instrument: Instrument) -> Ticker24h:
         return await self.market.ticker(instrument)
+
+    async def tickers(self) -> Mapping[str, Ticker24h]:
+        return await self.market.tickers()
+
+    async def instruments(self) -> Mapping[str, SymbolInfo]:
+        return await self.market.listed()
 
     async def candles(self, instrument: Instrument, interval: CandleInterval, limit: int) -> tuple[Candle, ...]:
         return (await self.market.candles(instrument, interval, limit))[-limit:]
 
     async def funding(self, instrument: Instrument) -> FundingRate:
-        premium, interval = await asyncio.gather(
-            self._premium(instrument.for_provider(PROVIDER)), self.market.funding_interval_hours(instrument)
+        premium, (interval, note) = await asyncio.gather(
+            self._premium(instrument.for_provider(PROVIDER)), self._interval(instrument)
         )
-        return to_funding(premium, interval)
+        return to_funding(premium, interval, note)
+
+    async def fundings(self, instruments: Sequence[Instrument]) -> Mapping[str, FundingRate]:
+        """Every rate from one ``premiumIndex`` call; each symbol's interval from its (cached) history."""
+        premiums = {p.symbol: p for p in await self.market.raw.premium_indexes()}
+        listed = [i for i in instruments if i.for_provider(PROVIDER) in premiums]
+        intervals = await asyncio.gather(*(self._interval(i) for i in listed))
+        return {
+            i.canonical: to_funding(premiums[i.for_provider(PROVIDER)], hours, note)
+            for i, (hours, note) in zip(listed, intervals, strict=True)
+        }
 
     async def funding_history(self, instrument: Instrument, limit: int) -> tuple[FundingRate, ...]:
         return (await self.market.funding_history(instrument, limit))[-limit:]
@@ -117,6 +137,11 @@ class BinanceProvider(MarketProvider):
     ) -> tuple[LongShortPoint, ...]:
         return await self.market.global_long_short(instrument, interval, limit)
 
+    async def top_trader_positions(
+        self, instrument: Instrument, interval: CandleInterval, limit: int
+    ) -> tuple[LongShortPoint, ...]:
+        return await self.market.top_trader_positions(instrument, interval, limit)
+
     async def order_book(self, instrument: Instrument, depth: int) -> OrderBook:
         symbol = instrument.for_provider(PROVIDER)
         book = await self.market.raw.depth(symbol, limit=_depth_limit(depth))
@@ -126,36 +151,6 @@ class BinanceProvider(MarketProvider):
             asks=book.asks[:depth],
             time=utc_from_ms(book.E or book.T or 0),
         )
-
-
-class BinanceRequestScope(BinanceProvider):
-    """Binance for one request: concurrent single-symbol ``ticker/24hr`` and ``premiumIndex`` calls of the
-    request become one all-symbols call each (aiodataloader). Build it inside the running loop."""
-
-    def __init__(self, market: BinanceMarket) -> None:
-        super().__init__(market)
-        raw = market.raw
-
-        async def premiums() -> dict[str, BinancePremiumIndex]:
-            return {p.symbol: p for p in await raw.premium_indexes()}
-
-        self.ticker_loader: DataLoader[str, Ticker24h] = DataLoader(
-            _batched(market.ticker_by_symbol, market.tickers, "ticker24hr.all")
-        )
-        self.premium_loader: DataLoader[str, BinancePremiumIndex] = DataLoader(
-            _batched(raw.premium_index, premiums, "premiumIndex.all")
-        )
-
-    def per_request(self) -> BinanceRequestScope:
-        return self
-
-    async def _premium(self, symbol: str) -> BinancePremiumIndex:
-        premium: BinancePremiumIndex = await self.premium_loader.load(symbol)
-        return premium
-
-    async def ticker(self, instrument: Instrument) -> Ticker24h:
-        ticker: Ticker24h = await self.ticker_loader.load(instrument.for_provider(PROVIDER))
-        return ticker
 
 
 def _depth_limit(depth: int) -> int:

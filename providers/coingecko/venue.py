@@ -6,10 +6,11 @@ The score is the share of CoinGecko community votes that are "up" (0..100), time
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from providers.coingecko.domain import PROVIDER, CoinGeckoClient
-from providers.venue import SocialVenue
+from providers.venue import Capability, SocialVenue
 
 if TYPE_CHECKING:
     from providers.venue import MarketProvider, ProviderDeps
@@ -27,6 +28,7 @@ class CoinGeckoVenue(SocialVenue):
 
     name = PROVIDER
     keyed = False
+    endpoints = MappingProxyType({Capability.SOCIAL: "coins"})
     raw: CoinGeckoClient
 
     def __init__(self, client: CoinGeckoClient) -> None:

@@ -4,18 +4,27 @@ preferred for liquidations, ratios and OI when a key is set."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeVar
 
 from engine.market import OpenInterest
-from providers.coinglass.domain import DEFAULT_EXCHANGE, PROVIDER, CoinGlassClient
-from providers.coinglass.raw import FUNDING_RATE_EXCHANGE_LIST, OPEN_INTEREST_EXCHANGE_LIST, coinglass_error_hook
+from providers.coinglass.domain import DEFAULT_EXCHANGE, PROVIDER, CoinGlassClient, to_long_short
+from providers.coinglass.raw import (
+    FUNDING_RATE_EXCHANGE_LIST,
+    GLOBAL_ACCOUNT_RATIO_HISTORY,
+    LIQUIDATION_AGGREGATED_HISTORY,
+    OPEN_INTEREST_AGGREGATED_HISTORY,
+    OPEN_INTEREST_EXCHANGE_LIST,
+    TOP_POSITION_RATIO_HISTORY,
+    coinglass_error_hook,
+)
 from providers.errors import InvalidSymbol
 from providers.venue import Capability, MarketProvider
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from engine.market import CandleInterval, FundingRate, LongShortPoint, OpenInterestPoint
+    from engine.market import CandleInterval, FundingRate, LiquidationTotals, LongShortPoint, OpenInterestPoint
     from providers.symbols import Instrument
     from providers.venue import ProviderDeps
 
@@ -46,6 +55,8 @@ class CoinGlassProvider(MarketProvider):
     - OPEN_INTEREST: ``open-interest/exchange-list``, the ``All`` row (coins and USD), timed at receipt.
     - OPEN_INTEREST_HISTORY: ``open-interest/aggregated-history``, unit ``usd`` (CoinGlass gives notional).
     - LONG_SHORT_RATIO: ``global-long-short-account-ratio/history`` on Binance (percent of accounts long).
+    - TOP_TRADER_POSITIONS: ``top-long-short-position-ratio/history`` on Binance (percent of positions long).
+    - LIQUIDATION_TOTALS: ``liquidation/aggregated-history``, the last 24 h over the major venues.
 
     Liquidations are served as totals and bars (:class:`CoinGlassClient`), not as the individual orders
     that :meth:`MarketProvider.liquidations` promises, so LIQUIDATIONS is not claimed.
@@ -60,6 +71,18 @@ class CoinGlassProvider(MarketProvider):
             Capability.OPEN_INTEREST,
             Capability.OPEN_INTEREST_HISTORY,
             Capability.LONG_SHORT_RATIO,
+            Capability.TOP_TRADER_POSITIONS,
+            Capability.LIQUIDATION_TOTALS,
+        }
+    )
+    endpoints = MappingProxyType(
+        {
+            Capability.FUNDING: FUNDING_RATE_EXCHANGE_LIST.name,
+            Capability.OPEN_INTEREST: OPEN_INTEREST_EXCHANGE_LIST.name,
+            Capability.OPEN_INTEREST_HISTORY: OPEN_INTEREST_AGGREGATED_HISTORY.name,
+            Capability.LONG_SHORT_RATIO: GLOBAL_ACCOUNT_RATIO_HISTORY.name,
+            Capability.TOP_TRADER_POSITIONS: TOP_POSITION_RATIO_HISTORY.name,
+            Capability.LIQUIDATION_TOTALS: LIQUIDATION_AGGREGATED_HISTORY.name,
         }
     )
 
@@ -111,6 +134,17 @@ class CoinGlassProvider(MarketProvider):
         self, instrument: Instrument, interval: CandleInterval, limit: int
     ) -> tuple[LongShortPoint, ...]:
         return _last(await self.client.global_account_ratio_history(instrument, interval, limit=limit), limit)
+
+    async def top_trader_positions(
+        self, instrument: Instrument, interval: CandleInterval, limit: int
+    ) -> tuple[LongShortPoint, ...]:
+        series = await self.client.pair_series(
+            TOP_POSITION_RATIO_HISTORY, to_long_short, instrument, interval, limit=limit
+        )
+        return _last(series, limit)
+
+    async def liquidation_totals(self, instrument: Instrument) -> LiquidationTotals:
+        return await self.client.liquidations_24h(instrument)
 
 
 def build(deps: ProviderDeps) -> MarketProvider | None:

@@ -16,10 +16,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.market import Candle, CandleInterval, FundingRate, OrderBook, utc_from_ms
+from engine.market import Candle, CandleInterval, FundingRate, OrderBook, SymbolInfo, utc_from_ms
 
 if TYPE_CHECKING:
-    from providers.hyperliquid.models import HyperliquidCandle, HyperliquidFunding, HyperliquidL2Book, HyperliquidLevel
+    from providers.hyperliquid.models import (
+        HyperliquidAssetCtx,
+        HyperliquidCandle,
+        HyperliquidFunding,
+        HyperliquidL2Book,
+        HyperliquidLevel,
+    )
 
 PROVIDER = "hyperliquid"
 FUNDING_INTERVAL_HOURS = 1.0
@@ -79,3 +85,20 @@ def to_order_book(book: HyperliquidL2Book, symbol: str, depth: int | None = None
 
     bids, asks = book.levels
     return OrderBook(symbol=symbol, bids=levels(bids), asks=levels(asks), time=utc_from_ms(book.time))
+
+
+def to_listing(contexts: dict[str, HyperliquidAssetCtx]) -> dict[str, SymbolInfo]:
+    """Listed (not delisted) perpetuals by canonical symbol: Hyperliquid's coin ``BTC`` is our ``BTCUSDT``
+    (its perpetuals settle in USDC, the quote it reports)."""
+    return {
+        f"{coin}USDT": SymbolInfo(
+            symbol=f"{coin}USDT",
+            base_asset=coin,
+            quote_asset="USDC",
+            status="TRADING",
+            onboard_date=None,
+            contract_type="PERPETUAL",
+        )
+        for coin, ctx in contexts.items()
+        if not ctx.is_delisted
+    }

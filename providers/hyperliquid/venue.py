@@ -18,12 +18,12 @@ from providers.hyperliquid import domain
 from providers.hyperliquid.domain import FUNDING_INTERVAL_HOURS, INTERVALS, PROVIDER
 from providers.hyperliquid.raw import MAX_CANDLES, MAX_FUNDING_ROWS, HyperliquidClient, hyperliquid_error_hook
 from providers.normalize import clamp_limit
-from providers.venue import MarketProvider, interval_code
+from providers.venue import Capability, MarketProvider, interval_code
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
-    from engine.market import Candle, OrderBook
+    from engine.market import Candle, OrderBook, SymbolInfo
     from providers.hyperliquid.models import HyperliquidAssetCtx
     from providers.symbols import Instrument
     from providers.venue import ProviderDeps
@@ -41,7 +41,7 @@ class HyperliquidMarket(MarketProvider):
     which carry no time of their own, and anchors the candle and funding windows."""
 
     name = PROVIDER
-    capabilities = PERPETUALS_CORE
+    capabilities = PERPETUALS_CORE | {Capability.INSTRUMENTS}
     keyed = False
 
     def __init__(self, client: HyperliquidClient, clock: Callable[[], float] = time.time) -> None:
@@ -86,6 +86,10 @@ class HyperliquidMarket(MarketProvider):
             quote_volume=ctx.day_ntl_vlm,
             close_time=utc_from_ms(self._now_ms()),
         )
+
+    async def instruments(self) -> Mapping[str, SymbolInfo]:
+        """Every listed perpetual, from the same cached ``metaAndAssetCtxs`` read as ticker and funding."""
+        return domain.to_listing(await self.raw.meta_and_asset_ctxs())
 
     async def candles(self, instrument: Instrument, interval: CandleInterval, limit: int) -> tuple[Candle, ...]:
         return await self._window(instrument.for_provider(PROVIDER), interval, limit)

@@ -27,6 +27,7 @@ from engine.market import (
     OpenInterestPoint,
     OrderBook,
     PositionSide,
+    SymbolInfo,
     Ticker24h,
     Trade,
     utc_from_ms,
@@ -248,3 +249,23 @@ def to_trades(rows: tuple[OkxTrade, ...], ctval: float) -> tuple[Trade, ...]:
         )
         for r in oldest_first(rows, lambda r: r.ts)
     )
+
+
+def to_listing(instruments: tuple[OkxInstrument, ...]) -> dict[str, SymbolInfo]:
+    """Live USDT-margined linear swaps by canonical symbol (``BTC-USDT-SWAP`` → ``BTCUSDT``)."""
+    listing: dict[str, SymbolInfo] = {}
+    for row in instruments:
+        base, _, rest = row.instId.partition("-")
+        quote = rest.partition("-")[0]
+        if row.ctType != "linear" or row.state != "live" or quote != "USDT" or not base:
+            continue
+        listed = utc_from_ms(int(row.listTime)) if row.listTime.isdigit() else None
+        listing[f"{base}{quote}"] = SymbolInfo(
+            symbol=f"{base}{quote}",
+            base_asset=base,
+            quote_asset=quote,
+            status="TRADING",
+            onboard_date=listed,
+            contract_type="PERPETUAL",
+        )
+    return listing

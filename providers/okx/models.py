@@ -89,9 +89,12 @@ class OkxMarkPrice(VenueModel):
 
 
 class OkxInstrument(VenueModel):
-    instId: str
+    instId: str  # BTC-USDT-SWAP
     ctType: str = "linear"  # linear: ctVal counts coins; inverse: USD
     ctVal: OptFloat = None  # coins per contract
+    state: str = "live"  # live / suspend / preopen / test
+    settleCcy: str = ""  # USDT for USDT-margined swaps
+    listTime: str = ""  # epoch ms as a string
 
 
 class OkxLiquidationDetail(VenueModel):

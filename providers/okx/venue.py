@@ -23,6 +23,8 @@ from providers.okx.raw import (
 from providers.venue import Capability, MarketProvider, interval_code
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from engine.market import (
         Candle,
         CandleInterval,
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
         OpenInterest,
         OpenInterestPoint,
         OrderBook,
+        SymbolInfo,
         Ticker24h,
         Trade,
     )
@@ -57,6 +60,7 @@ class OkxProvider(MarketProvider):
         Capability.LONG_SHORT_RATIO,
         Capability.LIQUIDATIONS,
         Capability.TRADES,
+        Capability.INSTRUMENTS,
     }
 
     def __init__(self, client: OkxClient) -> None:
@@ -72,6 +76,11 @@ class OkxProvider(MarketProvider):
         """Every linear swap's ``ctVal`` in one call (the stream parsers need them synchronously)."""
         rows = await self.raw.instruments()
         return self._convert("public.instruments.all", rows, domain.contract_values)
+
+    async def instruments(self) -> Mapping[str, SymbolInfo]:
+        """Live USDT-margined linear swaps (the same cached answer as :meth:`contract_values`)."""
+        rows = await self.raw.instruments()
+        return self._convert("public.instruments.all", rows, domain.to_listing)
 
     async def mark_price(self, instrument: Instrument) -> float:
         return await self.raw.mark_price(instrument.for_provider(PROVIDER))
