@@ -178,3 +178,8 @@ def to_trades(rows: tuple[BybitTrade, ...]) -> tuple[Trade, ...]:
         )
         for r in oldest_first(rows, lambda r: r.time)
     )
+
+
+def to_tickers(answers: tuple[BybitTickers, ...]) -> dict[str, Ticker24h]:
+    """The all-symbols answer's USDT perpetuals by symbol (USDC perpetuals and dated futures left out)."""
+    return {a.ticker.symbol: to_ticker(a) for a in answers if a.ticker.symbol.endswith("USDT")}

@@ -58,6 +58,11 @@ class BybitTickers(VenueModel):
             raise ValueError("empty result.list")
         return cls.model_validate({"time": payload["time"], "ticker": rows[0]})
 
+    @classmethod
+    def every_row(cls, payload: Any) -> tuple[BybitTickers, ...]:
+        """The all-symbols answer: one of these per row, all at the answer's ``time``."""
+        return tuple(cls.model_validate({"time": payload["time"], "ticker": row}) for row in result_list(payload))
+
 
 class BybitKline(RowModel):
     """``[start, open, high, low, close, volume, turnover]``: volume in coins for linear, turnover in quote."""

@@ -83,6 +83,10 @@ def parse_tickers(payload: Any) -> BybitTickers:
     return BybitTickers.from_answer(payload)
 
 
+def parse_all_tickers(payload: Any) -> tuple[BybitTickers, ...]:
+    return BybitTickers.every_row(payload)
+
+
 def parse_klines(payload: Any) -> tuple[BybitKline, ...]:
     return result_rows(payload, BybitKline)
 
@@ -134,6 +138,21 @@ class BybitClient:
             endpoint="market.tickers",
             ttl=self._ttls.price,
             parse=parse_tickers,
+        )
+
+    async def all_tickers(self) -> tuple[BybitTickers, ...]:
+        """``GET /v5/market/tickers?category=linear`` without ``symbol``: every linear contract's row (USDT and
+        USDC perpetuals and dated futures), each paired with the answer's ``time``.
+
+        Docs: https://bybit-exchange.github.io/docs/v5/market/tickers ("symbol: Symbol name, uppercase only",
+        optional). Same rows as :meth:`tickers`, one per contract.
+        """
+        return await self._http.get(
+            "/v5/market/tickers",
+            {"category": "linear"},
+            endpoint="market.tickers.all",
+            ttl=self._ttls.price,
+            parse=parse_all_tickers,
         )
 
     async def kline(self, symbol: str, interval: str, limit: int) -> tuple[BybitKline, ...]:

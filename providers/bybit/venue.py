@@ -22,6 +22,8 @@ from providers.normalize import DEFAULT_FUNDING_INTERVAL_HOURS, clamp_limit
 from providers.venue import Capability, MarketProvider, interval_code
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from engine.market import (
         Candle,
         CandleInterval,
@@ -43,6 +45,7 @@ DEFAULT_BASE_URL = "https://api.bybit.com"
 RATE_LIMIT_PER_SECOND: float = 50.0
 _FUNDING_INTERVAL_SAMPLE = 10
 _TICKERS = "market.tickers"
+_ALL_TICKERS = "market.tickers.all"
 
 
 class BybitProvider(MarketProvider):
@@ -50,7 +53,13 @@ class BybitProvider(MarketProvider):
     one cached tickers answer."""
 
     name = PROVIDER
-    capabilities = PERPETUALS_CORE | {Capability.OPEN_INTEREST_HISTORY, Capability.LONG_SHORT_RATIO, Capability.TRADES}
+    capabilities = PERPETUALS_CORE | {
+        Capability.TICKERS,
+        Capability.FUNDINGS,
+        Capability.OPEN_INTEREST_HISTORY,
+        Capability.LONG_SHORT_RATIO,
+        Capability.TRADES,
+    }
 
     def __init__(self, client: BybitClient) -> None:
         self.raw = client
@@ -59,6 +68,28 @@ class BybitProvider(MarketProvider):
     async def ticker(self, instrument: Instrument) -> Ticker24h:
         answer = await self.raw.tickers(instrument.for_provider(PROVIDER))
         return self._convert(_TICKERS, answer, domain.to_ticker)
+
+    async def tickers(self) -> Mapping[str, Ticker24h]:
+        """Every USDT perpetual's ticker from one ``tickers`` call without a symbol."""
+        answers = await self.raw.all_tickers()
+        return self._convert(_ALL_TICKERS, answers, domain.to_tickers)
+
+    async def fundings(self, instruments: Sequence[Instrument]) -> Mapping[str, FundingRate]:
+        """Rates from the one all-symbols ``tickers`` call; a row without ``fundingIntervalHour`` takes the
+        single-symbol path (its interval from the funding history)."""
+        by_symbol = {a.ticker.symbol: a for a in await self.raw.all_tickers()}
+        rates: dict[str, FundingRate] = {}
+        for instrument in instruments:
+            answer = by_symbol.get(instrument.for_provider(PROVIDER))
+            if answer is None:
+                continue
+            interval = answer.ticker.fundingIntervalHour
+            rates[instrument.canonical] = (
+                self._convert(_ALL_TICKERS, answer, domain.to_funding, interval)
+                if interval is not None
+                else await self.funding(instrument)
+            )
+        return rates
 
     async def funding(self, instrument: Instrument) -> FundingRate:
         """Rate from the ticker; interval from ``fundingIntervalHour``, else the funding history's spacing."""

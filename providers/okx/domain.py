@@ -269,3 +269,8 @@ def to_listing(instruments: tuple[OkxInstrument, ...]) -> dict[str, SymbolInfo]:
             contract_type="PERPETUAL",
         )
     return listing
+
+
+def to_tickers(rows: tuple[OkxTicker, ...]) -> dict[str, Ticker24h]:
+    """The USDT-margined swaps of the all-swaps answer, by canonical symbol."""
+    return {t.symbol: t for t in (to_ticker(r) for r in rows if r.instId.endswith("-USDT-SWAP"))}

@@ -74,6 +74,10 @@ def parse_ticker(payload: Any) -> OkxTicker:
     return first_row(payload, OkxTicker)
 
 
+def parse_tickers(payload: Any) -> tuple[OkxTicker, ...]:
+    return data_rows(payload, OkxTicker)
+
+
 def parse_funding(payload: Any) -> OkxFundingRate:
     return first_row(payload, OkxFundingRate)
 
@@ -166,6 +170,20 @@ class OkxClient:
             endpoint="market.ticker",
             ttl=self._ttls.price,
             parse=parse_ticker,
+        )
+
+    async def tickers(self) -> tuple[OkxTicker, ...]:
+        """``GET /api/v5/market/tickers?instType=SWAP``: every perpetual swap's row (USDT and USD margined),
+        shaped like :meth:`ticker`'s.
+
+        Docs: https://www.okx.com/docs-v5/en/#order-book-trading-market-data-get-tickers.
+        """
+        return await self._http.get(
+            "/api/v5/market/tickers",
+            {"instType": "SWAP"},
+            endpoint="market.tickers",
+            ttl=self._ttls.price,
+            parse=parse_tickers,
         )
 
     async def candles(self, inst_id: str, bar: str, limit: int) -> tuple[OkxCandle, ...]:

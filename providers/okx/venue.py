@@ -61,6 +61,7 @@ class OkxProvider(MarketProvider):
         Capability.LIQUIDATIONS,
         Capability.TRADES,
         Capability.INSTRUMENTS,
+        Capability.TICKERS,
     }
 
     def __init__(self, client: OkxClient) -> None:
@@ -88,6 +89,11 @@ class OkxProvider(MarketProvider):
     async def ticker(self, instrument: Instrument) -> Ticker24h:
         row = await self.raw.ticker(instrument.for_provider(PROVIDER))
         return self._convert("market.ticker", row, domain.to_ticker)
+
+    async def tickers(self) -> Mapping[str, Ticker24h]:
+        """Every USDT-margined swap's ticker from one ``market/tickers?instType=SWAP`` call."""
+        rows = await self.raw.tickers()
+        return self._convert("market.tickers", rows, domain.to_tickers)
 
     async def candles(self, instrument: Instrument, interval: CandleInterval, limit: int) -> tuple[Candle, ...]:
         bar = interval_code(PROVIDER, "market.candles", interval, CANDLE_BARS)
