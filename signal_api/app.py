@@ -312,10 +312,9 @@ async def _load_contract_values(okx: OkxProvider, into: dict[str, float]) -> Non
 async def _warm_up(container: Container) -> None:
     """Fetch the symbol list once at start-up (cached 1 h): it opens the upstream connection and loads
     the HTTP stack's lazy imports, so the first user request pays one upstream round, not more."""
-    try:
-        await container.services.gateway.symbol_list()
-    except UpstreamError as exc:
-        log.warning("warm-up failed; the first request will fetch the symbol list", error=exc.describe())
+    listing = await container.services.gateway.symbol_list()  # never raises: failures are named in it
+    if not listing.available:
+        log.warning("warm-up failed; the first request will fetch the symbol list", error=listing.error)
 
 
 async def _replay_clock(replay_url: str) -> datetime:
