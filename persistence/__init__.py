@@ -45,6 +45,21 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     api_keys.created_at                 timestamp with time zone    NOT NULL
     api_keys.revoked_at                 timestamp with time zone    NULL
     api_keys.last_used_at               timestamp with time zone    NULL
+    signals_with_outcomes.id                    uuid                        NULL
+    signals_with_outcomes.symbol                text                        NULL
+    signals_with_outcomes.recommendation        text                        NULL
+    signals_with_outcomes.score                 double precision            NULL
+    signals_with_outcomes.confidence            double precision            NULL
+    signals_with_outcomes.mode                  text                        NULL
+    signals_with_outcomes.timeframe             text                        NULL
+    signals_with_outcomes.price                 double precision            NULL
+    signals_with_outcomes.generated_at          timestamp with time zone    NULL
+    signals_with_outcomes.recorded_at           timestamp with time zone    NULL
+    signals_with_outcomes.factors               jsonb                       NULL
+    signals_with_outcomes.data_quality          jsonb                       NULL
+    signals_with_outcomes.sources               jsonb                       NULL
+    signals_with_outcomes.data_quality_score    double precision            NULL
+    signals_with_outcomes.outcomes              jsonb                       NULL
     schema_migrations.version           integer                     NOT NULL
     schema_migrations.name              text                        NOT NULL
     schema_migrations.applied_at        timestamp with time zone    NOT NULL
@@ -58,10 +73,11 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     index api_keys_pkey                             api_keys (id)
     index api_keys_key_hash_key                     api_keys (key_hash)
     index schema_migrations_pkey                    schema_migrations (version)
-    function signal_outcomes_json(target uuid) returns jsonb
 
 ``signals.recommendation`` is LONG or SHORT (a CHECK constraint; a NEUTRAL is never stored);
 ``signal_outcomes.verdict`` is WIN, LOSS or FLAT; ``signal_outcomes.signal_id`` references
 ``signals.id`` (ON DELETE CASCADE). ``api_keys`` holds the service's API keys, only a SHA-256 of each
-(:mod:`~persistence.api_keys`).
+(:mod:`~persistence.api_keys`). ``signals_with_outcomes`` is a view (migration 0004): each signal with its
+outcomes as a jsonb array, the one definition the history page and the export read (views report every
+column as nullable).
 """

@@ -213,7 +213,7 @@ async def test_migrate_command_applies_then_reports_up_to_date(tmp_path: Path) -
             "applied 0001_signals",
             "applied 0002_outcomes",
             "applied 0003_api_keys",
-            "applied 0004_signal_outcomes_json",
+            "applied 0004_signals_with_outcomes",
         ]
         out = io.StringIO()
         await run_migrate(config, out)

@@ -38,12 +38,11 @@ ON CONFLICT (id) DO NOTHING
 RETURNING id;
 
 -- name: signals_page
--- Newest first, each with its outcomes (signal_outcomes_json, migration 0004); the keyset ($5, $6) is the
--- (generated_at, id) of the last row of the previous page.
+-- Newest first, each with its outcomes (the view signals_with_outcomes, migration 0004); the keyset
+-- ($5, $6) is the (generated_at, id) of the last row of the previous page.
 SELECT s.id, s.symbol, s.recommendation, s.score, s.confidence, s.mode, s.timeframe, s.price, s.generated_at,
-       s.factors, s.data_quality, s.sources, s.data_quality_score,
-       signal_outcomes_json(s.id) AS outcomes
-FROM signals AS s
+       s.factors, s.data_quality, s.sources, s.data_quality_score, s.outcomes
+FROM signals_with_outcomes AS s
 WHERE ($1::text IS NULL OR s.symbol = $1::text)
   AND ($2::text IS NULL OR s.recommendation = $2::text)
   AND ($3::timestamptz IS NULL OR s.generated_at >= $3::timestamptz)
@@ -84,12 +83,11 @@ WHERE o.horizon_hours = $1::int
   AND s.symbol = $2::text;
 
 -- name: export_signals
--- The whole history, oldest first, with its outcomes (signal_outcomes_json); streamed through a
+-- The whole history, oldest first, with its outcomes (signals_with_outcomes); streamed through a
 -- server-side cursor.
 SELECT s.id, s.symbol, s.recommendation, s.score, s.confidence, s.mode, s.timeframe, s.price, s.generated_at,
-       s.recorded_at, s.factors, s.data_quality, s.sources, s.data_quality_score,
-       signal_outcomes_json(s.id) AS outcomes
-FROM signals AS s
+       s.recorded_at, s.factors, s.data_quality, s.sources, s.data_quality_score, s.outcomes
+FROM signals_with_outcomes AS s
 WHERE ($1::text IS NULL OR s.symbol = $1::text)
   AND ($2::timestamptz IS NULL OR s.generated_at >= $2::timestamptz)
   AND ($3::timestamptz IS NULL OR s.generated_at < $3::timestamptz)
