@@ -30,7 +30,7 @@ from engine.market import Timeframe
 from providers.history_files import load_history
 from providers.symbols import InvalidSymbolFormat, parse_symbol
 from resolvers import backtest_worker
-from schema.errors import InvalidInput, invalid_input
+from resolvers.problems import InvalidArgument
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -276,23 +276,23 @@ async def resolve_backtest(
     start: datetime | None,
     end: datetime | None,
     walk_forward: bool = True,
-) -> BacktestReport | HistoryMissing | BacktestTimedOut | InvalidInput:
+) -> BacktestReport | HistoryMissing | BacktestTimedOut | InvalidArgument:
     """Validate, then run in a worker process under the service's wall-clock budget (see the module doc)."""
     try:
         parse_symbol(symbol)
     except InvalidSymbolFormat as exc:
-        return invalid_input("symbol", str(exc))
+        return InvalidArgument("symbol", str(exc))
     try:
         horizons_to_bars(horizons_hours)
     except ValueError as exc:
-        return invalid_input("horizonsHours", str(exc))
+        return InvalidArgument("horizonsHours", str(exc))
     start, end = as_utc(start), as_utc(end)
     if start is not None and end is not None and end < start:
-        return invalid_input("to", "`to` must not be before `from`")
+        return InvalidArgument("to", "`to` must not be before `from`")
     service = service_of(ctx)
     if service is None:
         return HistoryMissing("no backtest service is configured on this server", ())
     try:
         return await service.run(symbol, mode, horizons_hours, start, end, walk_forward=walk_forward)
     except ValueError as exc:  # e.g. a from/to window too short to walk forward
-        return invalid_input("from", str(exc))
+        return InvalidArgument("from", str(exc))

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from providers.errors import InvalidSymbol, UpstreamError
+from providers.symbols import InvalidSymbolFormat, parse_symbol
 from providers.venue import Capability
-from resolvers.gateway import DEFAULT_SOURCE_ORDER
+from resolvers.gateway import DEFAULT_SOURCE_ORDER, SymbolNotListed
+from resolvers.problems import InvalidArgument, UnknownSymbol, UpstreamDown
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from providers.registry import Registry
     from providers.symbols import Instrument
     from providers.venue import MarketProvider
+    from resolvers.context import RequestContext
 
 T = TypeVar("T")
 
@@ -121,3 +124,25 @@ async def market_view(
         generated_at=now,
         symbol_unknown=unknown and not funding and not oi,
     )
+
+
+async def resolve_market(
+    ctx: RequestContext, symbol: str
+) -> MarketView | InvalidArgument | UnknownSymbol | UpstreamDown:
+    """The ``market`` field: the symbol checked against every listing source, then :func:`market_view`
+    through this request's loaders; a problem when no venue lists it or none answered."""
+    gateway = ctx.services.gateway
+    try:
+        instrument = parse_symbol(symbol)
+    except InvalidSymbolFormat as exc:
+        return InvalidArgument("symbol", str(exc))
+    try:
+        await gateway.check_listed(instrument, ctx.loaders)
+    except SymbolNotListed as exc:
+        return UnknownSymbol(exc.symbol, str(exc))
+    view = await market_view(gateway.registry, instrument, gateway.now(), ctx.loaders.venue)
+    if view.symbol_unknown:
+        return UnknownSymbol(view.symbol, f"no venue lists {view.symbol}")
+    if view.ticker is None and not view.funding and not view.open_interest:
+        return UpstreamDown(f"no venue answered for {view.symbol}", view.failures)
+    return view

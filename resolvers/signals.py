@@ -1,49 +1,42 @@
-"""Signal resolvers: symbol text in, a Signal or a typed problem out. Thin: the gateway fetches, the
-engine scores, this module only translates between them and the GraphQL types."""
+"""Signal resolvers: symbol text in, an engine Signal or a domain problem out. Thin: the gateway fetches,
+the engine scores, the recorder stores; ``schema`` turns the result into GraphQL types."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING
 
-from engine import SignalRefused, compute_signal
+from engine import Signal, SignalRefused, compute_signal
 from providers.symbols import InvalidSymbolFormat, parse_symbol
 from resolvers.gateway import SymbolNotListed
-from schema.errors import InsufficientData, InvalidInput, SymbolNotFound, invalid_input, symbol_not_found
-from schema.types import DataQuality, Signal
+from resolvers.problems import InvalidArgument, NotEnoughData, UnknownSymbol
 
 if TYPE_CHECKING:
     from engine import Mode
     from engine.market import Timeframe
     from resolvers.context import RequestContext
 
-SignalOutcome = Signal | InvalidInput | SymbolNotFound | InsufficientData
+SignalOutcome = Signal | InvalidArgument | UnknownSymbol | NotEnoughData
 
 
 async def resolve_signal(ctx: RequestContext, symbol: str, mode: Mode, timeframe: Timeframe) -> SignalOutcome:
     try:
         instrument = parse_symbol(symbol)
     except InvalidSymbolFormat as exc:
-        return invalid_input("symbol", str(exc))
+        return InvalidArgument("symbol", str(exc))
     try:
         snapshot = await ctx.services.gateway.snapshot(instrument, timeframe, ctx.loaders)
     except SymbolNotListed as exc:
-        return symbol_not_found(exc.symbol, str(exc))
+        return UnknownSymbol(exc.symbol, str(exc))
     try:
         computed = compute_signal(snapshot, mode)
     except SignalRefused as exc:
-        return InsufficientData(
-            code=exc.code,
-            message=exc.message,
-            symbol=instrument.canonical,
-            missing=list(exc.missing),
-            data_quality=DataQuality.of(exc.data_quality),
-        )
+        return NotEnoughData(exc.code, exc.message, instrument.canonical, exc.missing, exc.data_quality)
     if ctx.services.recorder is not None:
         # durable before it is sent: every path that answers a signal (signal, signals, /invoke,
         # signalUpdates) comes through here
         await ctx.services.recorder.persist(computed)
-    return Signal.of(computed)
+    return computed
 
 
 async def resolve_signals(
@@ -52,6 +45,5 @@ async def resolve_signals(
     """Every symbol in one concurrent round; the per-request loaders batch the all-symbol endpoints."""
     limit = ctx.services.max_symbols_per_request
     if not symbols or len(symbols) > limit:
-        problem = invalid_input("symbols", f"give between 1 and {limit} symbols, not {len(symbols)}")
-        return [problem]
+        return [InvalidArgument("symbols", f"give between 1 and {limit} symbols, not {len(symbols)}")]
     return list(await asyncio.gather(*(resolve_signal(ctx, s, mode, timeframe) for s in symbols)))

@@ -16,7 +16,8 @@ from strawberry.types import Info  # noqa: TC002 - strawberry reads annotations 
 from engine import DEFAULT_MODE, Mode
 from resolvers.backtest import DEFAULT_HORIZONS_HOURS, BacktestTimedOut, HistoryMissing, resolve_backtest
 from resolvers.context import RequestContext  # noqa: TC001
-from schema.errors import InvalidInput, Problem
+from resolvers.problems import InvalidArgument
+from schema.errors import InvalidInput, Problem, problem
 from schema.types import ModeEnum
 
 if TYPE_CHECKING:
@@ -256,6 +257,6 @@ class BacktestQuery:
             return BacktestTimeout(
                 code="BACKTEST_TIMEOUT", message=result.message, timeout_seconds=result.timeout_seconds
             )
-        if isinstance(result, InvalidInput):
-            return result
+        if isinstance(result, InvalidArgument):
+            return problem(result)
         return BacktestResult.of(result)

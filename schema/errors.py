@@ -6,8 +6,11 @@ Unexpected exceptions never reach clients: they are masked as ``INTERNAL_SERVER_
 
 from __future__ import annotations
 
+from typing import overload
+
 import strawberry
 
+from resolvers import problems
 from schema.types import DataQuality
 
 
@@ -56,3 +59,38 @@ class CapabilityUnsupported(Problem):
 @strawberry.type(description="No exchange or data vendor by that name (see `exchanges`).")
 class ExchangeNotFound(Problem):
     name: str
+
+
+@overload
+def problem(p: problems.InvalidArgument) -> InvalidInput: ...
+@overload
+def problem(p: problems.UnknownSymbol) -> SymbolNotFound: ...
+@overload
+def problem(p: problems.NotEnoughData) -> InsufficientData: ...
+@overload
+def problem(p: problems.UpstreamDown) -> UpstreamUnavailable: ...
+@overload
+def problem(p: problems.UnsupportedCapability) -> CapabilityUnsupported: ...
+@overload
+def problem(p: problems.UnknownExchange) -> ExchangeNotFound: ...
+def problem(
+    p: problems.Problem,
+) -> InvalidInput | SymbolNotFound | InsufficientData | UpstreamUnavailable | CapabilityUnsupported | ExchangeNotFound:
+    """The GraphQL union member for a resolver's domain problem (overloaded: a union in, the union out)."""
+    match p:
+        case problems.InvalidArgument():
+            return invalid_input(p.field, p.message)
+        case problems.UnknownSymbol():
+            return symbol_not_found(p.symbol, p.message)
+        case problems.NotEnoughData():
+            quality = DataQuality.of(p.data_quality) if p.data_quality is not None else None
+            return InsufficientData(
+                code=p.code, message=p.message, symbol=p.symbol, missing=list(p.missing), data_quality=quality
+            )
+        case problems.UpstreamDown():
+            return UpstreamUnavailable(code=p.code, message=p.message, failed_sources=list(p.failed_sources))
+        case problems.UnsupportedCapability():
+            return CapabilityUnsupported(code=p.code, message=p.message, exchange=p.exchange, capability=p.capability)
+        case problems.UnknownExchange():
+            return ExchangeNotFound(code=p.code, message=p.message, name=p.name)
+    raise TypeError(f"no GraphQL type for {type(p).__name__}")  # pragma: no cover - a new Problem needs a case

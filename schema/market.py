@@ -12,31 +12,23 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info  # noqa: TC002
 
-from engine.market import CandleInterval, FundingRate, OpenInterest
-from providers.symbols import InvalidSymbolFormat, parse_symbol
-from providers.venue import Capability, MarketProvider
 from resolvers.context import RequestContext  # noqa: TC001
-from resolvers.exchange import call_venue, check_limit, parse_interval
-from resolvers.gateway import SymbolNotListed
-from resolvers.market import market_view
+from resolvers.exchange import Capability, Series, VenueApi, exchange, exchange_statuses
+from resolvers.market import resolve_market
+from resolvers.problems import Problem
 from schema.errors import (
     CapabilityUnsupported,
     ExchangeNotFound,
     InvalidInput,
     SymbolNotFound,
     UpstreamUnavailable,
-    invalid_input,
-    symbol_not_found,
+    problem,
 )
 
 if TYPE_CHECKING:
-    from engine.market import Candle, OpenInterestPoint
+    from engine.market import Candle, FundingRate, OpenInterest, OpenInterestPoint
 
 CapabilityEnum = strawberry.enum(Capability, name="Capability", description="What a provider can serve.")
-
-
-def _sorted_capabilities(venue: MarketProvider) -> list[Capability]:
-    return sorted(venue.capabilities, key=lambda c: c.value)
 
 
 def _ms(moment: datetime) -> float:
@@ -72,6 +64,10 @@ class VenueOpenInterest:
     coins: float
     usd: float | None
     time: datetime
+
+    @classmethod
+    def of(cls, venue: str, oi: OpenInterest) -> VenueOpenInterest:
+        return cls(venue=venue, coins=oi.coins, usd=oi.usd, time=oi.time)
 
 
 @strawberry.type
@@ -111,13 +107,14 @@ class CandleSeries:
     rows: list[list[float]]
 
     @classmethod
-    def of(cls, exchange: str, symbol: str, interval: CandleInterval, candles: tuple[Candle, ...]) -> CandleSeries:
+    def of(cls, series: Series[Candle]) -> CandleSeries:
+        assert series.interval is not None
         return cls(
-            exchange=exchange,
-            symbol=symbol,
-            interval=interval.value,
+            exchange=series.exchange,
+            symbol=series.symbol,
+            interval=series.interval.value,
             columns=["openTime", "open", "high", "low", "close", "volume"],
-            rows=[[_ms(c.open_time), c.open, c.high, c.low, c.close, c.volume] for c in candles],
+            rows=[[_ms(c.open_time), c.open, c.high, c.low, c.close, c.volume] for c in series.items],
         )
 
 
@@ -131,13 +128,13 @@ class OpenInterestSeries:
     rows: list[list[float | None]]
 
     @classmethod
-    def of(
-        cls, exchange: str, symbol: str, period: CandleInterval, points: tuple[OpenInterestPoint, ...]
-    ) -> OpenInterestSeries:
+    def of(cls, series: Series[OpenInterestPoint]) -> OpenInterestSeries:
+        assert series.interval is not None
+        points = series.items
         return cls(
-            exchange=exchange,
-            symbol=symbol,
-            period=period.value,
+            exchange=series.exchange,
+            symbol=series.symbol,
+            period=series.interval.value,
             unit=points[0].unit if points else "coin",
             columns=["time", "openInterest", "openInterestUsd"],
             rows=[[_ms(p.time), p.open_interest, p.open_interest_usd] for p in points],
@@ -152,12 +149,12 @@ class FundingSeries:
     rows: list[list[float]]
 
     @classmethod
-    def of(cls, exchange: str, symbol: str, history: tuple[FundingRate, ...]) -> FundingSeries:
+    def of(cls, series: Series[FundingRate]) -> FundingSeries:
         return cls(
-            exchange=exchange,
-            symbol=symbol,
+            exchange=series.exchange,
+            symbol=series.symbol,
             columns=["time", "rate", "intervalHours", "rate8h"],
-            rows=[[_ms(f.time), f.rate, f.interval_hours, f.rate_8h_equivalent] for f in history],
+            rows=[[_ms(f.time), f.rate, f.interval_hours, f.rate_8h_equivalent] for f in series.items],
         )
 
 
@@ -173,56 +170,34 @@ FundingHistoryResult = Annotated[FundingSeries | VenueProblem, strawberry.union(
 class Exchange:
     name: str
     capabilities: list[CapabilityEnum]  # type: ignore[valid-type]
-    venue: strawberry.Private[MarketProvider]
+    venue: strawberry.Private[VenueApi]
 
     @strawberry.field(description="Oldest-first candles; interval 1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d 1w.")
     async def candles(self, symbol: str, interval: str = "1h", limit: int = 200) -> CandlesResult:
-        parsed = parse_interval(interval)
-        if isinstance(parsed, InvalidInput):
-            return parsed
-        if (problem := check_limit(limit)) is not None:
-            return problem
-        result = await call_venue(self.venue, symbol, lambda i: self.venue.candles(i, parsed, limit))
-        if isinstance(result, tuple):
-            return CandleSeries.of(self.name, parse_symbol(symbol).canonical, parsed, result)
-        return result
+        result = await self.venue.candles(symbol, interval, limit)
+        return problem(result) if isinstance(result, Problem) else CandleSeries.of(result)
 
     @strawberry.field(description="Current open interest in coins and USD.")
     async def open_interest(self, symbol: str) -> OpenInterestResult:
-        result = await call_venue(self.venue, symbol, self.venue.open_interest)
-        if not isinstance(result, OpenInterest):
-            return result
-        return VenueOpenInterest(venue=self.name, coins=result.coins, usd=result.usd, time=result.time)
+        result = await self.venue.open_interest(symbol)
+        return problem(result) if isinstance(result, Problem) else VenueOpenInterest.of(self.name, result)
 
     @strawberry.field(description="Open interest history, oldest-first.")
     async def open_interest_history(
         self, symbol: str, period: str = "1h", limit: int = 30
     ) -> OpenInterestHistoryResult:
-        parsed = parse_interval(period, "period")
-        if isinstance(parsed, InvalidInput):
-            return parsed
-        if (problem := check_limit(limit)) is not None:
-            return problem
-        result = await call_venue(self.venue, symbol, lambda i: self.venue.open_interest_history(i, parsed, limit))
-        if isinstance(result, tuple):
-            return OpenInterestSeries.of(self.name, parse_symbol(symbol).canonical, parsed, result)
-        return result
+        result = await self.venue.open_interest_history(symbol, period, limit)
+        return problem(result) if isinstance(result, Problem) else OpenInterestSeries.of(result)
 
     @strawberry.field(description="The current funding rate with its interval and 8-hour equivalent.")
     async def funding(self, symbol: str) -> FundingResult:
-        result = await call_venue(self.venue, symbol, self.venue.funding)
-        if not isinstance(result, FundingRate):
-            return result
-        return VenueFunding.of(self.name, result)
+        result = await self.venue.funding(symbol)
+        return problem(result) if isinstance(result, Problem) else VenueFunding.of(self.name, result)
 
     @strawberry.field(description="Settled funding rates, oldest-first.")
     async def funding_history(self, symbol: str, limit: int = 30) -> FundingHistoryResult:
-        if (problem := check_limit(limit)) is not None:
-            return problem
-        result = await call_venue(self.venue, symbol, lambda i: self.venue.funding_history(i, limit))
-        if isinstance(result, tuple):
-            return FundingSeries.of(self.name, parse_symbol(symbol).canonical, result)
-        return result
+        result = await self.venue.funding_history(symbol, limit)
+        return problem(result) if isinstance(result, Problem) else FundingSeries.of(result)
 
 
 @strawberry.type(description="A known provider and whether it is enabled here.")
@@ -240,28 +215,10 @@ ExchangeResult = Annotated[Exchange | ExchangeNotFound, strawberry.union("Exchan
 class MarketQuery:
     @strawberry.field(description="Price, 24 h change and volume, funding, open interest and ratios across venues.")
     async def market(self, info: Info[RequestContext, None], symbol: str) -> MarketResult:
-        gateway = info.context.services.gateway
-        try:
-            instrument = parse_symbol(symbol)
-        except InvalidSymbolFormat as exc:
-            return invalid_input("symbol", str(exc))
-        registry = gateway.registry
-        if registry is None:  # pragma: no cover - the composition root always builds one
-            return UpstreamUnavailable(code="UPSTREAM_UNAVAILABLE", message="no venues configured", failed_sources=[])
-        try:
-            await gateway.check_listed(instrument, info.context.loaders)
-        except SymbolNotListed as exc:
-            return symbol_not_found(exc.symbol, str(exc))
-        view = await market_view(registry, instrument, gateway.now(), info.context.loaders.venue)
-        if view.symbol_unknown:
-            return symbol_not_found(view.symbol, f"no venue lists {view.symbol}")
+        view = await resolve_market(info.context, symbol)
+        if isinstance(view, Problem):
+            return problem(view)
         ticker = view.ticker
-        if ticker is None and not view.funding and not view.open_interest:
-            return UpstreamUnavailable(
-                code="UPSTREAM_UNAVAILABLE",
-                message=f"no venue answered for {view.symbol}",
-                failed_sources=list(view.failures),
-            )
         return Market(
             symbol=view.symbol,
             price=ticker.value.last_price if ticker else None,
@@ -269,10 +226,7 @@ class MarketQuery:
             change_24h_pct=ticker.value.price_change_pct if ticker else None,
             volume_24h_usd=ticker.value.quote_volume if ticker else None,
             funding=[VenueFunding.of(s.venue, s.value) for s in view.funding],
-            open_interest=[
-                VenueOpenInterest(venue=s.venue, coins=s.value.coins, usd=s.value.usd, time=s.value.time)
-                for s in view.open_interest
-            ],
+            open_interest=[VenueOpenInterest.of(s.venue, s.value) for s in view.open_interest],
             open_interest_total_usd=view.open_interest_total_usd,
             long_short=[
                 VenueLongShort(
@@ -289,30 +243,14 @@ class MarketQuery:
 
     @strawberry.field(description="Every known exchange and data vendor, enabled or not, with its capabilities.")
     def exchanges(self, info: Info[RequestContext, None]) -> list[ExchangeStatus]:
-        registry = info.context.services.gateway.registry
-        if registry is None:  # pragma: no cover
-            return []
         return [
-            ExchangeStatus(
-                name=name,
-                enabled=name in registry.providers,
-                status=status,
-                capabilities=_sorted_capabilities(registry.providers[name]) if name in registry.providers else [],
-            )
-            for name, status in registry.status.items()
+            ExchangeStatus(name=s.name, enabled=s.enabled, status=s.status, capabilities=list(s.capabilities))
+            for s in exchange_statuses(info.context.services.gateway.registry)
         ]
 
     @strawberry.field(description="One venue's data: candles, openInterest, openInterestHistory, funding, ...")
     def exchange(self, info: Info[RequestContext, None], name: str) -> ExchangeResult:
-        registry = info.context.services.gateway.registry
-        venue = registry.providers.get(name.strip().lower()) if registry is not None else None
-        if venue is None:
-            known = ", ".join(registry.status) if registry is not None else ""
-            disabled = registry is not None and name.strip().lower() in registry.status
-            message = (
-                f"{name} is disabled here: {registry.status[name.strip().lower()]}"
-                if disabled
-                else f"unknown exchange {name!r}; known: {known}"
-            )
-            return ExchangeNotFound(code="EXCHANGE_NOT_FOUND", message=message, name=name)
-        return Exchange(name=venue.name, capabilities=_sorted_capabilities(venue), venue=venue)
+        found = exchange(info.context.services.gateway.registry, name)
+        if isinstance(found, Problem):
+            return problem(found)
+        return Exchange(name=found.name, capabilities=list(found.capabilities), venue=found)
