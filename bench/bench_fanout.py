@@ -65,19 +65,20 @@ def serve(mode: str, port: int, rate: float) -> None:
         from strawberry.asgi import GraphQL
 
         from resolvers.broker import InProcessBroker
+        from resolvers.streams import StreamServices
         from schema.query import Query
-        from schema.subscriptions import STREAMS_KEY, LeakFreeExecutionContext, StreamServices, Subscription
+        from schema.subscriptions import LeakFreeExecutionContext, Subscription
 
         broker = InProcessBroker()
         streams = StreamServices(broker=broker, hub=SimpleNamespace(acquire=lambda key: lambda: None))
-        services = SimpleNamespace(extras={STREAMS_KEY: streams}, max_symbols_per_request=50)
+        services = SimpleNamespace(streams=streams, max_symbols_per_request=50)
         schema = strawberry.Schema(
             query=Query, subscription=Subscription, execution_context_class=LeakFreeExecutionContext
         )
 
         class View(GraphQL[Any, None]):
             async def get_context(self, request: Any, response: Any) -> Any:
-                return SimpleNamespace(services=services, extras={})
+                return SimpleNamespace(services=services, active_subscriptions=0)
 
             def encode_json(self, data: object) -> bytes:
                 return orjson.dumps(data)
@@ -87,7 +88,7 @@ def serve(mode: str, port: int, rate: float) -> None:
 
             class Handler(SharedFanoutHandler[Any, None]):
                 def shared_context(self) -> object:
-                    return SimpleNamespace(services=services, extras={})
+                    return SimpleNamespace(services=services, active_subscriptions=0)
 
             class SharedView(View):
                 graphql_transport_ws_handler_class = Handler

@@ -1,6 +1,6 @@
 """The backtest service (history directory, worker processes, cached reports) and the ``backtest`` resolver.
 
-The composition root registers one :class:`BacktestService` as ``Services.extras["backtest"]``; the
+The composition root builds one :class:`BacktestService` as ``Services.backtest``; the
 GraphQL resolver and the CLI both go through it. A run costs about 1.5 s of CPU, pure Python: in a
 thread it would hold the GIL and starve the event loop, so the resolver runs it in a worker *process*
 (:meth:`BacktestService.run`), under a wall-clock budget (``timeout_seconds``, answered with
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-EXTRAS_KEY = "backtest"
 DEFAULT_HORIZONS_HOURS = (4, 24)
 MAX_HORIZON_HOURS = 24 * 14
 DEFAULT_TIMEOUT_SECONDS = 20.0
@@ -263,11 +262,6 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-def service_of(ctx: RequestContext) -> BacktestService | None:
-    service = ctx.services.extras.get(EXTRAS_KEY)
-    return service if isinstance(service, BacktestService) else None
-
-
 async def resolve_backtest(
     ctx: RequestContext,
     symbol: str,
@@ -289,7 +283,7 @@ async def resolve_backtest(
     start, end = as_utc(start), as_utc(end)
     if start is not None and end is not None and end < start:
         return InvalidArgument("to", "`to` must not be before `from`")
-    service = service_of(ctx)
+    service = ctx.services.backtest
     if service is None:
         return HistoryMissing("no backtest service is configured on this server", ())
     try:

@@ -9,7 +9,10 @@ from resolvers.loaders import Loaders
 
 if TYPE_CHECKING:
     from engine import Signal
+    from resolvers.backtest import BacktestService
     from resolvers.gateway import MarketGateway
+    from resolvers.history import HistoryService
+    from resolvers.streams import StreamServices
 
 
 class SignalRecorder(Protocol):
@@ -25,12 +28,16 @@ class SignalRecorder(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """Process-wide services built once by the composition root."""
+    """Process-wide services built by the composition root (``signal_api.container``); the ones that open
+    asynchronously in the lifespan (history, streams) are attached there with ``Container.attach_*``.
+    ``None`` means the area is off in this process and its fields answer a typed problem."""
 
     gateway: MarketGateway
     max_symbols_per_request: int = 50
     recorder: SignalRecorder | None = None
-    extras: dict[str, Any] = field(default_factory=dict)  # area services (history, backtest) by name
+    backtest: BacktestService | None = None
+    history: HistoryService | None = None  # signalHistory, signalPerformance, symbolInsights
+    streams: StreamServices | None = None  # the subscriptions' broker and hub
 
 
 @dataclass(slots=True)
@@ -40,6 +47,7 @@ class RequestContext:
     request: Any = None
     response: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+    active_subscriptions: int = 0  # this connection's running subscriptions (a WebSocket's context lives as long)
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload (its API key)
 
     @classmethod

@@ -2,8 +2,8 @@
 
 The GraphQL types live in :mod:`schema.history`; this module returns domain values and raises
 :class:`HistoryUnavailableError` (history disabled, or the database down) or :class:`InvalidArgument`,
-which the schema turns into typed problems. The history service is found in
-``services.extras["history"]``; absent means history is disabled.
+which the schema turns into typed problems. The history service is ``Services.history``; ``None``
+means history is disabled.
 """
 
 from __future__ import annotations
@@ -12,26 +12,44 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import structlog
 
 from engine.modes import Recommendation
-from persistence.analytics import HORIZONS_HOURS
+from persistence.analytics import HORIZONS_HOURS, FactorAgreement, GroupPerformance, Insights, PerformanceReport
 from persistence.db import DATABASE_ERRORS, is_unavailable
-from persistence.repository import Keyset
+from persistence.repository import Keyset, Page
+from persistence.rows import StoredSignal
 from providers.symbols import InvalidSymbolFormat, parse_symbol
+from resolvers.problems import InvalidArgument
 
 if TYPE_CHECKING:
     from engine.modes import Mode
-    from persistence.analytics import Insights, PerformanceReport
-    from persistence.repository import Page, SignalRepository
+    from persistence.repository import SignalRepository
     from resolvers.context import RequestContext
+
+# The history's results are the persistence layer's read models; ``schema.history`` reads them from here.
+__all__ = [
+    "FactorAgreement",
+    "GroupPerformance",
+    "HistoryService",
+    "HistoryUnavailableError",
+    "Insights",
+    "InvalidArgument",
+    "Page",
+    "PerformanceReport",
+    "StoredSignal",
+    "cursor_of",
+    "encode_cursor",
+    "signal_history",
+    "signal_performance",
+    "symbol_insights",
+]
 
 log = structlog.get_logger(__name__)
 
-HISTORY_KEY: Final = "history"
 MAX_PAGE_SIZE = 100
 MAX_RECENT = 50
 _CURSOR_PREFIX = "sh1:"
@@ -39,7 +57,7 @@ _CURSOR_PREFIX = "sh1:"
 
 @dataclass(frozen=True, slots=True)
 class HistoryService:
-    """What the history fields need; put in ``Services.extras["history"]`` by the composition root."""
+    """What the history fields need; attached as ``Services.history`` by the composition root."""
 
     signals: SignalRepository
 
@@ -48,17 +66,15 @@ class HistoryUnavailableError(Exception):
     pass
 
 
-class InvalidArgument(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
 def encode_cursor(keyset: Keyset) -> str:
     """Opaque to clients: base64url of the last row's ``generated_at`` and ``id``."""
     raw = f"{_CURSOR_PREFIX}{keyset.generated_at.isoformat()}|{keyset.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def cursor_of(stored: StoredSignal) -> str:
+    """The cursor that pages on after ``stored``."""
+    return encode_cursor(Keyset(stored.row.generated_at, stored.row.id))
 
 
 def decode_cursor(cursor: str) -> Keyset:
@@ -76,8 +92,8 @@ def decode_cursor(cursor: str) -> Keyset:
 
 
 def _service(ctx: RequestContext) -> HistoryService:
-    service = ctx.services.extras.get(HISTORY_KEY)
-    if not isinstance(service, HistoryService):
+    service = ctx.services.history
+    if service is None:
         raise HistoryUnavailableError("signal history is disabled on this server")
     return service
 

@@ -2,7 +2,7 @@
 
 Attribute-only output types built from ``engine.backtest.BacktestReport``; the work happens in
 ``resolvers.backtest`` (the history directory, the worker processes and the cache live in
-``Services.extras["backtest"]``). No answer names a server path.
+``Services.backtest``). No answer names a server path.
 """
 
 from __future__ import annotations

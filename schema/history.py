@@ -18,11 +18,11 @@ from strawberry.types import Info  # noqa: TC002 - strawberry reads annotations 
 from engine.market import Timeframe
 from engine.modes import Mode, Recommendation
 from engine.outcomes import Verdict
-from persistence.repository import Keyset
 from resolvers.context import RequestContext  # noqa: TC001
 from resolvers.history import (
     HistoryUnavailableError,
     InvalidArgument,
+    cursor_of,
     encode_cursor,
     signal_history,
     signal_performance,
@@ -33,10 +33,8 @@ from schema.types import ModeEnum, RecommendationEnum, TimeframeEnum
 
 if TYPE_CHECKING:
     from engine.stats import Interval
-    from persistence.analytics import FactorAgreement as EngineFactorAgreement
-    from persistence.analytics import GroupPerformance, Insights, PerformanceReport
-    from persistence.repository import Page
-    from persistence.rows import StoredSignal
+    from resolvers.history import FactorAgreement as EngineFactorAgreement
+    from resolvers.history import GroupPerformance, Insights, Page, PerformanceReport, StoredSignal
 
 
 @strawberry.type(description="Signal history is disabled on this server, or its database is not answering.")
@@ -182,7 +180,7 @@ class SignalHistoryConnection:
 
     @classmethod
     def of(cls, page: Page) -> SignalHistoryConnection:
-        edges = [SignalHistoryEdge(cursor=encode_cursor(_keyset(s)), node=HistorySignal.of(s)) for s in page.items]
+        edges = [SignalHistoryEdge(cursor=cursor_of(s), node=HistorySignal.of(s)) for s in page.items]
         end = page.end
         return cls(
             edges=edges,
@@ -190,10 +188,6 @@ class SignalHistoryConnection:
                 has_next_page=page.has_next_page, end_cursor=encode_cursor(end) if end is not None else None
             ),
         )
-
-
-def _keyset(stored: StoredSignal) -> Keyset:
-    return Keyset(stored.row.generated_at, stored.row.id)
 
 
 @strawberry.type(description="Evaluated signals of one group. FLAT counts as not a win.")

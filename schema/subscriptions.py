@@ -1,7 +1,7 @@
 """Root subscription fields: live liquidations, large trades, candles and signal updates.
 
-Sources come from ``services.extras["streams"]``, a :class:`StreamServices` (the broker the ingestion
-publishes to and the hub that opens upstream sockets). Each subscription acquires the stream keys it
+Sources come from ``Services.streams``, a :class:`resolvers.streams.StreamServices` (the broker the
+ingestion publishes to and the hub that opens upstream sockets). Each subscription acquires the stream keys it
 needs from the hub (released when it ends), reads one bounded broker subscription (drop-oldest, so a
 slow client loses old events rather than holding memory) and applies its filters before anything is
 executed.
@@ -23,12 +23,10 @@ executor its own memo; a schema serving subscriptions must be built with
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import dataclasses
 from collections.abc import AsyncGenerator  # noqa: TC003 - strawberry reads resolver annotations at runtime
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -36,45 +34,22 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info  # noqa: TC002 - strawberry reads annotations at runtime
 
 from engine import DEFAULT_MODE, Mode
-from engine.market import CandleInterval, CandleUpdate, Liquidation, Timeframe, Trade
-from providers.streams import StreamKey, StreamKind
-from providers.symbols import InvalidSymbolFormat, parse_symbol
-from resolvers.context import RequestContext
-from resolvers.signals import resolve_signal
-from schema.errors import InvalidInput, SymbolNotFound
+from engine.market import Timeframe
+from resolvers import streams
+from resolvers.context import RequestContext  # noqa: TC001
+from resolvers.problems import Problem
 from schema.types import ModeEnum, Signal, TimeframeEnum
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator
+    from collections.abc import Callable
 
     from graphql.execution import Executor
 
-    from resolvers.broker import Broker
-    from resolvers.broker import Subscription as BrokerSubscription
+    from engine.market import CandleUpdate, Liquidation, Trade
 
-STREAMS_KEY = "streams"
-ACTIVE_KEY = "active_subscriptions"
 DEFAULT_TIMEFRAME = Timeframe.H4
-
-
-class StreamHubLike(Protocol):
-    """What fan-out needs from :class:`providers.streams.hub.StreamHub`."""
-
-    def acquire(self, key: StreamKey) -> Callable[[], None]: ...
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class StreamServices:
-    """Registered by the composition root as ``services.extras["streams"]``."""
-
-    broker: Broker
-    hub: StreamHubLike
-    venues: tuple[str, ...] = ("binance",)  # the default when a subscription names none
-    max_subscriptions_per_connection: int = 20
-    buffer_size: int = 256  # per subscription; the oldest events go first when it is full
-    signal_interval_seconds: float = 60.0  # signalUpdates re-evaluates at least this often
-    liquidation_min_value_usd: float = 5_000.0  # liquidations' default minValueUsd
-    large_trade_threshold_usd: float = 100_000.0  # largeTrades' default minValueUsd
+T = TypeVar("T")
+G = TypeVar("G")
 
 
 class LeakFreeExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -90,75 +65,22 @@ def _error(code: str, message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
 
 
-def _streams(info: Info[RequestContext, None]) -> StreamServices:
-    streams = info.context.services.extras.get(STREAMS_KEY)
-    if not isinstance(streams, StreamServices):
-        raise _error("STREAMS_UNAVAILABLE", "live streams are not enabled on this server")
-    return streams
-
-
-def _check_capacity(info: Info[RequestContext, None], streams: StreamServices) -> None:
-    if info.context.extras.get(ACTIVE_KEY, 0) >= streams.max_subscriptions_per_connection:
-        raise _error(
-            "TOO_MANY_SUBSCRIPTIONS",
-            f"at most {streams.max_subscriptions_per_connection} subscriptions per connection",
-        )
-
-
-@contextlib.contextmanager
-def _slot(info: Info[RequestContext, None], streams: StreamServices) -> Iterator[None]:
-    _check_capacity(info, streams)  # again: another subscribe may have started since the first check
-    extras = info.context.extras
-    extras[ACTIVE_KEY] = extras.get(ACTIVE_KEY, 0) + 1
+def _checked(open_stream: Callable[[], AsyncGenerator[T, None]]) -> AsyncGenerator[T, None]:
+    """The resolver's checks run now: a refusal becomes a ``GraphQLError`` before the stream starts."""
     try:
-        yield
-    finally:
-        extras[ACTIVE_KEY] -= 1
+        return open_stream()
+    except Problem as exc:
+        raise _error(exc.code, exc.message) from exc
 
 
-@contextlib.asynccontextmanager
-async def _open(
-    info: Info[RequestContext, None], streams: StreamServices, keys: list[StreamKey], topics: list[str]
-) -> AsyncIterator[BrokerSubscription]:
-    """Hold a connection slot, the upstream streams and a broker subscription for the block."""
-    with _slot(info, streams):
-        subscription = streams.broker.subscribe(topics, streams.buffer_size)
-        releases: list[Callable[[], None]] = []
+async def _mapped(events: AsyncGenerator[T, None], convert: Callable[[T], G]) -> AsyncGenerator[G, None]:
+    """The resolver's events as GraphQL types; closing this closes them (slots, upstream streams)."""
+    async with contextlib.aclosing(events):
         try:
-            for key in keys:
-                releases.append(streams.hub.acquire(key))
-            yield subscription
-        finally:
-            subscription.close()
-            for release in reversed(releases):
-                release()
-
-
-def _symbols(symbols: list[str] | None) -> frozenset[str] | None:
-    if symbols is None:
-        return None
-    try:
-        return frozenset(parse_symbol(s).canonical for s in symbols)
-    except InvalidSymbolFormat as exc:
-        raise _error("INVALID_INPUT", str(exc)) from exc
-
-
-def _venues(venues: list[str] | None, streams: StreamServices) -> tuple[str, ...]:
-    chosen = tuple(dict.fromkeys(v.strip().lower() for v in venues)) if venues else streams.venues
-    if not chosen or any(not v or ":" in v for v in chosen):
-        raise _error("INVALID_INPUT", "venues must be non-empty names such as binance")
-    return chosen
-
-
-def _keys(kind: StreamKind, venues: tuple[str, ...], symbols: frozenset[str] | None) -> list[StreamKey]:
-    if symbols is None:
-        return [StreamKey(kind, venue) for venue in venues]
-    return [StreamKey(kind, venue, symbol) for venue in venues for symbol in sorted(symbols)]
-
-
-def _wildcards(kind: StreamKind, venues: tuple[str, ...]) -> list[str]:
-    """Per venue, the symbol wildcard: receives per-symbol and all-symbol publications alike."""
-    return [StreamKey(kind, venue).topic for venue in venues]
+            async for event in events:
+                yield convert(event)
+        except Problem as exc:
+            raise _error(exc.code, exc.message) from exc
 
 
 @strawberry.type(description="A forced liquidation; side is the liquidated position's side.")
@@ -243,32 +165,6 @@ class LiveCandle:
         )
 
 
-def signal_changed(previous: Signal | None, current: Signal, score_threshold: float) -> bool:
-    """Push when there is no previous signal, the recommendation changed, or the score moved enough."""
-    if previous is None:
-        return True
-    if previous.recommendation is not current.recommendation:
-        return True
-    return abs(current.score - previous.score) > score_threshold
-
-
-def _market_stream(
-    info: Info[RequestContext, None],
-    streams: StreamServices,
-    kind: StreamKind,
-    event_type: type[Liquidation] | type[Trade],
-    symbols: list[str] | None,
-    venues: list[str] | None,
-    min_value_usd: float,
-) -> AsyncGenerator[Any, None]:
-    """Liquidations and large trades: the same checks, stream keys and value filter, another event type."""
-    _check_capacity(info, streams)
-    wanted, chosen = _symbols(symbols), _venues(venues, streams)
-    return _filtered(
-        info, streams, _keys(kind, chosen, wanted), _wildcards(kind, chosen), event_type, wanted, min_value_usd
-    )
-
-
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -281,9 +177,8 @@ class Subscription:
         venues: list[str] | None = None,
         min_value_usd: float | None = None,
     ) -> AsyncGenerator[LiveLiquidation, None]:
-        streams = _streams(info)
-        minimum = streams.liquidation_min_value_usd if min_value_usd is None else min_value_usd
-        return _market_stream(info, streams, StreamKind.LIQUIDATIONS, Liquidation, symbols, venues, minimum)
+        events = _checked(lambda: streams.liquidations(info.context, symbols, venues, min_value_usd))
+        return _mapped(events, LiveLiquidation.of)
 
     @strawberry.subscription(
         description="Trades of at least minValueUsd (default LARGE_TRADE_THRESHOLD_USD, 100,000); the taker side."
@@ -295,27 +190,15 @@ class Subscription:
         venues: list[str] | None = None,
         min_value_usd: float | None = None,
     ) -> AsyncGenerator[LiveTrade, None]:
-        streams = _streams(info)
-        minimum = streams.large_trade_threshold_usd if min_value_usd is None else min_value_usd
-        return _market_stream(info, streams, StreamKind.TRADES, Trade, symbols, venues, minimum)
+        events = _checked(lambda: streams.large_trades(info.context, symbols, venues, min_value_usd))
+        return _mapped(events, LiveTrade.of)
 
     @strawberry.subscription(description="Candle updates of one symbol, venue and interval (1m, 5m, 1h, ...).")
     async def candles(
         self, info: Info[RequestContext, None], symbol: str, venue: str = "binance", interval: str = "1m"
     ) -> AsyncGenerator[LiveCandle, None]:
-        streams = _streams(info)
-        _check_capacity(info, streams)
-        wanted = _symbols([symbol])
-        assert wanted is not None
-        (canonical,) = wanted
-        (chosen,) = _venues([venue], streams)
-        try:
-            parsed = CandleInterval(interval.strip())
-        except ValueError as exc:
-            choices = ", ".join(i.value for i in CandleInterval)
-            raise _error("INVALID_INPUT", f"unknown interval {interval!r}; expected one of {choices}") from exc
-        key = StreamKey(StreamKind.CANDLES, chosen, canonical, parsed.value)
-        return _candles(info, streams, key)
+        events = _checked(lambda: streams.candles(info.context, symbol, venue, interval))
+        return _mapped(events, LiveCandle.of)
 
     @strawberry.subscription(
         description="The signal, pushed first and then whenever the recommendation changes or the score moves "
@@ -329,71 +212,7 @@ class Subscription:
         timeframe: TimeframeEnum = DEFAULT_TIMEFRAME,  # type: ignore[valid-type]
         score_threshold: float = 2.0,
     ) -> AsyncGenerator[Signal, None]:
-        streams = _streams(info)
-        _check_capacity(info, streams)
-        limit = info.context.services.max_symbols_per_request
-        wanted = _symbols(symbols)
-        if not wanted or len(wanted) > limit:
-            raise _error("INVALID_INPUT", f"give between 1 and {limit} symbols")
-        return _signal_updates(info, streams, sorted(wanted), Mode(mode), Timeframe(timeframe), score_threshold)
-
-
-async def _filtered(
-    info: Info[RequestContext, None],
-    streams: StreamServices,
-    keys: list[StreamKey],
-    topics: list[str],
-    event_type: type[Liquidation] | type[Trade],
-    symbols: frozenset[str] | None,
-    min_value_usd: float,
-) -> AsyncGenerator[Any, None]:
-    async with _open(info, streams, keys, topics) as subscription:
-        async for event in subscription:
-            if not isinstance(event, event_type) or event.usd < min_value_usd:
-                continue
-            if symbols is not None and event.symbol not in symbols:
-                continue
-            yield LiveLiquidation.of(event) if isinstance(event, Liquidation) else LiveTrade.of(event)
-
-
-async def _candles(
-    info: Info[RequestContext, None], streams: StreamServices, key: StreamKey
-) -> AsyncGenerator[LiveCandle, None]:
-    async with _open(info, streams, [key], [key.topic]) as subscription:
-        async for event in subscription:
-            if isinstance(event, CandleUpdate):
-                yield LiveCandle.of(event)
-
-
-async def _signal_updates(
-    info: Info[RequestContext, None],
-    streams: StreamServices,
-    symbols: list[str],
-    mode: Mode,
-    timeframe: Timeframe,
-    score_threshold: float,
-) -> AsyncGenerator[Signal, None]:
-    keys = [StreamKey(StreamKind.CANDLES, "binance", s, timeframe.value) for s in symbols]
-    services = info.context.services
-    last: dict[str, Signal] = {}
-    async with _open(info, streams, keys, [k.topic for k in keys]) as subscription:
-        events = aiter(subscription)
-        due = set(symbols)
-        while True:
-            for symbol in sorted(due):
-                # fresh loaders per evaluation: the connection's context outlives any cache
-                outcome = await resolve_signal(RequestContext.create(services), symbol, mode, timeframe)
-                if isinstance(outcome, InvalidInput | SymbolNotFound):
-                    raise _error(outcome.code, outcome.message)
-                if isinstance(outcome, Signal) and signal_changed(last.get(symbol), outcome, score_threshold):
-                    last[symbol] = outcome
-                    yield outcome
-                # InsufficientData is transient (an upstream gap): keep the last signal, try again later
-            try:
-                event = await asyncio.wait_for(anext(events), timeout=streams.signal_interval_seconds)
-            except TimeoutError:
-                due = set(symbols)
-                continue
-            except StopAsyncIteration:
-                return
-            due = {event.symbol} if isinstance(event, CandleUpdate) and event.closed else set()
+        events = _checked(
+            lambda: streams.signal_updates(info.context, symbols, Mode(mode), Timeframe(timeframe), score_threshold)
+        )
+        return _mapped(events, Signal.of)

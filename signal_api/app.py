@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import json
 from datetime import timedelta
@@ -34,7 +33,7 @@ from resolvers.context import RequestContext
 from schema.build import build_schema
 from schema.operations import persisted_query_allowed
 from signal_api.container import build_container, system_clock
-from signal_api.health import HISTORY_RUNTIME_KEY, build_health_monitor, count_embedded_restart, health, live, ready
+from signal_api.health import build_health_monitor, count_embedded_restart, health, live, ready
 from signal_api.http_guards import BodyGuard, RequestRefused, decode_json
 from signal_api.logging import configure_logging, secret_values
 from signal_api.request_log import RequestLog
@@ -205,7 +204,6 @@ async def _open_history(
     Returns the database (None when it could not be opened): the API keys live there too."""
     from persistence.outcomes import RegistryCandleSource
     from persistence.runtime import open_history
-    from resolvers.history import HISTORY_KEY, HistoryService
     from signal_api.history_cli import history_config
 
     registry = container.registry
@@ -217,17 +215,7 @@ async def _open_history(
             on_embedded_restart=count_embedded_restart,
         )
     )
-    container.services = dataclasses.replace(  # read by /health (database, spool, durability)
-        container.services, extras={**container.services.extras, HISTORY_RUNTIME_KEY: history}
-    )
-    if history.signals is not None:
-        container.services = dataclasses.replace(
-            container.services,
-            recorder=history.recorder,
-            extras={**container.services.extras, HISTORY_KEY: HistoryService(history.signals)},
-        )
-    elif history.fallback is not None:  # no database this run: LONG/SHORT rows stay durable in the spool
-        container.services = dataclasses.replace(container.services, recorder=history.fallback)
+    container.attach_history(history)  # the history fields, the recorder, and /health's storage view
     return history.database
 
 
@@ -262,7 +250,7 @@ async def _open_streams(
     from providers.streams import StreamKey, StreamKind
     from providers.streams.hub import StreamHub
     from resolvers.broker import InProcessBroker
-    from schema.subscriptions import STREAMS_KEY, StreamServices
+    from resolvers.streams import StreamServices
 
     broker = InProcessBroker()
     contract_values: dict[str, float] = {}  # OKX instId → coins per contract, filled in the background
@@ -279,18 +267,14 @@ async def _open_streams(
     if isinstance(okx, OkxProvider):
         loading = asyncio.ensure_future(_load_contract_values(okx, contract_values))
         stack.push_async_callback(_cancel, loading)
-    container.services = dataclasses.replace(
-        container.services,
-        extras={
-            **container.services.extras,
-            STREAMS_KEY: StreamServices(
-                broker,
-                hub,
-                max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
-                liquidation_min_value_usd=settings.liquidation_min_value_usd,
-                large_trade_threshold_usd=settings.large_trade_threshold_usd,
-            ),
-        },
+    container.attach_streams(
+        StreamServices(
+            broker,
+            hub,
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            liquidation_min_value_usd=settings.liquidation_min_value_usd,
+            large_trade_threshold_usd=settings.large_trade_threshold_usd,
+        )
     )
     window = container.liquidation_window
     if window is not None:

@@ -3,6 +3,7 @@ provider clients, the gateway. Keyed providers are built only when their key is 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
 
     import httpx2
 
+    from persistence.runtime import HistoryRuntime
     from providers.http import ErrorHook
     from providers.registry import Registry
+    from resolvers.streams import StreamServices
     from signal_api.settings import Settings
 
 
@@ -37,11 +40,28 @@ class Container:
     provider_status: dict[str, str]
     breakers: dict[str, CircuitBreaker]
     liquidation_window: LiquidationWindow | None = None
+    history: HistoryRuntime | None = None  # the opened history (database, spool), for /health and /metrics
+
+    def attach_history(self, history: HistoryRuntime) -> None:
+        """The lifespan opened the history: its repository serves the history fields, and its recorder
+        (or, with no database this run, the spool) makes LONG/SHORT signals durable."""
+        from resolvers.history import HistoryService  # with the database layer: only when history is on
+
+        self.history = history
+        if history.signals is not None:
+            self.services = dataclasses.replace(
+                self.services, recorder=history.recorder, history=HistoryService(history.signals)
+            )
+        elif history.fallback is not None:  # no database this run: LONG/SHORT rows stay durable in the spool
+            self.services = dataclasses.replace(self.services, recorder=history.fallback)
+
+    def attach_streams(self, streams: StreamServices) -> None:
+        """The lifespan opened the broker and the stream hub: the subscriptions read them."""
+        self.services = dataclasses.replace(self.services, streams=streams)
 
     async def aclose(self) -> None:
-        backtest = self.services.extras.get("backtest")
-        if isinstance(backtest, BacktestService):
-            backtest.close()  # its worker processes
+        if self.services.backtest is not None:
+            self.services.backtest.close()  # its worker processes
         await self.http.aclose()
 
 
@@ -106,13 +126,11 @@ def build_container(settings: Settings, clock: Callable[[], datetime] = system_c
             min_window_coverage=timedelta(seconds=settings.liquidation_window_min_coverage_seconds),
         ),
         max_symbols_per_request=settings.max_symbols_per_request,
-        extras={
-            "backtest": BacktestService(
-                settings.backtest_history_dir,
-                timeout_seconds=settings.backtest_timeout_seconds,
-                workers=settings.backtest_workers,
-            )
-        },
+        backtest=BacktestService(
+            settings.backtest_history_dir,
+            timeout_seconds=settings.backtest_timeout_seconds,
+            workers=settings.backtest_workers,
+        ),
     )
     return Container(
         http=http,

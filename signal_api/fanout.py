@@ -10,8 +10,8 @@ once per process:
   later subscribers with the same key join the running :class:`SharedGroup`.
 - Context: the shared execution does **not** run with any subscriber's own context. It runs with
   :meth:`SharedFanoutHandler.shared_context`, built from the *first* connection's services (fresh
-  loaders, empty ``extras``, no request/response), so it can outlive that connection. Anything
-  per-connection (``connection_params``, authentication, ``context.extras``) is therefore not seen by
+  loaders, no subscription count, no request/response), so it can outlive that connection. Anything
+  per-connection (``connection_params``, authentication, the rate-limit status) is therefore not seen by
   shared operations, which is why sharing is limited to :data:`SHAREABLE_FIELDS`; everything else
   (``signalUpdates``, queries, mutations, unparsable documents) goes through Strawberry's handler.
 - Each result's payload is serialized once (orjson, ``str``); each subscriber's ``next`` frame is the
@@ -26,10 +26,10 @@ Protocol semantics kept per id: errors raised before the stream starts (validati
 ``INVALID_INPUT``, ``STREAMS_UNAVAILABLE``) become an ``error`` message for every subscriber of that
 group; the end of the stream becomes ``complete`` per id; a duplicate id closes with 4409.
 
-Per-connection limit: the resolvers count a connection's subscriptions in ``context.extras``
-(``TOO_MANY_SUBSCRIPTIONS``), but a shared execution runs with its own context. The handler
-therefore checks and counts each shared subscription in the *connection's* ``context.extras`` under
-the same key, so shared and unshared subscriptions of one connection share one limit and the error
+Per-connection limit: the resolvers count a connection's subscriptions in
+``RequestContext.active_subscriptions`` (``TOO_MANY_SUBSCRIPTIONS``), but a shared execution runs with
+its own context. The handler therefore checks and counts each shared subscription in the
+*connection's* context, so shared and unshared subscriptions of one connection share one limit and the error
 (code ``TOO_MANY_SUBSCRIPTIONS``) is unchanged.
 """
 
@@ -56,7 +56,6 @@ from strawberry.utils.aio import aclosing
 from resolvers.context import RequestContext
 from schema.cost import query_cost
 from schema.ratelimit import cost_refusal
-from schema.subscriptions import ACTIVE_KEY, STREAMS_KEY, StreamServices
 from signal_api.metrics import WS_SUBSCRIPTIONS
 from signal_api.security.ratelimit import limits_of
 from signal_api.ws_frames import frame_problem
@@ -70,6 +69,8 @@ if TYPE_CHECKING:
         Message,
         SubscribeMessage,
     )
+
+    from resolvers.streams import StreamServices
 
 log = logging.getLogger(__name__)
 
@@ -388,14 +389,12 @@ class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
             return RequestContext.create(context.services)
         return context
 
-    def _streams(self) -> StreamServices | None:
-        services = getattr(self.context, "services", None)
-        streams = getattr(services, "extras", {}).get(STREAMS_KEY)
-        return streams if isinstance(streams, StreamServices) else None
+    def _request_context(self) -> RequestContext | None:
+        return self.context if isinstance(self.context, RequestContext) else None
 
-    def _extras(self) -> dict[str, Any] | None:
-        extras = getattr(self.context, "extras", None)
-        return extras if isinstance(extras, dict) else None
+    def _streams(self) -> StreamServices | None:
+        context = self._request_context()
+        return context.services.streams if context is not None else None
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         op_id = message["id"]
@@ -405,8 +404,8 @@ class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
         payload = message["payload"]
         variables = payload.get("variables")
         key = group_key(payload["query"], variables, payload.get("operationName"))
-        streams, extras = self._streams(), self._extras()
-        if key is None or streams is None or extras is None or not self.connection_acknowledged:
+        streams, context = self._streams(), self._request_context()
+        if key is None or streams is None or context is None or not self.connection_acknowledged:
             await self._with_shared_counted(message)
             return
         if op_id in self.operations:
@@ -416,7 +415,7 @@ class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
         if limit is not None and len(self.operations) + len(self.shared) >= limit:
             await self._send_error(op_id, GraphQLError("Subscription limit reached"))
             return
-        if extras.get(ACTIVE_KEY, 0) >= streams.max_subscriptions_per_connection:
+        if context.active_subscriptions >= streams.max_subscriptions_per_connection:
             error = GraphQLError(
                 f"at most {streams.max_subscriptions_per_connection} subscriptions per connection",
                 extensions={"code": "TOO_MANY_SUBSCRIPTIONS"},
@@ -427,7 +426,7 @@ class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
         if refusal is not None:
             await self._send_error(op_id, refusal)
             return
-        extras[ACTIVE_KEY] = extras.get(ACTIVE_KEY, 0) + 1
+        context.active_subscriptions += 1
         group = registry_of(self.view).get_or_start(
             key, self.schema, payload["query"], variables, self.shared_context, self.root_value
         )
@@ -487,9 +486,9 @@ class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
     def _forget_shared(self, op_id: str) -> SharedSubscriber | None:
         subscriber = self.shared.pop(op_id, None)
         if subscriber is not None:
-            extras = self._extras()
-            if extras is not None:
-                extras[ACTIVE_KEY] = extras.get(ACTIVE_KEY, 1) - 1
+            context = self._request_context()
+            if context is not None:
+                context.active_subscriptions -= 1
         return subscriber
 
     def _detach(self, op_id: str) -> None:

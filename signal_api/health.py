@@ -59,7 +59,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-HISTORY_RUNTIME_KEY = "history_runtime"  # Services.extras: the HistoryRuntime, for /health and /metrics
 NOT_DURABLE_RECENT_SECONDS = 600.0  # "rows not durable" stays a degraded reason this long after the last one
 PROBE_SYMBOL = "BTCUSDT"
 
@@ -253,10 +252,8 @@ class HealthMonitor:
     # -- streams ------------------------------------------------------------------------------------------
 
     def stream_view(self) -> tuple[dict[str, Any] | None, list[Reason]]:
-        from schema.subscriptions import STREAMS_KEY, StreamServices
-
-        streams = self.container.services.extras.get(STREAMS_KEY)
-        if not isinstance(streams, StreamServices):
+        streams = self.container.services.streams
+        if streams is None:
             return None, []
         broker = dataclasses.asdict(streams.broker.stats())
         hub_stats = getattr(streams.hub, "stats", None)
@@ -300,7 +297,7 @@ class HealthMonitor:
             "providers": self.container.provider_status,
             "circuit_breakers": {name: b.state.value for name, b in self.container.breakers.items()},
             "replay": self.replay,
-            "history": "enabled" if "history" in self.container.services.extras else "disabled",
+            "history": "enabled" if self.container.services.history is not None else "disabled",
             "cache": {
                 "hits": stats.hits,
                 "misses": stats.misses,
@@ -369,8 +366,8 @@ def _ok_totals() -> dict[str, float]:
 
 
 def build_health_monitor(container: Container, settings: Settings, *, replay: str | None) -> HealthMonitor:
-    """The lifespan's monitor; the history runtime (when opened) is in the services' extras."""
-    history = container.services.extras.get(HISTORY_RUNTIME_KEY)
+    """The lifespan's monitor; the history runtime (when opened) is attached to the container."""
+    history = container.history
     return HealthMonitor(
         container,
         history_enabled=history is not None,

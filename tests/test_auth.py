@@ -16,7 +16,7 @@ import websockets
 from pydantic import SecretStr
 
 from persistence.api_keys import ApiKeyRepository, NewApiKey, generate_key
-from schema.subscriptions import STREAMS_KEY, StreamServices
+from resolvers.streams import StreamServices
 from signal_api.security.auth import StartupRefused, is_loopback
 from tests.conftest import load_cassette_json
 from tests.history_helpers import fresh_database
@@ -83,8 +83,7 @@ async def keyed_service(tmp_path: Path, *, streams: bool = False, **settings: An
                 if streams:
                     container = app.state.container
                     broker = InProcessBroker()
-                    extras = {**container.services.extras, STREAMS_KEY: StreamServices(broker, FakeHub(broker, SCRIPT))}
-                    container.services = dataclasses.replace(container.services, extras=extras)
+                    container.attach_streams(StreamServices(broker, FakeHub(broker, SCRIPT)))
                 yield Served(service.base_url, app, repo, keys)
 
 

@@ -66,7 +66,7 @@ async def test_timeout_is_typed_the_loop_ticks_and_the_late_report_is_kept(slow_
 
 
 async def test_graphql_answers_backtest_timeout(slow_service: BacktestService) -> None:
-    context = SimpleNamespace(services=SimpleNamespace(extras={"backtest": slow_service}))
+    context = SimpleNamespace(services=SimpleNamespace(backtest=slow_service))
     query = "{ backtest(walkForward: false) { __typename ... on BacktestTimeout { code message timeoutSeconds } } }"
     result = await SCHEMA.execute(query, context_value=context)
     assert result.errors is None and result.data is not None

@@ -109,7 +109,7 @@ def _close_services() -> Iterator[None]:
 
 def _context(directory: Path) -> Any:
     service = _SERVICES.setdefault(directory, BacktestService(directory))
-    return SimpleNamespace(services=SimpleNamespace(extras={"backtest": service}))
+    return SimpleNamespace(services=SimpleNamespace(backtest=service))
 
 
 async def _run(directory: Path, **variables: Any) -> dict[str, Any]:
@@ -175,7 +175,7 @@ async def test_graphql_invalid_inputs(synthetic_dir: Path) -> None:
 
 
 async def test_graphql_without_a_configured_service() -> None:
-    context = SimpleNamespace(services=SimpleNamespace(extras={}))
+    context = SimpleNamespace(services=SimpleNamespace(backtest=None))
     result = await SCHEMA.execute(QUERY, variable_values={"symbol": "BTC", "mode": "ULTRA"}, context_value=context)
     assert result.data is not None and result.data["backtest"]["__typename"] == "HistoryNotAvailable"
 

@@ -16,7 +16,7 @@ import websockets
 
 from engine.market import PositionSide
 from providers.streams import StreamKey, StreamKind
-from schema.subscriptions import STREAMS_KEY, StreamServices
+from resolvers.streams import StreamServices
 from signal_api.fanout import _REGISTRIES, SharedGroup, SharedSubscriber, _Connection, group_key
 from tests.test_subscriptions_ws import connection, liq, receive, served
 
@@ -49,7 +49,8 @@ async def app_with_hub(**options: Any) -> AsyncIterator[tuple[str, CountingHub, 
         return StreamServices(broker=broker, hub=hub, buffer_size=10_000, **options)
 
     async with served(streams) as (url, container):
-        services = container.services.extras[STREAMS_KEY]
+        services = container.services.streams
+        assert services is not None
         yield url, hub, services.broker
 
 

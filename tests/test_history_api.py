@@ -75,8 +75,7 @@ INSIGHTS = """
 
 
 def context(service: HistoryService | None) -> RequestContext:
-    extras: dict[str, Any] = {} if service is None else {"history": service}
-    return RequestContext(services=Services(gateway=cast("Any", None), extras=extras), loaders=cast("Any", None))
+    return RequestContext(services=Services(gateway=cast("Any", None), history=service), loaders=cast("Any", None))
 
 
 async def run(query: str, ctx: RequestContext, **variables: Any) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from engine.market import Liquidation, PositionSide
 from resolvers.broker import InProcessBroker
+from resolvers.streams import StreamServices
 from schema.query import Query
-from schema.subscriptions import STREAMS_KEY, LeakFreeExecutionContext, StreamServices, Subscription
+from schema.subscriptions import LeakFreeExecutionContext, Subscription
 
 if TYPE_CHECKING:
     from providers.streams import StreamKey
@@ -39,7 +40,7 @@ async def growth_per_message(execution_context_class: type[Any], messages: int) 
     schema = strawberry.Schema(query=Query, subscription=Subscription, execution_context_class=execution_context_class)
     broker = InProcessBroker()
     streams = StreamServices(broker=broker, hub=NullHub(), buffer_size=4)
-    context = SimpleNamespace(services=SimpleNamespace(extras={STREAMS_KEY: streams}), extras={})
+    context = SimpleNamespace(services=SimpleNamespace(streams=streams), active_subscriptions=0)
     stream = await schema.subscribe(QUERY, context_value=context)
     assert not isinstance(stream, strawberry.types.ExecutionResult)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,7 @@ import websockets
 from engine.market import Liquidation, PositionSide, Trade
 from providers.streams import StreamKey, StreamKind
 from resolvers.broker import InProcessBroker
-from schema.subscriptions import STREAMS_KEY, StreamServices
+from resolvers.streams import StreamServices
 from tests.conftest import load_cassette_json
 
 if TYPE_CHECKING:
@@ -68,8 +67,7 @@ async def served(streams: Callable[[InProcessBroker], StreamServices] | None) ->
         async with serve_in_background(app, lifespan="on") as service:
             container = app.state.container
             if streams is not None:
-                extras = {**container.services.extras, STREAMS_KEY: streams(InProcessBroker())}
-                container.services = dataclasses.replace(container.services, extras=extras)
+                container.attach_streams(streams(InProcessBroker()))
             yield service.base_url.replace("http://", "ws://") + "/graphql", container
 
 
@@ -220,7 +218,7 @@ def test_signal_changes_are_pushed_by_recommendation_or_score_move() -> None:
     from types import SimpleNamespace
 
     from engine import Recommendation
-    from schema.subscriptions import signal_changed
+    from resolvers.streams import signal_changed
 
     def signal(recommendation: Recommendation, score: float) -> Any:
         return SimpleNamespace(recommendation=recommendation, score=score)
