@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from resolvers.loaders import Loaders
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from engine import Signal
     from resolvers.backtest import BacktestService
     from resolvers.gateway import MarketGateway
@@ -40,13 +42,25 @@ class Services:
     streams: StreamServices | None = None  # the subscriptions' broker and hub
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimitStatus:
+    """This request's cost and, when a budget applies, what is left of it (the ``rateLimit`` field)."""
+
+    cost: int
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: datetime | None = None
+
+
 @dataclass(slots=True)
 class RequestContext:
+    """One request's (or one WebSocket connection's) context; every field is typed."""
+
     services: Services
     loaders: Loaders
     request: Any = None
     response: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    rate_limit: RateLimitStatus | None = None  # set by schema.ratelimit.CostBudget before execution
     active_subscriptions: int = 0  # this connection's running subscriptions (a WebSocket's context lives as long)
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload (its API key)
 

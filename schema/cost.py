@@ -49,8 +49,6 @@ if TYPE_CHECKING:
 
 MIN_COST = 1
 TOO_COSTLY = "QUERY_TOO_COSTLY"
-QUERY_COST_KEY = "query_cost"
-"""Where :func:`cost_errors` leaves the cost in ``RequestContext.extras`` (for budgets, ``rateLimit``)."""
 SATURATED = 2**53
 """Costs stop growing here (far past any limit), so arithmetic stays on machine-sized integers."""
 
@@ -257,16 +255,11 @@ def cost_errors(
     document: DocumentNode,
     variable_values: Mapping[str, Any] | None,
     operation_name: str | None,
-    context: object,
     *,
     max_cost: int,
 ) -> list[GraphQLError]:
-    """``[QUERY_TOO_COSTLY error]`` when the operation costs more than ``max_cost``, else ``[]``. The cost
-    is left in ``context.extras[QUERY_COST_KEY]`` when the context has an ``extras`` dict."""
+    """``[QUERY_TOO_COSTLY error]`` when the operation costs more than ``max_cost``, else ``[]``."""
     cost = query_cost(schema, document, variable_values, operation_name)
-    extras = getattr(context, "extras", None)
-    if isinstance(extras, dict):
-        extras[QUERY_COST_KEY] = cost
     if cost <= max_cost:
         return []
     shown = f"more than {SATURATED}" if cost >= SATURATED else str(cost)
@@ -283,7 +276,6 @@ __all__ = [
     "COST_WEIGHTS",
     "DEFAULT_MAX_QUERY_COST",
     "MIN_COST",
-    "QUERY_COST_KEY",
     "TOO_COSTLY",
     "FieldCost",
     "cost_errors",

@@ -29,7 +29,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from graphql import GraphQLError, GraphQLSyntaxError, Node, Source, parse, validate
+from graphql import GraphQLError, GraphQLSyntaxError, Node, Source, parse
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
@@ -159,8 +159,7 @@ class GuardedParser(SchemaExtension):
 
 
 class GuardedValidation(SchemaExtension):
-    """Steps 3-5 of the module doc; errors already there (a parse error) are kept as they are. The cost is
-    left in ``context.extras[QUERY_COST_KEY]`` (``schema.cost``) when the context has ``extras``."""
+    """Steps 3-5 of the module doc; errors already there (a parse error) are kept as they are."""
 
     def __init__(self, cache: DocumentCache, *, max_cost: int) -> None:
         self.cache = cache
@@ -172,11 +171,9 @@ class GuardedValidation(SchemaExtension):
         if document is not None and not ctx.pre_execution_errors:
             schema = ctx.schema._schema
             prechecks = [rule for rule in ctx.validation_rules if getattr(rule, "linear_precheck", False)]
-            errors = validate(schema, document, prechecks) if prechecks else []
+            errors = [error for rule in prechecks for error in rule.check(document)]  # type: ignore[attr-defined]
             if not errors:
-                errors = cost_errors(
-                    ctx.schema, document, ctx.variables, ctx.operation_name, ctx.context, max_cost=self.max_cost
-                )
+                errors = cost_errors(ctx.schema, document, ctx.variables, ctx.operation_name, max_cost=self.max_cost)
             if not errors:
                 cached = self.cache.validation(ctx.query, document)
                 if cached is None:

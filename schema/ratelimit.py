@@ -9,13 +9,12 @@ costed but not charged.
 
 Over budget, the operation does not execute: the answer is a GraphQL error with code ``RATE_LIMITED``
 (and ``retryAfter`` seconds in its extensions), and over HTTP the response gets status 429 and
-``Retry-After``. The numbers of this request's charge are put into ``context.extras`` for the
-``rateLimit`` field, and into the scope state for the ``X-RateLimit-Cost-*`` headers.
+``Retry-After``. The numbers of this request's charge are put into ``RequestContext.rate_limit`` for
+the ``rateLimit`` field, and into the scope state for the ``X-RateLimit-Cost-*`` headers.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,6 +25,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import Info  # noqa: TC002 - strawberry reads annotations at runtime
 from strawberry.types.graphql import OperationType
 
+from resolvers.context import RateLimitStatus, RequestContext
 from schema.cost import query_cost
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 LIMITS_STATE_KEY = "rate_limits"  # scope["state"]: the budgets (a CostCharger) of the app
 COST_STATE_KEY = "rate_limit_cost"  # scope["state"]: this request's cost charge
-EXTRAS_KEY = "rate_limit"  # context.extras: this request's RateLimitStatus
 RATE_LIMITED = "RATE_LIMITED"
 
 
@@ -59,14 +58,6 @@ class CostCharger(Protocol):
     async def charge_cost_of(self, scope: MutableMapping[str, Any], cost: int) -> BudgetCharge: ...
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class RateLimitStatus:
-    cost: int
-    limit: int | None = None
-    remaining: int | None = None
-    reset_at: datetime | None = None
-
-
 @strawberry.type(description="This request's cost and the caller's cost budget (null fields: no budget applies).")
 class RateLimit:
     cost: int = strawberry.field(description="Points this operation was charged (computed before execution).")
@@ -79,9 +70,9 @@ class RateLimit:
 class RateLimitQuery:
     @strawberry.field(description="The cost of this operation and the caller's remaining cost budget.")
     def rate_limit(self, info: Info[Any, None]) -> RateLimit:
-        extras = getattr(info.context, "extras", None)
-        status = extras.get(EXTRAS_KEY) if isinstance(extras, dict) else None
-        if not isinstance(status, RateLimitStatus):
+        context = info.context
+        status = context.rate_limit if isinstance(context, RequestContext) else None
+        if status is None:
             status = RateLimitStatus(cost=0)
         return RateLimit(cost=status.cost, limit=status.limit, remaining=status.remaining, reset_at=status.reset_at)
 
@@ -122,9 +113,8 @@ class CostBudget(SchemaExtension):
             status = RateLimitStatus(cost, charge.limit, charge.remaining, reset_at)
             if not charge.allowed:
                 self._refuse(cost, charge)
-        extras = getattr(ctx.context, "extras", None)
-        if isinstance(extras, dict):
-            extras[EXTRAS_KEY] = status
+        if isinstance(ctx.context, RequestContext):
+            ctx.context.rate_limit = status
         yield
 
     def _refuse(self, cost: int, charge: BudgetCharge) -> None:
