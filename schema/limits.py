@@ -156,41 +156,54 @@ def _operation_label(operation: OperationDefinitionNode) -> str:
     return operation.name.value if operation.name is not None else "anonymous"
 
 
+def limit_errors(document: DocumentNode, *, max_depth: int, max_aliases: int) -> list[GraphQLError]:
+    """``QUERY_TOO_DEEP`` and ``QUERY_TOO_LARGE`` errors of each operation of ``document`` (linear)."""
+    shapes = DocumentShapes(document)
+    errors: list[GraphQLError] = []
+    intro_limit = max(max_depth, INTROSPECTION_MAX_DEPTH)
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        shape = shapes.operation(definition)
+        label = _operation_label(definition)
+        if shape.depth > max_depth or shape.introspection_depth > intro_limit:
+            errors.append(
+                GraphQLError(
+                    f"'{label}' exceeds maximum operation depth of {max_depth}",
+                    definition,
+                    extensions={"code": TOO_DEEP},
+                )
+            )
+        if shape.aliases > max_aliases:
+            count = f"more than {SATURATED}" if shape.aliases >= SATURATED else str(shape.aliases)
+            errors.append(
+                GraphQLError(
+                    f"'{label}' has {count} aliases (fragments included as executed); allowed: {max_aliases}",
+                    definition,
+                    extensions={"code": TOO_LARGE},
+                )
+            )
+    return errors
+
+
 def limit_rule(*, max_depth: int, max_aliases: int) -> type[ASTValidationRule]:
     """One graphql-core rule enforcing both limits per operation (``QUERY_TOO_DEEP``, ``QUERY_TOO_LARGE``).
 
     Create it once per schema and share it: graphql-core instantiates the class afresh for each
-    validation, so no state is shared. ``schema.documents.GuardedValidation`` runs it alone first
-    (``linear_precheck``), so a refused document never reaches graphql-core's slower rules."""
+    validation, so no state is shared. ``schema.documents.GuardedValidation`` calls its ``check``
+    first, outside graphql-core's visitor (``linear_precheck``), so a refused document never reaches
+    graphql-core's slower rules."""
+
+    def limits_of(document: DocumentNode) -> list[GraphQLError]:
+        return limit_errors(document, max_depth=max_depth, max_aliases=max_aliases)
 
     class QueryLimits(ValidationRule):
-        linear_precheck = True  # schema.cost.ValidationWithCost runs it alone, before the other rules
+        linear_precheck = True
+        check = staticmethod(limits_of)
 
         def enter_document(self, node: DocumentNode, *_args: Any) -> object:
-            shapes = DocumentShapes(node)
-            for definition in node.definitions:
-                if not isinstance(definition, OperationDefinitionNode):
-                    continue
-                shape = shapes.operation(definition)
-                label = _operation_label(definition)
-                intro_limit = max(max_depth, INTROSPECTION_MAX_DEPTH)
-                if shape.depth > max_depth or shape.introspection_depth > intro_limit:
-                    self.report_error(
-                        GraphQLError(
-                            f"'{label}' exceeds maximum operation depth of {max_depth}",
-                            definition,
-                            extensions={"code": TOO_DEEP},
-                        )
-                    )
-                if shape.aliases > max_aliases:
-                    count = f"more than {SATURATED}" if shape.aliases >= SATURATED else str(shape.aliases)
-                    self.report_error(
-                        GraphQLError(
-                            f"'{label}' has {count} aliases (fragments included as executed); allowed: {max_aliases}",
-                            definition,
-                            extensions={"code": TOO_LARGE},
-                        )
-                    )
+            for error in self.check(node):
+                self.report_error(error)
             return SKIP  # everything is measured above; the visitor need not walk this rule further
 
     QueryLimits.__name__ = QueryLimits.__qualname__ = f"QueryLimits_d{max_depth}_a{max_aliases}"
