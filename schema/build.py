@@ -28,14 +28,13 @@ from schema.errors import (
 )
 from schema.finite import FiniteExecutionContext
 from schema.limits import TOO_DEEP, TOO_LARGE, limit_rule
-from schema.metrics import OperationMetrics
+from schema.metrics import OperationMetrics, OperationRecorder
 from schema.query import Query
 from schema.ratelimit import CostBudget
 from schema.subscriptions import Subscription
-from signal_api.security.scopes import ScopeCheck
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from strawberry.types import ExecutionContext
 
@@ -107,7 +106,12 @@ def build_schema(
     max_tokens: int = 2_000,
     max_aliases: int = 30,
     max_cost: int = DEFAULT_MAX_QUERY_COST,
+    metrics: OperationRecorder | None = None,
+    access_check: type[SchemaExtension] | Callable[[], SchemaExtension] | None = None,
 ) -> strawberry.Schema:
+    """``metrics`` records operations and error codes; ``access_check`` refuses what the caller may not
+    run, after validation and before the cost is charged. Both come from the composition root
+    (``signal_api``: Prometheus, API-key scopes); without them the schema serves everything, unmeasured."""
     # The limit rule class and the document cache are created once per schema and shared by every
     # operation (graphql-core instantiates each rule afresh for every validation; the cache keeps the
     # parsed documents and validation results, bounded by size: schema.documents). The rule and the
@@ -128,14 +132,15 @@ def build_schema(
             ExchangeNotFound,
         ],
         extensions=[
-            OperationMetrics,  # first: its exit runs last, after codes are set and errors masked
+            # first: its exit runs last, after codes are set and errors masked
+            *([lambda: OperationMetrics(metrics)] if metrics is not None else []),
             ErrorCodes,
             lambda: MaskErrors(should_mask_error=_is_unexpected),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: AddValidationRules(limit_rules),
             lambda: GuardedParser(documents),  # tokens, then parse (cached); see schema.documents
             lambda: GuardedValidation(documents, max_cost=max_cost),  # limits, cost, then all rules (cached)
-            ScopeCheck,  # refuses a root field the caller has no scope for (signal_api.security.scopes)
+            *([access_check] if access_check is not None else []),  # e.g. signal_api.security.scopes.ScopeCheck
             CostBudget,  # charges the cost to the caller's budget before execution (schema.ratelimit)
         ],
     )

@@ -1,4 +1,7 @@
-"""GraphQL operations by name with their duration, and GraphQL errors by code, for Prometheus.
+"""GraphQL operations by name with their duration, and GraphQL errors by code, for the operators' metrics.
+
+The metrics themselves (Prometheus) belong to the composition root: it passes an
+:class:`OperationRecorder` to ``schema.build.build_schema``, so this module knows no metrics library.
 
 Operation names come from the client's document, so they are not a bounded set by themselves: names
 are kept only when they look like identifiers of reasonable length, and only the first
@@ -10,12 +13,10 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
-
-from signal_api.metrics import ERRORS, GRAPHQL_OPERATIONS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -41,9 +42,19 @@ def operation_label(name: str | None) -> str:
     return name
 
 
+class OperationRecorder(Protocol):
+    """Where operation durations and error codes go (``signal_api.metrics``)."""
+
+    def operation(self, label: str, seconds: float) -> None: ...
+    def error(self, code: str) -> None: ...
+
+
 class OperationMetrics(SchemaExtension):
     """Times each query or mutation (subscriptions live for minutes: only their errors are counted) and
     counts the errors of its result by code. List it first so its exit sees the final, coded errors."""
+
+    def __init__(self, recorder: OperationRecorder) -> None:
+        self.recorder = recorder
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
@@ -54,8 +65,8 @@ class OperationMetrics(SchemaExtension):
         except Exception:
             kind = None
         if kind is not OperationType.SUBSCRIPTION:
-            GRAPHQL_OPERATIONS.labels(operation_label(ctx.operation_name)).observe(time.perf_counter() - started)
+            self.recorder.operation(operation_label(ctx.operation_name), time.perf_counter() - started)
         result = ctx.result
         for error in (getattr(result, "errors", None) or ()) if result is not None else ():
             code = (error.extensions or {}).get("code")
-            ERRORS.labels(code if isinstance(code, str) else "UNKNOWN").inc()
+            self.recorder.error(code if isinstance(code, str) else "UNKNOWN")

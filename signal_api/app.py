@@ -36,12 +36,14 @@ from signal_api.container import build_container, system_clock
 from signal_api.health import build_health_monitor, count_embedded_restart, health, live, ready
 from signal_api.http_guards import BodyGuard, RequestRefused, decode_json
 from signal_api.logging import configure_logging, secret_values
+from signal_api.metrics import GraphQLMetrics
 from signal_api.request_log import RequestLog
 from signal_api.rest import build_rest_routes
 from signal_api.rest.docs import REDOC_HTML, SWAGGER_HTML
 from signal_api.security.auth import AuthenticationMiddleware, Authenticator, StartupRefused, anonymous_allowed
 from signal_api.security.headers import security_middleware
 from signal_api.security.ratelimit import RateLimitMiddleware, build_rate_limits
+from signal_api.security.scopes import ScopeCheck
 from signal_api.security.ws import ScopedFanoutHandler, authenticate_connection
 from signal_api.settings import Settings
 
@@ -330,6 +332,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         max_tokens=settings.max_query_tokens,
         max_aliases=settings.max_query_aliases,
         max_cost=settings.max_query_cost,
+        metrics=GraphQLMetrics(),
+        access_check=ScopeCheck,
     )
     graphql = SignalGraphQL(
         schema,

@@ -20,6 +20,18 @@ ERRORS = Counter("errors", "Errors answered to clients, by code (GraphQL extensi
 RATE_LIMIT_REFUSALS = Counter("rate_limit_refusals", "Requests refused by a limit", ["limit"])
 WS_CONNECTIONS = Gauge("websocket_connections_active", "Open WebSocket connections")
 WS_SUBSCRIPTIONS = Gauge("websocket_subscriptions_active", "Active GraphQL subscriptions")
+
+
+class GraphQLMetrics:
+    """The schema's operation recorder (``schema.metrics.OperationRecorder``) on the metrics above."""
+
+    def operation(self, label: str, seconds: float) -> None:
+        GRAPHQL_OPERATIONS.labels(label).observe(seconds)
+
+    def error(self, code: str) -> None:
+        ERRORS.labels(code).inc()
+
+
 BROKER_DROPS = Gauge("broker_dropped_events", "Events dropped for slow subscribers since start")
 SPOOL_DEPTH = Gauge("history_spool_records", "Signal rows waiting in the durable spool")
 SPOOL_BYTES = Gauge("history_spool_bytes", "Size of the durable spool on disk")

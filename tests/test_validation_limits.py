@@ -292,13 +292,16 @@ async def test_fan_out_and_costly_documents_over_websocket_are_refused() -> None
 
 
 async def test_operations_and_error_codes_are_counted() -> None:
+    from signal_api.metrics import GraphQLMetrics  # the composition root's recorder, as the app passes it
+
     def sample(name: str, labels: dict[str, str]) -> float:
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
+    schema = build_schema(metrics=GraphQLMetrics())
     ops_before = sample("graphql_operation_seconds_count", {"operation": "MetricsProbe7"})
     costly_before = sample("errors_total", {"code": "QUERY_TOO_COSTLY"})
-    await SCHEMA.execute("query MetricsProbe7 { __typename }")
-    await SCHEMA.execute("{ " + " ".join(f"b{i}: backtest {{ __typename }}" for i in range(3)) + " }")
+    await schema.execute("query MetricsProbe7 { __typename }")
+    await schema.execute("{ " + " ".join(f"b{i}: backtest {{ __typename }}" for i in range(3)) + " }")
     assert sample("graphql_operation_seconds_count", {"operation": "MetricsProbe7"}) == ops_before + 1
     assert sample("errors_total", {"code": "QUERY_TOO_COSTLY"}) == costly_before + 1
 
