@@ -1,10 +1,8 @@
 """Root subscription fields: live liquidations, large trades, candles and signal updates.
 
-Sources come from ``Services.streams``, a :class:`resolvers.streams.StreamServices` (the broker the
-ingestion publishes to and the hub that opens upstream sockets). Each subscription acquires the stream keys it
-needs from the hub (released when it ends), reads one bounded broker subscription (drop-oldest, so a
-slow client loses old events rather than holding memory) and applies its filters before anything is
-executed.
+The work is :mod:`resolvers.streams` (``Services.streams``: the broker the ingestion publishes to and
+the hub that opens upstream sockets; the slots, stream keys and filters); it yields engine events, which
+this module turns into GraphQL types, and its refusals (``StreamRefused``) into errors.
 
 Errors (a ``GraphQLError`` with ``extensions.code``), raised before the stream starts, so
 graphql-transport-ws answers with an ``error`` message:
