@@ -56,6 +56,7 @@ class Capability(enum.Enum):
     FUNDINGS = "fundings"  # many symbols' funding with one call for the rates (batching)
     FUNDING_HISTORY = "funding_history"
     OPEN_INTEREST = "open_interest"
+    OPEN_INTERESTS = "open_interests"  # many symbols' open interest, the shared part in one call (batching)
     OPEN_INTEREST_HISTORY = "open_interest_history"
     LONG_SHORT_RATIO = "long_short_ratio"
     TOP_TRADER_POSITIONS = "top_trader_positions"
@@ -170,6 +171,11 @@ class MarketProvider:
 
     async def open_interest(self, instrument: Instrument) -> OpenInterest:
         raise self._unsupported(Capability.OPEN_INTEREST)
+
+    async def open_interests(self, instruments: Sequence[Instrument]) -> Mapping[str, OpenInterest]:
+        """The open interest of ``instruments`` with the all-symbol part fetched once (Binance: the mark
+        price that converts coins to USD), by canonical symbol; a symbol the venue does not list is absent."""
+        raise self._unsupported(Capability.OPEN_INTERESTS)
 
     async def open_interest_history(
         self, instrument: Instrument, interval: CandleInterval, limit: int

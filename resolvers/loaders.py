@@ -2,10 +2,10 @@
 
 Built inside the running event loop for each request (aiodataloader binds futures to the loop), never
 at import time. A venue that answers every symbol in one call declares it (``Capability.TICKERS``,
-``Capability.FUNDINGS``): then a request's concurrent single-symbol calls become one all-symbol call,
-while a lone symbol still takes the small single-symbol route. Venues without the capability get a
-loader too (identical calls within the request are made once). The signal gateway and the market view
-share the loaders of a request.
+``FUNDINGS``, ``OPEN_INTERESTS``): then a request's concurrent single-symbol calls become one
+all-symbol call, while a lone symbol still takes the small single-symbol route. Venues without the
+capability get a loader too (identical calls within the request are made once). The signal gateway
+and the market view share the loaders of a request.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ class Loaders:
         self.registry = registry
         self._tickers: dict[str, DataLoader[Instrument, Ticker24h]] = {}
         self._fundings: dict[str, DataLoader[Instrument, FundingRate]] = {}
+        self._open_interests: dict[str, DataLoader[Instrument, OpenInterest]] = {}
         self._views: dict[str, MarketProvider] = {}
 
     def ticker(self, venue: MarketProvider) -> DataLoader[Instrument, Ticker24h]:
@@ -106,6 +107,15 @@ class Loaders:
             self._fundings[venue.name] = loader
         return loader
 
+    def open_interest(self, venue: MarketProvider) -> DataLoader[Instrument, OpenInterest]:
+        """``venue``'s current open interest for this request (batched through ``open_interests()``)."""
+        loader = self._open_interests.get(venue.name)
+        if loader is None:
+            batch = venue.open_interests if venue.supports(Capability.OPEN_INTERESTS) else None
+            loader = DataLoader(_batched(venue, venue.open_interest, batch, Capability.OPEN_INTERESTS))
+            self._open_interests[venue.name] = loader
+        return loader
+
     def venue(self, provider: MarketProvider) -> MarketProvider:
         """``provider`` for this request: its ticker and funding go through this request's loaders."""
         view = self._views.get(provider.name)
@@ -115,8 +125,8 @@ class Loaders:
 
 
 class RequestVenue(MarketProvider):
-    """A venue seen through one request's loaders: the same name and capabilities; ``ticker`` and
-    ``funding`` batched per request, every other read passed straight to the venue."""
+    """A venue seen through one request's loaders: the same name and capabilities; ``ticker``, ``funding``
+    and ``open_interest`` batched per request, every other read passed straight to the venue."""
 
     def __init__(self, venue: MarketProvider, loaders: Loaders) -> None:
         self._venue = venue
@@ -148,7 +158,10 @@ class RequestVenue(MarketProvider):
         return await self._venue.funding_history(instrument, limit)
 
     async def open_interest(self, instrument: Instrument) -> OpenInterest:
-        return await self._venue.open_interest(instrument)
+        return await self._loaders.open_interest(self._venue).load(instrument)
+
+    async def open_interests(self, instruments: Sequence[Instrument]) -> Mapping[str, OpenInterest]:
+        return await self._venue.open_interests(instruments)
 
     async def open_interest_history(
         self, instrument: Instrument, interval: CandleInterval, limit: int

@@ -49,7 +49,7 @@ from signal_api.metrics import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Callable
 
     from starlette.requests import Request
 
@@ -154,14 +154,10 @@ class HealthMonitor:
         for name in self.price_sources():
             if self._breaker_open(name):
                 continue
-            call: Callable[[], Awaitable[object]]
             venue = registry.providers[name]
-            if venue.supports(Capability.TICKERS):  # the all-symbol answer the signals' batches share
-                call = venue.tickers
-            else:
 
-                async def call(venue: Any = venue) -> object:
-                    return await venue.ticker(instrument)
+            async def call(venue: Any = venue) -> object:  # what a signal for the probe symbol asks
+                return await venue.ticker(instrument)
 
             try:
                 async with asyncio.timeout(max(self.probe_timeout_seconds * 4, 5.0)):

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         SymbolInfo,
         Ticker24h,
     )
-    from providers.binance.models import BinancePremiumIndex
+    from providers.binance.models import BinanceOpenInterest, BinancePremiumIndex
     from providers.symbols import Instrument
     from providers.venue import ProviderDeps
 
@@ -49,6 +49,7 @@ class BinanceProvider(MarketProvider):
             Capability.FUNDINGS,
             Capability.FUNDING_HISTORY,
             Capability.OPEN_INTEREST,
+            Capability.OPEN_INTERESTS,
             Capability.OPEN_INTEREST_HISTORY,
             Capability.LONG_SHORT_RATIO,
             Capability.TOP_TRADER_POSITIONS,
@@ -65,6 +66,7 @@ class BinanceProvider(MarketProvider):
             Capability.FUNDINGS: "premiumIndex.all",
             Capability.FUNDING_HISTORY: "fundingRate",
             Capability.OPEN_INTEREST: "openInterest",
+            Capability.OPEN_INTERESTS: "openInterest",
             Capability.OPEN_INTEREST_HISTORY: "openInterestHist",
             Capability.LONG_SHORT_RATIO: "globalLongShortAccountRatio",
             Capability.TOP_TRADER_POSITIONS: "topLongShortPositionRatio",
@@ -123,9 +125,23 @@ class BinanceProvider(MarketProvider):
         """Coins from ``openInterest``; USD at the mark price of ``premiumIndex`` (fetched together)."""
         symbol = instrument.for_provider(PROVIDER)
         oi, premium = await asyncio.gather(self.market.raw.open_interest(symbol), self._premium(symbol))
-        return OpenInterest(
-            symbol=symbol, coins=oi.openInterest, usd=oi.openInterest * premium.markPrice, time=utc_from_ms(oi.time)
+        return _open_interest(oi, premium)
+
+    async def open_interests(self, instruments: Sequence[Instrument]) -> Mapping[str, OpenInterest]:
+        """Each symbol's ``openInterest`` (no all-symbols form), priced by one all-symbols ``premiumIndex``."""
+        premiums = {p.symbol: p for p in await self.market.raw.premium_indexes()}
+        listed = [i for i in instruments if i.for_provider(PROVIDER) in premiums]
+        rows = await asyncio.gather(
+            *(self.market.raw.open_interest(i.for_provider(PROVIDER)) for i in listed), return_exceptions=True
         )
+        answers: dict[str, OpenInterest] = {}
+        for instrument, row in zip(listed, rows, strict=True):
+            if isinstance(row, UpstreamError):
+                continue  # that symbol alone fails (the loader reports it as not in the answer)
+            if isinstance(row, BaseException):
+                raise row
+            answers[instrument.canonical] = _open_interest(row, premiums[instrument.for_provider(PROVIDER)])
+        return answers
 
     async def open_interest_history(
         self, instrument: Instrument, interval: CandleInterval, limit: int
@@ -151,6 +167,13 @@ class BinanceProvider(MarketProvider):
             asks=book.asks[:depth],
             time=utc_from_ms(book.E or book.T or 0),
         )
+
+
+def _open_interest(oi: BinanceOpenInterest, premium: BinancePremiumIndex) -> OpenInterest:
+    """Coins from ``openInterest``; USD at the mark price of ``premiumIndex``."""
+    return OpenInterest(
+        symbol=oi.symbol, coins=oi.openInterest, usd=oi.openInterest * premium.markPrice, time=utc_from_ms(oi.time)
+    )
 
 
 def _depth_limit(depth: int) -> int:

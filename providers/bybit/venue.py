@@ -56,6 +56,7 @@ class BybitProvider(MarketProvider):
     capabilities = PERPETUALS_CORE | {
         Capability.TICKERS,
         Capability.FUNDINGS,
+        Capability.OPEN_INTERESTS,
         Capability.OPEN_INTEREST_HISTORY,
         Capability.LONG_SHORT_RATIO,
         Capability.TRADES,
@@ -90,6 +91,15 @@ class BybitProvider(MarketProvider):
                 else await self.funding(instrument)
             )
         return rates
+
+    async def open_interests(self, instruments: Sequence[Instrument]) -> Mapping[str, OpenInterest]:
+        """Open interest from the same all-symbols ``tickers`` answer."""
+        by_symbol = {a.ticker.symbol: a for a in await self.raw.all_tickers()}
+        return {
+            i.canonical: self._convert(_ALL_TICKERS, answer, domain.to_open_interest)
+            for i in instruments
+            if (answer := by_symbol.get(i.for_provider(PROVIDER))) is not None
+        }
 
     async def funding(self, instrument: Instrument) -> FundingRate:
         """Rate from the ticker; interval from ``fundingIntervalHour``, else the funding history's spacing."""
