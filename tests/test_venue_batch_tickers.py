@@ -130,3 +130,67 @@ async def test_a_requests_concurrent_bybit_tickers_are_one_upstream_call() -> No
             assert replay.calls["bybit GET /v5/market/tickers"] == 1
         finally:
             await client.aclose()
+
+
+def _instruments_page(rows: list[dict[str, str]], cursor: str) -> dict[str, Any]:
+    """Bybit's documented instruments-info answer (https://bybit-exchange.github.io/docs/v5/market/instrument)."""
+    return {
+        "retCode": 0,
+        "retMsg": "OK",
+        "result": {"category": "linear", "list": rows, "nextPageCursor": cursor},
+        "retExtInfo": {},
+        "time": 1707186451514,
+    }
+
+
+def _instrument(symbol: str, base: str, quote: str, kind: str, status: str) -> dict[str, str]:
+    return {
+        "symbol": symbol,
+        "contractType": kind,
+        "status": status,
+        "baseCoin": base,
+        "quoteCoin": quote,
+        "launchTime": "1585526400000",
+        "deliveryTime": "0",
+        "deliveryFeeRate": "",
+        "priceScale": "2",
+    }
+
+
+async def test_bybit_listing_follows_the_page_cursor_and_keeps_trading_usdt_perpetuals() -> None:
+    from providers.http import create_http_client
+
+    first = [
+        _instrument("BTCUSDT", "BTC", "USDT", "LinearPerpetual", "Trading"),
+        _instrument("BTCPERP", "BTC", "USDC", "LinearPerpetual", "Trading"),
+        _instrument("BTC-27MAR26", "BTC", "USDT", "LinearFutures", "Trading"),
+    ]
+    second = [
+        _instrument("ETHUSDT", "ETH", "USDT", "LinearPerpetual", "Trading"),
+        _instrument("NEWUSDT", "NEW", "USDT", "LinearPerpetual", "PreLaunch"),
+    ]
+    entries = [
+        {
+            "provider": "bybit",
+            "method": "GET",
+            "path": "/v5/market/instruments-info",
+            "match": match,
+            "status": 200,
+            "body": body,
+        }
+        for match, body in (
+            ({"category": "linear"}, _instruments_page(first, "page2")),
+            ({"category": "linear", "cursor": "page2"}, _instruments_page(second, "")),
+        )
+    ]
+    replay = ReplayApp(Cassette.model_validate({"version": 1, "clock": 1707186451514, "http": entries}))
+    async with serve_in_background(replay.app) as server:
+        client = create_http_client()
+        try:
+            venue = build(_deps(server.base_url, client))
+            listing = await venue.instruments()
+        finally:
+            await client.aclose()
+    assert set(listing) == {"BTCUSDT", "ETHUSDT"}
+    assert listing["ETHUSDT"].base_asset == "ETH" and listing["ETHUSDT"].quote_asset == "USDT"
+    assert replay.calls["bybit GET /v5/market/instruments-info"] == 2

@@ -24,6 +24,7 @@ from engine.market import (
     OpenInterest,
     OpenInterestPoint,
     OrderBook,
+    SymbolInfo,
     Ticker24h,
     Trade,
     utc_from_ms,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from providers.bybit.models import (
         BybitAccountRatio,
         BybitFundingRate,
+        BybitInstrument,
         BybitKline,
         BybitOpenInterest,
         BybitOrderBook,
@@ -183,3 +185,19 @@ def to_trades(rows: tuple[BybitTrade, ...]) -> tuple[Trade, ...]:
 def to_tickers(answers: tuple[BybitTickers, ...]) -> dict[str, Ticker24h]:
     """The all-symbols answer's USDT perpetuals by symbol (USDC perpetuals and dated futures left out)."""
     return {a.ticker.symbol: to_ticker(a) for a in answers if a.ticker.symbol.endswith("USDT")}
+
+
+def to_listing(rows: tuple[BybitInstrument, ...]) -> dict[str, SymbolInfo]:
+    """Trading USDT linear perpetuals by symbol (``BTCUSDT`` is already canonical)."""
+    return {
+        r.symbol: SymbolInfo(
+            symbol=r.symbol,
+            base_asset=r.baseCoin,
+            quote_asset=r.quoteCoin,
+            status="TRADING",
+            onboard_date=utc_from_ms(r.launchTime) if r.launchTime else None,
+            contract_type="PERPETUAL",
+        )
+        for r in rows
+        if r.contractType == "LinearPerpetual" and r.quoteCoin == "USDT" and r.status == "Trading"
+    }

@@ -64,6 +64,29 @@ class BybitTickers(VenueModel):
         return tuple(cls.model_validate({"time": payload["time"], "ticker": row}) for row in result_list(payload))
 
 
+class BybitInstrument(VenueModel):
+    """A ``/v5/market/instruments-info?category=linear`` row (the fields the listing needs)."""
+
+    symbol: str
+    contractType: str  # LinearPerpetual / LinearFutures
+    status: str  # PreLaunch / Trading / Delivering / Closed
+    baseCoin: str
+    quoteCoin: str
+    launchTime: OptInt = None  # ms
+
+
+class BybitInstrumentsPage(VenueModel):
+    """One page of instruments-info: its rows and ``nextPageCursor`` (empty on the last page)."""
+
+    rows: tuple[BybitInstrument, ...]
+    next_cursor: str = ""
+
+    @classmethod
+    def from_answer(cls, payload: Any) -> BybitInstrumentsPage:
+        cursor = payload["result"].get("nextPageCursor") or ""
+        return cls(rows=rows_as(BybitInstrument, result_list(payload)), next_cursor=cursor)
+
+
 class BybitKline(RowModel):
     """``[start, open, high, low, close, volume, turnover]``: volume in coins for linear, turnover in quote."""
 

@@ -16,6 +16,7 @@ from providers._shared import ErrorCodes, status_decides
 from providers.bybit.models import (
     BybitAccountRatio,
     BybitFundingRate,
+    BybitInstrumentsPage,
     BybitKline,
     BybitOpenInterest,
     BybitOrderBook,
@@ -42,6 +43,7 @@ MAX_OPEN_INTEREST = 200
 MAX_ACCOUNT_RATIO = 500
 MAX_BOOK_DEPTH = 500
 MAX_TRADES = 1000
+MAX_INSTRUMENTS = 1000  # instruments-info page size; more pages follow nextPageCursor
 
 _CODES = ErrorCodes(rate_limited=frozenset({"10006", "10018"}), unavailable=frozenset({"10000", "10016"}))
 
@@ -85,6 +87,10 @@ def parse_tickers(payload: Any) -> BybitTickers:
 
 def parse_all_tickers(payload: Any) -> tuple[BybitTickers, ...]:
     return BybitTickers.every_row(payload)
+
+
+def parse_instruments(payload: Any) -> BybitInstrumentsPage:
+    return BybitInstrumentsPage.from_answer(payload)
 
 
 def parse_klines(payload: Any) -> tuple[BybitKline, ...]:
@@ -153,6 +159,25 @@ class BybitClient:
             endpoint="market.tickers.all",
             ttl=self._ttls.price,
             parse=parse_all_tickers,
+        )
+
+    async def instruments_info(self, cursor: str = "") -> BybitInstrumentsPage:
+        """``GET /v5/market/instruments-info?category=linear&limit=1000[&cursor=...]``: contract specs, paged.
+
+        Docs: https://bybit-exchange.github.io/docs/v5/market/instrument. Sample: ``{"retCode": 0, "result":
+        {"category": "linear", "list": [{"symbol": "BTCUSDT", "contractType": "LinearPerpetual", "status":
+        "Trading", "baseCoin": "BTC", "quoteCoin": "USDT", "launchTime": "1585526400000", ...}],
+        "nextPageCursor": ""}, "time": 1707186451514}``
+        """
+        params: dict[str, str | int] = {"category": "linear", "limit": MAX_INSTRUMENTS}
+        if cursor:
+            params["cursor"] = cursor
+        return await self._http.get(
+            "/v5/market/instruments-info",
+            params,
+            endpoint="market.instruments-info",
+            ttl=self._ttls.exchange_info,
+            parse=parse_instruments,
         )
 
     async def kline(self, symbol: str, interval: str, limit: int) -> tuple[BybitKline, ...]:

@@ -32,9 +32,11 @@ if TYPE_CHECKING:
         OpenInterest,
         OpenInterestPoint,
         OrderBook,
+        SymbolInfo,
         Ticker24h,
         Trade,
     )
+    from providers.bybit.models import BybitInstrument
     from providers.symbols import Instrument
     from providers.venue import ProviderDeps
 
@@ -46,6 +48,7 @@ RATE_LIMIT_PER_SECOND: float = 50.0
 _FUNDING_INTERVAL_SAMPLE = 10
 _TICKERS = "market.tickers"
 _ALL_TICKERS = "market.tickers.all"
+_MAX_INSTRUMENT_PAGES = 5
 
 
 class BybitProvider(MarketProvider):
@@ -60,6 +63,7 @@ class BybitProvider(MarketProvider):
         Capability.OPEN_INTEREST_HISTORY,
         Capability.LONG_SHORT_RATIO,
         Capability.TRADES,
+        Capability.INSTRUMENTS,
     }
 
     def __init__(self, client: BybitClient) -> None:
@@ -69,6 +73,18 @@ class BybitProvider(MarketProvider):
     async def ticker(self, instrument: Instrument) -> Ticker24h:
         answer = await self.raw.tickers(instrument.for_provider(PROVIDER))
         return self._convert(_TICKERS, answer, domain.to_ticker)
+
+    async def instruments(self) -> Mapping[str, SymbolInfo]:
+        """Every trading USDT perpetual, following ``nextPageCursor`` (bounded: a page holds 1,000)."""
+        rows: list[BybitInstrument] = []
+        cursor = ""
+        for _ in range(_MAX_INSTRUMENT_PAGES):
+            page = await self.raw.instruments_info(cursor)
+            rows.extend(page.rows)
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        return domain.to_listing(tuple(rows))
 
     async def tickers(self) -> Mapping[str, Ticker24h]:
         """Every USDT perpetual's ticker from one ``tickers`` call without a symbol."""
