@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 
 
 def _utc(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time, e.g. 2025-07-01 (got {text!r})") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
@@ -43,7 +46,13 @@ def _horizons(text: str) -> list[int]:
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``backtest`` on the ``signal-api`` sub-command parser."""
-    cmd = subparsers.add_parser("backtest", help="replay the engine over recorded 4h history (no look-ahead)")
+    cmd = subparsers.add_parser(
+        "backtest",
+        help="replay the engine over recorded 4h history (no look-ahead)",
+        description="Replay the signal engine over recorded 4h history, deciding at each bar with only what "
+        "was known then, and score it against always-long, momentum-only and each single factor. Tables go "
+        "to stdout, progress to stderr.",
+    )
     cmd.add_argument("--history", type=Path, metavar="DIR", help="history files (default: ../shared/fixtures/history)")
     cmd.add_argument("--symbol", default="BTC", help="base asset or pair (default BTC)")
     cmd.add_argument("--mode", default="aggressive", type=Mode.parse, help="conservative | aggressive | ultra")
@@ -57,7 +66,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     cmd.add_argument("--from", dest="start", type=_utc, metavar="TIME", help="first decision time (ISO, UTC)")
     cmd.add_argument("--to", dest="end", type=_utc, metavar="TIME", help="last decision time (ISO, UTC)")
-    cmd.add_argument("--format", choices=("table", "json"), default="table")
+    cmd.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
     cmd.set_defaults(func=run_command)
 
 

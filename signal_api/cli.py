@@ -1,15 +1,76 @@
-"""``signal-api``: serve the API, serve a cassette as the upstream providers, print the schema."""
+"""``signal-api``: serve the API, serve a cassette as the upstream providers, print the schema.
+
+Every command has ``--help``; a failure the user can fix is one line on stderr that says what to do, and
+a non-zero exit code. ``serve`` prints where it listens once the socket is bound, in every mode and at
+every log level.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
+if TYPE_CHECKING:
+    import socket
+
+    from signal_api.settings import Settings
+
+EXIT_USAGE = 2
+EXIT_NOT_STARTED = 3  # uvicorn's own code when the server could not start
+CASSETTES_HINT = "the recorded markets are ../shared/cassettes/*.json"
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def serving_line(settings: Settings, host: str, port: int) -> str:
+    """The line ``serve`` prints once listening: the URL to open, what else is there, and where the market
+    data comes from."""
+    base = f"http://{_url_host(host)}:{port}"
+    if host in WILDCARD_HOSTS:
+        base = f"http://127.0.0.1:{port}"
+        where = f"on all interfaces, port {port}: here {base}/graphql"
+    else:
+        where = f"on {base}/graphql"
+    pages = "GraphiQL in a browser, " if settings.graphiql else ""
+    if settings.replay_cassette is not None:
+        market = f"the market replayed from {settings.replay_cassette}"
+    elif settings.replay_url is not None:
+        market = f"the replay server at {settings.replay_url}"
+    else:
+        market = "live upstreams"
+    return f"signal-api: running {where} ({pages}REST {base}/invoke, docs {base}/docs) with {market}"
+
+
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, printing :func:`serving_line` on stderr once bound (uvicorn's own "running on"
+    line is a log record: hidden by LOG_LEVEL=WARNING, a JSON object with LOG_JSON)."""
+
+    def __init__(self, config: uvicorn.Config, settings: Settings) -> None:
+        super().__init__(config)
+        self.settings = settings
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.started:
+            return
+        host, port = self.config.host, self.config.port
+        for server in self.servers:  # the port actually bound (PORT=0 picks a free one)
+            for bound in server.sockets:
+                port = bound.getsockname()[1]
+        print(serving_line(self.settings, host, port), file=sys.stderr, flush=True)
+
 
 def _serve(args: argparse.Namespace) -> int:
+    if args.replay is not None and not args.replay.is_file():
+        print(f"signal-api serve: no cassette at {args.replay} ({CASSETTES_HINT})", file=sys.stderr)
+        return EXIT_USAGE
     from signal_api.app import create_app
     from signal_api.logging import configure_logging, secret_values
     from signal_api.settings import Settings
@@ -34,7 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     # log_config=None: uvicorn keeps the root handler configured above (one format, redacted); its access
     # log is off because signal_api.request_log writes one line per request, with the request id
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=host,
         port=port,
@@ -43,13 +104,23 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         ws_max_size=settings.max_body_bytes,  # WebSocket frames are capped like HTTP bodies
     )
-    return 0
+    server = AnnouncingServer(config, settings)
+    server.run()
+    return 0 if server.started else EXIT_NOT_STARTED  # uvicorn logged why (port in use, start-up refused)
 
 
 def _replay(args: argparse.Namespace) -> int:
     from providers.replay import Cassette, ReplayApp
 
-    cassette = Cassette.load(args.cassette)
+    try:
+        cassette = Cassette.load(args.cassette)
+    except OSError as exc:
+        print(f"signal-api replay: cannot read {args.cassette}: {exc.strerror} ({CASSETTES_HINT})", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:  # not JSON, or not a cassette (pydantic's ValidationError is a ValueError)
+        first = str(exc).strip().splitlines()[0]
+        print(f"signal-api replay: {args.cassette} is not a cassette: {first}", file=sys.stderr)
+        return EXIT_USAGE
     replay = ReplayApp(cassette, latency_ms=args.latency_ms)
     print(
         f"replaying {args.cassette} ({len(cassette.http)} HTTP entries, clock {cassette.now.isoformat()}) "
@@ -68,27 +139,60 @@ def _export_schema(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="signal-api", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="signal-api",
+        description="Futures Signal API: explainable LONG / SHORT / NEUTRAL signals from crypto futures data, "
+        "over GraphQL (/graphql, GraphiQL in a browser) and REST (/invoke, /docs).",
+        epilog="`signal-api COMMAND --help` describes each command. Settings come from the environment and .env "
+        "(README: Settings).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the GraphQL API (live upstreams unless --replay)")
+    serve = sub.add_parser(
+        "serve",
+        help="run the GraphQL API (live upstreams unless --replay)",
+        description="Run the API: GraphQL and GraphiQL at /graphql, REST at /invoke, docs at /docs, health at "
+        "/health. Upstreams are the live venues (no key needed) unless --replay serves a recorded market "
+        "offline. Prints the URL once it listens.",
+    )
     serve.add_argument("--host", help="bind address (default: HOST setting, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: PORT setting, 8000)")
     serve.add_argument("--replay", type=Path, metavar="CASSETTE", help="serve offline from a recorded cassette")
-    serve.add_argument("--latency-ms", type=float, default=0.0, help="with --replay: injected upstream latency")
+    serve.add_argument(
+        "--latency-ms", type=float, default=0.0, help="with --replay: delay added to every upstream answer, in ms"
+    )
     serve.add_argument(
         "--replay-url", metavar="URL", help="use a running `signal-api replay` server (and its cassette's clock)"
     )
     serve.set_defaults(func=_serve)
 
-    replay = sub.add_parser("replay", help="serve a cassette as the upstream providers' hosts would")
-    replay.add_argument("--cassette", type=Path, required=True, metavar="FILE")
-    replay.add_argument("--host", default="127.0.0.1")
-    replay.add_argument("--port", type=int, default=8900)
-    replay.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every answer")
+    replay = sub.add_parser(
+        "replay",
+        help="serve a cassette as the upstream providers' hosts would",
+        description="Serve a recorded market (cassette) over HTTP as the upstream venues would answer, for "
+        "`signal-api serve --replay-url http://HOST:PORT` in another process (`serve --replay FILE` runs one "
+        "in-process instead).",
+    )
+    replay.add_argument(
+        "--cassette",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="a recorded market, e.g. ../shared/cassettes/btc-2025-07-11-rising.json",
+    )
+    replay.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    replay.add_argument("--port", type=int, default=8900, help="port (default 8900)")
+    replay.add_argument(
+        "--latency-ms", type=float, default=0.0, help="delay added to every answer, in milliseconds (default 0)"
+    )
     replay.set_defaults(func=_replay)
 
-    export = sub.add_parser("export-schema", help="print the GraphQL SDL")
+    export = sub.add_parser(
+        "export-schema",
+        help="print the GraphQL SDL",
+        description="Print the GraphQL schema (SDL) on stdout, as committed in schema/schema.graphql; "
+        "for code generators and clients.",
+    )
     export.set_defaults(func=_export_schema)
 
     from signal_api.backtest_cli import add_commands as add_backtest_commands

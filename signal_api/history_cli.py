@@ -1,7 +1,9 @@
 """``signal-api migrate`` and ``signal-api export``: the signal history from the command line.
 
 Part of the composition root: reads :class:`Settings` and builds the history configuration
-(:func:`history_config`, also used by the app's lifespan).
+(:func:`history_config`, also used by the app's lifespan). A database that cannot be opened is one line
+on stderr saying what to check (:func:`database_problem`, also used by ``keys``) and exit code 1, never
+a traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +20,8 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 
 from persistence.config import HistoryConfig
-from persistence.db import open_database
-from persistence.migrate import apply_migrations
+from persistence.db import DATABASE_ERRORS, open_database
+from persistence.migrate import MigrationError, apply_migrations
 from persistence.repository import SignalRepository
 from providers.symbols import InvalidSymbolFormat, parse_symbol
 
@@ -26,6 +29,15 @@ if TYPE_CHECKING:
     from signal_api.settings import Settings
 
 PROGRESS_EVERY = 10_000
+EXIT_DATABASE = 1
+# every way opening the database fails: unreachable or refused (OSError, asyncpg), the embedded server not
+# starting (SubprocessError), a malformed DATABASE_URL (ValueError), a migration that cannot apply
+OPEN_ERRORS: tuple[type[BaseException], ...] = (
+    *DATABASE_ERRORS,
+    subprocess.SubprocessError,
+    ValueError,
+    MigrationError,
+)
 
 
 def history_config(settings: Settings) -> HistoryConfig:
@@ -42,6 +54,27 @@ def history_config(settings: Settings) -> HistoryConfig:
         commit_timeout_seconds=settings.history_commit_timeout_seconds,
         supervisor_interval_seconds=settings.db_supervisor_interval_seconds,
     )
+
+
+def describe_error(exc: BaseException) -> str:
+    """The exception's type and the first line of its message: enough to act on, short enough for a line."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def database_problem(config: HistoryConfig, exc: BaseException, *, what: str = "the database") -> str:
+    """One line: which database could not be opened, why, and what to do (the URL itself is never shown:
+    it holds the password)."""
+    if config.database_url is not None:
+        where = "DATABASE_URL"
+        todo = (
+            "check that the server is running and DATABASE_URL's host, port, user, password and database name, "
+            "or unset DATABASE_URL to use the embedded database under DATA_DIR"
+        )
+    else:
+        where = f"the embedded PostgreSQL in DATA_DIR={config.data_dir}"
+        todo = "check that DATA_DIR is writable and no other server uses it, or set DATABASE_URL"
+    return f"cannot reach {what} ({where}): {describe_error(exc)}; {todo}"
 
 
 def _settings() -> Settings:
@@ -116,25 +149,48 @@ def _symbol(text: str) -> str:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    return asyncio.run(run_migrate(history_config(_settings()), sys.stdout))
+    config = history_config(_settings())
+    try:
+        return asyncio.run(run_migrate(config, sys.stdout))
+    except OPEN_ERRORS as exc:
+        print(f"signal-api migrate: {database_problem(config, exc)}", file=sys.stderr)
+        return EXIT_DATABASE
 
 
 def _export(args: argparse.Namespace) -> int:
     config = history_config(_settings())
-    with contextlib.ExitStack() as stack:
-        out: IO[bytes] = (
-            stack.enter_context(Path(args.output).open("wb")) if args.output is not None else sys.stdout.buffer
-        )
-        asyncio.run(run_export(config, out, sys.stderr, symbol=args.symbol, start=args.start, end=args.end))
+    try:
+        with contextlib.ExitStack() as stack:
+            out: IO[bytes] = (
+                stack.enter_context(Path(args.output).open("wb")) if args.output is not None else sys.stdout.buffer
+            )
+            asyncio.run(run_export(config, out, sys.stderr, symbol=args.symbol, start=args.start, end=args.end))
+    except OPEN_ERRORS as exc:
+        if isinstance(exc, OSError) and exc.filename is not None and args.output is not None:
+            print(f"signal-api export: cannot write {args.output}: {describe_error(exc)}", file=sys.stderr)
+        else:
+            print(f"signal-api export: {database_problem(config, exc)}", file=sys.stderr)
+        return EXIT_DATABASE
     return 0
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``migrate`` and ``export`` on the ``signal-api`` parser."""
-    migrate = subparsers.add_parser("migrate", help="apply the signal-history database migrations")
+    migrate = subparsers.add_parser(
+        "migrate",
+        help="apply the signal-history database migrations",
+        description="Apply the numbered SQL migrations (persistence/migrations) that the database lacks, and "
+        "print each one applied. The database is DATABASE_URL, or the embedded PostgreSQL under DATA_DIR "
+        "when it is unset. `serve` migrates at start-up too: run this to migrate ahead of a deploy.",
+    )
     migrate.set_defaults(func=_migrate)
 
-    export = subparsers.add_parser("export", help="write the stored signal history (JSON lines)")
+    export = subparsers.add_parser(
+        "export",
+        help="write the stored signal history (JSON lines)",
+        description="Write every stored signal, with its evaluated outcomes, oldest first, one JSON object "
+        "per line; progress goes to stderr. Reads DATABASE_URL, or the embedded database under DATA_DIR.",
+    )
     export.add_argument("--format", choices=["jsonl"], default="jsonl", help="output format (jsonl)")
     export.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of stdout")
     export.add_argument("--symbol", type=_symbol, help="only this symbol (BTC, BTCUSDT, ...)")

@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, TypeVar
 from persistence.api_keys import ApiKeyRepository
 from persistence.db import DATABASE_ERRORS, open_database
 from persistence.migrate import MigrationError
-from signal_api.history_cli import history_config
+from signal_api.history_cli import database_problem, history_config
 from signal_api.security.principal import Scope
 
 if TYPE_CHECKING:
@@ -103,13 +103,7 @@ async def _with_repository(config: HistoryConfig, work: Callable[[ApiKeyReposito
         async with open_database(config.database_url, config.data_dir, min_size=1, max_size=1) as db:
             return await work(ApiKeyRepository(db))
     except _OPEN_ERRORS as exc:
-        where = "DATABASE_URL" if config.database_url is not None else f"the embedded database in {config.data_dir}"
-        raise KeysCommandError(f"cannot reach the key store ({where}): {_describe(exc)}", EXIT_UNREACHABLE) from None
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        raise KeysCommandError(database_problem(config, exc, what="the key store"), EXIT_UNREACHABLE) from None
 
 
 async def run_create(
@@ -206,21 +200,41 @@ def _name(text: str) -> str:
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``keys create|list|revoke`` on the ``signal-api`` parser."""
-    keys = subparsers.add_parser("keys", help="create, list and revoke the API keys of the service")
+    keys = subparsers.add_parser(
+        "keys",
+        help="create, list and revoke the API keys of the service",
+        description="Manage the API keys, stored in the history's database (DATABASE_URL, or the embedded "
+        "PostgreSQL under DATA_DIR). See the README's 'API keys and access'.",
+    )
     sub = keys.add_subparsers(dest="keys_command", required=True)
     known = ",".join(scope.value for scope in Scope)
 
-    create = sub.add_parser("create", help="create a key and print it (once)")
+    create = sub.add_parser(
+        "create",
+        help="create a key and print it (once)",
+        description="Create an API key and print it alone on stdout, once (only its SHA-256 is stored). "
+        "Send it as `Authorization: Bearer KEY` or `X-API-Key: KEY`, or over WebSocket in the "
+        'connection_init payload {"apiKey": KEY}.',
+    )
     create.add_argument("--name", type=_name, required=True, help="who or what the key is for")
     create.add_argument("--scopes", type=parse_scopes, required=True, help=f"comma-separated: {known}")
     create.add_argument("--rate", type=_positive, metavar="REQUESTS_PER_MIN", help="the key's own request budget")
     create.add_argument("--cost", type=_positive, metavar="COST_PER_MIN", help="the key's own query-cost budget")
     create.set_defaults(func=_run)
 
-    listing = sub.add_parser("list", help="every key: id, name, prefix, scopes, created, last used, revoked")
+    listing = sub.add_parser(
+        "list",
+        help="every key: id, name, prefix, scopes, created, last used, revoked",
+        description="List every key (revoked ones too): id, name, the first characters of the key, scopes, "
+        "budgets, and when it was created, last used and revoked.",
+    )
     listing.set_defaults(func=_run)
 
-    revoke = sub.add_parser("revoke", help="revoke a key at once")
+    revoke = sub.add_parser(
+        "revoke",
+        help="revoke a key at once",
+        description="Revoke a key: refused from its next request on, and its WebSocket connections are closed.",
+    )
     revoke.add_argument("id", type=_positive, metavar="ID", help="the key's id (see keys list)")
     revoke.set_defaults(func=_run)
 
