@@ -33,6 +33,7 @@ from resolvers.context import RequestContext
 from schema.build import build_schema
 from schema.operations import persisted_query_allowed
 from signal_api.container import build_container, system_clock
+from signal_api.graphiql import GRAPHIQL_HTML, graphiql_routes
 from signal_api.health import build_health_monitor, count_embedded_restart, health, live, ready
 from signal_api.http_guards import BodyGuard, RequestRefused, decode_json
 from signal_api.logging import configure_logging, secret_values
@@ -129,6 +130,11 @@ class SignalGraphQL(GraphQL[RequestContext, None]):
     persisted_only: bool = False
     graphql_transport_ws_handler_class = ScopedFanoutHandler
     authenticator: Authenticator | None = None  # set by create_app: checks connection_init keys
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """Our GraphiQL page: its assets come from this service, not a CDN (signal_api.graphiql)."""
+        return GRAPHIQL_HTML
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):  # type: ignore[no-untyped-def]
         if self.persisted_only and not persisted_query_allowed(request_data.query or ""):
@@ -402,6 +408,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             Route("/metrics", metrics, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *(graphiql_routes() if settings.graphiql else []),
             *build_rest_routes(schema, settings),
         ],
         middleware=[

@@ -126,9 +126,9 @@ async def test_security_headers_on_every_answer(cassette: dict[str, Any]) -> Non
             for script in re.findall(r"<script\b(?![^>]*\bsrc=)[^>]*>(.*?)</script>", page.text, re.DOTALL):
                 digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
                 assert f"'sha256-{digest}'" in csp, path  # every inline script of the page may run
-            for src in re.findall(r'<script[^>]*\bsrc="([^"]+)"', page.text):
-                allowed = src.startswith("/") or any(src.startswith(s) for s in csp.split() if s.startswith("https://"))
-                assert allowed, (path, src)  # every script the page loads is allowed
+            assert "http://" not in csp and "https://" not in csp, path  # no other host: everything is ours
+            for src in re.findall(r'<(?:script|link)[^>]*\b(?:src|href)="([^"]+)"', page.text):
+                assert src.startswith(("/", "data:")), (path, src)  # every script and style is served from here
 
 
 async def test_hsts_when_published_over_https(cassette: dict[str, Any]) -> None:

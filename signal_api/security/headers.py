@@ -3,9 +3,9 @@
 - ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``, ``X-Frame-Options: DENY``.
 - ``Content-Security-Policy``: API answers (JSON, metrics) get ``default-src 'none'``: they are data,
   never a page. HTML pages get :func:`page_csp`: our own origin for the bundled ``/docs`` and ``/redoc``
-  assets (``fastapi-offline``'s Swagger UI and ReDoc: inline styles, ReDoc's blob workers, data: images),
-  unpkg.com for GraphiQL (Strawberry's page loads React and GraphiQL from there), and each page's own
-  inline ``<script>`` allowed by its SHA-256 hash rather than by ``'unsafe-inline'``.
+  assets and GraphiQL's (``fastapi-offline``'s Swagger UI and ReDoc, ``graphene-django-graphiql-static``'s
+  GraphiQL: inline styles, ReDoc's blob workers, data: images and fonts), no other host, and each page's
+  own inline ``<script>`` allowed by its SHA-256 hash rather than by ``'unsafe-inline'``.
 - ``Strict-Transport-Security`` when the service is published over https (``PUBLIC_BASE_URL``).
 
 CORS: ``CORS_ORIGINS`` is empty by default (no cross-origin browser access; preflights are refused),
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-CDN = "https://unpkg.com"  # GraphiQL's page (Strawberry) loads its scripts and styles from here
 HSTS = "max-age=31536000; includeSubDomains"
 EXPOSED_HEADERS = (
     "X-RateLimit-Limit",
@@ -60,14 +59,14 @@ def inline_script_hashes(pages: Iterable[str]) -> list[str]:
 
 def page_csp(pages: Iterable[str]) -> str:
     """The policy of our HTML pages (docs, ReDoc, GraphiQL), their inline scripts allowed by hash."""
-    scripts = " ".join(["'self'", CDN, *inline_script_hashes(pages)])
+    scripts = " ".join(["'self'", *inline_script_hashes(pages)])
     return "; ".join(
         (
             "default-src 'self'",
             f"script-src {scripts}",
-            f"style-src 'self' 'unsafe-inline' {CDN}",
+            "style-src 'self' 'unsafe-inline'",
             "img-src 'self' data: blob:",
-            f"font-src 'self' data: {CDN}",
+            "font-src 'self' data:",
             "connect-src 'self'",
             "worker-src 'self' blob:",
             "object-src 'none'",
