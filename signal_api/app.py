@@ -420,7 +420,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(BodyGuard),  # 4: JSON object bodies (415/400 with a code), bounded nesting
-            Middleware(AuthenticationMiddleware, authenticator=authenticator),  # a Principal for every request
+            # 5: a Principal for every request; refused keys are counted per address (key guessing)
+            Middleware(AuthenticationMiddleware, authenticator=authenticator, failures=rate_limits),
             Middleware(RateLimitMiddleware, limits=rate_limits),  # after authentication: reads the principal
         ],
         exception_handlers={HTTPException: http_error, Exception: internal_error},

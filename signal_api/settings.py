@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
     rate_limit_anonymous_requests: int = Field(default=300, ge=1, description="requests per window per address")
     rate_limit_key_requests: int = Field(default=1_200, ge=1, description="requests per window per key")
+    auth_failures_per_address: int = Field(
+        default=30, ge=1, description="refused API keys per window per address before 429 (key guessing)"
+    )
     cost_limit_anonymous: int = Field(default=1_000, ge=1, description="cost points per window per address")
     cost_limit_key: int = Field(default=5_000, ge=1, description="cost points per window per key")
     ws_max_connections_per_address: int = Field(default=20, ge=1)

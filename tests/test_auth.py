@@ -440,3 +440,27 @@ def test_serve_refuses_in_one_line_before_binding(
     assert main(["serve", "--host", "0.0.0.0"]) == 0 and started[-1]["host"] == "0.0.0.0"
     monkeypatch.delenv("ALLOW_ANONYMOUS")
     assert main(["serve"]) == 0 and started[-1]["host"] == "127.0.0.1"  # the default needs nothing
+
+
+async def test_refused_keys_are_budgeted_per_address_before_any_lookup(tmp_path: Path) -> None:
+    """Key guessing: past AUTH_FAILURES_PER_ADDRESS refused keys, the address gets 429 with Retry-After
+    even for a valid key (no lookup happens), while requests without a key and health still answer."""
+    async with asyncio.timeout(60), keyed_service(tmp_path, auth_failures_per_address=3) as served:
+        for _ in range(3):
+            assert (await post_graphql(served.base_url, READ_QUERY, bearer(generate_key()))).status_code == 401
+        blocked = await post_graphql(served.base_url, READ_QUERY, bearer(served.key("reader")))
+        assert blocked.status_code == 429, blocked.text
+        assert blocked.json()["error"]["code"] == "RATE_LIMITED"
+        assert int(blocked.headers["retry-after"]) >= 1
+        anonymous = await post_graphql(served.base_url, READ_QUERY)
+        assert anonymous.status_code == 200 and codes(anonymous.json()) == []
+        async with httpx2.AsyncClient(timeout=20) as client:
+            health = await client.get(f"{served.base_url}/health/live", headers=bearer(generate_key()))
+        assert health.status_code == 200
+
+
+async def test_valid_keys_do_not_spend_the_refused_key_budget(tmp_path: Path) -> None:
+    async with asyncio.timeout(60), keyed_service(tmp_path, auth_failures_per_address=2) as served:
+        for _ in range(5):
+            allowed = await post_graphql(served.base_url, READ_QUERY, bearer(served.key("reader")))
+            assert allowed.status_code == 200, allowed.text

@@ -37,7 +37,9 @@ from starlette.responses import Response
 
 from persistence.api_keys import looks_like_key
 from persistence.db import DATABASE_ERRORS
+from signal_api.metrics import RATE_LIMIT_REFUSALS
 from signal_api.security.principal import PRINCIPAL_STATE_KEY, Principal, Scope
+from signal_api.security.ratelimit import refuse_request
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from starlette.types import Scope as AsgiScope
 
     from persistence.api_keys import ApiKeyRecord, ApiKeyRepository
+    from signal_api.security.ratelimit import RateLimits
 
 log = structlog.get_logger(__name__)
 
@@ -256,9 +259,10 @@ class AuthenticationMiddleware:
     """Pure ASGI: a :class:`Principal` for every HTTP request and WebSocket handshake (slot 5 of the
     middleware order, inside the body guards and outside the rate limiter, which reads it)."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, failures: RateLimits | None = None) -> None:
         self.app = app
         self.authenticator = authenticator
+        self.failures = failures  # the refused-key budget per address (key guessing); None: uncounted
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -271,13 +275,24 @@ class AuthenticationMiddleware:
     async def _http(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         address = client_address(scope)
         path: str = scope.get("path", "")
+        public = path == PUBLIC_PREFIX or path.startswith(PUBLIC_PREFIX + "/")
+        presented = any(name.lower() in (b"authorization", b"x-api-key") for name, _ in scope["headers"])
+        if presented and not public and self.failures is not None:
+            spent = await self.failures.auth_failures_spent(address)
+            if spent is not None:  # refused before any lookup: guessing costs the guesser, not the database
+                RATE_LIMIT_REFUSALS.labels("auth_failures").inc()
+                message = f"too many refused API keys from this address; retry in {spent.retry_after()} s"
+                await refuse_request(send, spent, message)
+                return
         try:
             key = key_from_headers(scope["headers"])
             principal = await self.authenticator.authenticate(key, address)
         except AuthError as exc:
-            if path == PUBLIC_PREFIX or path.startswith(PUBLIC_PREFIX + "/"):
+            if public:
                 principal = Principal(address=address)  # health answers whoever asks
             else:
+                if isinstance(exc, Unauthenticated) and presented and self.failures is not None:
+                    await self.failures.charge_auth_failure(address)
                 await error_response(exc)(scope, receive, send)
                 return
         if path == METRICS_PATH and not self.authenticator.allow_anonymous and not principal.allows(Scope.ADMIN):

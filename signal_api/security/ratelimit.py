@@ -62,6 +62,7 @@ class LimitPolicy:
     key_requests: int = 1_200
     anonymous_cost: int = 1_000
     key_cost: int = 5_000
+    auth_failures: int = 30  # refused keys per window per address; past it, 429 before any key lookup
     ws_per_address: int = 20
     ws_per_key: int = 50
     max_frame_bytes: int = 65_536
@@ -130,6 +131,20 @@ class RateLimits:
 
     async def charge_cost(self, principal: Principal, cost: int) -> Charge:
         return await self._charge("cost", principal.limit_key, self.cost_limit(principal), max(0, cost))
+
+    async def auth_failures_spent(self, address: str) -> Charge | None:
+        """The address's refused-key budget when it is spent (``None`` while keys may still be tried).
+
+        Counted even when request budgets are off: guessing keys is never a benchmark."""
+        item = RateLimitItemPerSecond(self.policy.auth_failures, self.policy.window_seconds)
+        if await self.limiter.test(item, "auth_failures", address):
+            return None
+        stats = await self.limiter.get_window_stats(item, "auth_failures", address)
+        return Charge(self.policy.auth_failures, 0, stats.reset_time, False, 0)
+
+    async def charge_auth_failure(self, address: str) -> None:
+        item = RateLimitItemPerSecond(self.policy.auth_failures, self.policy.window_seconds)
+        await self.limiter.hit(item, "auth_failures", address)
 
     async def charge_cost_of(self, scope: MutableMapping[str, Any], cost: int) -> Charge:
         """The cost budget as ``schema.ratelimit.CostBudget`` charges it: the caller read from the scope."""
@@ -223,7 +238,7 @@ class RateLimitMiddleware:
         if not charge.allowed:
             RATE_LIMIT_REFUSALS.labels("requests").inc()
             message = f"request budget of {charge.limit} per {self.limits.policy.window_seconds} s spent"
-            await _refuse(send, charge, message + f"; retry in {charge.retry_after()} s")
+            await refuse_request(send, charge, message + f"; retry in {charge.retry_after()} s")
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -281,7 +296,8 @@ class RateLimitMiddleware:
                 WS_CONNECTIONS.dec()
 
 
-async def _refuse(send: Send, charge: Charge, message: str) -> None:
+async def refuse_request(send: Send, charge: Charge, message: str) -> None:
+    """HTTP 429 with ``Retry-After``, the budget's headers and the JSON error envelope."""
     body = refusal_body(message)
     headers = [
         (b"content-type", b"application/json"),
@@ -317,6 +333,7 @@ def build_rate_limits(settings: Settings) -> RateLimits:
         key_requests=settings.rate_limit_key_requests,
         anonymous_cost=settings.cost_limit_anonymous,
         key_cost=settings.cost_limit_key,
+        auth_failures=settings.auth_failures_per_address,
         ws_per_address=settings.ws_max_connections_per_address,
         ws_per_key=settings.ws_max_connections_per_key,
         max_frame_bytes=settings.max_body_bytes,
