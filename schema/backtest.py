@@ -17,12 +17,16 @@ from engine import DEFAULT_MODE, Mode
 from resolvers.backtest import DEFAULT_HORIZONS_HOURS, BacktestTimedOut, HistoryMissing, resolve_backtest
 from resolvers.context import RequestContext  # noqa: TC001
 from resolvers.problems import InvalidArgument
+from schema.enums import ModeEnum
 from schema.errors import InvalidInput, Problem, problem
-from schema.types import ModeEnum
 
 if TYPE_CHECKING:
     from engine.backtest import BacktestReport, Fold, PerformanceRow, ThresholdFit, WalkForward
     from engine.backtest import DataGap as EngineGap
+
+
+def _pct(fraction: float | None) -> float | None:
+    return fraction * 100.0 if fraction is not None else None
 
 
 @strawberry.type(description="The history files for a backtest are not on this server (or unreadable).")
@@ -35,7 +39,7 @@ class HistoryNotAvailable(Problem):
     "or every backtest worker stayed busy that long. Code BACKTEST_TIMEOUT; retrying later can succeed."
 )
 class BacktestTimeout(Problem):
-    timeout_seconds: float
+    timeout_seconds: float = strawberry.field(description="The wall-clock budget that ran out, in seconds.")
 
 
 @strawberry.type(
@@ -43,19 +47,21 @@ class BacktestTimeout(Problem):
     "Returns are percent in the signal's direction; intervals are 95 % (Wilson for the win rate)."
 )
 class BacktestRow:
-    name: str = strawberry.field(description="engine, always_long, momentum_only, only_<factor>, engine_static_<mode>.")
+    name: str = strawberry.field(
+        description="The strategy: engine, always_long, momentum_only, only_<factor>, engine_static_<mode>."
+    )
     recommendation: str = strawberry.field(description="LONG, SHORT or ANY.")
-    horizon_hours: float
+    horizon_hours: float = strawberry.field(description="Hours each trade is held.")
     signals: int = strawberry.field(description="Bars with this recommendation, with or without a known outcome.")
     count: int = strawberry.field(description="Trades with a known outcome.")
-    wins: int
-    win_rate: float | None
-    win_rate_low: float | None
-    win_rate_high: float | None
-    mean_return_pct: float | None
-    mean_low: float | None
-    mean_high: float | None
-    median_return_pct: float | None
+    wins: int = strawberry.field(description="Trades that returned above +0.1 % in their direction.")
+    win_rate_pct: float | None = strawberry.field(description="wins / count in percent (0..100); null with no trade.")
+    win_rate_low_pct: float | None = strawberry.field(description="Wilson 95 % lower bound of winRatePct, percent.")
+    win_rate_high_pct: float | None = strawberry.field(description="Wilson 95 % upper bound of winRatePct, percent.")
+    mean_return_pct: float | None = strawberry.field(description="Mean return per trade, percent, in its direction.")
+    mean_return_low_pct: float | None = strawberry.field(description="95 % lower bound of meanReturnPct, percent.")
+    mean_return_high_pct: float | None = strawberry.field(description="95 % upper bound of meanReturnPct, percent.")
+    median_return_pct: float | None = strawberry.field(description="Median return per trade, percent.")
 
     @classmethod
     def of(cls, row: PerformanceRow) -> BacktestRow:
@@ -67,24 +73,24 @@ class BacktestRow:
             signals=row.signals,
             count=s.count,
             wins=s.wins,
-            win_rate=s.win_rate,
-            win_rate_low=s.win_rate_ci95.low if s.win_rate_ci95 else None,
-            win_rate_high=s.win_rate_ci95.high if s.win_rate_ci95 else None,
+            win_rate_pct=_pct(s.win_rate),
+            win_rate_low_pct=_pct(s.win_rate_ci95.low) if s.win_rate_ci95 else None,
+            win_rate_high_pct=_pct(s.win_rate_ci95.high) if s.win_rate_ci95 else None,
             mean_return_pct=s.mean_return_pct,
-            mean_low=s.mean_return_ci95.low if s.mean_return_ci95 else None,
-            mean_high=s.mean_return_ci95.high if s.mean_return_ci95 else None,
+            mean_return_low_pct=s.mean_return_ci95.low if s.mean_return_ci95 else None,
+            mean_return_high_pct=s.mean_return_ci95.high if s.mean_return_ci95 else None,
             median_return_pct=s.median_return_pct,
         )
 
 
 @strawberry.type(description="Thresholds fitted on the training folds: SHORT ≤ 50 − d, LONG ≥ 50 + d.")
 class FittedThreshold:
-    name: str
-    d: float
-    short_max: float
-    long_min: float
-    objective: float | None = strawberry.field(description="Mean return % per trade on the training bars.")
-    trades: int
+    name: str = strawberry.field(description="The strategy fitted (engine, or a baseline).")
+    d: float = strawberry.field(description="Distance from 50 in score points.")
+    short_max: float = strawberry.field(description="SHORT when score ≤ this (50 − d).")
+    long_min: float = strawberry.field(description="LONG when score ≥ this (50 + d).")
+    objective_pct: float | None = strawberry.field(description="Mean return per trade on the training bars, percent.")
+    trades: int = strawberry.field(description="Training trades behind the fit.")
 
     @classmethod
     def of(cls, fit: ThresholdFit) -> FittedThreshold:
@@ -93,20 +99,20 @@ class FittedThreshold:
             d=fit.d,
             short_max=50.0 - fit.d,
             long_min=50.0 + fit.d,
-            objective=fit.objective,
+            objective_pct=fit.objective,
             trades=fit.trades,
         )
 
 
 @strawberry.type(description="One walk-forward fold; fold 0 is only ever trained on.")
 class BacktestFold:
-    number: int
-    start: datetime
-    end: datetime
-    bars: int
-    train_bars: int
+    number: int = strawberry.field(description="0-based fold number, oldest first.")
+    start: datetime = strawberry.field(description="First decision time of the fold (UTC, ISO-8601).")
+    end: datetime = strawberry.field(description="Last decision time of the fold (UTC, ISO-8601).")
+    bars: int = strawberry.field(description="Bars in the fold.")
+    train_bars: int = strawberry.field(description="Bars of the earlier folds the fit was trained on.")
     purged: int = strawberry.field(description="Training bars dropped because their outcome reached this fold.")
-    fits: list[FittedThreshold]
+    fits: list[FittedThreshold] = strawberry.field(description="Thresholds fitted for this fold, per strategy.")
 
     @classmethod
     def of(cls, fold: Fold) -> BacktestFold:
@@ -123,20 +129,26 @@ class BacktestFold:
 
 @strawberry.type(description="Does the engine beat its baselines out of sample? Said plainly.")
 class BacktestVerdict:
-    beats_baselines: bool
-    statement: str
-    engine_mean_return_pct: float | None
-    engine_mean_low: float | None
-    best_baseline: str | None
-    best_baseline_mean_return_pct: float | None
+    beats_baselines: bool = strawberry.field(
+        description="Whether the engine's lower 95 % bound of mean return beats every baseline's mean, out of sample."
+    )
+    statement: str = strawberry.field(description="The verdict in one sentence, for a human.")
+    engine_mean_return_pct: float | None = strawberry.field(description="The engine's mean return per trade, percent.")
+    engine_mean_return_low_pct: float | None = strawberry.field(
+        description="95 % lower bound of engineMeanReturnPct, percent."
+    )
+    best_baseline: str | None = strawberry.field(description="The best baseline strategy by mean return.")
+    best_baseline_mean_return_pct: float | None = strawberry.field(
+        description="The best baseline's mean return per trade, percent."
+    )
 
 
 @strawberry.type(description="Out-of-sample results: the test folds concatenated.")
 class WalkForwardResult:
-    folds: list[BacktestFold]
-    rows: list[BacktestRow]
-    verdict: BacktestVerdict
-    test_bars: int
+    folds: list[BacktestFold] = strawberry.field(description="The folds, oldest first.")
+    rows: list[BacktestRow] = strawberry.field(description="Out-of-sample results per strategy, direction and horizon.")
+    verdict: BacktestVerdict = strawberry.field(description="Whether the engine beats its baselines, said plainly.")
+    test_bars: int = strawberry.field(description="Bars tested out of sample (folds 1 onward).")
 
     @classmethod
     def of(cls, wf: WalkForward) -> WalkForwardResult:
@@ -148,7 +160,7 @@ class WalkForwardResult:
                 beats_baselines=v.beats_baselines,
                 statement=v.statement,
                 engine_mean_return_pct=v.engine_mean,
-                engine_mean_low=v.engine_ci_low,
+                engine_mean_return_low_pct=v.engine_ci_low,
                 best_baseline=v.best_baseline,
                 best_baseline_mean_return_pct=v.best_baseline_mean,
             ),
@@ -158,10 +170,10 @@ class WalkForwardResult:
 
 @strawberry.type(description="A hole in a history series; bars that would read across it are skipped.")
 class HistoryGap:
-    series: str
-    last_before: datetime
-    first_after: datetime
-    hours: float
+    series: str = strawberry.field(description="The recorded series with the hole (e.g. candles, funding).")
+    last_before: datetime = strawberry.field(description="Last point before the hole (UTC, ISO-8601).")
+    first_after: datetime = strawberry.field(description="First point after the hole (UTC, ISO-8601).")
+    hours: float = strawberry.field(description="Length of the hole in hours.")
 
     @classmethod
     def of(cls, gap: EngineGap) -> HistoryGap:
@@ -173,30 +185,32 @@ class HistoryGap:
         )
 
 
-@strawberry.type
+@strawberry.type(description="Bars the engine refused to score, by reason.")
 class RefusalCount:
-    code: str
-    bars: int
+    code: str = strawberry.field(description="Why, as the engine's problem code (e.g. INSUFFICIENT_DATA).")
+    bars: int = strawberry.field(description="How many bars.")
 
 
 @strawberry.type(description="The engine replayed bar by bar with no look-ahead, against its baselines.")
 class BacktestResult:
-    symbol: str
-    mode: ModeEnum  # type: ignore[valid-type]
-    short_max: float
-    long_min: float
-    bar_hours: float
-    horizons_hours: list[float]
-    first_bar: datetime | None
-    last_bar: datetime | None
-    bars_in_range: int
-    bars_scored: int
+    symbol: str = strawberry.field(description="The USDT perpetual replayed (BTCUSDT).")
+    mode: ModeEnum = strawberry.field(description="The threshold set of the in-sample rows.")  # type: ignore[valid-type]
+    short_max: float = strawberry.field(description="The mode's SHORT threshold (score ≤ this).")
+    long_min: float = strawberry.field(description="The mode's LONG threshold (score ≥ this).")
+    bar_hours: float = strawberry.field(description="Hours per bar (4).")
+    horizons_hours: list[float] = strawberry.field(description="The outcome horizons judged, in hours.")
+    first_bar: datetime | None = strawberry.field(description="First decision time scored (UTC, ISO-8601).")
+    last_bar: datetime | None = strawberry.field(description="Last decision time scored (UTC, ISO-8601).")
+    bars_in_range: int = strawberry.field(description="Bars between from and to.")
+    bars_scored: int = strawberry.field(description="Bars the engine gave a score.")
     skipped_warmup: int = strawberry.field(description="Bars without enough contiguous candles before them.")
     skipped_gap: int = strawberry.field(description="Of those, bars just after a data gap.")
-    refusals: list[RefusalCount]
-    gaps: list[HistoryGap]
+    refusals: list[RefusalCount] = strawberry.field(description="Bars not scored, by reason.")
+    gaps: list[HistoryGap] = strawberry.field(description="Holes in the recorded history.")
     rows: list[BacktestRow] = strawberry.field(description="In sample: every scored bar, the mode's thresholds.")
-    walk_forward: WalkForwardResult | None
+    walk_forward: WalkForwardResult | None = strawberry.field(
+        description="Out-of-sample results; null when walkForward was false."
+    )
 
     @classmethod
     def of(cls, r: BacktestReport) -> BacktestResult:
@@ -235,17 +249,27 @@ class BacktestQuery:
     async def backtest(
         self,
         info: Info[RequestContext, None],
-        symbol: str = "BTC",
-        mode: ModeEnum = DEFAULT_MODE,  # type: ignore[valid-type]
+        symbol: Annotated[
+            str, strawberry.argument(description="The USDT perpetual with recorded history (BTC by default).")
+        ] = "BTC",
+        mode: Annotated[
+            ModeEnum,  # type: ignore[valid-type]
+            strawberry.argument(description="Threshold set of the in-sample rows (AGGRESSIVE by default)."),
+        ] = DEFAULT_MODE,
         horizons_hours: Annotated[
             list[int] | None,
             strawberry.argument(description="Outcome horizons in hours, multiples of 4 (default [4, 24])."),
         ] = None,
         from_: Annotated[
-            datetime | None, strawberry.argument(name="from", description="First decision time (UTC).")
+            datetime | None,
+            strawberry.argument(name="from", description="First decision time (ISO-8601; UTC if no offset)."),
         ] = None,
-        to: Annotated[datetime | None, strawberry.argument(description="Last decision time (UTC).")] = None,
-        walk_forward: bool = True,
+        to: Annotated[
+            datetime | None, strawberry.argument(description="Last decision time (ISO-8601; UTC if no offset).")
+        ] = None,
+        walk_forward: Annotated[
+            bool, strawberry.argument(description="Also fit thresholds fold by fold and test out of sample.")
+        ] = True,
     ) -> BacktestOutcome:
         horizons = horizons_hours if horizons_hours is not None else list(DEFAULT_HORIZONS_HOURS)
         result = await resolve_backtest(info.context, symbol, Mode(mode), horizons, from_, to, walk_forward)

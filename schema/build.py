@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 
 import strawberry
 import structlog
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLInterfaceType, GraphQLUnionType
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxTokensLimiter,
     SchemaExtension,
 )
+from strawberry.schema.config import StrawberryConfig
 
 from schema.cost import DEFAULT_MAX_QUERY_COST, TOO_COSTLY
 from schema.documents import DocumentCache, GuardedParser, GuardedValidation
@@ -28,6 +29,7 @@ from schema.errors import (
 )
 from schema.finite import FiniteExecutionContext
 from schema.limits import TOO_DEEP, TOO_LARGE, limit_rule
+from schema.market import SERIES_ROWS_SCALAR, SeriesRows
 from schema.metrics import OperationMetrics, OperationRecorder
 from schema.query import Query
 from schema.ratelimit import CostBudget
@@ -123,6 +125,7 @@ def build_schema(
         query=Query,
         subscription=Subscription,
         execution_context_class=FiniteExecutionContext,  # NaN/Infinity: NON_FINITE_NUMBER, not a client error
+        config=StrawberryConfig(scalar_map={SeriesRows: SERIES_ROWS_SCALAR}),
         types=[
             InvalidInput,
             SymbolNotFound,
@@ -150,3 +153,16 @@ def build_schema(
 
 def schema_sdl(schema: strawberry.Schema | None = None) -> str:
     return (schema or build_schema()).as_str() + "\n"
+
+
+def possible_types(schema: strawberry.Schema | None = None) -> dict[str, list[str]]:
+    """Apollo Client's ``possibleTypes``: every union and interface with its member object types.
+
+    Without it Apollo's cache cannot match ``... on Problem { code message }`` against a union member,
+    and silently drops those fields (``signal-api export-schema --possible-types``; README, "Apollo")."""
+    graphql_schema = (schema or build_schema())._schema
+    return {
+        name: [member.name for member in graphql_schema.get_possible_types(abstract)]
+        for name, abstract in sorted(graphql_schema.type_map.items())
+        if isinstance(abstract, GraphQLUnionType | GraphQLInterfaceType) and not name.startswith("__")
+    }

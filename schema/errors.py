@@ -14,7 +14,10 @@ from resolvers import problems
 from schema.types import DataQuality
 
 
-@strawberry.interface(description="An expected failure, returned as data.")
+@strawberry.interface(
+    description="An expected failure, returned as data. Select `... on Problem { code message }` in every "
+    "union result (Apollo Client needs `possibleTypes` to match it: see README)."
+)
 class Problem:
     code: str = strawberry.field(description="Stable, machine-readable error code.")
     message: str = strawberry.field(description="What went wrong, for a human.")
@@ -27,19 +30,23 @@ class InvalidInput(Problem):
 
 @strawberry.type(description="The symbol is not a tradable USDT perpetual.")
 class SymbolNotFound(Problem):
-    symbol: str
+    symbol: str = strawberry.field(description="The symbol as it was asked for.")
 
 
 @strawberry.type(description="Too little data to give an honest signal (quality below 50 %, or no price).")
 class InsufficientData(Problem):
-    symbol: str
-    missing: list[str]
-    data_quality: DataQuality | None
+    symbol: str = strawberry.field(description="The symbol, canonical spelling (BTCUSDT).")
+    missing: list[str] = strawberry.field(description="Every unusable input with the reason.")
+    data_quality: DataQuality | None = strawberry.field(
+        description="The data quality that was too low; null when the price itself was missing."
+    )
 
 
 @strawberry.type(description="The upstream providers needed for this answer failed.")
 class UpstreamUnavailable(Problem):
-    failed_sources: list[str]
+    failed_sources: list[str] = strawberry.field(
+        description="Each upstream that failed, as source: error. Retrying later can succeed."
+    )
 
 
 def invalid_input(field: str, message: str) -> InvalidInput:
@@ -52,13 +59,13 @@ def symbol_not_found(symbol: str, message: str) -> SymbolNotFound:
 
 @strawberry.type(description="The exchange does not serve this kind of data (see `exchanges { capabilities }`).")
 class CapabilityUnsupported(Problem):
-    exchange: str
-    capability: str
+    exchange: str = strawberry.field(description="The exchange asked.")
+    capability: str = strawberry.field(description="The kind of data it does not serve (a Capability name).")
 
 
 @strawberry.type(description="No exchange or data vendor by that name (see `exchanges`).")
 class ExchangeNotFound(Problem):
-    name: str
+    name: str = strawberry.field(description="The exchange name as it was asked for.")
 
 
 @overload

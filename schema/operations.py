@@ -24,7 +24,7 @@ _FACTOR = "name score weight effectiveWeight contribution available source rawVa
 _SIGNAL_RESULT = f"""
     __typename
     ... on Signal {{
-      symbol recommendation score confidence mode timeframe price generatedAt
+      id symbol recommendation score confidence mode timeframe price generatedAt
       thresholds {{ shortMax longMin }}
       factors {{ {_FACTOR} }}
       topFactors {{ name score contribution detail }}
@@ -140,8 +140,8 @@ query MarketGet($symbol: String!) {
   market(symbol: $symbol) {
     __typename
     ... on Market {
-      symbol price priceSource change24hPct volume24hUsd openInterestTotalUsd failures generatedAt
-      funding { venue rate intervalHours rate8h percent8h nextFundingTime time }
+      id symbol price priceSource change24hPct volume24hUsd openInterestTotalUsd failures generatedAt
+      funding { venue ratePct intervalHours rate8hPct nextFundingTime time }
       openInterest { venue coins usd time }
       longShort { venue longPct longShortRatio time }
     }
@@ -221,9 +221,9 @@ query HistoryPerformance($symbol: String, $mode: Mode, $horizon: OutcomeHorizon!
     __typename
     ... on SignalPerformance {
       horizonHours pending
-      overall { key count wins losses flats winRate winRateCi95 { low high } meanReturnPct medianReturnPct }
-      byRecommendation { key count winRate winRateCi95 { low high } meanReturnPct medianReturnPct }
-      byMode { key count winRate winRateCi95 { low high } meanReturnPct medianReturnPct }
+      overall { key count wins losses flats winRatePct winRatePctCi95 { low high } meanReturnPct medianReturnPct }
+      byRecommendation { key count winRatePct winRatePctCi95 { low high } meanReturnPct medianReturnPct }
+      byMode { key count winRatePct winRatePctCi95 { low high } meanReturnPct medianReturnPct }
     }
     ... on Problem { code message }
     ... on InvalidInput { field }
@@ -245,11 +245,16 @@ query BacktestRun($symbol: String! = "BTC", $mode: Mode! = AGGRESSIVE, $walkForw
     __typename
     ... on BacktestResult {
       symbol mode shortMax longMin barsScored firstBar lastBar
-      rows { name recommendation horizonHours count winRate winRateLow winRateHigh meanReturnPct meanLow meanHigh }
+      rows {
+        name recommendation horizonHours count winRatePct winRateLowPct winRateHighPct
+        meanReturnPct meanReturnLowPct meanReturnHighPct
+      }
       walkForward {
         testBars
-        verdict { beatsBaselines statement engineMeanReturnPct engineMeanLow bestBaseline bestBaselineMeanReturnPct }
-        rows { name recommendation horizonHours count winRate meanReturnPct meanLow meanHigh }
+        verdict {
+          beatsBaselines statement engineMeanReturnPct engineMeanReturnLowPct bestBaseline bestBaselineMeanReturnPct
+        }
+        rows { name recommendation horizonHours count winRatePct meanReturnPct meanReturnLowPct meanReturnHighPct }
       }
     }
     ... on Problem { code message }

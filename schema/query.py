@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.tools import merge_types
 from strawberry.types import Info  # noqa: TC002 - strawberry reads annotations at runtime
+from strawberry.types.base import get_object_definition
 
 from engine import DEFAULT_MODE, Mode
 from engine.market import Timeframe
@@ -15,11 +16,12 @@ from resolvers.problems import Problem
 from resolvers.signals import SignalOutcome, resolve_signal, resolve_signals
 from resolvers.symbols import resolve_symbols
 from schema.backtest import BacktestQuery
+from schema.enums import ModeEnum, TimeframeEnum
 from schema.errors import InsufficientData, InvalidInput, SymbolNotFound, UpstreamUnavailable, problem
 from schema.history import HistoryQuery
 from schema.market import MarketQuery
 from schema.ratelimit import RateLimitQuery
-from schema.types import ModeEnum, Signal, SymbolList, SymbolType, TimeframeEnum
+from schema.types import Signal, SymbolList, SymbolType
 
 DEFAULT_TIMEFRAME = Timeframe.H4
 
@@ -27,7 +29,30 @@ SignalResult = Annotated[
     Signal | InvalidInput | SymbolNotFound | InsufficientData,
     strawberry.union("SignalResult", description="A signal, or why there is none."),
 ]
-SymbolsResult = Annotated[SymbolList | UpstreamUnavailable, strawberry.union("SymbolsResult")]
+SymbolsResult = Annotated[
+    SymbolList | UpstreamUnavailable,
+    strawberry.union("SymbolsResult", description="The symbol list, or why it could not be read."),
+]
+
+SymbolArg = Annotated[
+    str,
+    strawberry.argument(description="A USDT perpetual in any usual spelling: BTC, BTCUSDT, BTC-USDT, btc/usdt."),
+]
+SymbolsArg = Annotated[
+    list[str],
+    strawberry.argument(
+        description="USDT perpetuals in any usual spelling (BTC, ETHUSDT, ...); at most MAX_SYMBOLS_PER_REQUEST "
+        "(50 by default); one result per symbol, in order."
+    ),
+]
+ModeArg = Annotated[
+    ModeEnum,  # type: ignore[valid-type]
+    strawberry.argument(description="Threshold set: CONSERVATIVE, AGGRESSIVE (default) or ULTRA."),
+]
+TimeframeArg = Annotated[
+    TimeframeEnum,  # type: ignore[valid-type]
+    strawberry.argument(description="Candle interval the factors are read on: M15, H1, H4 (default) or D1."),
+]
 
 
 def signal_result(outcome: SignalOutcome) -> SignalResult:
@@ -41,9 +66,9 @@ class SignalQuery:
     async def signal(
         self,
         info: Info[RequestContext, None],
-        symbol: str,
-        mode: ModeEnum = DEFAULT_MODE,  # type: ignore[valid-type]
-        timeframe: TimeframeEnum = DEFAULT_TIMEFRAME,  # type: ignore[valid-type]
+        symbol: SymbolArg,
+        mode: ModeArg = DEFAULT_MODE,
+        timeframe: TimeframeArg = DEFAULT_TIMEFRAME,
     ) -> SignalResult:
         return signal_result(await resolve_signal(info.context, symbol, Mode(mode), Timeframe(timeframe)))
 
@@ -51,9 +76,9 @@ class SignalQuery:
     async def signals(
         self,
         info: Info[RequestContext, None],
-        symbols: list[str],
-        mode: ModeEnum = DEFAULT_MODE,  # type: ignore[valid-type]
-        timeframe: TimeframeEnum = DEFAULT_TIMEFRAME,  # type: ignore[valid-type]
+        symbols: SymbolsArg,
+        mode: ModeArg = DEFAULT_MODE,
+        timeframe: TimeframeArg = DEFAULT_TIMEFRAME,
     ) -> list[SignalResult]:
         outcomes = await resolve_signals(info.context, symbols, Mode(mode), Timeframe(timeframe))
         return [signal_result(o) for o in outcomes]
@@ -62,7 +87,14 @@ class SignalQuery:
 @strawberry.type
 class SymbolQuery:
     @strawberry.field(description="Tradable USDT-margined perpetuals, optionally filtered by a substring.")
-    async def symbols(self, info: Info[RequestContext, None], search: str | None = None) -> SymbolsResult:
+    async def symbols(
+        self,
+        info: Info[RequestContext, None],
+        search: Annotated[
+            str | None,
+            strawberry.argument(description="Keep symbols containing this text, case-insensitive (BTC); null: all."),
+        ] = None,
+    ) -> SymbolsResult:
         listed = await resolve_symbols(info.context, search)
         if isinstance(listed, Problem):
             return problem(listed)
@@ -70,3 +102,7 @@ class SymbolQuery:
 
 
 Query = merge_types("Query", (SignalQuery, SymbolQuery, MarketQuery, BacktestQuery, HistoryQuery, RateLimitQuery))
+get_object_definition(Query, strict=True).description = (  # merge_types takes no description
+    "Signals, market data per venue, signal history and backtests. Expected failures are union members "
+    "implementing Problem (code, message), never errors."
+)

@@ -63,7 +63,9 @@ class RateLimit:
     cost: int = strawberry.field(description="Points this operation was charged (computed before execution).")
     limit: int | None = strawberry.field(description="Points per window for this caller.")
     remaining: int | None = strawberry.field(description="Points left in the current window, after this operation.")
-    reset_at: datetime | None = strawberry.field(description="When the window resets to the full budget.")
+    reset_at: datetime | None = strawberry.field(
+        description="When the window resets to the full budget (UTC, ISO-8601)."
+    )
 
 
 @strawberry.type

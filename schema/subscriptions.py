@@ -10,7 +10,11 @@ graphql-transport-ws answers with an ``error`` message:
 - ``STREAMS_UNAVAILABLE``: no stream services configured in this process.
 - ``TOO_MANY_SUBSCRIPTIONS``: the connection already runs ``max_subscriptions_per_connection``.
 - ``INVALID_INPUT``: a symbol, venue or interval that cannot be parsed.
-- ``SYMBOL_NOT_FOUND`` (``signalUpdates``): the symbol is not listed.
+- ``EXCHANGE_NOT_FOUND``: no provider has that venue name.
+- ``SYMBOL_NOT_FOUND``: a symbol no listing source lists.
+- ``STREAM_UNSUPPORTED``: the venue offers no such stream (Binance trades of every symbol, Hyperliquid
+  liquidations, any stream of a REST-only provider).
+- ``STREAM_NOT_RECORDED``: replay mode, and the cassette holds no such stream (it would never send).
 
 Execution cost: graphql-core 3.3.2 executes each event through a per-event copy of the operation's
 executor that shares its ``_relevant_sub_fields`` memo; every event adds entries keyed by fresh field
@@ -22,9 +26,10 @@ executor its own memo; a schema serving subscriptions must be built with
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncGenerator  # noqa: TC003 - strawberry reads resolver annotations at runtime
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -36,17 +41,38 @@ from engine.market import Timeframe
 from resolvers import streams
 from resolvers.context import RequestContext  # noqa: TC001
 from resolvers.problems import Problem
-from schema.types import ModeEnum, Signal, TimeframeEnum
+from schema.enums import (
+    CandleIntervalEnum,
+    ModeEnum,
+    PositionSideEnum,
+    TakerSide,
+    TakerSideEnum,
+    TimeframeEnum,
+    Venue,
+    VenueEnum,
+)
+from schema.types import Signal
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from graphql.execution import Executor
 
     from engine.market import CandleUpdate, Liquidation, Trade
 
 DEFAULT_TIMEFRAME = Timeframe.H4
+log = logging.getLogger(__name__)
 T = TypeVar("T")
+SymbolsFilter = Annotated[
+    list[str] | None,
+    strawberry.argument(description="Only these USDT perpetuals (BTC, ETHUSDT ...); null: every symbol."),
+]
+VenuesFilter = Annotated[
+    list[str] | None,
+    strawberry.argument(
+        description="Only these venues, case-insensitive (binance, bybit ...); null: the server's default (binance)."
+    ),
+]
 G = TypeVar("G")
 
 
@@ -63,10 +89,10 @@ def _error(code: str, message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
 
 
-def _checked(open_stream: Callable[[], AsyncGenerator[T, None]]) -> AsyncGenerator[T, None]:
+async def _checked(open_stream: Callable[[], Awaitable[AsyncGenerator[T, None]]]) -> AsyncGenerator[T, None]:
     """The resolver's checks run now: a refusal becomes a ``GraphQLError`` before the stream starts."""
     try:
-        return open_stream()
+        return await open_stream()
     except Problem as exc:
         raise _error(exc.code, exc.message) from exc
 
@@ -79,25 +105,34 @@ async def _mapped(events: AsyncGenerator[T, None], convert: Callable[[T], G]) ->
                 yield convert(event)
         except Problem as exc:
             raise _error(exc.code, exc.message) from exc
+        except GraphQLError:
+            raise
+        except Exception as exc:  # a bug, not a refusal: logged, and the subscriber still gets a code
+            log.exception("subscription stream failed")
+            raise _error("INTERNAL_SERVER_ERROR", "the stream failed on the server") from exc
 
 
 @strawberry.type(description="A forced liquidation; side is the liquidated position's side.")
 class LiveLiquidation:
-    venue: str
-    symbol: str
-    side: str
-    price: float
-    size: float = strawberry.field(description="In coins.")
-    value_usd: float
-    time: datetime
-    received_at: datetime | None
+    venue: VenueEnum = strawberry.field(description="Where the position was liquidated.")  # type: ignore[valid-type]
+    symbol: str = strawberry.field(description="The USDT perpetual, canonical spelling (BTCUSDT).")
+    side: PositionSideEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The liquidated position's side: LONG (forced sell) or SHORT (forced buy)."
+    )
+    price: float = strawberry.field(description="Fill price in USDT.")
+    size: float = strawberry.field(description="In coins of the base asset.")
+    value_usd: float = strawberry.field(description="price × size, in USD(T).")
+    time: datetime = strawberry.field(description="The venue's event time (UTC, ISO-8601).")
+    received_at: datetime | None = strawberry.field(
+        description="When this server received it (UTC, ISO-8601): minus time, the feed's delay."
+    )
 
     @classmethod
     def of(cls, e: Liquidation) -> LiveLiquidation:
         return cls(
-            venue=e.venue,
+            venue=Venue(e.venue),
             symbol=e.symbol,
-            side=e.side.value,
+            side=e.side,
             price=e.price,
             size=e.size,
             value_usd=e.usd,
@@ -108,21 +143,23 @@ class LiveLiquidation:
 
 @strawberry.type(description="A trade at or above the subscription's minValueUsd; takerSide is the aggressor.")
 class LiveTrade:
-    venue: str
-    symbol: str
-    taker_side: str
-    price: float
-    size: float = strawberry.field(description="In coins.")
-    value_usd: float
-    time: datetime
-    received_at: datetime | None
+    venue: VenueEnum = strawberry.field(description="Where the trade printed.")  # type: ignore[valid-type]
+    symbol: str = strawberry.field(description="The USDT perpetual, canonical spelling (BTCUSDT).")
+    taker_side: TakerSideEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The aggressor: BUY (lifted the ask) or SELL (hit the bid)."
+    )
+    price: float = strawberry.field(description="Trade price in USDT.")
+    size: float = strawberry.field(description="In coins of the base asset.")
+    value_usd: float = strawberry.field(description="price × size, in USD(T).")
+    time: datetime = strawberry.field(description="The venue's trade time (UTC, ISO-8601).")
+    received_at: datetime | None = strawberry.field(description="When this server received it (UTC, ISO-8601).")
 
     @classmethod
     def of(cls, e: Trade) -> LiveTrade:
         return cls(
-            venue=e.venue,
+            venue=Venue(e.venue),
             symbol=e.symbol,
-            taker_side=e.taker_side,
+            taker_side=TakerSide(e.taker_side.upper()),
             price=e.price,
             size=e.size,
             value_usd=e.usd,
@@ -133,25 +170,25 @@ class LiveTrade:
 
 @strawberry.type(description="The forming (closed: false) or just-closed (closed: true) candle.")
 class LiveCandle:
-    venue: str
-    symbol: str
-    interval: str
-    open_time: datetime
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-    closed: bool
-    received_at: datetime
+    venue: VenueEnum = strawberry.field(description="The venue.")  # type: ignore[valid-type]
+    symbol: str = strawberry.field(description="The USDT perpetual, canonical spelling (BTCUSDT).")
+    interval: CandleIntervalEnum = strawberry.field(description="The candle's length.")  # type: ignore[valid-type]
+    open_time: datetime = strawberry.field(description="When the candle opened (UTC, ISO-8601).")
+    open: float = strawberry.field(description="First price in USDT.")
+    high: float = strawberry.field(description="Highest price in USDT so far.")
+    low: float = strawberry.field(description="Lowest price in USDT so far.")
+    close: float = strawberry.field(description="Last price in USDT (the current price while forming).")
+    volume: float = strawberry.field(description="Traded volume in coins of the base asset.")
+    closed: bool = strawberry.field(description="true once the candle is final; false while it forms.")
+    received_at: datetime = strawberry.field(description="When this server received the update (UTC, ISO-8601).")
 
     @classmethod
     def of(cls, e: CandleUpdate) -> LiveCandle:
         c = e.candle
         return cls(
-            venue=e.venue,
+            venue=Venue(e.venue),
             symbol=e.symbol,
-            interval=e.interval.value,
+            interval=e.interval,
             open_time=c.open_time,
             open=c.open,
             high=c.high,
@@ -163,7 +200,10 @@ class LiveCandle:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live streams over graphql-transport-ws (/graphql). A refused subscription ends with an `error` "
+    "message carrying extensions.code."
+)
 class Subscription:
     @strawberry.subscription(
         description="Forced liquidations of at least minValueUsd (default LIQUIDATION_MIN_VALUE_USD, 5,000)."
@@ -171,11 +211,14 @@ class Subscription:
     async def liquidations(
         self,
         info: Info[RequestContext, None],
-        symbols: list[str] | None = None,
-        venues: list[str] | None = None,
-        min_value_usd: float | None = None,
+        symbols: SymbolsFilter = None,
+        venues: VenuesFilter = None,
+        min_value_usd: Annotated[
+            float | None,
+            strawberry.argument(description="Smallest liquidation in USD to receive; null: the server's default."),
+        ] = None,
     ) -> AsyncGenerator[LiveLiquidation, None]:
-        events = _checked(lambda: streams.liquidations(info.context, symbols, venues, min_value_usd))
+        events = await _checked(lambda: streams.liquidations(info.context, symbols, venues, min_value_usd))
         return _mapped(events, LiveLiquidation.of)
 
     @strawberry.subscription(
@@ -184,18 +227,32 @@ class Subscription:
     async def large_trades(
         self,
         info: Info[RequestContext, None],
-        symbols: list[str] | None = None,
-        venues: list[str] | None = None,
-        min_value_usd: float | None = None,
+        symbols: SymbolsFilter = None,
+        venues: VenuesFilter = None,
+        min_value_usd: Annotated[
+            float | None,
+            strawberry.argument(description="Smallest trade in USD to receive; null: the server's default."),
+        ] = None,
     ) -> AsyncGenerator[LiveTrade, None]:
-        events = _checked(lambda: streams.large_trades(info.context, symbols, venues, min_value_usd))
+        events = await _checked(lambda: streams.large_trades(info.context, symbols, venues, min_value_usd))
         return _mapped(events, LiveTrade.of)
 
     @strawberry.subscription(description="Candle updates of one symbol, venue and interval (1m, 5m, 1h, ...).")
     async def candles(
-        self, info: Info[RequestContext, None], symbol: str, venue: str = "binance", interval: str = "1m"
+        self,
+        info: Info[RequestContext, None],
+        symbol: Annotated[str, strawberry.argument(description="The USDT perpetual: BTC, BTCUSDT, BTC-USDT ...")],
+        venue: Annotated[
+            str, strawberry.argument(description="The venue's name, case-insensitive (binance by default).")
+        ] = "binance",
+        interval: Annotated[
+            str,
+            strawberry.argument(
+                description="Candle length: 1m (default), 3m, 5m, 15m, 30m, 1h, 2h, 4h ... or M1, H1 ..."
+            ),
+        ] = "1m",
     ) -> AsyncGenerator[LiveCandle, None]:
-        events = _checked(lambda: streams.candles(info.context, symbol, venue, interval))
+        events = await _checked(lambda: streams.candles(info.context, symbol, venue, interval))
         return _mapped(events, LiveCandle.of)
 
     @strawberry.subscription(
@@ -205,12 +262,23 @@ class Subscription:
     async def signal_updates(
         self,
         info: Info[RequestContext, None],
-        symbols: list[str],
-        mode: ModeEnum = DEFAULT_MODE,  # type: ignore[valid-type]
-        timeframe: TimeframeEnum = DEFAULT_TIMEFRAME,  # type: ignore[valid-type]
-        score_threshold: float = 2.0,
+        symbols: Annotated[
+            list[str], strawberry.argument(description="USDT perpetuals to watch: BTC, ETHUSDT ... (one event each).")
+        ],
+        mode: Annotated[
+            ModeEnum,  # type: ignore[valid-type]
+            strawberry.argument(description="Threshold set: CONSERVATIVE, AGGRESSIVE (default) or ULTRA."),
+        ] = DEFAULT_MODE,
+        timeframe: Annotated[
+            TimeframeEnum,  # type: ignore[valid-type]
+            strawberry.argument(description="Candle interval the factors are read on: M15, H1, H4 (default), D1."),
+        ] = DEFAULT_TIMEFRAME,
+        score_threshold: Annotated[
+            float,
+            strawberry.argument(description="Push when the score moves by more than this many points (0..100 scale)."),
+        ] = 2.0,
     ) -> AsyncGenerator[Signal, None]:
-        events = _checked(
+        events = await _checked(
             lambda: streams.signal_updates(info.context, symbols, Mode(mode), Timeframe(timeframe), score_threshold)
         )
         return _mapped(events, Signal.of)

@@ -4,44 +4,57 @@ fields: a resolver per field costs ~30% per STYLE.md's measurements)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import strawberry
 
-from engine import DataQuality as EngineDataQuality
-from engine import FactorName, InputName, Mode, Recommendation, Tier
-from engine import FactorScore as EngineFactor
-from engine import Signal as EngineSignal
-from engine.market import SymbolInfo, Timeframe
+from schema.enums import (
+    FactorNameEnum,
+    InputNameEnum,
+    ModeEnum,
+    RecommendationEnum,
+    TierEnum,
+    TimeframeEnum,
+)
 
-RecommendationEnum = strawberry.enum(Recommendation, name="Recommendation", description="What the score says.")
-ModeEnum = strawberry.enum(
-    Mode,
-    name="Mode",
-    description="Threshold set: CONSERVATIVE (LONG ≥ 60, SHORT ≤ 40), AGGRESSIVE (55/45, default), ULTRA (52/48).",
-)
-TimeframeEnum = strawberry.enum(
-    Timeframe, name="Timeframe", description="Candle interval and ratio/OI period: M15, H1, H4 (default), D1."
-)
-FactorNameEnum = strawberry.enum(FactorName, name="FactorName")
-TierEnum = strawberry.enum(Tier, name="Tier", description="How much an input matters to data quality.")
-InputNameEnum = strawberry.enum(InputName, name="InputName")
+if TYPE_CHECKING:
+    from engine import DataQuality as EngineDataQuality
+    from engine import FactorScore as EngineFactor
+    from engine import Mode
+    from engine import Signal as EngineSignal
+    from engine.market import SymbolInfo, Timeframe
+
+
+def signal_id(symbol: str, timeframe: Timeframe, mode: Mode, generated_at: datetime) -> str:
+    """The ``Signal.id`` rule: ``SYMBOL:timeframe:mode:epoch-ms`` of the moment it was computed. The same
+    computation (e.g. served from the cache) always gets the same id; a re-computation gets a new one."""
+    return f"{symbol}:{timeframe.value}:{mode.value}:{round(generated_at.timestamp() * 1000)}"
 
 
 @strawberry.type(description="One of the eight factors: its score, weight and where its data came from.")
 class Factor:
-    name: FactorNameEnum  # type: ignore[valid-type]
-    score: float | None = strawberry.field(description="0..100 (50 is neutral); null when unavailable.")
+    name: FactorNameEnum = strawberry.field(description="Which factor.")  # type: ignore[valid-type]
+    score: float | None = strawberry.field(
+        description="0..100 (50 is neutral, above 50 bullish, below bearish); null when unavailable."
+    )
     weight: float = strawberry.field(description="Nominal weight in percent (all eight sum to 100).")
     effective_weight: float = strawberry.field(
-        description="Weight after renormalizing over the available factors; 0 when unavailable."
+        description="Weight in percent after renormalizing over the available factors; 0 when unavailable."
     )
-    contribution: float = strawberry.field(description="score × effectiveWeight / 100: its part of the score.")
-    available: bool
+    contribution: float = strawberry.field(
+        description="score × effectiveWeight / 100: its part of the signal's score, in score points."
+    )
+    available: bool = strawberry.field(description="Whether the factor could be scored; if not, see error.")
     source: str | None = strawberry.field(description="The upstream that answered, e.g. binance.premiumIndex.")
-    raw_value: float | None = strawberry.field(description="The input value the score was read from.")
-    detail: str = strawberry.field(description="Human explanation with units.")
-    error: str | None = strawberry.field(description="Why the factor is unavailable.")
-    failed_sources: list[str] = strawberry.field(description="Sources tried before the one that answered.")
+    raw_value: float | None = strawberry.field(
+        description="The input value the score was read from; its unit is stated in detail (e.g. funding in "
+        "percent per 8 h, long share in percent)."
+    )
+    detail: str = strawberry.field(description="Human explanation of the score, with units.")
+    error: str | None = strawberry.field(description="Why the factor is unavailable; null when available.")
+    failed_sources: list[str] = strawberry.field(
+        description="Sources tried before the one that answered, each as source: error."
+    )
 
     @classmethod
     def of(cls, f: EngineFactor) -> Factor:
@@ -62,29 +75,29 @@ class Factor:
 
 @strawberry.type(description="How one input fared.")
 class SourceStatus:
-    input: InputNameEnum  # type: ignore[valid-type]
-    tier: TierEnum  # type: ignore[valid-type]
-    source: str | None
-    ok: bool
-    error: str | None
-    failed: list[str]
+    input: InputNameEnum = strawberry.field(description="The market input.")  # type: ignore[valid-type]
+    tier: TierEnum = strawberry.field(description="How much this input counts toward data quality.")  # type: ignore[valid-type]
+    source: str | None = strawberry.field(description="The upstream that answered (venue.endpoint); null if none.")
+    ok: bool = strawberry.field(description="Whether a usable, fresh value was read.")
+    error: str | None = strawberry.field(description="Why the input is unusable; null when ok.")
+    failed: list[str] = strawberry.field(description="Sources that failed before (or instead of) the answer.")
 
 
-@strawberry.type
+@strawberry.type(description="Usable inputs of one tier, out of those expected.")
 class TierCount:
-    tier: TierEnum  # type: ignore[valid-type]
-    available: int
-    expected: int
+    tier: TierEnum = strawberry.field(description="The tier counted.")  # type: ignore[valid-type]
+    available: int = strawberry.field(description="Inputs of this tier that were usable.")
+    expected: int = strawberry.field(description="Inputs of this tier the engine reads.")
 
 
 @strawberry.type(
     description="Share of CRITICAL and IMPORTANT inputs that were usable (0..100); below 50 no signal is given."
 )
 class DataQuality:
-    score: float
-    tiers: list[TierCount]
+    score: float = strawberry.field(description="Percent (0..100) of the weighted inputs that were usable.")
+    tiers: list[TierCount] = strawberry.field(description="Usable inputs per tier.")
     missing: list[str] = strawberry.field(description="Every unusable input with the reason.")
-    sources: list[SourceStatus]
+    sources: list[SourceStatus] = strawberry.field(description="Every input with the source that answered.")
 
     @classmethod
     def of(cls, q: EngineDataQuality) -> DataQuality:
@@ -99,33 +112,44 @@ class DataQuality:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The mode's score thresholds (score points, 0..100).")
 class Thresholds:
     short_max: float = strawberry.field(description="SHORT when score ≤ this.")
     long_min: float = strawberry.field(description="LONG when score ≥ this.")
 
 
-@strawberry.type(description="An explainable LONG / SHORT / NEUTRAL call for one USDT perpetual.")
+@strawberry.type(
+    description="An explainable LONG / SHORT / NEUTRAL call for one USDT perpetual. Not investment advice: "
+    "check the factors and the data quality before acting."
+)
 class Signal:
-    symbol: str
-    recommendation: RecommendationEnum  # type: ignore[valid-type]
-    score: float = strawberry.field(description="0..100: Σ factor score × effective weight / 100.")
+    id: strawberry.ID = strawberry.field(
+        description="Stable cache key: SYMBOL:timeframe:mode:epoch-ms of generatedAt (e.g. "
+        "BTCUSDT:4h:aggressive:1764504000000). The same computation always has the same id; each "
+        "re-computation (a new generatedAt) gets a new one."
+    )
+    symbol: str = strawberry.field(description="The USDT perpetual, canonical spelling (BTCUSDT).")
+    recommendation: RecommendationEnum = strawberry.field(  # type: ignore[valid-type]
+        description="LONG, SHORT or NEUTRAL: the score against the mode's thresholds."
+    )
+    score: float = strawberry.field(description="0..100: Σ factor score × effective weight / 100; 50 is neutral.")
     confidence: float = strawberry.field(
         description="0..100: how strongly and consistently the available factors agree (see README)."
     )
-    mode: ModeEnum  # type: ignore[valid-type]
-    thresholds: Thresholds
-    timeframe: TimeframeEnum  # type: ignore[valid-type]
-    price: float
+    mode: ModeEnum = strawberry.field(description="The threshold set the call was made with.")  # type: ignore[valid-type]
+    thresholds: Thresholds = strawberry.field(description="The mode's thresholds, as numbers.")
+    timeframe: TimeframeEnum = strawberry.field(description="The candle interval the factors were read on.")  # type: ignore[valid-type]
+    price: float = strawberry.field(description="Last price in USDT when the signal was computed.")
     factors: list[Factor] = strawberry.field(description="All eight factors, heaviest weight first.")
     top_factors: list[Factor] = strawberry.field(description="Up to three factors pulling hardest from neutral.")
-    data_quality: DataQuality
-    generated_at: datetime
+    data_quality: DataQuality = strawberry.field(description="Which inputs were usable, and where they came from.")
+    generated_at: datetime = strawberry.field(description="When the signal was computed (UTC, ISO-8601).")
 
     @classmethod
     def of(cls, s: EngineSignal) -> Signal:
         factors = {f.name: Factor.of(f) for f in s.factors}
         return cls(
+            id=strawberry.ID(signal_id(s.symbol, s.timeframe, s.mode, s.generated_at)),
             symbol=s.symbol,
             recommendation=s.recommendation,
             score=s.score,
@@ -143,16 +167,18 @@ class Signal:
 
 @strawberry.type(name="Symbol", description="A tradable USDT-margined perpetual.")
 class SymbolType:
-    symbol: str
-    base_asset: str
-    quote_asset: str
-    status: str
-    contract_type: str
-    onboard_date: datetime | None
+    id: strawberry.ID = strawberry.field(description="Stable cache key: the symbol itself (BTCUSDT).")
+    symbol: str = strawberry.field(description="Canonical spelling: base asset + USDT (BTCUSDT).")
+    base_asset: str = strawberry.field(description="The coin traded (BTC).")
+    quote_asset: str = strawberry.field(description="The quote and margin currency (USDT).")
+    status: str = strawberry.field(description="The venue's listing status, e.g. TRADING.")
+    contract_type: str = strawberry.field(description="The venue's contract type, e.g. PERPETUAL.")
+    onboard_date: datetime | None = strawberry.field(description="When it was listed (UTC, ISO-8601); null if unknown.")
 
     @classmethod
     def of(cls, s: SymbolInfo) -> SymbolType:
         return cls(
+            id=strawberry.ID(s.symbol),
             symbol=s.symbol,
             base_asset=s.base_asset,
             quote_asset=s.quote_asset,
@@ -162,7 +188,7 @@ class SymbolType:
         )
 
 
-@strawberry.type
+@strawberry.type(description="Tradable USDT perpetuals matching the search.")
 class SymbolList:
-    symbols: list[SymbolType]
-    count: int
+    symbols: list[SymbolType] = strawberry.field(description="The symbols, alphabetically.")
+    count: int = strawberry.field(description="How many symbols matched (the length of symbols).")

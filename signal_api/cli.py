@@ -132,6 +132,13 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _export_schema(args: argparse.Namespace) -> int:
+    if args.possible_types:
+        import json
+
+        from schema.build import possible_types
+
+        sys.stdout.write(json.dumps(possible_types(), indent=2) + "\n")
+        return 0
     from schema.build import schema_sdl
 
     sys.stdout.write(schema_sdl())
@@ -192,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the GraphQL SDL",
         description="Print the GraphQL schema (SDL) on stdout, as committed in schema/schema.graphql; "
         "for code generators and clients.",
+    )
+    export.add_argument(
+        "--possible-types",
+        action="store_true",
+        help="print Apollo Client's possibleTypes map instead (JSON: union/interface name -> member type names)",
     )
     export.set_defaults(func=_export_schema)
 

@@ -84,8 +84,8 @@ query Backtest($symbol: String!, $mode: Mode!, $h: [Int!], $from: DateTime, $to:
     ... on BacktestResult {
       symbol mode shortMax longMin horizonsHours barsScored skippedWarmup skippedGap
       gaps { series hours }
-      rows { name recommendation horizonHours count winRate winRateLow winRateHigh
-             meanReturnPct meanLow meanHigh medianReturnPct }
+      rows { name recommendation horizonHours count winRatePct winRateLowPct winRateHighPct
+             meanReturnPct meanReturnLowPct meanReturnHighPct medianReturnPct }
       walkForward { testBars verdict { beatsBaselines statement }
                     folds { number trainBars fits { name d shortMax longMin } } }
     }
@@ -133,8 +133,9 @@ async def test_graphql_backtest_on_real_history() -> None:
     engine = next(
         r for r in data["rows"] if r["name"] == "engine" and r["recommendation"] == "ANY" and r["horizonHours"] == 24
     )
-    assert engine["winRateLow"] <= engine["winRate"] <= engine["winRateHigh"]
-    assert engine["meanLow"] <= engine["meanReturnPct"] <= engine["meanHigh"]
+    assert engine["winRateLowPct"] <= engine["winRatePct"] <= engine["winRateHighPct"]
+    assert 1 < engine["winRatePct"] <= 100  # percent, not a fraction
+    assert engine["meanReturnLowPct"] <= engine["meanReturnPct"] <= engine["meanReturnHighPct"]
     wf = data["walkForward"]
     assert isinstance(wf["verdict"]["beatsBaselines"], bool) and wf["verdict"]["statement"]
     assert [f["number"] for f in wf["folds"]] == [0, 1, 2, 3]

@@ -55,7 +55,7 @@ query($horizon: OutcomeHorizon!) {
     __typename
     ... on SignalPerformance {
       horizonHours pending
-      overall { count wins losses flats winRate winRateCi95 { low high } meanReturnPct medianReturnPct }
+      overall { count wins losses flats winRatePct winRatePctCi95 { low high } meanReturnPct medianReturnPct }
       byRecommendation { key count }
       byMode { key count }
     }
@@ -68,7 +68,7 @@ INSIGHTS = """
 { symbolInsights(symbol: "btcusdt", recent: 2) {
     __typename
     ... on SymbolInsights { symbol recent { id } performance { overall { count } }
-                            factorAgreement { factor agreed disagreed flat abstained rate } }
+                            factorAgreement { factor agreed disagreed flat abstained ratePct } }
     ... on Problem { code message }
 } }
 """
@@ -123,7 +123,7 @@ async def test_signal_history_pages_by_opaque_cursor_and_filters(db: Database) -
         "AGGRESSIVE",
         "H4",
     )
-    assert len(node["factors"]) == 8 and node["sources"][1] == {"input": "social", "ok": False}
+    assert len(node["factors"]) == 8 and node["sources"][1] == {"input": "SOCIAL", "ok": False}
     shorts = (await run(HISTORY, ctx, rec="SHORT", first=10))["signalHistory"]["edges"]
     assert [e["node"]["id"] for e in shorts] == [str(short.id)]
     recent = (await run(HISTORY, ctx, first=10, **{"from": (T0 + 3 * H).isoformat()}))["signalHistory"]["edges"]
@@ -186,8 +186,8 @@ async def test_performance_and_insights_over_graphql(db: Database) -> None:
     ci = wilson_interval(2, 3)
     assert ci is not None
     assert (overall["count"], overall["wins"], overall["losses"], overall["flats"]) == (3, 2, 1, 0)
-    assert overall["winRate"] == pytest.approx(2 / 3)
-    assert overall["winRateCi95"] == {"low": pytest.approx(ci.low), "high": pytest.approx(ci.high)}
+    assert overall["winRatePct"] == pytest.approx(100 * 2 / 3)  # percent, like meanReturnPct
+    assert overall["winRatePctCi95"] == {"low": pytest.approx(100 * ci.low), "high": pytest.approx(100 * ci.high)}
     assert overall["meanReturnPct"] == pytest.approx(2 / 3) and overall["medianReturnPct"] == pytest.approx(1.0)
     assert [g["key"] for g in perf["byRecommendation"]] == ["LONG", "SHORT"]
     assert {g["key"]: g["count"] for g in perf["byMode"]} == {"conservative": 0, "aggressive": 3, "ultra": 0}
@@ -199,8 +199,8 @@ async def test_performance_and_insights_over_graphql(db: Database) -> None:
         str(rows[2].id),
     ]
     assert insights["performance"]["overall"]["count"] == 3  # the default horizon is 24 h
-    funding = next(f for f in insights["factorAgreement"] if f["factor"] == "funding")
-    assert funding == {"factor": "funding", "agreed": 0, "disagreed": 0, "flat": 0, "abstained": 3, "rate": None}
+    funding = next(f for f in insights["factorAgreement"] if f["factor"] == "FUNDING")
+    assert funding == {"factor": "FUNDING", "agreed": 0, "disagreed": 0, "flat": 0, "abstained": 3, "ratePct": None}
 
 
 async def test_migrate_command_applies_then_reports_up_to_date(tmp_path: Path) -> None:

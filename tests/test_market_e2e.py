@@ -13,7 +13,7 @@ query M($symbol: String!) { market(symbol: $symbol) {
   __typename
   ... on Problem { code message }
   ... on Market { symbol price priceSource change24hPct volume24hUsd openInterestTotalUsd failures
-    funding { venue rate intervalHours rate8h percent8h nextFundingTime }
+    funding { venue rate ratePct intervalHours rate8h rate8hPct nextFundingTime }
     openInterest { venue coins usd }
     longShort { venue longPct longShortRatio } } } }
 """
@@ -22,9 +22,10 @@ EXCHANGE = """
 query E($name: String!, $symbol: String!, $interval: String!, $limit: Int!) { exchange(name: $name) {
   __typename
   ... on Problem { code message }
-  ... on Exchange { name capabilities
+  ... on Exchange { id name capabilities
     candles(symbol: $symbol, interval: $interval, limit: $limit) {
-      __typename ... on CandleSeries { columns rows } ... on Problem { code message } ... on InvalidInput { field } }
+      __typename ... on CandleSeries { id interval columns rows }
+      ... on Problem { code message } ... on InvalidInput { field } }
     openInterest(symbol: $symbol) { __typename ... on VenueOpenInterest { coins usd } ... on Problem { code } }
     openInterestHistory(symbol: $symbol, period: $interval, limit: $limit) {
       __typename ... on OpenInterestSeries { unit rows } ... on Problem { code message } }
@@ -53,7 +54,8 @@ async def test_market_matches_the_binance_payloads(name: str, graphql: Any) -> N
     assert market["volume24hUsd"] == float(ticker["quoteVolume"])
     funding = _binance(market["funding"])
     assert funding["rate"] == float(premium["lastFundingRate"]) and funding["intervalHours"] == 8
-    assert funding["percent8h"] == pytest.approx(float(premium["lastFundingRate"]) * 100)
+    assert funding["rate8hPct"] == pytest.approx(float(premium["lastFundingRate"]) * 100)  # 8 h interval
+    assert funding["ratePct"] == pytest.approx(float(premium["lastFundingRate"]) * 100)
     open_interest = _binance(market["openInterest"])
     assert open_interest["coins"] == float(oi["openInterest"])
     assert open_interest["usd"] == pytest.approx(float(oi["openInterest"]) * float(premium["markPrice"]))
@@ -79,8 +81,10 @@ async def test_exchange_api_returns_compact_series(graphql: Any) -> None:
     assert exchange["name"] == "binance" and "CANDLES" in exchange["capabilities"]
     candles = exchange["candles"]
     assert candles["columns"] == ["openTime", "open", "high", "low", "close", "volume"]
-    expected = [[float(k[0]), float(k[1]), float(k[2]), float(k[3]), float(k[4]), float(k[5])] for k in klines[-3:]]
+    expected = [[int(k[0]), float(k[1]), float(k[2]), float(k[3]), float(k[4]), float(k[5])] for k in klines[-3:]]
     assert candles["rows"] == expected
+    assert all(type(row[0]) is int for row in candles["rows"])  # integer epoch ms, not 1.7e12 floats
+    assert (candles["id"], candles["interval"], exchange["id"]) == ("binance:BTCUSDT:4h", "H4", "binance")
     assert exchange["openInterestHistory"]["unit"] == "coin" and len(exchange["openInterestHistory"]["rows"]) == 3
     assert exchange["funding"]["intervalHours"] == 8
     history = exchange["fundingHistory"]["rows"]
