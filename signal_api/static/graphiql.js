@@ -6,10 +6,11 @@
 (function (window, document, React, ReactDOM, GraphiQL, graphqlWs, explorer) {
   "use strict";
 
-  const DEFAULT_QUERY = `# Futures Signal API: Ctrl-Enter runs the operation; "Docs" (top left) lists every field.
-# An API key, when the service asks for one, goes in the Headers tab below:
-#   {"X-API-Key": "fsa_..."}
-# It is sent with queries and in the WebSocket connection_init of subscriptions.
+  const DEFAULT_QUERY = `# Futures Signal API. Ctrl-Enter runs the operation;
+# the book icon (top left) documents every field.
+# An API key, when the service asks for one, goes in the
+# Headers tab below: {"X-API-Key": "fsa_..."}. It is sent
+# with queries and, for subscriptions, in connection_init.
 
 query Signal {
   signal(symbol: "BTCUSDT") {
@@ -25,6 +26,8 @@ query Signal {
 
   const endpoint = window.location.href.split(/[?#]/)[0];
   const socketEndpoint = endpoint.replace(/^http/, "ws");
+  // ?q=<document>&variables=<json> open the page on that operation (not ?query=: a GET with a query
+  // parameter is executed by the endpoint instead of showing this page)
   const parameters = new URLSearchParams(window.location.search);
 
   function apiKeyOf(headers) {
@@ -95,7 +98,7 @@ query Signal {
   }
 
   function Page() {
-    const [query, setQuery] = React.useState(parameters.get("query") || DEFAULT_QUERY);
+    const [query, setQuery] = React.useState(parameters.get("q") || DEFAULT_QUERY);
     const explorerPlugin = explorer.useExplorerPlugin({ query: query, onEdit: setQuery });
     return React.createElement(GraphiQL, {
       fetcher: fetcher,
