@@ -17,7 +17,11 @@ more (Bybit/Binance ``args``/``params`` strings; OKX ``args`` objects as ``chann
 an entry whose ``stream`` is ``"*"`` or absent is sent to every connection. Each matched entry's
 messages are sent in order, ``interval_ms`` apart (default 0); then the socket stays open, idle, until
 the client closes it, unless the entry says ``"close_after": true`` (or the app was built with
-``ws_close_after=True``): then the server closes it (code 1012), for reconnect tests. Subscribe frames
+``ws_close_after=True``): then the server closes it (code 1012), for reconnect tests. With
+``"loop": true`` (or ``ws_loop=True``, as ``serve --replay`` builds it) the messages start over after
+the last one, ``interval_ms`` later, until the client leaves: a replayed stream flows like a live one for
+a subscriber that joins at any time (the receiver must tolerate repeats; the liquidation window does).
+:meth:`ReplayApp.stream_refusal` says, before any socket opens, whether a stream would get anything. Subscribe frames
 get a venue-shaped ack and application pings a pong. ``ws_connections`` counts sockets accepted per
 provider and ``ws_open`` the sockets open now (both also in ``/__replay__/stats``).
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections import Counter
 from dataclasses import dataclass
@@ -43,7 +48,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from engine.market import utc_from_ms
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator, Sequence
     from datetime import datetime
 
     from starlette.requests import Request
@@ -61,6 +66,9 @@ PROVIDERS = (
     "openai",
     "telegram",
 )
+
+
+DEFAULT_WS_SPAN_MS = 3_600_000
 
 
 class HttpEntry(BaseModel):
@@ -95,6 +103,15 @@ class Cassette(BaseModel):
         """The moment the cassette represents; a replayed service judges freshness against it."""
         return utc_from_ms(self.clock)
 
+    def stream_since(self, provider: str, stream: str) -> datetime | None:
+        """The start of the span a ``ws`` entry records: its ``span_ms`` (default one hour, what the shared
+        cassettes' README states for their liquidation sections) before the clock; ``None`` when the
+        cassette has no such stream. A replayed service counts that span as stream coverage."""
+        for entry in self.ws:
+            if entry.get("provider") == provider and entry.get("stream") == stream:
+                return utc_from_ms(self.clock - int(entry.get("span_ms", DEFAULT_WS_SPAN_MS)))
+        return None
+
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
@@ -103,11 +120,14 @@ def _json(body: Any, status: int = 200) -> Response:
 class ReplayApp:
     """An ASGI app answering from a cassette, with optional injected latency and call counting."""
 
-    def __init__(self, cassette: Cassette, latency_ms: float = 0.0, *, ws_close_after: bool = False) -> None:
+    def __init__(
+        self, cassette: Cassette, latency_ms: float = 0.0, *, ws_close_after: bool = False, ws_loop: bool = False
+    ) -> None:
         self.cassette = cassette
         self.latency_s = latency_ms / 1000.0
         self.calls: Counter[str] = Counter()
         self.ws_close_after = ws_close_after
+        self.ws_loop = ws_loop
         self.ws_connections: Counter[str] = Counter()
         self.ws_open = 0
         self._index: dict[tuple[str, str, str], list[HttpEntry]] = {}
@@ -173,8 +193,7 @@ class ReplayApp:
         await websocket.accept()
         self.ws_connections[provider] += 1
         self.ws_open += 1
-        names = {websocket.path_params["path"].rsplit("/", 1)[-1]}
-        names.update(n for n in websocket.query_params.get("streams", "").split("/") if n)
+        names = _connect_names(websocket.path_params["path"], websocket.query_params.get("streams", ""))
         started: set[int] = set()
         senders: list[asyncio.Task[None]] = []
 
@@ -207,13 +226,32 @@ class ReplayApp:
             if senders:
                 await asyncio.wait(senders)
 
+    def stream_refusal(self, provider: str, path: str, subscribe: Sequence[str] = ()) -> str | None:
+        """Why a socket to ``/<provider><path>`` sending ``subscribe`` would never get a message from this
+        cassette (the same matching as a real connection), or ``None`` when some entry would be sent."""
+        names = _connect_names(path.lstrip("/").split("?", 1)[0], _query_streams(path))
+        for frame in subscribe:
+            _ws_control(provider, frame, names)
+        recorded = [str(e.get("stream") or "*") for e in self.cassette.ws if e.get("provider") == provider]
+        if "*" in recorded or names & set(recorded):
+            return None
+        has = ", ".join(recorded) if recorded else "none"
+        return f"the replayed cassette has no {provider} stream {' / '.join(sorted(names))} ({provider} streams: {has})"
+
     async def _send_ws_entry(self, websocket: WebSocket, entry: dict[str, Any]) -> None:
         interval_s = float(entry.get("interval_ms", 0)) / 1000.0
+        messages = [m if isinstance(m, str) else orjson.dumps(m).decode() for m in entry.get("messages", ())]
+        loop = bool(entry.get("loop", self.ws_loop)) and bool(messages)
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-            for i, message in enumerate(entry.get("messages", ())):
-                if i and interval_s:
-                    await asyncio.sleep(interval_s)
-                await websocket.send_text(message if isinstance(message, str) else orjson.dumps(message).decode())
+            rounds = 0
+            while rounds == 0 or loop:
+                if rounds:  # between rounds: the entry's pace, or a second when it has none (never a flood)
+                    await asyncio.sleep(interval_s or 1.0)
+                for i, message in enumerate(messages):
+                    if i and interval_s:
+                        await asyncio.sleep(interval_s)
+                    await websocket.send_text(message)
+                rounds += 1
             if entry.get("close_after", self.ws_close_after):
                 await websocket.close(code=1012)
 
@@ -224,6 +262,18 @@ class ReplayApp:
     async def _reset(self, request: Request) -> Response:
         self.calls.clear()
         return _json({"ok": True})
+
+
+def _connect_names(path: str, streams: str) -> set[str]:
+    """The streams a connection names on connect: its last path segment and Binance's ``streams`` list."""
+    names = {path.rsplit("/", 1)[-1]}
+    names.update(n for n in streams.split("/") if n)
+    return names
+
+
+def _query_streams(path: str) -> str:
+    query = path.split("?", 1)[1] if "?" in path else ""
+    return next((v for k, _, v in (p.partition("=") for p in query.split("&")) if k == "streams"), "")
 
 
 def _ws_control(provider: str, text: str, names: set[str]) -> str | None:
@@ -278,19 +328,39 @@ def _free_port(host: str) -> int:
         return port
 
 
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+
+@contextlib.contextmanager
+def _uvicorn_quiet() -> Iterator[None]:
+    """Keep a background server's start-up lines out of the log, then give uvicorn's loggers back their
+    levels: ``uvicorn.Config`` sets them process-wide, which hid the main server's "Uvicorn running on"
+    line in ``serve --replay``. ``log_config=None`` leaves the process's handlers (JSON, redaction) alone."""
+    loggers = [logging.getLogger(name) for name in _UVICORN_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 @contextlib.asynccontextmanager
 async def serve_in_background(
     app: Any, host: str = "127.0.0.1", port: int = 0, *, lifespan: Literal["auto", "on", "off"] = "off"
 ) -> AsyncIterator[RunningServer]:
     """Run an ASGI app with uvicorn in this event loop (tests, ``serve --replay``); stop on exit."""
     port = port or _free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan=lifespan, access_log=False)
-    server = uvicorn.Server(config)
-    task = asyncio.ensure_future(server.serve())
-    for _ in range(500):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.01)
+    with _uvicorn_quiet():
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", log_config=None, lifespan=lifespan, access_log=False
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.ensure_future(server.serve())
+        for _ in range(500):
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.01)
     if not server.started:
         server.should_exit = True
         await task

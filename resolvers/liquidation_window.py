@@ -6,7 +6,13 @@ events. Memory is bounded: events older than the longest window (24 h) are prune
 read, and each symbol keeps at most ``max_events_per_symbol`` events (the oldest go first).
 
 ``coverage`` says how long the window has been receiving: a 24 h total read after 20 minutes of
-coverage is a 20-minute total, and callers must say so (or fall back to a REST source).
+coverage is a 20-minute total, and callers must say so (or fall back to a REST source). A replayed
+stream covers what its cassette recorded, so replay starts the window at the recording's start
+(``start(since=...)``).
+
+An event equal to one already held (same symbol, venue time, side and USD value) is counted once: a
+replayed stream plays its recording in a loop, and Binance's ``!forceOrder@arr`` pushes at most one
+liquidation per symbol per second, so two equal events are the same event seen twice.
 """
 
 from __future__ import annotations
@@ -31,12 +37,14 @@ class LiquidationWindow:
         self._max_events = max_events_per_symbol
         # per symbol, oldest first: (venue event time, liquidated side is long, usd)
         self._events: dict[str, deque[tuple[datetime, bool, float]]] = {}
+        self._held: dict[str, set[tuple[datetime, bool, float]]] = {}  # the same entries, to drop repeats
         self._started_at: datetime | None = None
 
-    def start(self) -> None:
-        """Mark the moment we began receiving (``run`` calls it; idempotent)."""
+    def start(self, since: datetime | None = None) -> None:
+        """Mark the moment we began receiving (``run`` calls it; idempotent): now, or ``since`` for a
+        stream that already covers time before now (a replayed recording)."""
         if self._started_at is None:
-            self._started_at = self._clock()
+            self._started_at = self._clock() if since is None else since
 
     @property
     def coverage(self) -> timedelta:
@@ -57,14 +65,19 @@ class LiquidationWindow:
         events = self._events.get(event.symbol)
         if events is None:
             events = self._events[event.symbol] = deque(maxlen=self._max_events)
+            self._held[event.symbol] = set()
+        held = self._held[event.symbol]
         entry = (event.time, event.side is PositionSide.LONG, event.usd)
+        if entry in held:
+            return  # seen already (a replay loop, a resend)
+        if len(events) == events.maxlen:
+            held.discard(events.popleft())  # make room ourselves, so the set forgets what the deque drops
+        held.add(entry)
         if not events or events[-1][0] <= event.time:
             events.append(entry)  # the usual case: streams arrive nearly in order
         else:
             # keep time order (``totals`` stops at the first event outside the window): walk back from
             # the newest, which is short for the small reorderings venues produce
-            if len(events) == events.maxlen:
-                events.popleft()
             position = len(events)
             while position > 0 and events[position - 1][0] > event.time:
                 position -= 1
@@ -100,10 +113,12 @@ class LiquidationWindow:
         if events is None:
             return
         cutoff = now - MAX_WINDOW
+        held = self._held[symbol]
         while events and events[0][0] <= cutoff:
-            events.popleft()
+            held.discard(events.popleft())
         if not events:
             del self._events[symbol]
+            del self._held[symbol]
 
     def prune_all(self) -> None:
         now = self._clock()

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from starlette.websockets import WebSocket
 
     from persistence.db import Database
+    from providers.streams.parsers import VenueStream
     from signal_api.container import Container
 
 log = structlog.get_logger(__name__)
@@ -251,10 +252,16 @@ async def _open_keys(
 
 
 async def _open_streams(
-    stack: contextlib.AsyncExitStack, container: Container, settings: Settings, now: Callable[[], datetime]
+    stack: contextlib.AsyncExitStack,
+    container: Container,
+    settings: Settings,
+    now: Callable[[], datetime],
+    replay: ReplayApp | None = None,
 ) -> None:
     """The broker and the stream hub (one upstream socket per stream, started by the first subscriber),
-    and the always-on Binance liquidation stream feeding the keyless liquidation window."""
+    and the always-on Binance liquidation stream feeding the keyless liquidation window. With an
+    in-process ``replay``, a subscription to a stream its cassette lacks is refused (``STREAM_NOT_RECORDED``)
+    and the window covers the recorded span of the cassette's ``!forceOrder@arr``."""
     from providers.streams import StreamKey, StreamKind
     from providers.streams.hub import StreamHub
     from resolvers.broker import InProcessBroker
@@ -269,6 +276,7 @@ async def _open_streams(
         grace_seconds=settings.stream_grace_seconds,
         silence_seconds=settings.stream_silence_seconds,
         ctval=contract_values.__getitem__,  # unknown yet: the event is counted as a parse error, never guessed
+        recorded=None if replay is None else _recorded_in(replay),
     )
     stack.push_async_callback(hub.aclose)
     okx = container.registry.providers.get("okx")
@@ -282,16 +290,25 @@ async def _open_streams(
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
             liquidation_min_value_usd=settings.liquidation_min_value_usd,
             large_trade_threshold_usd=settings.large_trade_threshold_usd,
+            check=hub.check,
+            known_venues=frozenset(container.registry.status),
         )
     )
     window = container.liquidation_window
     if window is not None:
+        if replay is not None:  # the recording is the coverage (replay's clock stands still)
+            window.start(since=replay.cassette.stream_since("binance", "!forceOrder@arr"))
         subscription = broker.subscribe("liquidations:binance:*", maxsize=10_000)
         feeding = asyncio.ensure_future(window.run(subscription))
         release = hub.acquire(StreamKey(StreamKind.LIQUIDATIONS, "binance"))
         stack.push_async_callback(_cancel, feeding)
         stack.callback(subscription.close)
         stack.callback(release)
+
+
+def _recorded_in(replay: ReplayApp) -> Callable[[str, VenueStream], str | None]:
+    """Why the replayed cassette cannot serve a stream (the replay server's own matching), or None."""
+    return lambda venue, spec: replay.stream_refusal(venue, spec.path, spec.subscribe)
 
 
 async def _load_contract_values(okx: OkxProvider, into: dict[str, float]) -> None:
@@ -305,8 +322,12 @@ async def _warm_up(container: Container) -> None:
     """Fetch the symbol list once at start-up (cached 1 h): it opens the upstream connection and loads
     the HTTP stack's lazy imports, so the first user request pays one upstream round, not more."""
     listing = await container.services.gateway.symbol_list()  # never raises: failures are named in it
-    if not listing.available:
-        log.warning("warm-up failed; the first request will fetch the symbol list", error=listing.error)
+    if not listing.available:  # said once; the streams retry quietly (providers.streams.client)
+        log.warning(
+            "upstreams unreachable: no listing source answered; the first request will try again. "
+            "No network? Serve a recorded market: signal-api serve --replay <cassette.json>",
+            error=listing.error,
+        )
 
 
 async def _replay_clock(replay_url: str) -> datetime:
@@ -362,9 +383,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             stack.push_async_callback(rate_limits.aclose)
             effective, now = settings, clock or system_clock
             app.state.replay_cassette = None
+            replay: ReplayApp | None = None
             if settings.replay_cassette is not None:
                 cassette = Cassette.load(settings.replay_cassette)
-                replay = ReplayApp(cassette, latency_ms=settings.replay_latency_ms)
+                # streams loop: a subscriber joining at any time sees the recorded events flow
+                replay = ReplayApp(cassette, latency_ms=settings.replay_latency_ms, ws_loop=True)
                 running = await stack.enter_async_context(serve_in_background(replay.app))
                 effective = settings.with_replay_base(running.base_url)
                 now = clock or (lambda: cassette.now)  # the cassette's moment is "now"
@@ -374,6 +397,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                     cassette=str(settings.replay_cassette),
                     upstream=running.base_url,
                     now=cassette.now.isoformat(),
+                    streams=[f"{e.get('provider')} {e.get('stream')}" for e in cassette.ws],
                 )
             elif settings.replay_url is not None:
                 effective = settings.with_replay_base(settings.replay_url)
@@ -389,7 +413,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 database = await _open_history(stack, container, settings, now)
             await _open_keys(authenticator, database, settings, replay=app.state.replay_cassette is not None)
             if settings.streams_enabled:
-                await _open_streams(stack, container, effective, now)
+                await _open_streams(stack, container, effective, now, replay)
             app.state.container = container
             app.state.health = build_health_monitor(container, settings, replay=app.state.replay_cassette)
             stack.push_async_callback(app.state.health.aclose)  # a running price probe, before the client

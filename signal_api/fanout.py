@@ -22,9 +22,12 @@ once per process:
 - The last subscriber to leave (``complete`` or disconnect) cancels the group's execution, which
   closes the resolver's generator and so releases the hub streams and the broker subscription.
 
-Protocol semantics kept per id: errors raised before the stream starts (validation,
-``INVALID_INPUT``, ``STREAMS_UNAVAILABLE``) become an ``error`` message for every subscriber of that
-group; the end of the stream becomes ``complete`` per id; a duplicate id closes with 4409.
+Protocol semantics kept per id: errors raised before the stream starts (validation and every
+``resolvers.streams.StreamRefused`` code: ``INVALID_INPUT``, ``EXCHANGE_NOT_FOUND``, ``SYMBOL_NOT_FOUND``,
+``STREAM_UNSUPPORTED``, ``STREAM_NOT_RECORDED``, ``STREAMS_UNAVAILABLE``) become an ``error`` message for
+every subscriber of that group; a typed error raised while streaming is a ``next`` carrying it, then
+``complete``; an unexpected failure of the execution is an ``error`` with code ``INTERNAL_SERVER_ERROR``
+(details in the log); the end of the stream becomes ``complete`` per id; a duplicate id closes with 4409.
 
 Per-connection limit: the resolvers count a connection's subscriptions in
 ``RequestContext.active_subscriptions`` (``TOO_MANY_SUBSCRIPTIONS``), but a shared execution runs with
@@ -78,6 +81,9 @@ SHAREABLE_FIELDS = frozenset({"liquidations", "largeTrades", "candles"})
 """Root subscription fields whose results depend only on the operation, never on the connection."""
 
 DEFAULT_QUEUE_SIZE = 256
+
+INTERNAL_FAILURE = {"message": "the stream failed on the server", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+"""The ``error`` payload for a shared execution that raised unexpectedly (the details are logged)."""
 
 GroupKey = tuple[str, str, str | None]
 
@@ -206,6 +212,7 @@ class SharedGroup:
             raise
         except Exception:
             log.exception("shared subscription failed", extra={"operation": self.key[2]})
+            frames = [INTERNAL_FAILURE]  # every subscriber is told, with a code (never a bare complete)
         self.registry.forget(self)  # before the final frames: a new subscriber starts a fresh execution
         for subscriber in tuple(self.subscribers.values()):
             body = ',"type":"complete"}' if frames is None else ',"type":"error","payload":' + _dumps(frames) + "}"

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import errno
 import logging
 import random
+import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -67,12 +69,27 @@ OPEN_STREAM: dict[str, Callable[[StreamKey, ContractValue | None], VenueStream]]
 }
 
 
+STREAM_VENUES = frozenset(OPEN_STREAM)
+"""The venues with public streams here; every other venue has none (a subscription there is refused)."""
+
+
 def venue_stream(key: StreamKey, ctval: ContractValue | None = None) -> VenueStream:
     """The venue specifics of ``key``; raise :class:`UnsupportedStream` for a stream we cannot open."""
     open_stream = OPEN_STREAM.get(key.venue)
     if open_stream is None:
         raise no_such_stream(key)
     return open_stream(key, ctval)
+
+
+def _size_unknown(inst_id: str) -> float:
+    raise KeyError(inst_id)
+
+
+def check_stream(key: StreamKey) -> VenueStream:
+    """Whether ``key`` can be opened at all (no socket): its venue specifics, or :class:`UnsupportedStream`.
+
+    The contract-size lookup is not needed to decide, so a placeholder that knows no size stands in."""
+    return venue_stream(key, _size_unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +160,7 @@ class StreamConnection:
     async def _run(self) -> None:
         attempt = 0
         connections = 0
+        failing: str | None = None  # the failure already logged at warning; repeats of it go to debug
         while True:
             self.stats.state = ConnectionState.CONNECTING
             if connections:
@@ -160,7 +178,9 @@ class StreamConnection:
                     for frame in self.spec.subscribe:
                         await ws.send(frame)
                     async for _ in self._frames(ws):
-                        attempt = 0  # this connection works: start the backoff over next time
+                        if failing is not None:
+                            log.info("stream %s: connected again", self.key.topic)
+                        attempt, failing = 0, None  # this connection works: start the backoff over next time
                 log.info("stream %s: upstream closed the socket", self.key.topic)
             except _Silence:
                 self.stats.watchdog_timeouts += 1
@@ -168,10 +188,27 @@ class StreamConnection:
                 log.warning("stream %s: no frame for %ss, reconnecting", self.key.topic, self.silence_seconds)
             except (OSError, TimeoutError, WebSocketException) as exc:
                 self.stats.last_error = repr(exc)
-                log.warning("stream %s: %r, reconnecting", self.key.topic, exc)
+                failing = self._log_failure(exc, failing)
             self.stats.state = ConnectionState.BACKOFF
             await asyncio.sleep(self.backoff.delay(attempt, self.rng))
             attempt += 1
+
+    def _log_failure(self, exc: BaseException, failing: str | None) -> str:
+        """Say a failure once: the first at warning, its repeats (the same kind, e.g. a DNS error every few
+        seconds without network) at debug until a connection works again; ``/health`` keeps the last."""
+        kind = _failure_kind(exc)
+        if kind == failing:
+            log.debug("stream %s: %r, reconnecting", self.key.topic, exc)
+        elif kind == "unreachable":
+            log.warning(
+                "stream %s: upstream unreachable (%r); retrying quietly with backoff up to %ss",
+                self.key.topic,
+                exc,
+                self.backoff.cap_seconds,
+            )
+        else:
+            log.warning("stream %s: %r, reconnecting", self.key.topic, exc)
+        return kind
 
     async def _frames(self, ws: ClientConnection) -> Any:
         """Read, parse and publish until the socket closes; yield after each frame; raise ``_Silence``."""
@@ -229,6 +266,16 @@ class StreamConnection:
         if key.symbol is not None and event.symbol != key.symbol:
             return False
         return not (isinstance(event, CandleUpdate) and key.interval and event.interval.value != key.interval)
+
+
+def _failure_kind(exc: BaseException) -> str:
+    """``unreachable`` for name resolution and refused or unroutable connections (no network, a wrong
+    host), else the exception's type: what decides whether a repeat is news."""
+    if isinstance(exc, socket.gaierror | ConnectionRefusedError) or (
+        isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH)
+    ):
+        return "unreachable"
+    return type(exc).__name__
 
 
 _KIND_TYPES: dict[StreamKind, type[Event]] = {

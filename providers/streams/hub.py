@@ -5,6 +5,11 @@ subscriber (one socket per key, whatever the number of subscribers) and returns 
 callback. When the last subscriber releases, a stop is scheduled ``grace_seconds`` later; an acquire
 within the grace cancels it and reuses the open socket. ``aclose()`` cancels the pending stops and
 closes every connection; afterwards no task of the hub is left. Must be used from within the event loop.
+
+``check(key)`` says, without opening anything, whether ``acquire(key)`` could ever deliver: it raises
+:class:`UnsupportedStream` for a venue without a WebSocket URL or a stream the venue does not offer, and
+:class:`StreamNotRecorded` when the upstream is a replayed cassette without that stream (``recorded``,
+set by the composition root in replay mode). Subscriptions call it first, so the subscriber is told.
 """
 
 from __future__ import annotations
@@ -16,14 +21,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from providers.streams.client import Backoff, StreamConnection, venue_stream
-from providers.streams.parsers import UnsupportedStream
+from providers.streams.parsers import StreamNotRecorded, UnsupportedStream
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from datetime import datetime
 
     from providers.streams import Publisher, StreamKey
-    from providers.streams.parsers import ContractValue
+    from providers.streams.parsers import ContractValue, VenueStream
 
 
 @dataclass(slots=True)
@@ -57,10 +62,21 @@ class StreamHub:
     backoff: Backoff = field(default_factory=Backoff)
     rng: random.Random = field(default_factory=random.Random)
     proxy: str | Literal[True] | None = True
+    # replay: (venue, stream specifics) → why the cassette cannot serve it, or None when it can
+    recorded: Callable[[str, VenueStream], str | None] | None = None
     _entries: dict[StreamKey, _Entry] = field(default_factory=dict, init=False)
     _stopping: set[StreamConnection] = field(default_factory=set, init=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
     _closed: bool = field(default=False, init=False)
+
+    def check(self, key: StreamKey) -> None:
+        """Raise :class:`UnsupportedStream` (or :class:`StreamNotRecorded`) when ``key`` cannot deliver here."""
+        if key.venue not in self.ws_base_urls:
+            raise UnsupportedStream(f"no WebSocket base URL configured for {key.venue}")
+        spec = venue_stream(key, self.ctval)
+        refusal = self.recorded(key.venue, spec) if self.recorded is not None else None
+        if refusal is not None:
+            raise StreamNotRecorded(refusal)
 
     def acquire(self, key: StreamKey) -> Callable[[], None]:
         """Subscribe to ``key``'s stream; call the returned function (once) to unsubscribe."""

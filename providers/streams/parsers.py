@@ -41,6 +41,10 @@ class UnsupportedStream(ValueError):
     """The venue offers no such public stream (or this service does not implement it yet)."""
 
 
+class StreamNotRecorded(UnsupportedStream):
+    """The upstream is a replayed cassette that holds no such stream: a socket would never get an event."""
+
+
 @dataclass(frozen=True, slots=True)
 class VenueStream:
     """How to open one stream on one venue."""
