@@ -3,6 +3,8 @@ instances: an extension instance holds per-operation state)."""
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 
 from schema.cost import DEFAULT_MAX_QUERY_COST, TOO_COSTLY
 from schema.documents import DocumentCache, GuardedParser, GuardedValidation
@@ -29,7 +32,6 @@ from schema.errors import (
 )
 from schema.finite import FiniteExecutionContext
 from schema.limits import TOO_DEEP, TOO_LARGE, limit_rule
-from schema.market import SERIES_ROWS_SCALAR, SeriesRows
 from schema.metrics import OperationMetrics, OperationRecorder
 from schema.query import Query
 from schema.ratelimit import CostBudget
@@ -43,6 +45,13 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
+
+DATETIME_SCALAR = dataclasses.replace(
+    DateTimeDefinition,
+    description="An instant in ISO-8601 with its offset. Answers are UTC (2026-11-30T12:00:00+00:00); "
+    "send arguments with an offset (Z or +00:00).",
+)
+"""Strawberry's DateTime (same parsing and isoformat output), described with the time zone rule."""
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -125,7 +134,7 @@ def build_schema(
         query=Query,
         subscription=Subscription,
         execution_context_class=FiniteExecutionContext,  # NaN/Infinity: NON_FINITE_NUMBER, not a client error
-        config=StrawberryConfig(scalar_map={SeriesRows: SERIES_ROWS_SCALAR}),
+        config=StrawberryConfig(scalar_map={datetime: DATETIME_SCALAR}),
         types=[
             InvalidInput,
             SymbolNotFound,

@@ -344,10 +344,12 @@ SymbolInsightsResult = Annotated[
 
 From = Annotated[
     datetime | None,
-    strawberry.argument(name="from", description="Earliest generatedAt, inclusive (ISO-8601; UTC if no offset)."),
+    strawberry.argument(
+        name="from", description="Earliest generatedAt, inclusive (ISO-8601 with offset: 2026-11-30T00:00:00Z)."
+    ),
 ]
 To = Annotated[
-    datetime | None, strawberry.argument(description="Latest generatedAt, exclusive (ISO-8601; UTC if no offset).")
+    datetime | None, strawberry.argument(description="Latest generatedAt, exclusive (ISO-8601 with offset).")
 ]
 OptionalSymbol = Annotated[
     str | None, strawberry.argument(description="Only this USDT perpetual (BTC, BTCUSDT ...); null: every symbol.")

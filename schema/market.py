@@ -1,7 +1,7 @@
 """The cross-venue market view and the per-venue API (`exchanges`, `exchange(name) { ... }`).
 
-Long series come as compact rows with a `columns` header, not one object per candle: the ``SeriesRows``
-scalar (a JSON array of arrays, times as integer epoch milliseconds, since GraphQL's ``Int`` is 32-bit).
+Long series come as compact rows with a `columns` header, not one object per candle: a ``JSON`` scalar
+(an array of arrays, times as integer epoch milliseconds, since GraphQL's ``Int`` is 32-bit).
 STYLE.md measured 1,000 candles at ~63 ms as objects, ~31 ms as ``[[Float!]!]`` rows and ~1.3 ms as a
 JSON scalar.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, NewType
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from graphql import GraphQLError
+from strawberry.scalars import JSON
 from strawberry.types import Info  # noqa: TC002
 
 from resolvers.context import RequestContext  # noqa: TC001
@@ -29,17 +29,11 @@ from schema.errors import (
     UpstreamUnavailable,
     problem,
 )
-from schema.finite import NON_FINITE_NUMBER
 
 if TYPE_CHECKING:
-    from engine.market import Candle, FundingRate, OpenInterest, OpenInterestPoint
+    from collections.abc import Iterable
 
-SERIES_ROWS_DESCRIPTION = (
-    "A compact numeric series: a JSON array of rows, each an array in the order of the sibling `columns` "
-    "field. Times are integer epoch milliseconds (UTC); other cells are numbers in the units the columns' "
-    "descriptions give, or null where the source has no value. About 50x cheaper to serve than one object "
-    "per point (STYLE.md)."
-)
+    from engine.market import Candle, FundingRate, OpenInterest, OpenInterestPoint
 
 
 EXCHANGE_NAME = (
@@ -48,27 +42,14 @@ EXCHANGE_NAME = (
 )
 
 
-def _finite_rows(rows: object) -> object:
-    """Rows go out as they are; a non-finite number is an upstream fault, coded as schema.finite does."""
-    for row in rows if isinstance(rows, list) else ():
-        for cell in row:
-            if cell.__class__ is float and not math.isfinite(cell):
-                raise GraphQLError(
-                    "an upstream number is not finite (NaN or Infinity); this series is left out",
-                    extensions={"code": NON_FINITE_NUMBER},
-                )
-    return rows
+def _cell(value: float | None) -> float | None:
+    """A non-finite number (NaN, Infinity: not JSON) goes out as null, like a value the source lacks."""
+    return value if value is None or math.isfinite(value) else None
 
 
-SeriesRows = NewType("SeriesRows", list[list[float | int | None]])
-"""Typed as rows in Python; GraphQL's ``SeriesRows`` scalar (``SERIES_ROWS_SCALAR``, mapped by build_schema)."""
-
-SERIES_ROWS_SCALAR = strawberry.scalar(
-    name="SeriesRows",
-    description=SERIES_ROWS_DESCRIPTION,
-    serialize=_finite_rows,
-    parse_value=lambda value: value,
-)
+def _rows(rows: Iterable[tuple[int, *tuple[float | None, ...]]]) -> JSON:
+    """Rows for a ``JSON`` field: the time first (integer epoch ms), then the values."""
+    return JSON([[time, *(_cell(v) for v in values)] for time, *values in rows])
 
 
 def _ms(moment: datetime) -> int:
@@ -171,9 +152,10 @@ class CandleSeries:
     columns: list[str] = strawberry.field(
         description="Names of the row cells: openTime, open, high, low, close, volume."
     )
-    rows: SeriesRows = strawberry.field(
+    rows: JSON = strawberry.field(
         description="One row per candle: [openTime (integer epoch ms, UTC), open, high, low, close (USDT), "
-        "volume (coins)]; the last row may be the forming candle."
+        "volume (coins)]; the last row may be the forming candle. A JSON value, not a list type: integer ms do "
+        "not fit GraphQL's 32-bit Int, and one array per candle is ~50x cheaper to serve than objects."
     )
 
     @classmethod
@@ -185,7 +167,7 @@ class CandleSeries:
             symbol=series.symbol,
             interval=series.interval,
             columns=["openTime", "open", "high", "low", "close", "volume"],
-            rows=SeriesRows([[_ms(c.open_time), c.open, c.high, c.low, c.close, c.volume] for c in series.items]),
+            rows=_rows((_ms(c.open_time), c.open, c.high, c.low, c.close, c.volume) for c in series.items),
         )
 
 
@@ -199,9 +181,9 @@ class OpenInterestSeries:
     period: CandleIntervalEnum = strawberry.field(description="Time between points.")  # type: ignore[valid-type]
     unit: str = strawberry.field(description="Unit of the openInterest column: coin or usd.")
     columns: list[str] = strawberry.field(description="Names of the row cells: time, openInterest, openInterestUsd.")
-    rows: SeriesRows = strawberry.field(
+    rows: JSON = strawberry.field(
         description="One row per point: [time (integer epoch ms, UTC), openInterest (in unit), openInterestUsd "
-        "(USD, or null where unknown)]."
+        "(USD, or null where unknown)]. A JSON value, not a list type: integer ms do not fit GraphQL's Int."
     )
 
     @classmethod
@@ -214,7 +196,7 @@ class OpenInterestSeries:
             period=series.interval,
             unit=points[0].unit if points else "coin",
             columns=["time", "openInterest", "openInterestUsd"],
-            rows=SeriesRows([[_ms(p.time), p.open_interest, p.open_interest_usd] for p in points]),
+            rows=_rows((_ms(p.time), p.open_interest, p.open_interest_usd) for p in points),
         )
 
 
@@ -226,9 +208,9 @@ class FundingSeries:
     exchange: str = strawberry.field(description=EXCHANGE_NAME)
     symbol: str = strawberry.field(description="The USDT perpetual, canonical spelling (BTCUSDT).")
     columns: list[str] = strawberry.field(description="Names of the row cells: time, rate, intervalHours, rate8h.")
-    rows: SeriesRows = strawberry.field(
+    rows: JSON = strawberry.field(
         description="One row per settlement: [time (integer epoch ms, UTC), rate (fraction per interval, "
-        "0.0001 = 0.01 %), intervalHours, rate8h (fraction per 8 h)]."
+        "0.0001 = 0.01 %), intervalHours, rate8h (fraction per 8 h)]. A JSON value: integer ms do not fit Int."
     )
 
     @classmethod
@@ -237,7 +219,7 @@ class FundingSeries:
             exchange=series.exchange,
             symbol=series.symbol,
             columns=["time", "rate", "intervalHours", "rate8h"],
-            rows=SeriesRows([[_ms(f.time), f.rate, f.interval_hours, f.rate_8h_equivalent] for f in series.items]),
+            rows=_rows((_ms(f.time), f.rate, f.interval_hours, f.rate_8h_equivalent) for f in series.items),
         )
 
 
