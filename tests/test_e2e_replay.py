@@ -6,6 +6,7 @@ Expected values are recomputed here from the cassette bodies with plain arithmet
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ query Signal($symbol: String!, $mode: Mode!, $timeframe: Timeframe!) {
     __typename
     ... on Problem { code message }
     ... on Signal {
-      symbol recommendation score confidence mode timeframe price generatedAt
+      id symbol recommendation score confidence mode timeframe price generatedAt
       thresholds { shortMax longMin }
       factors { name score weight effectiveWeight contribution available source rawValue detail error failedSources }
       topFactors { name }
@@ -151,6 +152,9 @@ async def test_keyless_signal_matches_the_cassette(name: str, graphql: Any) -> N
     assert any(m.startswith("liquidations:") for m in quality["missing"])
     assert signal["generatedAt"].startswith(cassette_clock_iso(cassette))
     assert 0 <= signal["confidence"] <= 100
+    # the cache key Apollo normalizes by: SYMBOL:timeframe:mode:epoch-ms of generatedAt
+    generated_ms = round(datetime.fromisoformat(signal["generatedAt"]).timestamp() * 1000)
+    assert signal["id"] == f"BTCUSDT:4h:{signal['mode'].lower()}:{generated_ms}"
 
 
 def cassette_clock_iso(cassette: dict[str, Any]) -> str:
