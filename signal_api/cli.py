@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,7 +65,23 @@ class AnnouncingServer(uvicorn.Server):
         for server in self.servers:  # the port actually bound (PORT=0 picks a free one)
             for bound in server.sockets:
                 port = bound.getsockname()[1]
-        print(serving_line(self.settings, host, port), file=sys.stderr, flush=True)
+        print(announcement(self.settings, host, port), file=sys.stderr, flush=True)
+
+
+def announcement(settings: Settings, host: str, port: int, *, terminal: bool | None = None) -> str:
+    """:func:`serving_line` in the format of the logs: a JSON object (``url`` = the GraphQL endpoint) when
+    they are JSON (LOG_JSON, or stderr not a terminal), so every line stays parseable; plain text else."""
+    line = serving_line(settings, host, port)
+    as_json = settings.log_json
+    if as_json is None:
+        as_json = not (sys.stderr.isatty() if terminal is None else terminal)
+    if not as_json:
+        return line
+    import orjson
+
+    moment = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    url = f"http://{_url_host('127.0.0.1' if host in WILDCARD_HOSTS else host)}:{port}/graphql"
+    return orjson.dumps({"timestamp": moment, "level": "info", "event": line, "url": url}).decode()
 
 
 def _serve(args: argparse.Namespace) -> int:

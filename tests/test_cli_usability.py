@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from signal_api.cli import build_parser, main, serving_line
+from signal_api.cli import announcement, build_parser, main, serving_line
 from signal_api.settings import Settings
 from tests.conftest import CASSETTE_NAMES, shared_path
 
@@ -132,6 +133,18 @@ def test_the_serving_line_names_the_url_and_the_market_in_every_mode() -> None:
     assert "GraphiQL" not in line(graphiql=False)
 
 
+def test_the_announcement_follows_the_log_format() -> None:
+    """JSON logs stay one JSON object per line; a terminal gets the plain line."""
+    settings = Settings(_env_file=None, log_json=None)  # type: ignore[call-arg]
+    plain = announcement(settings, "127.0.0.1", 8123, terminal=True)
+    assert plain == serving_line(settings, "127.0.0.1", 8123)
+    record = json.loads(announcement(settings, "0.0.0.0", 8123, terminal=False))
+    assert record["level"] == "info" and record["url"] == "http://127.0.0.1:8123/graphql"
+    assert record["event"] == serving_line(settings, "0.0.0.0", 8123)
+    forced = Settings(_env_file=None, log_json=False)  # type: ignore[call-arg]
+    assert announcement(forced, "127.0.0.1", 8123, terminal=False).startswith("signal-api: running")
+
+
 def test_serve_prints_its_url_once_listening_even_with_warning_level_json_logs() -> None:
     cassette = shared_path("cassettes", CASSETTE_NAMES[0])
     with contextlib.closing(socket.socket()) as probe:
@@ -157,12 +170,13 @@ def test_serve_prints_its_url_once_listening_even_with_warning_level_json_logs()
             if not text:
                 break  # the process ended
             seen.append(text)
-            if text.startswith("signal-api: running"):
+            if '"signal-api: running' in text:
                 break
-        running = [text for text in seen if text.startswith("signal-api: running")]
+        records = [json.loads(text) for text in seen if text.strip()]  # JSON logs: every line is an object
+        running = [r for r in records if str(r.get("event", "")).startswith("signal-api: running")]
         assert running, "".join(seen)[-3000:]
-        assert f"on http://127.0.0.1:{port}/graphql" in running[0]
-        assert f"the market replayed from {cassette}" in running[0]
+        assert running[0]["url"] == f"http://127.0.0.1:{port}/graphql"
+        assert f"the market replayed from {cassette}" in running[0]["event"]
     finally:
         watchdog.cancel()
         process.terminate()
