@@ -120,7 +120,9 @@ async def market_view(
         funding=tuple(funding),
         open_interest=tuple(oi),
         long_short=tuple(ratios),
-        failures=(*t_fail, *f_fail, *oi_fail, *r_fail),
+        # one all-symbol upstream call serves several inputs (Bybit's tickers: price and funding), so the
+        # same failure comes back once per input: name it once, in first-seen order
+        failures=tuple(dict.fromkeys((*t_fail, *f_fail, *oi_fail, *r_fail))),
         generated_at=now,
         symbol_unknown=unknown and not funding and not oi,
     )

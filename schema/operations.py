@@ -18,6 +18,10 @@ from functools import cached_property, lru_cache
 
 from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode, parse, print_ast
 
+from engine.market import CandleInterval
+from resolvers.exchange import MAX_LIMIT
+from resolvers.history import MAX_PAGE_SIZE
+
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 _FACTOR = "name score weight effectiveWeight contribution available source rawValue detail error"
@@ -37,13 +41,54 @@ _SIGNAL_RESULT = f"""
 """
 
 
+# What REST callers may pass for a symbol: every spelling :func:`providers.symbols.parse_symbol` reads as a
+# USDT perpetual (BTC, btc, BTCUSDT, BTC-USDT, BTC/USDT, BTC-USDT-SWAP, BTCUSDT.P), so that anything the
+# REST schema allows is a well-formed symbol (an unlisted one is 404, never 400).
+SYMBOL_PATTERN = r"^[A-Za-z0-9]{1,20}([-/_]?[Uu][Ss][Dd][Tt])?(-[Ss][Ww][Aa][Pp]|\.[Pp])?$"
+# A signalHistory position as REST shows it (signal_api.rest.cursors): ``<UTC time>Z_<row id>``. Exact: every
+# calendar date (leap days included), time and UUID it matches is a position the history can page from.
+_YEAR = r"(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAY = r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+_DATE = rf"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{6})?Z"
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+CURSOR_PATTERN = rf"^{_DATE}T{_TIME}_{_UUID}$"
+SYMBOL_TEXT = "Futures symbol such as BTCUSDT or btc; quote USDT is assumed (BTC-USDT, BTCUSDT.P also work)."
+
+
+@dataclass(frozen=True)
+class ParamDoc:
+    """How REST callers should fill one variable: what to pass, and the bounds the REST schema states.
+
+    The bounds only narrow what the GraphQL type allows, to the values the resolvers accept, so that every
+    input the OpenAPI schema allows is answered (or is a documented 404) instead of refused with 400.
+    """
+
+    name: str
+    description: str
+    pattern: str | None = None
+    min_length: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[str, ...] | None = None  # a closed set behind a String variable (``interval``)
+
+
+_SYMBOL = ParamDoc("symbol", SYMBOL_TEXT, pattern=SYMBOL_PATTERN)
+_MODE = ParamDoc(
+    "mode", "Risk mode: conservative (fewer, surer signals), aggressive (default) or ultra (the most signals)."
+)
+_TIMEFRAME = ParamDoc("timeframe", "Candle timeframe the signal is computed on: 15m, 1h, 4h (default) or 1d.")
+
+
 @dataclass(frozen=True)
 class Operation:
     """A named GraphQL operation exposed over REST.
 
     ``timeout_seconds`` is the operation's own default (the ``operation_timeouts`` setting overrides
     it, the ``rest_default_timeout_seconds`` setting applies when neither is set); ``gpt`` says whether
-    it belongs in the GPT action schema (at most 30 operations there).
+    it belongs in the GPT action schema (at most 30 operations there). ``summary`` is the one-line title
+    (≤ 120 characters), ``description`` the rest (≤ 300), ``params`` what to pass for each variable.
     """
 
     name: str
@@ -51,6 +96,11 @@ class Operation:
     document: str
     timeout_seconds: float | None = None
     gpt: bool = True
+    summary: str = ""
+    params: tuple[ParamDoc, ...] = ()
+
+    def param_doc(self, name: str) -> ParamDoc | None:
+        return next((doc for doc in self.params if doc.name == name), None)
 
     @cached_property
     def ast(self) -> DocumentNode:
@@ -89,6 +139,10 @@ class Operation:
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="signals.get",
+        summary=(
+            "LONG, SHORT or NEUTRAL signal for one USDT perpetual, with its score, confidence and the factors behind it"
+        ),
+        params=(_SYMBOL, _MODE, _TIMEFRAME),
         description=(
             "LONG / SHORT / NEUTRAL signal for one USDT perpetual (BTC, ETHUSDT, sol-usdt) with its score "
             "0..100, confidence, the eight weighted factors that explain it and the data quality. mode: "
@@ -102,6 +156,16 @@ query SignalsGet($symbol: String!, $mode: Mode! = AGGRESSIVE, $timeframe: Timefr
     ),
     Operation(
         name="signals.batch",
+        summary="Signals for several USDT perpetuals in one call: each item a signal or the reason there is none",
+        params=(
+            ParamDoc(
+                "symbols",
+                "Comma-separated futures symbols such as BTC,ETH,SOL (USDT quote assumed); up to 50 by default.",
+                pattern=SYMBOL_PATTERN,
+            ),
+            _MODE,
+            _TIMEFRAME,
+        ),
         description=(
             "Signals for several USDT perpetuals in one call (symbols=BTC,ETH,SOL; 50 at most by default); "
             "each item is a signal or the reason there is none for that symbol."
@@ -114,6 +178,14 @@ query SignalsBatch($symbols: [String!]!, $mode: Mode! = AGGRESSIVE, $timeframe: 
     ),
     Operation(
         name="symbols.list",
+        summary="Tradable USDT-margined perpetual futures, optionally filtered by part of the symbol",
+        params=(
+            ParamDoc(
+                "search",
+                "Part of a symbol to look for, such as BTC or PEPE (case-insensitive); leave out to list every symbol.",
+                pattern=r"^[A-Za-z0-9]{1,20}$",
+            ),
+        ),
         description=(
             "Tradable USDT-margined perpetual futures on Binance, optionally filtered by a substring of the "
             "symbol (search=BTC)."
@@ -131,6 +203,11 @@ query SymbolsList($search: String) {
     ),
     Operation(
         name="market.get",
+        summary=(
+            "Market snapshot of one USDT perpetual across venues: price, 24 h change, funding, open interest, "
+            "long/short"
+        ),
+        params=(_SYMBOL,),
         description=(
             "Market snapshot of one USDT perpetual across every enabled venue: price, 24 h change and volume, "
             "funding per venue, open interest (and its USD total) and long/short ratios, each with its source."
@@ -155,6 +232,7 @@ query MarketGet($symbol: String!) {
     ),
     Operation(
         name="exchanges.list",
+        summary="Known exchanges and data vendors: whether each is enabled here and what data it serves",
         description="Every known exchange and data vendor, whether it is enabled here, and what data it serves.",
         document="""
 query ExchangesList {
@@ -164,6 +242,26 @@ query ExchangesList {
     ),
     Operation(
         name="exchange.candles",
+        summary="Oldest-first OHLCV candles of one USDT perpetual on one exchange",
+        params=(
+            ParamDoc(
+                "exchange",
+                "Exchange name as exchanges.list gives it: binance, bybit, okx or hyperliquid serve candles.",
+                pattern=r"^[A-Za-z0-9_-]{1,32}$",
+            ),
+            _SYMBOL,
+            ParamDoc(
+                "interval",
+                "Candle length: 1m, 3m, 5m, 15m, 30m, 1h (default), 2h, 4h, 6h, 12h, 1d or 1w.",
+                choices=tuple(interval.value for interval in CandleInterval),
+            ),
+            ParamDoc(
+                "limit",
+                f"How many of the latest candles, 1 to {MAX_LIMIT} (default 200).",
+                minimum=1,
+                maximum=MAX_LIMIT,
+            ),
+        ),
         description=(
             "Oldest-first candles of one USDT perpetual on one exchange (exchange=binance), as rows "
             "[openTime ms, open, high, low, close, volume]; interval 1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d 1w."
@@ -190,6 +288,25 @@ query ExchangeCandles($exchange: String!, $symbol: String!, $interval: String! =
     ),
     Operation(
         name="history.list",
+        summary="Stored LONG and SHORT signals, newest first, with their outcomes after 1 h, 4 h and 24 h",
+        params=(
+            ParamDoc(
+                "symbol",
+                "Only signals of this futures symbol, such as BTCUSDT or btc; leave out for every symbol.",
+                pattern=SYMBOL_PATTERN,
+            ),
+            ParamDoc(
+                "recommendation", "Only LONG or only SHORT signals; leave out for both.", choices=("LONG", "SHORT")
+            ),
+            ParamDoc(
+                "first", f"Page size, 1 to {MAX_PAGE_SIZE} signals (default 20).", minimum=1, maximum=MAX_PAGE_SIZE
+            ),
+            ParamDoc(
+                "after",
+                "pageInfo.endCursor of the previous page, to get the next one; leave out for the first page.",
+                pattern=CURSOR_PATTERN,
+            ),
+        ),
         description=(
             "Stored LONG/SHORT signals, newest first, with their outcomes at 1h/4h/24h; filter by symbol, "
             "recommendation and time; page with first (1-100) and the previous page's endCursor as after."
@@ -211,6 +328,16 @@ query HistoryList($symbol: String, $recommendation: Recommendation, $first: Int!
     ),
     Operation(
         name="history.performance",
+        summary="Tracked win rate and returns of stored signals, overall, by recommendation and by mode",
+        params=(
+            ParamDoc(
+                "symbol",
+                "Only signals of this futures symbol, such as BTCUSDT or btc; leave out for every symbol.",
+                pattern=SYMBOL_PATTERN,
+            ),
+            ParamDoc("mode", "Only signals made in this mode: conservative, aggressive or ultra; leave out for all."),
+            ParamDoc("horizon", "How long after each signal it is judged: H1, H4 or H24 (default) hours."),
+        ),
         description=(
             "Tracked win rate of stored signals with a 95% interval, mean and median return, overall, by "
             "recommendation and by mode, at one horizon (H1, H4, H24)."
@@ -233,6 +360,17 @@ query HistoryPerformance($symbol: String, $mode: Mode, $horizon: OutcomeHorizon!
     ),
     Operation(
         name="backtest.run",
+        summary="Walk-forward backtest of the signal engine over a year of recorded 4 h BTC history, against baselines",
+        params=(
+            ParamDoc(
+                "symbol", "Symbol to replay; only BTC (the default) has recorded history.", pattern=SYMBOL_PATTERN
+            ),
+            _MODE,
+            ParamDoc(
+                "walkForward",
+                "true (default) also fits thresholds on the first part of the year and tests them on the rest.",
+            ),
+        ),
         description=(
             "Replay the signal engine bar by bar over a year of recorded 4h BTC history with no look-ahead: "
             "win rate and mean return at 4h and 24h with 95% intervals, against baselines, and whether it "

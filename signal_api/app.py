@@ -197,7 +197,8 @@ async def metrics(request: Request) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+    # the route's headers (a 405's Allow: the methods it serves) go out with the JSON error
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
@@ -440,7 +441,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             *security_middleware(
                 settings.cors_origins,
                 pages=(SWAGGER_HTML, REDOC_HTML, graphql.graphql_ide_html if settings.graphiql else ""),
-                https=settings.public_base_url.startswith("https://"),
+                https=(settings.public_base_url or "").startswith("https://"),
             ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(BodyGuard),  # 4: JSON object bodies (415/400 with a code), bounded nesting

@@ -103,7 +103,9 @@ class Settings(BaseSettings):
     replay_url: str | None = None
 
     # REST shim (POST /invoke, GET /openapi.json, GET /gpt/action-schema)
-    public_base_url: str = "http://127.0.0.1:8000"  # the `servers` entry of the OpenAPI and GPT schemas
+    # the `servers` entry of the OpenAPI and GPT schemas and of /llms.txt (REST engineer, issue 10); unset:
+    # the scheme and Host the caller used (signal_api.rest.server_url)
+    public_base_url: str | None = None
     rest_max_response_chars: int = Field(default=100_000, ge=1_000)
     rest_default_timeout_seconds: float = Field(default=30.0, gt=0)
     operation_timeouts: dict[str, float] = Field(

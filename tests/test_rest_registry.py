@@ -107,9 +107,11 @@ def test_mode_and_timeframe_accept_names_values_and_aliases() -> None:
 
 
 def test_every_documented_enum_spelling_is_accepted() -> None:
-    spec = build_openapi(CATALOG, settings())
+    spec = build_openapi(CATALOG, settings(), "http://127.0.0.1:8000")
     for rest in CATALOG.values():
         for parameter in spec["paths"][rest.op.path]["get"]["parameters"]:
+            if parameter["name"] in ("compact", "precision"):  # the shim's own (parse_flag, parse_precision)
+                continue
             for value in parameter.get("schema", {}).get("enum", []):
                 raw = {p.name: "BTC" for p in rest.params if p.required} | {parameter["name"]: value}
                 coerce_params(rest.params, query_values(rest.params, list(raw.items())), query=True)
@@ -162,7 +164,9 @@ def test_compaction_trims_series_lists_texts_and_diagnostics() -> None:
         "detail": "x" * 1000,
         "short": [1, 2, 3],
     }
-    trimmed, changed = compact_value(data, COMPACT_LEVELS[0])
+    kept, changed = compact_value(data, COMPACT_LEVELS[0])  # the first level shrinks items, keeps them all
+    assert changed and len(kept["items"]) == 100 and "failedSources" not in kept["items"][0]
+    trimmed, changed = compact_value(data, COMPACT_LEVELS[1])
     assert changed
     assert trimmed["rows"] == data["rows"][-50:]  # a numeric series keeps its latest points
     assert [item["name"] for item in trimmed["items"]] == [f"n{i}" for i in range(20)]  # others the first
@@ -195,7 +199,7 @@ def test_an_answer_too_large_even_compacted_is_response_too_large() -> None:
 
 
 def test_openapi_validates_and_covers_every_operation() -> None:
-    spec = build_openapi(CATALOG, settings(public_base_url="https://signals.example.com"))
+    spec = build_openapi(CATALOG, settings(), "https://signals.example.com")
     validate_openapi(spec)
     assert spec["openapi"] == "3.1.0"
     assert spec["servers"] == [{"url": "https://signals.example.com"}]
@@ -211,14 +215,15 @@ def test_openapi_validates_and_covers_every_operation() -> None:
     factor = by_type["Signal"]["properties"]["factors"]["items"]["properties"]
     assert factor["score"]["type"] == ["number", "null"]  # Float (nullable)
     batch_symbols = spec["paths"]["/v1/signals/batch"]["get"]["parameters"][0]
-    assert batch_symbols["schema"] == {"type": "array", "items": {"type": "string"}}
+    assert batch_symbols["schema"]["type"] == "array" and batch_symbols["schema"]["items"]["type"] == "string"
+    assert batch_symbols["schema"]["minItems"] == 1 and batch_symbols["schema"]["maxItems"] == 50
     assert (batch_symbols["style"], batch_symbols["explode"]) == ("form", False)
     mode = spec["paths"]["/v1/signals/get"]["get"]["parameters"][1]["schema"]
     assert {"AGGRESSIVE", "aggressive", "safe", "scalping", "2"} <= set(mode["enum"])
 
 
 def test_gpt_action_schema_respects_the_gpt_limits() -> None:
-    spec = build_gpt_schema(CATALOG, settings(public_base_url="https://gpt.example.com"))
+    spec = build_gpt_schema(CATALOG, settings(), "https://gpt.example.com")
     validate_openapi(spec)
     operations = [route for path in spec["paths"].values() for route in path.values()]
     assert 0 < len(operations) <= 30

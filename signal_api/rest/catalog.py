@@ -58,5 +58,30 @@ def build_catalog(schema: GraphQLSchema, operations: tuple[Operation, ...] = OPE
             raise RegistryError(f"{op.name}: variables may not be called {sorted(clashes)}")
         if op.name in catalog:
             raise RegistryError(f"{op.name}: listed twice")
+        _check_texts(op, params)
         catalog[op.name] = RestOperation(op=op, params=params, result_schema=ResultSchemas(schema, op).root())
     return catalog
+
+
+SUMMARY_MAX = 120
+DESCRIPTION_MAX = 300  # GPT Actions' limit
+
+
+def _check_texts(op: Operation, params: tuple[Param, ...]) -> None:
+    """Written texts that fit the GPT limits, so that nothing is ever cut: a summary (≤ 120 characters), a
+    description (≤ 300) and, for each variable, what to pass (the registry's ``ParamDoc`` or the argument's
+    schema description), and no ``ParamDoc`` for a variable the document does not have."""
+    if not 0 < len(op.summary) <= SUMMARY_MAX:
+        raise RegistryError(f"{op.name}: the summary must be 1 to {SUMMARY_MAX} characters, not {len(op.summary)}")
+    if not 0 < len(op.description) <= DESCRIPTION_MAX:
+        raise RegistryError(f"{op.name}: the description must be 1 to {DESCRIPTION_MAX} characters")
+    names = {p.name for p in params}
+    strays = sorted({doc.name for doc in op.params} - names)
+    if strays:
+        raise RegistryError(f"{op.name}: params documented for no variable: {strays}")
+    for param in params:
+        text = param.doc.description if param.doc is not None else param.description
+        if not text or text.strip().lower() == param.name.lower():
+            raise RegistryError(f"{op.name}: say what to pass for ${param.name} (a ParamDoc in the registry)")
+        if len(text) > DESCRIPTION_MAX:
+            raise RegistryError(f"{op.name}: the text for ${param.name} is over {DESCRIPTION_MAX} characters")

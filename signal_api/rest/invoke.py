@@ -23,6 +23,10 @@ field exactly as ``/graphql`` returns it (unless the compact mode trimmed it). H
 
 A list result (``signals.batch``) whose items are all Problems is answered as the first one's
 error (with all of them in ``data``); a mix of results and Problems is ok=true.
+
+``data`` is the GraphQL answer in the REST view (:mod:`signal_api.rest.numbers`): ratios as percentages
+named ``...Pct`` and, unless ``precision=full``, numbers rounded as a trader reads them. When the compact
+mode leaves items of a batch out, ``meta.dropped`` names each symbol and why.
 """
 
 from __future__ import annotations
@@ -38,9 +42,20 @@ from starlette.responses import Response
 
 from resolvers.context import RequestContext
 from schema.finite import NON_FINITE_NUMBER
+from schema.operations import CURSOR_PATTERN
 from schema.ratelimit import RATE_LIMITED
+from signal_api.rest.cursors import cursors_to_rest, from_rest
+from signal_api.rest.numbers import rest_view
 from signal_api.rest.openapi import operation_info
-from signal_api.rest.params import RESERVED, ArgumentError, coerce_params, parse_flag, query_values
+from signal_api.rest.params import (
+    PRECISIONS,
+    RESERVED,
+    ArgumentError,
+    coerce_params,
+    parse_flag,
+    parse_precision,
+    query_values,
+)
 from signal_api.security.scopes import FORBIDDEN
 
 if TYPE_CHECKING:
@@ -73,6 +88,7 @@ class CompactLevel:
 
 
 COMPACT_LEVELS = (
+    CompactLevel(series=50, items=1_000, text=200),  # first shrink every item, keeping them all
     CompactLevel(series=50, items=20, text=200),
     CompactLevel(series=20, items=10, text=120),
     CompactLevel(series=10, items=5, text=80),
@@ -151,9 +167,10 @@ class Invoker:
         raw = {key: value for key, value in payload.items() if key not in RESERVED} | (args or {})
         try:
             compact = parse_flag("compact", payload.get("compact", False))
+            precision = parse_precision(payload.get("precision") or PRECISIONS[0])
         except ArgumentError as exc:
             return self.argument_failure(rest, exc, started)
-        return await self.run(request, rest, raw, query=False, compact=compact, started=started)
+        return await self.run(request, rest, raw, query=False, compact=compact, precision=precision, started=started)
 
     def get_endpoint(self, rest: RestOperation) -> Callable[[Request], Awaitable[Response]]:
         """``GET /v1/<operation>``: the parameters in the query string."""
@@ -162,12 +179,16 @@ class Invoker:
             started = time.perf_counter()
             items = list(request.query_params.multi_items())
             flags = [value for key, value in items if key == "compact"]
+            precisions = [value for key, value in items if key == "precision"]
             try:
                 compact = parse_flag("compact", flags[-1]) if flags else False
-                raw = query_values(rest.params, [(key, value) for key, value in items if key != "compact"])
+                precision = parse_precision(precisions[-1] if precisions else PRECISIONS[0])
+                raw = query_values(
+                    rest.params, [(key, value) for key, value in items if key not in ("compact", "precision")]
+                )
             except ArgumentError as exc:
                 return self.argument_failure(rest, exc, started)
-            return await self.run(request, rest, raw, query=True, compact=compact, started=started)
+            return await self.run(request, rest, raw, query=True, compact=compact, precision=precision, started=started)
 
         endpoint.__name__ = f"get_{rest.op.operation_id}"
         return endpoint
@@ -188,11 +209,16 @@ class Invoker:
         query: bool,
         compact: bool,
         started: float,
+        precision: str = PRECISIONS[0],
     ) -> Response:
         try:
             variables = coerce_params(rest.params, raw, query=query)
         except ArgumentError as exc:
             return self.argument_failure(rest, exc, started)
+        for param in rest.params:  # cursors arrive in the REST form (signal_api.rest.cursors)
+            value = variables.get(param.name)
+            if param.doc is not None and param.doc.pattern == CURSOR_PATTERN and isinstance(value, str):
+                variables[param.name] = from_rest(value)
         timeout = self.timeout_for(rest)
         context = RequestContext.create(request.app.state.container.services, request=request)
         try:
@@ -225,14 +251,19 @@ class Invoker:
             if FORBIDDEN in codes:  # the principal (from the request in the context) lacks the scope
                 return self.failure(403, FORBIDDEN, message, started=started, operation=rest.name, timeout=timeout)
             return self.failure(400, "INVALID_ARGUMENT", message, started=started, operation=rest.name, timeout=timeout)
-        data = (result.data or {}).get(rest.op.root_field)
+        data = cursors_to_rest(rest_view((result.data or {}).get(rest.op.root_field), trader=precision == "trader"))
         problem = self.problem_of(data)
+        asked = _list_input(variables)
         if problem is None:
-            return self.envelope(200, rest.name, data, None, started=started, timeout=timeout, compact=compact)
+            return self.envelope(
+                200, rest.name, data, None, started=started, timeout=timeout, compact=compact, asked=asked
+            )
         code, message = str(problem["code"]), str(problem["message"])
         status = PROBLEM_STATUS.get(code, 200)
         error = {"code": code, "message": message}
-        return self.envelope(status, rest.name, data, error, started=started, timeout=timeout, compact=compact)
+        return self.envelope(
+            status, rest.name, data, error, started=started, timeout=timeout, compact=compact, asked=asked
+        )
 
     def problem_of(self, data: object) -> dict[str, Any] | None:
         """The Problem the answer is: the root value (or the one result it wraps), or the first item of a list
@@ -293,8 +324,11 @@ class Invoker:
         started: float,
         timeout: float | None,
         compact: bool,
+        asked: list[str] | None = None,
     ) -> Response:
-        """Serialize; past ``rest_max_response_chars`` (or when asked) trim ``data`` level by level."""
+        """Serialize; past ``rest_max_response_chars`` (or when asked) trim ``data`` level by level. A batch
+        (``data`` a list) that loses items says which in ``meta.dropped``, by the item's ``symbol`` or else
+        the one ``asked`` for at that position."""
         meta = {
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             "data_quality": data_quality(data),
@@ -308,7 +342,15 @@ class Invoker:
             return _json(raw, status)
         for level in COMPACT_LEVELS:
             trimmed, changed = compact_value(data, level)
-            raw = orjson.dumps({**body, "data": trimmed, "meta": {**meta, "truncated": changed}})
+            levelled: dict[str, Any] = {**meta, "truncated": changed}
+            if isinstance(data, list) and isinstance(trimmed, list) and len(trimmed) < len(data):
+                why = "forced by compact=true" if compact else f"the answer exceeds {limit} characters"
+                reason = f"left out by the compact mode ({why}): ask for it again on its own"
+                levelled["dropped"] = [
+                    {"symbol": _symbol_of(item, asked, index), "reason": reason}
+                    for index, item in enumerate(data[len(trimmed) :], start=len(trimmed))
+                ]
+            raw = orjson.dumps({**body, "data": trimmed, "meta": levelled})
             if _chars(raw) <= limit:
                 return _json(raw, status)
         too_large = {
@@ -316,6 +358,22 @@ class Invoker:
             "message": f"the answer exceeds {limit} characters even in compact mode; narrow the request",
         }
         return _json(orjson.dumps({**body, "ok": False, "data": None, "error": too_large}), 413)
+
+
+def _list_input(variables: Mapping[str, object]) -> list[str] | None:
+    """The list of strings the request asked for (the batch's symbols), if any."""
+    for value in variables.values():
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return [str(item) for item in value]
+    return None
+
+
+def _symbol_of(item: object, asked: list[str] | None, index: int) -> str:
+    if isinstance(item, dict) and isinstance(item.get("symbol"), str):
+        return str(item["symbol"])
+    if asked is not None and index < len(asked):
+        return asked[index]
+    return f"item {index}"
 
 
 def _json(raw: bytes, status: int) -> Response:

@@ -27,7 +27,7 @@ from graphql import (
     is_abstract_type,
 )
 
-from signal_api.rest.params import INT_MAX, INT_MIN, enum_spellings
+from signal_api.rest.params import INT_MAX, INT_MIN, canonical_spellings, enum_spellings
 
 if TYPE_CHECKING:
     from graphql import GraphQLInputType, GraphQLOutputType, GraphQLSchema, SelectionSetNode
@@ -66,20 +66,20 @@ def nullable(schema: JsonSchema) -> JsonSchema:
 # --- inputs ----------------------------------------------------------------------------------------
 
 
-def input_schema(gql_type: GraphQLInputType, *, allow_null: bool = True) -> JsonSchema:
-    """A variable's type: enums list every REST spelling, nullable types admit null when ``allow_null``
-    (a JSON body can send null; a query string cannot)."""
+def input_schema(gql_type: GraphQLInputType, *, allow_null: bool = True, canonical: bool = False) -> JsonSchema:
+    """A variable's type: enums list every REST spelling (one per value when ``canonical``), nullable types
+    admit null when ``allow_null`` (a JSON body can send null; a query string cannot)."""
     if isinstance(gql_type, GraphQLNonNull):
-        return _input_non_null(gql_type.of_type, allow_null)
-    schema = _input_non_null(gql_type, allow_null)
+        return _input_non_null(gql_type.of_type, allow_null, canonical)
+    schema = _input_non_null(gql_type, allow_null, canonical)
     return nullable(schema) if allow_null else schema
 
 
-def _input_non_null(gql_type: GraphQLInputType, allow_null: bool) -> JsonSchema:
+def _input_non_null(gql_type: GraphQLInputType, allow_null: bool, canonical: bool = False) -> JsonSchema:
     if isinstance(gql_type, GraphQLList):
-        return {"type": "array", "items": input_schema(gql_type.of_type, allow_null=allow_null)}
+        return {"type": "array", "items": input_schema(gql_type.of_type, allow_null=allow_null, canonical=canonical)}
     if isinstance(gql_type, GraphQLEnumType):
-        return {"type": "string", "enum": enum_spellings(gql_type)}
+        return {"type": "string", "enum": canonical_spellings(gql_type) if canonical else enum_spellings(gql_type)}
     if isinstance(gql_type, GraphQLInputObjectType):
         return {
             "type": "object",

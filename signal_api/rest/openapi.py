@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLInputObjectType, GraphQLList, GraphQLNonNull
+from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLList, GraphQLNonNull
 
 from signal_api.rest.jsonschema import input_schema, nullable
+from signal_api.rest.params import PRECISIONS, canonical_spelling
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -28,11 +29,9 @@ VERSION = "0.1.0"
 STATUS_DESCRIPTIONS = {
     "200": "The answer (ok=true), or a Problem the caller should read (ok=false: INSUFFICIENT_DATA, NO_PRICE).",
     "400": (
-        "INVALID_ARGUMENT (a parameter is missing, unknown or of the wrong type), MALFORMED_REQUEST (the body "
-        "is not a JSON object), INVALID_JSON, INVALID_ENCODING or NESTING_TOO_DEEP (POST /invoke: the body is "
-        "not one JSON document, not UTF-8, or nested deeper than 64 levels), INVALID_INPUT (the value is "
-        "refused, e.g. a symbol's spelling) or "
-        "CAPABILITY_NOT_SUPPORTED (that exchange does not serve this data)."
+        "INVALID_ARGUMENT (a parameter missing, unknown or mistyped), INVALID_INPUT (a value refused), "
+        "CAPABILITY_NOT_SUPPORTED (that exchange lacks this data); POST /invoke also MALFORMED_REQUEST, "
+        "INVALID_JSON, INVALID_ENCODING, NESTING_TOO_DEEP (the body is not one UTF-8 JSON object, ≤ 64 levels)."
     ),
     "401": (
         "UNAUTHENTICATED: the API key is unknown, malformed or revoked, or a key is required (anonymous access "
@@ -51,7 +50,11 @@ STATUS_DESCRIPTIONS = {
 
 COMPACT_PARAM_DESCRIPTION = (
     "true forces the compact mode (long lists and texts trimmed, diagnostics dropped); it also applies by "
-    "itself when an answer would exceed the size limit. meta.truncated says whether it trimmed anything."
+    "itself when an answer would exceed the size limit. meta.truncated and meta.dropped say what it trimmed."
+)
+PRECISION_PARAM_DESCRIPTION = (
+    "trader (default): numbers rounded as a trader reads them (percentages and scores to 2 decimals, prices "
+    "to 6 significant digits, USD amounts to whole dollars); full: every digit, as /graphql answers."
 )
 
 ERROR = {
@@ -75,6 +78,16 @@ META = {
         },
         "truncated": {"type": "boolean", "description": "true when the compact mode trimmed the answer."},
         "operation_timeout_s": {"type": ["number", "null"], "description": "The operation's timeout."},
+        "dropped": {
+            "type": "array",
+            "description": "Items of a batch left out of the answer, each with its symbol and why.",
+            "items": {
+                "type": "object",
+                "required": ["symbol", "reason"],
+                "properties": {"symbol": {"type": "string"}, "reason": {"type": "string"}},
+                "additionalProperties": False,
+            },
+        },
     },
     "additionalProperties": False,
 }
@@ -140,69 +153,120 @@ def _is_flat(param: Param) -> bool:
 
 
 def _param_description(param: Param, *, gpt: bool) -> str:
+    """What to pass: the registry's text (``ParamDoc``), else the argument's schema description; never just
+    the parameter's name (the catalog refuses an operation whose variable has neither)."""
+    if param.doc is not None:
+        return param.doc.description
     parts = [param.description] if param.description else []
-    schema = input_schema(param.type, allow_null=False)
-    items = schema.get("items", schema)
-    if "enum" in items:
-        parts.append("Case-insensitive.")
     if _is_list(param):
         parts.append("Comma-separated, e.g. a,b,c." if gpt else "Comma-separated (a,b,c) or repeated (x=a&x=b).")
-    if not _is_flat(param):
-        parts.append("A JSON object.")
     if param.has_default and param.default is not None:
         parts.append(f"Default {param.default}.")
-    return " ".join(parts) or param.name
+    return " ".join(parts)
 
 
-def query_parameter(param: Param, *, gpt: bool = False) -> dict[str, Any]:
+def _value_schema(param: Param, *, gpt: bool, max_items: int | None) -> dict[str, Any]:
+    """The schema of one value: the GraphQL type narrowed by the registry's bounds; enums list their canonical
+    spelling only in the GPT schema (the runtime still accepts every alias, which the full schema lists)."""
+    schema = input_schema(param.type, allow_null=False, canonical=gpt)
+    target = schema["items"] if schema.get("type") == "array" else schema
+    doc = param.doc
+    if doc is not None:
+        if doc.choices is not None:
+            listed = target.get("enum")
+            target["enum"] = list(doc.choices) if listed is None else [v for v in listed if _chosen(v, doc.choices)]
+        if doc.pattern is not None and target.get("type") == "string":
+            target["pattern"], target["minLength"] = doc.pattern, max(doc.min_length or 1, 1)
+        elif doc.min_length is not None:
+            target["minLength"] = doc.min_length
+        if doc.minimum is not None:
+            target["minimum"] = doc.minimum
+        if doc.maximum is not None:
+            target["maximum"] = doc.maximum
+    if schema.get("type") == "array":
+        schema["minItems"] = 1
+        if max_items is not None:
+            schema["maxItems"] = max_items
+        if gpt:  # GPT Actions want flat scalars: the list travels as one comma-separated string
+            schema = {"type": "string", "minLength": 1}
+            if "pattern" in target:
+                item = target["pattern"].removeprefix("^").removesuffix("$")
+                repeat = "*" if max_items is None else f"{{0,{max_items - 1}}}"
+                schema["pattern"] = rf"^\s*(?:{item})\s*(?:,\s*(?:{item})\s*){repeat}$"
+    if param.has_default and param.default is not None:
+        schema["default"] = _canonical_default(param, schema) if gpt else param.default
+    return schema
+
+
+def _chosen(value: str, choices: tuple[str, ...]) -> bool:
+    return value.lower() in {choice.lower() for choice in choices}
+
+
+def _canonical_default(param: Param, schema: dict[str, Any]) -> Any:
+    """The document's default (a GraphQL enum name such as ``AGGRESSIVE``) in the GPT schema's spelling."""
+    inner = param.type.of_type if isinstance(param.type, GraphQLNonNull) else param.type
+    if isinstance(inner, GraphQLEnumType) and isinstance(param.default, str):
+        return canonical_spelling(inner, param.default)
+    return param.default
+
+
+def query_parameter(param: Param, *, gpt: bool = False, max_items: int | None = None) -> dict[str, Any]:
     """An operation variable as an OpenAPI query parameter of its GET route."""
-    schema = input_schema(param.type, allow_null=False)
     spec: dict[str, Any] = {
         "name": param.name,
         "in": "query",
         "required": param.required,
         "description": _param_description(param, gpt=gpt),
     }
-    if param.has_default and param.default is not None:
-        schema["default"] = param.default
+    schema = _value_schema(param, gpt=gpt, max_items=max_items)
     if not _is_flat(param):
         spec["content"] = {"application/json": {"schema": schema}}
         return spec
-    if _is_list(param):
-        if gpt:  # GPT Actions want flat scalars: the list travels as one comma-separated string
-            schema = {"type": "string"}
-        else:
-            spec["style"], spec["explode"] = "form", False
+    if _is_list(param) and not gpt:
+        spec["style"], spec["explode"] = "form", False
     spec["schema"] = schema
     return spec
 
 
-def _compact_parameter() -> dict[str, Any]:
-    return {
-        "name": "compact",
-        "in": "query",
-        "required": False,
-        "description": COMPACT_PARAM_DESCRIPTION,
-        "schema": {"type": "boolean", "default": False},
-    }
+def _shim_parameters() -> list[dict[str, Any]]:
+    """``compact`` and ``precision``: how the shim renders any operation's answer."""
+    return [
+        {
+            "name": "compact",
+            "in": "query",
+            "required": False,
+            "description": COMPACT_PARAM_DESCRIPTION,
+            "schema": {"type": "boolean", "default": False},
+        },
+        {
+            "name": "precision",
+            "in": "query",
+            "required": False,
+            "description": PRECISION_PARAM_DESCRIPTION,
+            "schema": {"type": "string", "enum": list(PRECISIONS), "default": PRECISIONS[0]},
+        },
+    ]
 
 
-def _get_route(rest: RestOperation, *, gpt: bool) -> dict[str, Any]:
+def _get_route(rest: RestOperation, *, gpt: bool, max_items: int | None) -> dict[str, Any]:
     description = rest.op.description
     return {
         "get": {
             "operationId": rest.op.operation_id,
-            "summary": description.split(". ")[0].rstrip(".")[:120],
+            "summary": rest.op.summary,
             "description": description + ("" if gpt else f" Same as POST /invoke with operation {rest.name}."),
             "tags": [rest.name.split(".")[0]],
-            "parameters": [*(query_parameter(p, gpt=gpt) for p in rest.params), _compact_parameter()],
+            "parameters": [
+                *(query_parameter(p, gpt=gpt, max_items=max_items) for p in rest.params),
+                *_shim_parameters(),
+            ],
             "responses": _responses(f"{rest.schema_name}Envelope"),
         }
     }
 
 
-def _request_schema(rest: RestOperation) -> dict[str, Any]:
-    variables = {p.name: _body_property(p) for p in rest.params}
+def _request_schema(rest: RestOperation, max_items: int | None) -> dict[str, Any]:
+    variables = {p.name: _body_property(p, max_items) for p in rest.params}
     return {
         "type": "object",
         "title": f"{rest.schema_name}Request",
@@ -217,20 +281,23 @@ def _request_schema(rest: RestOperation) -> dict[str, Any]:
                 "additionalProperties": False,
             },
             "compact": {"type": "boolean", "description": COMPACT_PARAM_DESCRIPTION},
+            "precision": {"type": "string", "enum": list(PRECISIONS), "description": PRECISION_PARAM_DESCRIPTION},
         },
         "additionalProperties": False,
     }
 
 
-def _body_property(param: Param) -> dict[str, Any]:
-    schema = input_schema(param.type, allow_null=not param.required)
-    if param.has_default and param.default is not None:
-        schema["default"] = param.default
+def _body_property(param: Param, max_items: int | None) -> dict[str, Any]:
+    schema = _value_schema(param, gpt=False, max_items=max_items)
+    if not param.required:
+        schema = nullable(schema)
     return {**schema, "description": _param_description(param, gpt=False)}
 
 
-def build_openapi(catalog: dict[str, RestOperation], settings: Settings) -> dict[str, Any]:
-    """The full REST API: GET /v1/<operation>, POST /invoke and GET /invoke/operations."""
+def build_openapi(catalog: dict[str, RestOperation], settings: Settings, base_url: str) -> dict[str, Any]:
+    """The full REST API: GET /v1/<operation>, POST /invoke and GET /invoke/operations; ``base_url`` is its
+    ``servers`` entry (:func:`server_url`)."""
+    max_items = settings.max_symbols_per_request
     operations = list(catalog.values())
     schemas: dict[str, Any] = {"Error": ERROR, "Meta": META, "ErrorEnvelope": ERROR_ENVELOPE}
     paths: dict[str, Any] = {}
@@ -239,8 +306,8 @@ def build_openapi(catalog: dict[str, RestOperation], settings: Settings) -> dict
         schemas[f"{rest.schema_name}Envelope"] = _envelope(
             {"anyOf": [_ref(f"{rest.schema_name}Data"), {"type": "null"}]}, operation={"const": rest.name}
         )
-        schemas[f"{rest.schema_name}Request"] = _request_schema(rest)
-        paths[rest.op.path] = _get_route(rest, gpt=False)
+        schemas[f"{rest.schema_name}Request"] = _request_schema(rest, max_items)
+        paths[rest.op.path] = _get_route(rest, gpt=False, max_items=max_items)
     schemas["InvokeEnvelope"] = _envelope(
         {"anyOf": [*(_ref(f"{r.schema_name}Data") for r in operations), {"type": "null"}]},
         operation=nullable({"type": "string"}),
@@ -290,10 +357,10 @@ def build_openapi(catalog: dict[str, RestOperation], settings: Settings) -> dict
             },
         }
     }
-    return _document(paths, schemas, settings)
+    return _document(paths, schemas, base_url)
 
 
-def build_gpt_schema(catalog: dict[str, RestOperation], settings: Settings) -> dict[str, Any]:
+def build_gpt_schema(catalog: dict[str, RestOperation], settings: Settings, base_url: str) -> dict[str, Any]:
     """The GPT Actions subset: GET routes with flat query parameters, ≤ 30 operations, short texts."""
     chosen = [r for r in catalog.values() if r.op.gpt and all(_is_flat(p) for p in r.params)][:GPT_MAX_OPERATIONS]
     schemas: dict[str, Any] = {"Error": ERROR, "Meta": META, "ErrorEnvelope": ERROR_ENVELOPE}
@@ -303,14 +370,14 @@ def build_gpt_schema(catalog: dict[str, RestOperation], settings: Settings) -> d
         schemas[f"{rest.schema_name}Envelope"] = _envelope(
             {"anyOf": [_ref(f"{rest.schema_name}Data"), {"type": "null"}]}, operation={"const": rest.name}
         )
-        paths[rest.op.path] = _get_route(rest, gpt=True)
-    document = _document(paths, schemas, settings)
+        paths[rest.op.path] = _get_route(rest, gpt=True, max_items=settings.max_symbols_per_request)
+    document = _document(paths, schemas, base_url)
     document["info"]["description"] = "Explainable LONG / SHORT / NEUTRAL signals for crypto USDT perpetual futures."
     shortened: dict[str, Any] = shorten_descriptions(document, GPT_MAX_DESCRIPTION)
     return shortened
 
 
-def _document(paths: dict[str, Any], schemas: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def _document(paths: dict[str, Any], schemas: dict[str, Any], base_url: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -322,7 +389,7 @@ def _document(paths: dict[str, Any], schemas: dict[str, Any], settings: Settings
                 "error, meta}."
             ),
         },
-        "servers": [{"url": settings.public_base_url}],
+        "servers": [{"url": base_url}],
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
         # a key, or none: anonymous callers are served on loopback or with ALLOW_ANONYMOUS=true
@@ -331,7 +398,9 @@ def _document(paths: dict[str, Any], schemas: dict[str, Any], settings: Settings
 
 
 def shorten_descriptions(node: Any, limit: int) -> Any:  # a JSON document, any shape
-    """A copy with every ``description`` and ``summary`` text cut to ``limit`` characters."""
+    """A copy with every ``description`` and ``summary`` text within ``limit`` characters: the registry's own
+    texts are written to fit (a test holds them to it); schema field descriptions longer than that keep
+    their whole sentences that fit."""
     if isinstance(node, dict):
         return {
             key: _shorten(value, limit)
@@ -345,7 +414,13 @@ def shorten_descriptions(node: Any, limit: int) -> Any:  # a JSON document, any 
 
 
 def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    end = head.rfind(". ")
+    if end > limit // 3:
+        return head[: end + 1]
+    return head[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def walk_descriptions(node: Any) -> Iterable[str]:

@@ -41,9 +41,11 @@ if TYPE_CHECKING:
 
     from graphql import GraphQLInputType, GraphQLSchema
 
-    from schema.operations import Operation
+    from schema.operations import Operation, ParamDoc
 
-RESERVED = frozenset({"operation", "args", "compact"})
+RESERVED = frozenset({"operation", "args", "compact", "precision"})
+# How the shim renders numbers (``precision``): the first is the default (signal_api.rest.numbers).
+PRECISIONS = ("trader", "full")
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 # Enum parsers of the engine, by GraphQL enum name: they return the engine member, whose GraphQL name
@@ -68,7 +70,8 @@ class Param:
     required: bool
     default: Any = None  # as GraphQL literals read: enum names are strings ("AGGRESSIVE")
     has_default: bool = False
-    description: str | None = None
+    description: str | None = None  # the GraphQL argument's
+    doc: ParamDoc | None = None  # the registry's: what to pass, and the REST schema's bounds
 
     @property
     def graphql_type(self) -> str:
@@ -94,6 +97,7 @@ def params_of(op: Operation, schema: GraphQLSchema) -> tuple[Param, ...]:
                 default=default,
                 has_default=has_default,
                 description=arg_descriptions.get(name),
+                doc=op.param_doc(name),
             )
         )
     return tuple(params)
@@ -128,6 +132,17 @@ def enum_spellings(enum: GraphQLEnumType) -> list[str]:
             spellings.append(raw)
     spellings.extend(ENUM_ALIASES.get(enum.name, ()))
     return list(dict.fromkeys(spellings))
+
+
+def canonical_spelling(enum: GraphQLEnumType, name: str) -> str:
+    """The one spelling the GPT schema shows for the value called ``name``: the engine's own value when it is
+    text (``aggressive``, ``4h``), else the GraphQL name (``H24``, ``LONG``)."""
+    raw = _internal(enum.values[name])
+    return raw if isinstance(raw, str) else name
+
+
+def canonical_spellings(enum: GraphQLEnumType) -> list[str]:
+    return [canonical_spelling(enum, name) for name in enum.values]
 
 
 def coerce_enum(enum: GraphQLEnumType, text: str) -> str | None:
@@ -328,6 +343,15 @@ def query_values(params: tuple[Param, ...], items: list[tuple[str, str]]) -> dic
 
 def _unwrap(gql_type: GraphQLInputType) -> GraphQLInputType:
     return gql_type.of_type if isinstance(gql_type, GraphQLNonNull) else gql_type
+
+
+def parse_precision(value: object) -> str:
+    """``precision``: one of :data:`PRECISIONS` (case-insensitive)."""
+    if isinstance(value, str) and value.strip().lower() in PRECISIONS:
+        return value.strip().lower()
+    raise ArgumentError(
+        "precision", f"parameter 'precision' must be one of {', '.join(PRECISIONS)}, not {_shown(value)}"
+    )
 
 
 def parse_flag(name: str, value: object) -> bool:
