@@ -158,7 +158,7 @@ def test_lists_and_integers_from_query_strings_and_json() -> None:
 
 
 def test_compaction_trims_series_lists_texts_and_diagnostics() -> None:
-    data = {
+    data: dict[str, Any] = {
         "rows": [[float(i), 1.0] for i in range(300)],
         "items": [{"name": f"n{i}", "failedSources": ["x"]} for i in range(100)],
         "detail": "x" * 1000,

@@ -344,8 +344,8 @@ class Invoker:
             trimmed, changed = compact_value(data, level)
             levelled: dict[str, Any] = {**meta, "truncated": changed}
             if isinstance(data, list) and isinstance(trimmed, list) and len(trimmed) < len(data):
-                why = "forced by compact=true" if compact else f"the answer exceeds {limit} characters"
-                reason = f"left out by the compact mode ({why}): ask for it again on its own"
+                why = "compact=true" if compact else f"to fit {limit} characters"
+                reason = f"left out {why}; ask for it in a smaller batch"
                 levelled["dropped"] = [
                     {"symbol": _symbol_of(item, asked, index), "reason": reason}
                     for index, item in enumerate(data[len(trimmed) :], start=len(trimmed))
