@@ -256,8 +256,17 @@ class ReplayApp:
                 await websocket.close(code=1012)
 
     async def _clock(self, request: Request) -> Response:
-        """The cassette's moment, so a service pointed here (``serve --replay-url``) can adopt it as "now"."""
-        return _json({"clock": self.cassette.clock, "iso": self.cassette.now.isoformat()})
+        """The cassette's moment, so a service pointed here (``serve --replay-url``) can adopt it as "now",
+        and its ``ws`` entries without their messages (:meth:`ReplayApp.outline` rebuilds the matching)."""
+        ws = [{k: v for k, v in e.items() if k != "messages"} for e in self.cassette.ws]
+        return _json({"clock": self.cassette.clock, "iso": self.cassette.now.isoformat(), "ws": ws})
+
+    @classmethod
+    def outline(cls, clock_answer: dict[str, Any]) -> ReplayApp:
+        """A message-less copy of a remote replay server's cassette, from its ``/__replay__/clock`` answer:
+        enough for :meth:`stream_refusal` and ``cassette.stream_since`` in another process."""
+        ws = [{**e, "messages": []} for e in clock_answer.get("ws", []) if isinstance(e, dict)]
+        return cls(Cassette.model_validate({"version": 1, "clock": clock_answer["clock"], "ws": ws}))
 
     async def _reset(self, request: Request) -> Response:
         self.calls.clear()

@@ -25,7 +25,6 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from engine.market import utc_from_ms
 from providers.errors import UpstreamError
 from providers.okx.venue import OkxProvider
 from providers.replay import Cassette, ReplayApp, serve_in_background
@@ -260,9 +259,10 @@ async def _open_streams(
     replay: ReplayApp | None = None,
 ) -> None:
     """The broker and the stream hub (one upstream socket per stream, started by the first subscriber),
-    and the always-on Binance liquidation stream feeding the keyless liquidation window. With an
-    in-process ``replay``, a subscription to a stream its cassette lacks is refused (``STREAM_NOT_RECORDED``)
-    and the window covers the recorded span of the cassette's ``!forceOrder@arr``."""
+    and the always-on Binance liquidation stream feeding the keyless liquidation window. In replay
+    (``replay``: the in-process server, or the outline of a ``--replay-url`` one), a subscription to a stream
+    the cassette lacks is refused (``STREAM_NOT_RECORDED``) and the window covers the recorded span of the
+    cassette's ``!forceOrder@arr``."""
     from providers.streams import StreamKey, StreamKind
     from providers.streams.hub import StreamHub
     from resolvers.broker import InProcessBroker
@@ -331,14 +331,15 @@ async def _warm_up(container: Container) -> None:
         )
 
 
-async def _replay_clock(replay_url: str) -> datetime:
-    """Ask a running replay server for its cassette's clock; fail start-up loudly if it cannot answer."""
+async def _replay_clock(replay_url: str) -> ReplayApp:
+    """Ask a running replay server for its cassette's clock and streams (an outline: no messages); fail
+    start-up loudly if it cannot answer."""
     from providers.http import create_http_client
 
     async with create_http_client() as client:
         response = await client.get(f"{replay_url.rstrip('/')}/__replay__/clock", timeout=5.0)
         response.raise_for_status()
-        return utc_from_ms(response.json()["clock"])
+        return ReplayApp.outline(response.json())
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -402,7 +403,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 )
             elif settings.replay_url is not None:
                 effective = settings.with_replay_base(settings.replay_url)
-                moment = await _replay_clock(settings.replay_url)
+                replay = await _replay_clock(settings.replay_url)  # its streams: STREAM_NOT_RECORDED here too
+                moment = replay.cassette.now
                 now = clock or (lambda: moment)
                 app.state.replay_cassette = settings.replay_url
                 log.info("replay mode", upstream=settings.replay_url, now=moment.isoformat())

@@ -132,6 +132,24 @@ async def test_a_stream_the_cassette_lacks_is_refused_with_a_code() -> None:
     assert "btcusdt@kline_1m" in first["5m"]["payload"][0]["message"]  # it says what the cassette has
 
 
+async def test_replay_url_mode_knows_the_remote_cassettes_streams() -> None:
+    """``serve --replay-url``: the cassette lives in another process; its clock answer lists the streams,
+    so a missing one is refused there too, and a recorded one streams."""
+    from signal_api.app import create_app
+    from signal_api.settings import Settings
+
+    cassette = Cassette.model_validate(load_cassette_json(CASSETTE_NAMES[0]))
+    async with asyncio.timeout(60), serve_in_background(ReplayApp(cassette).app) as upstream:
+        app = create_app(Settings(_env_file=None, replay_url=upstream.base_url))  # type: ignore[call-arg]
+        async with serve_in_background(app, lifespan="on") as service, connection(ws(service.base_url)) as client:
+            await subscribe(client, "5m", 'subscription { candles(symbol: "BTC", interval: "5m") { close } }')
+            await subscribe(client, "1m", 'subscription { candles(symbol: "BTC", interval: "1m") { close } }')
+            first = await first_event_per_id(client, {"5m", "1m"})
+    assert first["5m"]["type"] == "error"
+    assert first["5m"]["payload"][0]["extensions"]["code"] == "STREAM_NOT_RECORDED"
+    assert first["1m"]["type"] == "next"
+
+
 def _cassette(ws_entries: list[dict[str, Any]]) -> Cassette:
     return Cassette.model_validate({"version": 1, "clock": 1752263999999, "ws": ws_entries})
 
