@@ -157,3 +157,38 @@ async def test_an_unexpected_failure_is_never_a_silent_end() -> None:
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR", message
     assert "hub bug" not in errors[0]["message"]  # details stay in the log
+
+
+async def test_a_shared_execution_that_fails_tells_every_subscriber() -> None:
+    """signal_api.fanout: a shared execution raising unexpectedly ends each subscriber with an ``error``
+    carrying INTERNAL_SERVER_ERROR (it used to end with a bare ``complete``)."""
+    import json
+
+    from signal_api.fanout import FanoutRegistry, SharedGroup
+
+    class FailingSchema:
+        async def subscribe(self, *args: object, **kwargs: object) -> object:
+            raise RuntimeError("bug in the execution")
+
+    class Subscriber:
+        def __init__(self, op_id: str) -> None:
+            self.id = op_id
+            self.frames: list[str] = []
+
+        def finish(self, frame: str) -> None:
+            self.frames.append(frame)
+
+    registry = FanoutRegistry()
+    group = SharedGroup(registry, ('subscription { candles(symbol: "BTC") { close } }', "{}", None))
+    subscribers = [Subscriber("a"), Subscriber("b")]
+    for i, subscriber in enumerate(subscribers):
+        group.subscribers[(i, subscriber.id)] = subscriber  # type: ignore[assignment]
+    group.start(FailingSchema(), group.key[0], None, object(), None)
+    assert group.task is not None
+    await asyncio.wait_for(group.task, 5)
+    for subscriber in subscribers:
+        (frame,) = subscriber.frames
+        message = json.loads(frame)
+        assert message["id"] == subscriber.id and message["type"] == "error", message
+        assert message["payload"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+        assert "bug" not in message["payload"][0]["message"]
