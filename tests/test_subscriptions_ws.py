@@ -84,7 +84,7 @@ async def subscribe(ws: Any, op_id: str, query: str) -> None:
 
 
 async def receive(ws: Any, count: int) -> list[dict[str, Any]]:
-    messages = []
+    messages: list[dict[str, Any]] = []
     while len(messages) < count:
         message = json.loads(await ws.recv())
         if message["type"] != "ping":
