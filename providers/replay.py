@@ -281,6 +281,7 @@ def _connect_names(path: str, streams: str) -> set[str]:
 
 
 def _query_streams(path: str) -> str:
+    """The ``streams`` query parameter of a path (Binance combined streams), as a real connection reads it."""
     query = path.split("?", 1)[1] if "?" in path else ""
     return next((v for k, _, v in (p.partition("=") for p in query.split("&")) if k == "streams"), "")
 
