@@ -138,7 +138,7 @@ def _replay(args: argparse.Namespace) -> int:
         first = str(exc).strip().splitlines()[0]
         print(f"signal-api replay: {args.cassette} is not a cassette: {first}", file=sys.stderr)
         return EXIT_USAGE
-    replay = ReplayApp(cassette, latency_ms=args.latency_ms)
+    replay = ReplayApp(cassette, latency_ms=args.latency_ms, ws_loop=True)  # late subscribers see events too
     print(
         f"replaying {args.cassette} ({len(cassette.http)} HTTP entries, clock {cassette.now.isoformat()}) "
         f"on http://{args.host}:{args.port}/<provider>/...",
