@@ -246,8 +246,9 @@ query ExchangesList {
         params=(
             ParamDoc(
                 "exchange",
-                "Exchange name as exchanges.list gives it: binance, bybit, okx or hyperliquid serve candles.",
-                pattern=r"^[A-Za-z0-9_-]{1,32}$",
+                "Exchange to read: binance, bybit, okx or hyperliquid (keyless candle sources; exchanges.list "
+                "names every venue, and a keyed one such as coinapi is accepted too).",
+                choices=("binance", "bybit", "okx", "hyperliquid"),
             ),
             _SYMBOL,
             ParamDoc(
