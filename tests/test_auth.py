@@ -420,26 +420,30 @@ async def test_non_loopback_bind_refuses_to_start_without_keys(tmp_path: Path) -
 def test_serve_refuses_in_one_line_before_binding(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import uvicorn
+    """Nothing binds here (no socket on 0.0.0.0 in a test): the server's run is replaced by a recorder."""
+    from signal_api import cli
 
-    from signal_api.cli import main
+    started: list[str] = []
 
-    def never(*args: Any, **kwargs: Any) -> None:
+    def never(self: cli.AnnouncingServer) -> None:
         raise AssertionError("uvicorn must not start")
 
-    monkeypatch.setattr(uvicorn, "run", never)
+    def record(self: cli.AnnouncingServer) -> None:
+        started.append(self.config.host)
+        self.started = True
+
+    monkeypatch.setattr(cli.AnnouncingServer, "run", never)
     monkeypatch.setenv("HISTORY_ENABLED", "false")
-    assert main(["serve", "--host", "0.0.0.0"]) == 2
+    assert cli.main(["serve", "--host", "0.0.0.0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("signal-api: refusing to start: bound to 0.0.0.0")
     assert "ALLOW_ANONYMOUS=true" in err and "Traceback" not in err
 
-    started: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.append(kwargs))
+    monkeypatch.setattr(cli.AnnouncingServer, "run", record)
     monkeypatch.setenv("ALLOW_ANONYMOUS", "true")
-    assert main(["serve", "--host", "0.0.0.0"]) == 0 and started[-1]["host"] == "0.0.0.0"
+    assert cli.main(["serve", "--host", "0.0.0.0"]) == 0 and started[-1] == "0.0.0.0"
     monkeypatch.delenv("ALLOW_ANONYMOUS")
-    assert main(["serve"]) == 0 and started[-1]["host"] == "127.0.0.1"  # the default needs nothing
+    assert cli.main(["serve"]) == 0 and started[-1] == "127.0.0.1"  # the default needs nothing
 
 
 async def test_refused_keys_are_budgeted_per_address_before_any_lookup(tmp_path: Path) -> None:
