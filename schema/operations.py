@@ -253,8 +253,10 @@ query ExchangesList {
             _SYMBOL,
             ParamDoc(
                 "interval",
-                "Candle length: 1m, 3m, 5m, 15m, 30m, 1h (default), 2h, 4h, 6h, 12h, 1d or 1w.",
-                choices=tuple(interval.value for interval in CandleInterval),
+                "Candle length: 1m, 3m, 5m, 15m, 30m, 1h (default), 2h, 4h, 12h, 1d or 1w (6h too, except on "
+                "hyperliquid).",
+                # what every listed exchange serves: hyperliquid has no 6h candles (still accepted elsewhere)
+                choices=tuple(interval.value for interval in CandleInterval if interval is not CandleInterval.H6),
             ),
             ParamDoc(
                 "limit",
