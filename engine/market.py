@@ -219,6 +219,9 @@ class SymbolInfo:
     status: str
     onboard_date: datetime | None
     contract_type: str
+    # the venue's price increment (Binance PRICE_FILTER tickSize, Bybit priceFilter.tickSize, OKX tickSz);
+    # None where the venue publishes none (Hyperliquid): prices are then shown by significant digits
+    tick_size: float | None = None
 
 
 class CandleInterval(enum.Enum):

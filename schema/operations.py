@@ -28,7 +28,7 @@ _FACTOR = "name score weight effectiveWeight contribution available source rawVa
 _SIGNAL_RESULT = f"""
     __typename
     ... on Signal {{
-      id symbol recommendation score confidence mode timeframe price generatedAt
+      id symbol recommendation score confidence mode timeframe price tickSize generatedAt
       thresholds {{ shortMax longMin }}
       factors {{ {_FACTOR} }}
       topFactors {{ name score contribution detail }}

@@ -7,7 +7,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import strawberry
+from strawberry.types import Info  # noqa: TC002 - strawberry reads annotations at runtime
 
+from engine import InputName
+from resolvers.context import RequestContext  # noqa: TC001
+from resolvers.ticks import resolve_tick_size
 from schema.enums import (
     FactorNameEnum,
     InputNameEnum,
@@ -144,6 +148,16 @@ class Signal:
     top_factors: list[Factor] = strawberry.field(description="Up to three factors pulling hardest from neutral.")
     data_quality: DataQuality = strawberry.field(description="Which inputs were usable, and where they came from.")
     generated_at: datetime = strawberry.field(description="When the signal was computed (UTC, ISO-8601).")
+    # the venue.endpoint that answered the price: its venue's tick is the one that fits the price
+    price_source: strawberry.Private[str | None] = None
+
+    @strawberry.field(
+        description="The venue's price increment for this symbol (USDT), from the cached listing of the venue "
+        "that answered the price (else the first listing source that lists one); REST rounds price to it. "
+        "Null when no listing carries a tick (Hyperliquid publishes none)."
+    )
+    async def tick_size(self, info: Info[RequestContext, None]) -> float | None:
+        return await resolve_tick_size(info.context.services.gateway, self.symbol, self.price_source)
 
     @classmethod
     def of(cls, s: EngineSignal) -> Signal:
@@ -162,6 +176,7 @@ class Signal:
             top_factors=[factors[f.name] for f in s.top_factors],
             data_quality=DataQuality.of(s.data_quality),
             generated_at=s.generated_at,
+            price_source=next((q.source for q in s.data_quality.sources if q.input is InputName.PRICE), None),
         )
 
 

@@ -184,6 +184,7 @@ class BinanceMarket:
                 status=s.status,
                 onboard_date=utc_from_ms(s.onboardDate) if s.onboardDate else None,
                 contract_type=s.contractType,
+                tick_size=s.tick_size,
             )
             for s in info.symbols
             if s.contractType == "PERPETUAL" and s.quoteAsset == "USDT" and s.status == "TRADING"

@@ -29,6 +29,24 @@ class BinanceSymbol(_Venue):
     marginAsset: str = ""
     onboardDate: int | None = None
     deliveryDate: int | None = None
+    filters: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def tick_size(self) -> float | None:
+        """The ``PRICE_FILTER`` entry's ``tickSize`` (None if absent, unparsable or not positive)."""
+        for entry in self.filters:
+            if entry.get("filterType") == "PRICE_FILTER":
+                return positive_float(entry.get("tickSize"))
+        return None
+
+
+def positive_float(text: Any) -> float | None:
+    """A tick size as a float; None unless a finite positive number."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if 0 < value < float("inf") else None
 
 
 class BinanceExchangeInfo(_Venue):

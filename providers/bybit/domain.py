@@ -197,6 +197,7 @@ def to_listing(rows: tuple[BybitInstrument, ...]) -> dict[str, SymbolInfo]:
             status="TRADING",
             onboard_date=utc_from_ms(r.launchTime) if r.launchTime else None,
             contract_type="PERPETUAL",
+            tick_size=r.priceFilter.tickSize if r.priceFilter is not None else None,
         )
         for r in rows
         if r.contractType == "LinearPerpetual" and r.quoteCoin == "USDT" and r.status == "Trading"

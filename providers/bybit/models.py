@@ -64,6 +64,12 @@ class BybitTickers(VenueModel):
         return tuple(cls.model_validate({"time": payload["time"], "ticker": row}) for row in result_list(payload))
 
 
+class BybitPriceFilter(VenueModel):
+    """An instrument's ``priceFilter``: ``tickSize`` is the price increment."""
+
+    tickSize: OptFloat = None
+
+
 class BybitInstrument(VenueModel):
     """A ``/v5/market/instruments-info?category=linear`` row (the fields the listing needs)."""
 
@@ -73,6 +79,7 @@ class BybitInstrument(VenueModel):
     baseCoin: str
     quoteCoin: str
     launchTime: OptInt = None  # ms
+    priceFilter: BybitPriceFilter | None = None
 
 
 class BybitInstrumentsPage(VenueModel):

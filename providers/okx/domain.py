@@ -267,6 +267,7 @@ def to_listing(instruments: tuple[OkxInstrument, ...]) -> dict[str, SymbolInfo]:
             status="TRADING",
             onboard_date=listed,
             contract_type="PERPETUAL",
+            tick_size=row.tickSz,
         )
     return listing
 

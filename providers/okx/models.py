@@ -95,6 +95,7 @@ class OkxInstrument(VenueModel):
     state: str = "live"  # live / suspend / preopen / test
     settleCcy: str = ""  # USDT for USDT-margined swaps
     listTime: str = ""  # epoch ms as a string
+    tickSz: OptFloat = None  # price increment
 
 
 class OkxLiquidationDetail(VenueModel):
