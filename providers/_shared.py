@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
@@ -28,11 +28,14 @@ from providers.errors import (
     non_finite,
     unexpected_shape,
 )
-from providers.normalize import first_non_finite
-from providers.venue import Capability
+from providers.normalize import clamp_limit, first_non_finite
+from providers.venue import Capability, MarketProvider, interval_code
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+    from engine.market import CandleInterval
+    from providers.symbols import Instrument
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -125,6 +128,53 @@ PERPETUALS_CORE = frozenset(
         Capability.ORDER_BOOK,
     }
 )
+
+
+CEX_MARKET_DATA = frozenset(
+    {
+        Capability.OPEN_INTEREST_HISTORY,
+        Capability.LONG_SHORT_RATIO,
+        Capability.TRADES,
+        Capability.INSTRUMENTS,
+        Capability.TICKERS,
+    }
+)
+"""What the centralized exchanges' public APIs add to :data:`PERPETUALS_CORE` (Bybit and OKX alike)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodSeries:
+    """One statistics endpoint of a venue: its name, its period spellings, the most rows one answer holds."""
+
+    endpoint: str
+    periods: Mapping[CandleInterval, str]
+    max_rows: int
+
+
+ClientT = TypeVar("ClientT")
+
+
+class ExchangeVenue(MarketProvider, Generic[ClientT]):
+    """An exchange adapter over its raw client: ``raw`` answers in the venue's models, ``_convert`` turns
+    each (cached) answer into engine models once (:class:`Conversions`)."""
+
+    def __init__(self, client: ClientT) -> None:
+        self.raw = client
+        self._convert = Conversions(self.name)
+
+    async def _period_series(
+        self,
+        spec: PeriodSeries,
+        fetch: Callable[[str, str, int], Awaitable[A]],
+        convert: Callable[[A], R],
+        asked: tuple[Instrument, CandleInterval, int],
+    ) -> R:
+        """A statistics series asked as (venue symbol, venue period, rows): open-interest history and
+        account ratios, spelled the venue's way, capped at what one answer serves, converted once."""
+        instrument, interval, limit = asked
+        period = interval_code(self.name, spec.endpoint, interval, spec.periods)
+        rows = await fetch(instrument.for_provider(self.name), period, clamp_limit(limit, spec.max_rows))
+        return self._convert(spec.endpoint, rows, convert)
 
 
 def status_decides(status: int) -> bool:

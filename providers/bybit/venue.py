@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from providers._shared import PERPETUALS_CORE, Conversions
+from providers._shared import CEX_MARKET_DATA, PERPETUALS_CORE, ExchangeVenue, PeriodSeries
 from providers.bybit import domain
 from providers.bybit.domain import KLINE_INTERVALS, PROVIDER, STAT_PERIODS
 from providers.bybit.raw import (
@@ -50,25 +50,16 @@ _TICKERS = "market.tickers"
 _ALL_TICKERS = "market.tickers.all"
 _MAX_INSTRUMENT_PAGES = 5
 
+_OI_HISTORY = PeriodSeries("market.open-interest", STAT_PERIODS, MAX_OPEN_INTEREST)
+_ACCOUNT_RATIO = PeriodSeries("market.account-ratio", STAT_PERIODS, MAX_ACCOUNT_RATIO)
 
-class BybitProvider(MarketProvider):
+
+class BybitProvider(ExchangeVenue["BybitClient"]):
     """Bybit USDT linear perpetuals over the keyless v5 REST API. Ticker, funding and open interest share
     one cached tickers answer."""
 
     name = PROVIDER
-    capabilities = PERPETUALS_CORE | {
-        Capability.TICKERS,
-        Capability.FUNDINGS,
-        Capability.OPEN_INTERESTS,
-        Capability.OPEN_INTEREST_HISTORY,
-        Capability.LONG_SHORT_RATIO,
-        Capability.TRADES,
-        Capability.INSTRUMENTS,
-    }
-
-    def __init__(self, client: BybitClient) -> None:
-        self.raw = client
-        self._convert = Conversions(PROVIDER)
+    capabilities = PERPETUALS_CORE | CEX_MARKET_DATA | {Capability.FUNDINGS, Capability.OPEN_INTERESTS}
 
     async def ticker(self, instrument: Instrument) -> Ticker24h:
         answer = await self.raw.tickers(instrument.for_provider(PROVIDER))
@@ -144,20 +135,16 @@ class BybitProvider(MarketProvider):
     async def open_interest_history(
         self, instrument: Instrument, interval: CandleInterval, limit: int
     ) -> tuple[OpenInterestPoint, ...]:
-        period = interval_code(PROVIDER, "market.open-interest", interval, STAT_PERIODS)
-        rows = await self.raw.open_interest(
-            instrument.for_provider(PROVIDER), period, clamp_limit(limit, MAX_OPEN_INTEREST)
+        return await self._period_series(
+            _OI_HISTORY, self.raw.open_interest, domain.to_open_interest_history, (instrument, interval, limit)
         )
-        return self._convert("market.open-interest", rows, domain.to_open_interest_history)
 
     async def long_short_ratio(
         self, instrument: Instrument, interval: CandleInterval, limit: int
     ) -> tuple[LongShortPoint, ...]:
-        period = interval_code(PROVIDER, "market.account-ratio", interval, STAT_PERIODS)
-        rows = await self.raw.account_ratio(
-            instrument.for_provider(PROVIDER), period, clamp_limit(limit, MAX_ACCOUNT_RATIO)
+        return await self._period_series(
+            _ACCOUNT_RATIO, self.raw.account_ratio, domain.to_long_short, (instrument, interval, limit)
         )
-        return self._convert("market.account-ratio", rows, domain.to_long_short)
 
     async def order_book(self, instrument: Instrument, depth: int) -> OrderBook:
         book = await self.raw.orderbook(instrument.for_provider(PROVIDER), clamp_limit(depth, MAX_BOOK_DEPTH))

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from engine.market import CandleInterval, FundingRate, OpenInterest, Ticker24h, utc_from_ms
-from providers._shared import PERPETUALS_CORE, Conversions
+from providers._shared import PERPETUALS_CORE, ExchangeVenue
 from providers.errors import InvalidSymbol
 from providers.hyperliquid import domain
 from providers.hyperliquid.domain import FUNDING_INTERVAL_HOURS, INTERVALS, PROVIDER
@@ -36,7 +36,7 @@ RATE_LIMIT_PER_SECOND = 0.8
 _HOUR_MS = 3_600_000
 
 
-class HyperliquidMarket(MarketProvider):
+class HyperliquidMarket(ExchangeVenue["HyperliquidClient"]):
     """Hyperliquid through the normalized interface. ``clock`` (epoch seconds) stamps context reads,
     which carry no time of their own, and anchors the candle and funding windows."""
 
@@ -45,8 +45,7 @@ class HyperliquidMarket(MarketProvider):
     keyed = False
 
     def __init__(self, client: HyperliquidClient, clock: Callable[[], float] = time.time) -> None:
-        self.raw = client
-        self._convert = Conversions(PROVIDER)
+        super().__init__(client)
         self._clock = clock
 
     def _now_ms(self) -> int:

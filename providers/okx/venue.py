@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from providers._shared import PERPETUALS_CORE, Conversions
+from providers._shared import CEX_MARKET_DATA, PERPETUALS_CORE, ExchangeVenue, PeriodSeries
 from providers.normalize import clamp_limit
 from providers.okx import domain
 from providers.okx.domain import CANDLE_BARS, PROVIDER, STAT_PERIODS
@@ -50,23 +50,15 @@ DEFAULT_BASE_URL = "https://www.okx.com"
 # on one endpoint stays legal; rubik answers are cached for a minute (ttls.ratios / open_interest).
 RATE_LIMIT_PER_SECOND: float = 8.0
 
+_OI_HISTORY = PeriodSeries("rubik.open-interest-history", STAT_PERIODS, MAX_STAT_ROWS)
+_ACCOUNT_RATIO = PeriodSeries("rubik.long-short-account-ratio-contract", STAT_PERIODS, MAX_STAT_ROWS)
 
-class OkxProvider(MarketProvider):
+
+class OkxProvider(ExchangeVenue["OkxClient"]):
     """OKX USDT-margined perpetual swaps over the keyless v5 REST API."""
 
     name = PROVIDER
-    capabilities = PERPETUALS_CORE | {
-        Capability.OPEN_INTEREST_HISTORY,
-        Capability.LONG_SHORT_RATIO,
-        Capability.LIQUIDATIONS,
-        Capability.TRADES,
-        Capability.INSTRUMENTS,
-        Capability.TICKERS,
-    }
-
-    def __init__(self, client: OkxClient) -> None:
-        self.raw = client
-        self._convert = Conversions(PROVIDER)
+    capabilities = PERPETUALS_CORE | CEX_MARKET_DATA | {Capability.LIQUIDATIONS}
 
     async def contract_value(self, instrument: Instrument) -> float:
         """Coins per contract (``ctVal``), cached with the instruments answer (``ttls.exchange_info``)."""
@@ -121,22 +113,20 @@ class OkxProvider(MarketProvider):
     async def open_interest_history(
         self, instrument: Instrument, interval: CandleInterval, limit: int
     ) -> tuple[OpenInterestPoint, ...]:
-        period = interval_code(PROVIDER, "rubik.open-interest-history", interval, STAT_PERIODS)
-        rows = await self.raw.open_interest_history(
-            instrument.for_provider(PROVIDER), period, clamp_limit(limit, MAX_STAT_ROWS)
+        return await self._period_series(
+            _OI_HISTORY, self.raw.open_interest_history, domain.to_open_interest_history, (instrument, interval, limit)
         )
-        return self._convert("rubik.open-interest-history", rows, domain.to_open_interest_history)
 
     async def long_short_ratio(
         self, instrument: Instrument, interval: CandleInterval, limit: int
     ) -> tuple[LongShortPoint, ...]:
         """Accounts net long vs net short on this contract (not the per-currency aggregate)."""
-        endpoint = "rubik.long-short-account-ratio-contract"
-        period = interval_code(PROVIDER, endpoint, interval, STAT_PERIODS)
-        rows = await self.raw.long_short_account_ratio_contract(
-            instrument.for_provider(PROVIDER), period, clamp_limit(limit, MAX_STAT_ROWS)
+        return await self._period_series(
+            _ACCOUNT_RATIO,
+            self.raw.long_short_account_ratio_contract,
+            domain.to_long_short,
+            (instrument, interval, limit),
         )
-        return self._convert(endpoint, rows, domain.to_long_short)
 
     async def liquidations(self, instrument: Instrument, limit: int) -> tuple[Liquidation, ...]:
         inst_id = instrument.for_provider(PROVIDER)
