@@ -32,6 +32,7 @@ import asyncpg  # type: ignore[import-untyped]
 import orjson
 import structlog
 
+from persistence.background import BackgroundLoop
 from persistence.migrate import apply_migrations
 
 if TYPE_CHECKING:
@@ -213,12 +214,14 @@ class DatabaseHealth:
     pool: PoolUse | None
 
 
-class DatabaseSupervisor:
+class DatabaseSupervisor(BackgroundLoop):
     """Watches one :class:`Database`: a ``SELECT 1`` every ``interval_seconds`` (sooner after
     :meth:`notify`). An embedded server that does not answer is restarted when its postmaster is gone
     (with a capped backoff between failed attempts) and the pool is reopened on it; ``on_restart`` is
     called per restart (the composition root counts it) and ``on_recovered`` when the database answers
     again after being down (the recorder replays its spool)."""
+
+    task_name = "database-supervisor"
 
     def __init__(
         self,
@@ -246,7 +249,6 @@ class DatabaseSupervisor:
         self._restarts = 0
         self._failed_restarts = 0
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def up(self) -> bool:
@@ -274,16 +276,6 @@ class DatabaseSupervisor:
         if exc is not None:
             self._last_error = repr(exc)
         self._wake.set()
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="database-supervisor")
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         while True:

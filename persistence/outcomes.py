@@ -15,7 +15,6 @@ never evaluated (and is reported as pending).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from engine.market import CandleInterval
 from engine.modes import Recommendation
 from engine.outcomes import evaluate_outcome
 from persistence.analytics import HORIZONS_HOURS
+from persistence.background import BackgroundLoop
 from providers.symbols import parse_symbol
 from providers.venue import Capability
 
@@ -84,7 +84,9 @@ def choose_interval(oldest: datetime, now: datetime) -> CandleInterval | None:
     return None
 
 
-class OutcomeJob:
+class OutcomeJob(BackgroundLoop):
+    task_name = "history-outcomes"
+
     def __init__(
         self,
         outcomes: OutcomeRepository,
@@ -101,19 +103,8 @@ class OutcomeJob:
         self._clock = clock
         self._horizons = tuple(horizons_hours)
         self._batch_limit = batch_limit
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="history-outcomes")
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
+    async def _run(self) -> None:
         while True:
             try:
                 stored = await self.run_once(self._clock())

@@ -187,27 +187,25 @@ class HistoryRecorder:
 
     async def _spool_rows(self, rows: list[SignalRow]) -> Durability:
         """Append to the spool in a worker thread (the fsync stays off the event loop)."""
-        try:
-            await asyncio.to_thread(self._spool.append, rows)
-        except SpoolFull:
-            self._count_not_durable("spool_full", len(rows))
-            return Durability.LOST
-        except OSError as exc:
-            log.error("spool append failed: rows not durable", rows=len(rows), error=repr(exc))
-            self._count_not_durable("spool_error", len(rows))
-            return Durability.LOST
-        self._spooled += len(rows)
-        return Durability.SPOOL
+        return self._spool_outcome(rows, await asyncio.to_thread(self._append_to_spool, rows))
 
     def _spool_now(self, rows: list[SignalRow]) -> Durability:
+        return self._spool_outcome(rows, self._append_to_spool(rows))
+
+    def _append_to_spool(self, rows: list[SignalRow]) -> str | None:
+        """Append and fsync; the reason the rows are not durable, or None when they are."""
         try:
             self._spool.append(rows)
         except SpoolFull:
-            self._count_not_durable("spool_full", len(rows))
-            return Durability.LOST
+            return "spool_full"
         except OSError as exc:
             log.error("spool append failed: rows not durable", rows=len(rows), error=repr(exc))
-            self._count_not_durable("spool_error", len(rows))
+            return "spool_error"
+        return None
+
+    def _spool_outcome(self, rows: list[SignalRow], failure: str | None) -> Durability:
+        if failure is not None:
+            self._count_not_durable(failure, len(rows))
             return Durability.LOST
         self._spooled += len(rows)
         return Durability.SPOOL
