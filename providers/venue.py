@@ -24,6 +24,8 @@ from providers.errors import NotRetryableError
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+    from engine.hype import SocialMetrics, TrendingCoin
+    from engine.listings import CoinMarket
     from engine.market import (
         Candle,
         CandleInterval,
@@ -67,6 +69,11 @@ class Capability(enum.Enum):
     SOCIAL = "social"
     FEAR_GREED = "fear_greed"
     INSTRUMENTS = "instruments"  # the venue's listing of tradable USDT perpetuals
+    OPEN_INTEREST_ALL = "open_interest_all"  # every symbol's open interest from one call (universe scans)
+    FUNDING_ALL = "funding_all"  # every symbol's current funding from a fixed handful of calls (universe scans)
+    COIN_MARKETS = "coin_markets"  # CoinGecko coins/markets pages: market cap, FDV, supply
+    SOCIAL_METRICS = "social_metrics"  # a coin's social numbers (Galaxy Score, AltRank, sentiment, community)
+    TRENDING = "trending"  # the venue's trending coins, most searched first
 
 
 class CapabilityNotSupported(NotRetryableError):
@@ -152,6 +159,27 @@ class MarketProvider:
     async def instruments(self) -> Mapping[str, SymbolInfo]:
         """The tradable USDT-margined perpetuals the venue lists, by canonical symbol."""
         raise self._unsupported(Capability.INSTRUMENTS)
+
+    async def open_interest_all(self) -> Mapping[str, OpenInterest]:
+        """Every listed symbol's current open interest from one call, by canonical symbol."""
+        raise self._unsupported(Capability.OPEN_INTEREST_ALL)
+
+    async def funding_all(self) -> Mapping[str, FundingRate]:
+        """Every listed symbol's current funding, by canonical symbol, from a fixed number of calls (never
+        one per symbol)."""
+        raise self._unsupported(Capability.FUNDING_ALL)
+
+    async def coin_markets(self, page: int) -> tuple[CoinMarket, ...]:
+        """One page (1-based) of coins by market cap, largest first."""
+        raise self._unsupported(Capability.COIN_MARKETS)
+
+    async def social_metrics(self, instrument: Instrument) -> SocialMetrics:
+        """The coin's social numbers, each ``None`` where the venue has none."""
+        raise self._unsupported(Capability.SOCIAL_METRICS)
+
+    async def trending(self) -> tuple[TrendingCoin, ...]:
+        """The venue's trending coins, most searched first."""
+        raise self._unsupported(Capability.TRENDING)
 
     async def candles(self, instrument: Instrument, interval: CandleInterval, limit: int) -> tuple[Candle, ...]:
         """Oldest-first, at most ``limit`` candles ending now."""

@@ -28,15 +28,18 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
     from datetime import datetime
 
+    from engine.listings import CoinMarket
     from engine.market import (
         Candle,
         FearGreed,
         FundingRate,
         LiquidationTotals,
         LongShortPoint,
+        OpenInterest,
         OpenInterestPoint,
         SocialSentiment,
         SymbolInfo,
+        Ticker24h,
         Timeframe,
     )
     from providers.registry import Registry
@@ -53,6 +56,9 @@ CANDLE_LIMIT = CANDLE_WINDOW + 1
 LIQUIDATIONS_NEED_KEY = "no keyless liquidation source yet; set COINGLASS_API_KEY to enable this factor"
 # The latest ratio point is what is scored; 30 points are asked for, as every ratio source serves them.
 RATIO_POINTS = 30
+
+# The exchanges whose all-symbol endpoints make up the USD-M universe (listings, screeners, spikes).
+UNIVERSE_VENUES: tuple[str, ...] = ("binance", "bybit", "okx")
 
 # Input → the venue capability that serves it. "listing" decides whether a symbol exists; "mark_price"
 # is the price's last resort (a funding answer's mark price, from the request's funding loader).
@@ -203,6 +209,26 @@ class MarketGateway:
         """The first listing source's tradable USDT perpetuals, by symbol; every failure named."""
         return await first_answer([(v.source(Capability.INSTRUMENTS), v.instruments) for v in self.sources("listing")])
 
+    async def candle_window(
+        self, instrument: Instrument, interval: CandleInterval, limit: int
+    ) -> Reading[tuple[Candle, ...]]:
+        """Up to ``limit`` closed bars of ``interval``, oldest first, from the first candle source that answers
+        (one more is asked for: the forming bar is split off at the service clock, as in ``_candles``).
+        A venue that caps its limit lower answers fewer bars; the reading's value says how many."""
+        served = await first_answer(
+            [
+                (v.source(Capability.CANDLES), _call(v.candles, instrument, interval, limit + 1))
+                for v in self.sources("candles")
+            ]
+        )
+        if served.value is None:
+            return served
+        closed = split_candles(served.value, interval.duration, self._clock()).closed[-limit:]
+        if not closed:
+            error = f"no closed {interval.value} candle yet (only the forming bar was served)"
+            return Reading.missing(error, source=served.source, failed=served.failed)
+        return replace(served, value=closed, observed_at=closed[-1].open_time + interval.duration)
+
     async def snapshot(self, instrument: Instrument, timeframe: Timeframe, loaders: Loaders) -> MarketSnapshot:
         """Fetch everything for one symbol concurrently; raise :class:`SymbolNotListed` for unknown ones."""
         symbol = instrument.canonical
@@ -238,6 +264,18 @@ class MarketGateway:
             social=social.result(),
             fear_greed=fear_greed.result(),
             forming_candle=forming_candle,
+        )
+
+    async def closed_candles(self, instrument: Instrument, timeframe: Timeframe) -> Reading[tuple[Candle, ...]]:
+        """The closed bars a signal of ``timeframe`` scores (same sources, split and window as the snapshot;
+        the upstream cache answers a repeat within its TTL): the trade plan's ATR reads them."""
+        return (await self._candles(instrument, timeframe))[0]
+
+    async def ticker_24h(self, instrument: Instrument, loaders: Loaders) -> Reading[Ticker24h]:
+        """The first 24 h ticker that answers (the request's ticker loader: the price already asked it)."""
+        return await first_answer(
+            [(v.source(Capability.TICKER), _call(loaders.ticker(v).load, instrument)) for v in self.sources("price")],
+            observed=lambda t: t.close_time,
         )
 
     async def _listed(self, symbol: str) -> bool | None:
@@ -397,6 +435,82 @@ class MarketGateway:
             [(v.source(Capability.FEAR_GREED), v.fear_greed) for v in self.sources("fear_greed")],
             observed=lambda f: f.time,
         )
+
+    # -- the whole universe (listings, screeners, spikes): all-symbol endpoints, one reading per venue --
+    # Stable API (helper D's mssScan builds on listings and coin_markets).
+
+    async def listings(self, venues: Sequence[str] = UNIVERSE_VENUES) -> dict[str, Reading[Mapping[str, SymbolInfo]]]:
+        """Each venue's tradable USDT perpetuals with their listing dates (Binance ``onboardDate``, OKX
+        ``listTime``, Bybit ``launchTime``): one call per venue (Bybit pages at 1,000)."""
+        return await self._per_venue(Capability.INSTRUMENTS, venues, lambda v: v.instruments())
+
+    async def universe_tickers(
+        self, venues: Sequence[str] = UNIVERSE_VENUES
+    ) -> dict[str, Reading[Mapping[str, Ticker24h]]]:
+        """Every symbol's 24 h ticker per venue, one call each."""
+        return await self._per_venue(Capability.TICKERS, venues, lambda v: v.tickers())
+
+    async def universe_open_interest(
+        self, venues: Sequence[str] = UNIVERSE_VENUES
+    ) -> dict[str, Reading[Mapping[str, OpenInterest]]]:
+        """Every symbol's open interest per venue that serves it in one call (Bybit tickers, OKX
+        open-interest); Binance has no all-symbol open interest, so its reading is missing and says so."""
+        return await self._per_venue(Capability.OPEN_INTEREST_ALL, venues, lambda v: v.open_interest_all())
+
+    async def universe_funding(
+        self, venues: Sequence[str] = UNIVERSE_VENUES
+    ) -> dict[str, Reading[Mapping[str, FundingRate]]]:
+        """Every symbol's current funding per venue that serves it from a fixed handful of calls (Binance
+        premiumIndex + fundingInfo, Bybit tickers); OKX has none (one call per swap), so it is missing."""
+        return await self._per_venue(Capability.FUNDING_ALL, venues, lambda v: v.funding_all())
+
+    async def coin_markets(self, pages: int = 1) -> Reading[tuple[CoinMarket, ...]]:
+        """The top ``pages`` × 250 coins by market cap (CoinGecko ``coins/markets``): market cap, FDV and
+        supply. Pages are fetched in order and a failed page ends the read; the reading names what is left out."""
+        venues = self._registry.with_capability(Capability.COIN_MARKETS)
+        if not venues:
+            return Reading.missing("no enabled source serves coin markets", source=None)
+        venue = venues[0]
+        source = venue.source(Capability.COIN_MARKETS)
+        coins: list[CoinMarket] = []
+        for page in range(1, pages + 1):
+            try:
+                coins.extend(await venue.coin_markets(page))
+            except UpstreamError as exc:
+                if not coins:
+                    return Reading.missing(exc.message, source=source, failed=(f"{source}: {exc.message}",))
+                left_out = f"{source} page {page}: {exc.message} (coins ranked below {len(coins)} left out)"
+                return Reading(value=tuple(coins), source=source, failed=(left_out,), observed_at=self._clock())
+        return Reading(value=tuple(coins), source=source, observed_at=self._clock())
+
+    async def venue_candles(
+        self, venue: str, instrument: Instrument, interval: CandleInterval, limit: int
+    ) -> Reading[tuple[Candle, ...]]:
+        """One venue's candles (oldest-first), for figures that belong to that venue (a listing's first day)."""
+        readings = await self._per_venue(Capability.CANDLES, (venue,), lambda v: v.candles(instrument, interval, limit))
+        return readings[venue]
+
+    async def _per_venue(
+        self, capability: Capability, venues: Sequence[str], call: Callable[[MarketProvider], Awaitable[T]]
+    ) -> dict[str, Reading[T]]:
+        """``call`` on each named venue in parallel; a venue that is off, lacks ``capability`` or fails has a
+        missing reading saying which."""
+
+        async def one(name: str) -> Reading[T]:
+            venue = self._registry.providers.get(name)
+            if venue is None:
+                return Reading.missing(f"{name}: {self._registry.status.get(name, 'unknown venue')}", source=None)
+            source = venue.source(capability)
+            if not venue.supports(capability):
+                return Reading.missing(f"{name} does not serve {capability.value}", source=source)
+            try:
+                value = await call(venue)
+            except UpstreamError as exc:
+                return Reading.missing(exc.message, source=source, failed=(f"{source}: {exc.message}",))
+            return Reading(value=value, source=source, observed_at=self._clock())
+
+        answers = await asyncio.gather(*(one(name) for name in venues))
+        return dict(zip(venues, answers, strict=True))
 
 
 def _hours(span: timedelta) -> str:

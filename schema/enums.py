@@ -229,5 +229,8 @@ CapabilityEnum = described(
         "SOCIAL": "Social sentiment.",
         "FEAR_GREED": "The Fear & Greed index.",
         "INSTRUMENTS": "The venue's listing of tradable USDT perpetuals.",
+        "OPEN_INTEREST_ALL": "Every symbol's open interest in one upstream call (universe scans).",
+        "FUNDING_ALL": "Every symbol's funding from a fixed handful of upstream calls (universe scans).",
+        "COIN_MARKETS": "Market cap, fully diluted valuation and supply by coin (CoinGecko coins/markets).",
     },
 )

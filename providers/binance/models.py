@@ -82,6 +82,13 @@ class BinancePremiumIndex(_Venue):
         return None if value == "" else value
 
 
+class BinanceFundingInfo(_Venue):
+    """A ``/fapi/v1/fundingInfo`` row: only symbols whose cap, floor or interval Binance adjusted are listed."""
+
+    symbol: str
+    fundingIntervalHours: int
+
+
 class BinanceFundingRate(_Venue):
     symbol: str
     fundingTime: int

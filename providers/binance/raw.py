@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from providers.binance.models import (
     BinanceDepth,
     BinanceExchangeInfo,
+    BinanceFundingInfo,
     BinanceFundingRate,
     BinanceKline,
     BinanceLongShortRatio,
@@ -145,6 +146,22 @@ class BinanceFuturesClient:
             endpoint="premiumIndex.all",
             ttl=self._ttls.funding,
             parse=lambda rows: tuple(BinancePremiumIndex.model_validate(r) for r in rows),
+        )
+
+    async def funding_info(self) -> tuple[BinanceFundingInfo, ...]:
+        """``GET /fapi/v1/fundingInfo``: the symbols whose funding cap, floor or interval was adjusted (every
+        other symbol settles on the default 8 h), weight 0, sharing 500 calls / 5 min / IP with fundingRate.
+
+        Docs: https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Get-Funding-Rate-Info
+        Sample: ``[{"symbol": "BLZUSDT", "adjustedFundingRateCap": "0.02500000", "adjustedFundingRateFloor":
+        "-0.02500000", "fundingIntervalHours": 8, "disclaimer": false}]``
+        """
+        return await self._http.get(
+            "/fapi/v1/fundingInfo",
+            None,
+            endpoint="fundingInfo",
+            ttl=self._ttls.exchange_info,
+            parse=lambda rows: tuple(BinanceFundingInfo.model_validate(r) for r in rows),
         )
 
     async def funding_rate_history(self, symbol: str, limit: int = 30) -> tuple[BinanceFundingRate, ...]:

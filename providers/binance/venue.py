@@ -55,6 +55,7 @@ class BinanceProvider(MarketProvider):
             Capability.TOP_TRADER_POSITIONS,
             Capability.ORDER_BOOK,
             Capability.INSTRUMENTS,
+            Capability.FUNDING_ALL,
         }
     )
     endpoints = MappingProxyType(
@@ -72,6 +73,7 @@ class BinanceProvider(MarketProvider):
             Capability.TOP_TRADER_POSITIONS: "topLongShortPositionRatio",
             Capability.ORDER_BOOK: "depth",
             Capability.INSTRUMENTS: "exchangeInfo",
+            Capability.FUNDING_ALL: "premiumIndex.all+fundingInfo",
         }
     )
 
@@ -116,6 +118,17 @@ class BinanceProvider(MarketProvider):
         return {
             i.canonical: to_funding(premiums[i.for_provider(PROVIDER)], hours, note)
             for i, (hours, note) in zip(listed, intervals, strict=True)
+        }
+
+    async def funding_all(self) -> Mapping[str, FundingRate]:
+        """Every USDT perpetual's rate from one ``premiumIndex`` call; intervals from one ``fundingInfo`` call,
+        which lists the adjusted symbols only (the others settle every 8 h, Binance's documented default)."""
+        premiums, adjusted = await asyncio.gather(self.market.raw.premium_indexes(), self.market.raw.funding_info())
+        hours = {row.symbol: float(row.fundingIntervalHours) for row in adjusted}
+        return {
+            p.symbol: to_funding(p, hours.get(p.symbol, DEFAULT_FUNDING_INTERVAL_HOURS))
+            for p in premiums
+            if p.lastFundingRate is not None and p.nextFundingTime and p.symbol.endswith("USDT")
         }
 
     async def funding_history(self, instrument: Instrument, limit: int) -> tuple[FundingRate, ...]:

@@ -3,6 +3,8 @@ client's venue models, converted by :mod:`providers.bybit.domain`."""
 
 from __future__ import annotations
 
+import dataclasses
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from providers._shared import CEX_MARKET_DATA, PERPETUALS_CORE, ExchangeVenue, PeriodSeries
@@ -50,6 +52,10 @@ _TICKERS = "market.tickers"
 _ALL_TICKERS = "market.tickers.all"
 _MAX_INSTRUMENT_PAGES = 5
 
+# batching and universe scans, all from the one all-symbols tickers answer
+_UNIVERSE = frozenset(
+    {Capability.FUNDINGS, Capability.OPEN_INTERESTS, Capability.OPEN_INTEREST_ALL, Capability.FUNDING_ALL}
+)
 _OI_HISTORY = PeriodSeries("market.open-interest", STAT_PERIODS, MAX_OPEN_INTEREST)
 _ACCOUNT_RATIO = PeriodSeries("market.account-ratio", STAT_PERIODS, MAX_ACCOUNT_RATIO)
 
@@ -59,7 +65,8 @@ class BybitProvider(ExchangeVenue["BybitClient"]):
     one cached tickers answer."""
 
     name = PROVIDER
-    capabilities = PERPETUALS_CORE | CEX_MARKET_DATA | {Capability.FUNDINGS, Capability.OPEN_INTERESTS}
+    capabilities = PERPETUALS_CORE | CEX_MARKET_DATA | _UNIVERSE
+    endpoints = MappingProxyType({Capability.OPEN_INTEREST_ALL: _ALL_TICKERS, Capability.FUNDING_ALL: _ALL_TICKERS})
 
     async def ticker(self, instrument: Instrument) -> Ticker24h:
         answer = await self.raw.tickers(instrument.for_provider(PROVIDER))
@@ -107,6 +114,31 @@ class BybitProvider(ExchangeVenue["BybitClient"]):
             for i in instruments
             if (answer := by_symbol.get(i.for_provider(PROVIDER))) is not None
         }
+
+    async def open_interest_all(self) -> Mapping[str, OpenInterest]:
+        """Every USDT perpetual's open interest (``openInterestValue`` USD) from the one all-symbols ``tickers``
+        answer that also serves :meth:`tickers` and :meth:`funding_all`."""
+        answers = await self.raw.all_tickers()
+        return {
+            a.ticker.symbol: self._convert(_ALL_TICKERS, a, domain.to_open_interest)
+            for a in answers
+            if a.ticker.symbol.endswith("USDT") and a.ticker.openInterest is not None
+        }
+
+    async def funding_all(self) -> Mapping[str, FundingRate]:
+        """Every USDT perpetual's rate from the same answer; a row without ``fundingIntervalHour`` is read at
+        Bybit's default interval, with a note saying it was assumed (no per-symbol history call)."""
+        rates: dict[str, FundingRate] = {}
+        for answer in await self.raw.all_tickers():
+            row = answer.ticker
+            if not row.symbol.endswith("USDT") or row.fundingRate is None:
+                continue
+            rate = self._convert(_ALL_TICKERS, answer, domain.to_funding, DEFAULT_FUNDING_INTERVAL_HOURS)
+            if row.fundingIntervalHour is None:
+                note = f"bybit.{_ALL_TICKERS}: no fundingIntervalHour (assumed {DEFAULT_FUNDING_INTERVAL_HOURS:g}h)"
+                rate = dataclasses.replace(rate, interval_note=note)
+            rates[row.symbol] = rate
+        return rates
 
     async def funding(self, instrument: Instrument) -> FundingRate:
         """Rate from the ticker; interval from ``fundingIntervalHour``, else the funding history's spacing."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engine.listings import CoinMarket
 from engine.market import SocialSentiment
 from providers._shared import converted
 from providers.coingecko.models import CoinGeckoCoin, CoinGeckoMarket, CoinGeckoSearch, CoinGeckoTrending
@@ -77,6 +78,24 @@ def to_social(coin: CoinGeckoCoin) -> SocialSentiment:
     return SocialSentiment(score=coin.sentiment_votes_up_percentage, kind=SENTIMENT_KIND, time=coin.last_updated)
 
 
+def to_coin_market(row: CoinGeckoMarket) -> CoinMarket:
+    """A ``coins/markets`` row in our vocabulary; the symbol upper-cased as perpetual bases are spelled."""
+    return CoinMarket(
+        coin_id=row.id,
+        symbol=row.symbol.upper(),
+        name=row.name,
+        price_usd=row.current_price,
+        market_cap_usd=row.market_cap,
+        market_cap_rank=row.market_cap_rank,
+        fdv_usd=row.fully_diluted_valuation,
+        total_volume_usd=row.total_volume,
+        circulating_supply=row.circulating_supply,
+        total_supply=row.total_supply,
+        max_supply=row.max_supply,
+        last_updated=row.last_updated,
+    )
+
+
 def parse_sentiment(payload: dict[str, Any]) -> SocialSentiment:
     """A ``/coins/{id}`` answer straight to the social score (wire model, then :func:`to_social`)."""
     return to_social(CoinGeckoCoin.model_validate(payload))
@@ -118,6 +137,11 @@ class CoinGeckoClient:
     async def markets(self, ids: tuple[str, ...] | list[str], vs_currency: str = "usd") -> tuple[CoinGeckoMarket, ...]:
         """Market snapshots by CoinGecko id (see :data:`COINGECKO_IDS`)."""
         return await self.raw.coins_markets(ids, vs_currency)
+
+    async def market_page(self, page: int) -> tuple[CoinMarket, ...]:
+        """Page ``page`` (1-based) of the coins by market cap, 250 a page, as :class:`CoinMarket`."""
+        rows = await self.raw.coins_markets_page(page)
+        return converted(PROVIDER, "coins.markets.page", rows, lambda r: tuple(to_coin_market(m) for m in r))
 
     async def search(self, query: str) -> tuple[CoinGeckoSearchCoin, ...]:
         """Coins whose name, symbol or id match."""

@@ -40,6 +40,9 @@ class CoinGeckoMarket(VenueModel):
     low_24h: OptFloat = None
     price_change_percentage_24h: OptFloat = None  # percent
     circulating_supply: OptFloat = None
+    fully_diluted_valuation: OptFloat = None
+    total_supply: OptFloat = None
+    max_supply: OptFloat = None
     last_updated: datetime | None = None
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from providers.coingecko.models import CoinGeckoCoin, CoinGeckoMarket, CoinGeckoSearch, CoinGeckoTrending
 from providers.venue import RawClient
 
+MARKETS_PER_PAGE = 250  # the most coins/markets serves per page
+MARKETS_PAGE_TTL_SECONDS = 300.0
 # /coins/{id} answers a few hundred KB with every block on; the votes and last_updated need none of them
 _COIN_BLOCKS_OFF = {
     "localization": "false",
@@ -48,6 +50,21 @@ class CoinGeckoRawClient(RawClient):
         query = {"vs_currency": vs_currency, "ids": ",".join(ids)}
         return await self._http.get(
             "/coins/markets", query, endpoint="coins.markets", ttl=self._ttls.price, parse=_markets
+        )
+
+    async def coins_markets_page(self, page: int, per_page: int = MARKETS_PER_PAGE) -> tuple[CoinGeckoMarket, ...]:
+        """``GET /coins/markets?vs_currency=usd&order=market_cap_desc&per_page=250&page=1``: the coins ranked by
+        market cap, 250 a page at most (same rows as :meth:`coins_markets`, ``fully_diluted_valuation``,
+        ``total_supply`` and ``max_supply`` included). Cached :data:`MARKETS_PAGE_TTL_SECONDS`: the keyless
+        floor is 5 calls a minute, so a few pages every 5 minutes leave room for the social reads."""
+        query: dict[str, str | int] = {
+            "vs_currency": "usd",
+            "order": "market_cap_desc",
+            "per_page": per_page,
+            "page": page,
+        }
+        return await self._http.get(
+            "/coins/markets", query, endpoint="coins.markets.page", ttl=MARKETS_PAGE_TTL_SECONDS, parse=_markets
         )
 
     async def search(self, query: str) -> CoinGeckoSearch:

@@ -13,6 +13,7 @@ from providers.coingecko.domain import PROVIDER, CoinGeckoClient
 from providers.venue import Capability, SocialVenue
 
 if TYPE_CHECKING:
+    from engine.listings import CoinMarket
     from providers.venue import MarketProvider, ProviderDeps
 
 DEFAULT_BASE_URL = "https://api.coingecko.com/api/v3"
@@ -28,11 +29,15 @@ class CoinGeckoVenue(SocialVenue):
 
     name = PROVIDER
     keyed = False
-    endpoints = MappingProxyType({Capability.SOCIAL: "coins"})
+    capabilities = frozenset({Capability.SOCIAL, Capability.COIN_MARKETS})
+    endpoints = MappingProxyType({Capability.SOCIAL: "coins", Capability.COIN_MARKETS: "coins.markets.page"})
     raw: CoinGeckoClient
 
     def __init__(self, client: CoinGeckoClient) -> None:
         super().__init__(client, client.sentiment)
+
+    async def coin_markets(self, page: int) -> tuple[CoinMarket, ...]:
+        return await self.raw.market_page(page)
 
 
 def build(deps: ProviderDeps) -> MarketProvider | None:

@@ -272,6 +272,12 @@ def to_listing(instruments: tuple[OkxInstrument, ...]) -> dict[str, SymbolInfo]:
     return listing
 
 
+def to_open_interests(rows: tuple[OkxOpenInterest, ...]) -> dict[str, OpenInterest]:
+    """The USDT-margined swaps of the all-swaps answer, by canonical symbol (``usd`` ``None`` where OKX
+    omits ``oiUsd``)."""
+    return {oi.symbol: oi for oi in (to_open_interest(r) for r in rows if r.instId.endswith("-USDT-SWAP"))}
+
+
 def to_tickers(rows: tuple[OkxTicker, ...]) -> dict[str, Ticker24h]:
     """The USDT-margined swaps of the all-swaps answer, by canonical symbol."""
     return {t.symbol: t for t in (to_ticker(r) for r in rows if r.instId.endswith("-USDT-SWAP"))}

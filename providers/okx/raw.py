@@ -94,6 +94,10 @@ def parse_mark_price(payload: Any) -> float:
     return first_row(payload, OkxMarkPrice).markPx
 
 
+def parse_open_interests(payload: Any) -> tuple[OkxOpenInterest, ...]:
+    return data_rows(payload, OkxOpenInterest)
+
+
 def parse_instruments(payload: Any) -> tuple[OkxInstrument, ...]:
     return data_rows(payload, OkxInstrument)
 
@@ -246,6 +250,17 @@ class OkxClient:
             endpoint="public.open-interest",
             ttl=self._ttls.open_interest,
             parse=parse_open_interest,
+        )
+
+    async def open_interests(self) -> tuple[OkxOpenInterest, ...]:
+        """``GET /api/v5/public/open-interest?instType=SWAP`` without ``instId``: every swap's row (USDT and USD
+        margined), shaped like :meth:`open_interest`'s. Docs: same page (``instId`` is optional)."""
+        return await self._http.get(
+            "/api/v5/public/open-interest",
+            {"instType": "SWAP"},
+            endpoint="public.open-interest.all",
+            ttl=self._ttls.open_interest,
+            parse=parse_open_interests,
         )
 
     async def open_interest_history(self, inst_id: str, period: str, limit: int) -> tuple[OkxOpenInterestHist, ...]:

@@ -4,6 +4,7 @@ interface: the raw client's venue models, converted by :mod:`providers.okx.domai
 from __future__ import annotations
 
 import dataclasses
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from providers._shared import CEX_MARKET_DATA, PERPETUALS_CORE, ExchangeVenue, PeriodSeries
@@ -58,7 +59,8 @@ class OkxProvider(ExchangeVenue["OkxClient"]):
     """OKX USDT-margined perpetual swaps over the keyless v5 REST API."""
 
     name = PROVIDER
-    capabilities = PERPETUALS_CORE | CEX_MARKET_DATA | {Capability.LIQUIDATIONS}
+    capabilities = PERPETUALS_CORE | CEX_MARKET_DATA | {Capability.LIQUIDATIONS, Capability.OPEN_INTEREST_ALL}
+    endpoints = MappingProxyType({Capability.OPEN_INTEREST_ALL: "public.open-interest.all"})
 
     async def contract_value(self, instrument: Instrument) -> float:
         """Coins per contract (``ctVal``), cached with the instruments answer (``ttls.exchange_info``)."""
@@ -109,6 +111,21 @@ class OkxProvider(ExchangeVenue["OkxClient"]):
         if oi.usd is None:
             oi = dataclasses.replace(oi, usd=oi.coins * await self.mark_price(instrument))
         return oi
+
+    async def open_interest_all(self) -> Mapping[str, OpenInterest]:
+        """Every USDT swap's open interest from one ``public/open-interest?instType=SWAP`` call; where OKX omits
+        ``oiUsd``, USD is ``oiCcy × last`` from the all-swaps tickers (one more call, only then)."""
+        rows = await self.raw.open_interests()
+        answer = self._convert("public.open-interest.all", rows, domain.to_open_interests)
+        if all(oi.usd is not None for oi in answer.values()):
+            return answer
+        tickers = await self.tickers()
+        return {
+            symbol: oi
+            if oi.usd is not None or symbol not in tickers
+            else dataclasses.replace(oi, usd=oi.coins * tickers[symbol].last_price)
+            for symbol, oi in answer.items()
+        }
 
     async def open_interest_history(
         self, instrument: Instrument, interval: CandleInterval, limit: int
