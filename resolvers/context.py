@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from resolvers.loaders import Loaders
+from resolvers.order_flow import OrderFlowConfig
+from resolvers.spike_monitor import SpikeMonitor
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from engine import Signal
+    from resolvers.ai_judge import AiJudge
+    from resolvers.alerts import AlertService
     from resolvers.backtest import BacktestService
     from resolvers.gateway import MarketGateway
     from resolvers.history import HistoryService
     from resolvers.streams import StreamServices
+    from resolvers.trade_window import TradeWindow
 
 
 class SignalRecorder(Protocol):
@@ -40,6 +45,11 @@ class Services:
     backtest: BacktestService | None = None
     history: HistoryService | None = None  # signalHistory, signalPerformance, symbolInsights
     streams: StreamServices | None = None  # the subscriptions' broker and hub
+    spikes: SpikeMonitor = field(default_factory=SpikeMonitor)  # the universe's OI/volume rings (spikes)
+    alerts: AlertService | None = None  # alert rules and their delivery (needs the history database)
+    order_flow: OrderFlowConfig = OrderFlowConfig()  # orderBook, flow, scalping: walls, band, depth, venues
+    trades: TradeWindow | None = None  # flow's trade window, fed by the stream hub (None: streams off)
+    ai_judge: AiJudge | None = None  # OPENAI_API_KEY set: Signal.verdict asks the AI (budgeted), else rules
 
 
 @dataclass(frozen=True, slots=True)

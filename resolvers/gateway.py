@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
     from datetime import datetime
 
+    from engine.hype import SocialMetrics, TrendingCoin
     from engine.listings import CoinMarket
     from engine.market import (
         Candle,
@@ -37,11 +38,13 @@ if TYPE_CHECKING:
         LongShortPoint,
         OpenInterest,
         OpenInterestPoint,
+        OrderBook,
         SocialSentiment,
         SymbolInfo,
         Ticker24h,
         Timeframe,
     )
+    from engine.mss import CoinDetails
     from providers.registry import Registry
     from providers.symbols import Instrument
     from providers.venue import MarketProvider
@@ -436,6 +439,40 @@ class MarketGateway:
             observed=lambda f: f.time,
         )
 
+    # -- order books, flow and scalping (issue 12, items 2 and 4): one reading per venue or input --
+
+    async def order_books(
+        self, instrument: Instrument, venues: Sequence[str], depth: int
+    ) -> dict[str, Reading[OrderBook]]:
+        """Each named venue's order book in parallel, observed at the venue's own book time; a venue that is
+        off, serves no books or fails has a missing reading saying which."""
+        readings = await self._per_venue(Capability.ORDER_BOOK, venues, lambda v: v.order_book(instrument, depth))
+        return {n: r if r.value is None else replace(r, observed_at=r.value.time) for n, r in readings.items()}
+
+    async def funding_reading(self, instrument: Instrument, loaders: Loaders) -> Reading[FundingRate]:
+        """The current funding rate from the first funding source that answers (the snapshot's rule)."""
+        return await self._funding(instrument, loaders)
+
+    async def long_short_reading(self, instrument: Instrument, timeframe: Timeframe) -> Reading[LongShortPoint]:
+        """The latest accounts' long/short point of ``timeframe``'s period (the snapshot's sources)."""
+        return await self._ratio("global_long_short", instrument, timeframe)
+
+    async def fear_greed_reading(self) -> Reading[FearGreed]:
+        return await self._fear_greed()
+
+    def stream_liquidations(self, instrument: Instrument, window: timedelta) -> Reading[LiquidationTotals]:
+        """Liquidations of the last ``window`` from the live liquidation stream, only once it has covered
+        the whole window (a partial sum would read as a quiet market)."""
+        if self._window is None:
+            return Reading.missing("the liquidation stream is off on this server", source=None)
+        coverage = self._window.coverage
+        source = f"binance.forceOrder stream ({_hours(coverage)} covered)"
+        if coverage < window:
+            error = f"the liquidation stream has been up {_hours(coverage)}; the window needs {_hours(window)}"
+            return Reading.missing(error, source=source)
+        totals = self._window.totals(instrument.canonical, window)
+        return Reading(value=totals, source=source, observed_at=self._clock())
+
     # -- the whole universe (listings, screeners, spikes): all-symbol endpoints, one reading per venue --
     # Stable API (helper D's mssScan builds on listings and coin_markets).
 
@@ -511,6 +548,47 @@ class MarketGateway:
 
         answers = await asyncio.gather(*(one(name) for name in venues))
         return dict(zip(venues, answers, strict=True))
+
+    # -- MSS and social hype (issue 13, items 3 and 4): a coin's facts, its social numbers, the trending list --
+
+    async def coin_details(self, instrument: Instrument) -> Reading[CoinDetails]:
+        """The coin's FDV, supplies and keyless social numbers (CoinGecko ``coins/{id}``), observed when the
+        vendor last updated them."""
+        venues = self._registry.with_capability(Capability.COIN_DETAILS)
+        return await first_answer(
+            [(v.source(Capability.COIN_DETAILS), _call(v.coin_details, instrument)) for v in venues],
+            observed=lambda d: d.market.last_updated,
+        )
+
+    async def social_metrics(self, instrument: Instrument, *, keyed_only: bool = False) -> Reading[SocialMetrics]:
+        """The coin's social numbers from the ``social`` input's sources in order (LunarCrush first when keyed);
+        ``keyed_only`` asks only keyed vendors (the keyless numbers already came with :meth:`coin_details`)."""
+        venues = [
+            v
+            for v in self._registry.sources(Capability.SOCIAL_METRICS, self._order["social"])
+            if v.keyed or not keyed_only
+        ]
+        if not venues:
+            return Reading.missing("no keyed social source enabled; set LUNARCRUSH_API_KEY", source=None)
+        return await first_answer(
+            [(v.source(Capability.SOCIAL_METRICS), _call(v.social_metrics, instrument)) for v in venues],
+            observed=lambda m: m.time,
+        )
+
+    async def trending(self) -> Reading[tuple[TrendingCoin, ...]]:
+        """The first trending list that answers (CoinGecko ``search/trending``, keyless), most searched first."""
+        venues = self._registry.with_capability(Capability.TRENDING)
+        return await first_answer([(v.source(Capability.TRENDING), v.trending) for v in venues])
+
+    async def top_trader_reading(self, instrument: Instrument, timeframe: Timeframe) -> Reading[LongShortPoint]:
+        """The latest top traders' long/short (by position) point of ``timeframe``'s period."""
+        return await self._ratio("top_trader_positions", instrument, timeframe)
+
+    async def open_interest_reading(
+        self, instrument: Instrument, timeframe: Timeframe
+    ) -> Reading[tuple[OpenInterestPoint, ...]]:
+        """Open interest history reaching 24 h back at ``timeframe``'s period (the snapshot's sources)."""
+        return await self._open_interest(instrument, timeframe)
 
 
 def _hours(span: timedelta) -> str:

@@ -67,6 +67,8 @@ COST_WEIGHTS: Mapping[str, FieldCost] = {
     # one signal: ~9 upstream reads, cached and batched across a request
     "Query.signal": FieldCost(1),
     "Query.signals": FieldCost(1, per="symbols"),
+    "Signal.plan": FieldCost(1),  # the cached candles and ticker the signal already read, and the ATR
+    "Signal.verdict": FieldCost(2),  # the plan's reads plus, with OPENAI_API_KEY, one budgeted AI call
     "Query.symbols": FieldCost(1),
     "Query.market": FieldCost(3),  # fans out to every venue
     "Query.exchanges": FieldCost(1),
@@ -81,6 +83,9 @@ COST_WEIGHTS: Mapping[str, FieldCost] = {
     "Query.signalHistory": FieldCost(1, per="first", unit=100),  # a database page per 100 rows
     "Query.signalPerformance": FieldCost(2),
     "Query.symbolInsights": FieldCost(2),
+    # Smart Money Concepts: one (cached) candle call and ~3 ms of CPU per timeframe
+    "Query.smc": FieldCost(1, per="timeframes"),
+    "Signal.structure": FieldCost(1),
     "Query.__schema": FieldCost(2),
     "Query.__type": FieldCost(1),
     # subscriptions: charged once, when they start (each holds a stream and a queue)

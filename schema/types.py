@@ -4,13 +4,15 @@ fields: a resolver per field costs ~30% per STYLE.md's measurements)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info  # noqa: TC002 - strawberry reads annotations at runtime
 
 from engine import InputName
+from engine.smc import DEFAULT_SWING_BARS
 from resolvers.context import RequestContext  # noqa: TC001
+from resolvers.structure import DEFAULT_RECENT, resolve_signal_structure
 from resolvers.ticks import resolve_tick_size
 from schema.enums import (
     FactorNameEnum,
@@ -20,6 +22,7 @@ from schema.enums import (
     TierEnum,
     TimeframeEnum,
 )
+from schema.judge import TradePlan, TradeVerdict, resolve_plan, resolve_verdict
 
 if TYPE_CHECKING:
     from engine import DataQuality as EngineDataQuality
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from engine import Mode
     from engine import Signal as EngineSignal
     from engine.market import SymbolInfo, Timeframe
+    from schema.structure import SmcTimeframe
 
 
 def signal_id(symbol: str, timeframe: Timeframe, mode: Mode, generated_at: datetime) -> str:
@@ -159,6 +163,37 @@ class Signal:
     async def tick_size(self, info: Info[RequestContext, None]) -> float | None:
         return await resolve_tick_size(info.context.services.gateway, self.symbol, self.price_source)
 
+    # the engine's signal and its plan/verdict assessment (made once, when plan or verdict is selected)
+    engine_signal: strawberry.Private[Any] = None  # engine.Signal
+    assessing: strawberry.Private[Any] = None
+
+    @strawberry.field(
+        description="ATR trade plan (entry, stop, take-profit, size) for a LONG or SHORT; null on NEUTRAL or "
+        "when too few closed candles were served. Computed only when selected."
+    )
+    async def plan(self, info: Info[RequestContext, None]) -> TradePlan | None:
+        return await resolve_plan(info.context, self)
+
+    @strawberry.field(
+        description="The judge's verdict (CONFIRM / DOWNSIZE / SKIP / WAIT) with its rule checks; the AI decides "
+        "when OPENAI_API_KEY is set, else the rules. Null on NEUTRAL. Computed only when selected."
+    )
+    async def verdict(self, info: Info[RequestContext, None]) -> TradeVerdict | None:
+        return await resolve_verdict(info.context, self)
+
+    @strawberry.field(
+        description="Smart Money Concepts on the signal's own timeframe (500 closed candles, swings of 2 bars, the 20 "
+        "most recent items per list): structure, last BOS/CHoCH, nearest unfilled gaps and liquidity. Computed only "
+        "when selected: one cached candle call."
+    )
+    async def structure(
+        self, info: Info[RequestContext, None]
+    ) -> Annotated[SmcTimeframe, strawberry.lazy("schema.structure")]:
+        from schema.structure import SmcTimeframe  # here: schema.structure imports schema.errors, which imports us
+
+        reading = await resolve_signal_structure(info.context, self.symbol, self.timeframe)
+        return SmcTimeframe.of(reading, DEFAULT_SWING_BARS, DEFAULT_RECENT)
+
     @classmethod
     def of(cls, s: EngineSignal) -> Signal:
         factors = {f.name: Factor.of(f) for f in s.factors}
@@ -177,6 +212,7 @@ class Signal:
             data_quality=DataQuality.of(s.data_quality),
             generated_at=s.generated_at,
             price_source=next((q.source for q in s.data_quality.sources if q.input is InputName.PRICE), None),
+            engine_signal=s,
         )
 
 

@@ -14,6 +14,7 @@ from providers.http import ProviderHttp, RetryPolicy, create_http_client
 from providers.registry import build_registry, rate_limits
 from providers.resilience import CircuitBreaker, OutgoingLimiter, RateLimit
 from providers.venue import ProviderDeps
+from resolvers.ai_judge import AiJudge, DailyBudget
 from resolvers.backtest import BacktestService
 from resolvers.context import Services
 from resolvers.gateway import MarketGateway, SourceOrder
@@ -67,6 +68,21 @@ class Container:
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def build_ai_judge(settings: Settings, http: httpx2.AsyncClient, clock: Callable[[], datetime]) -> AiJudge:
+    """The AI judge on the shared HTTP client; only built when ``OPENAI_API_KEY`` is set."""
+    from providers.openai.client import OpenAiJudgeClient  # the openai SDK is imported only when keyed
+
+    assert settings.openai_api_key is not None
+    client = OpenAiJudgeClient(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        timeout_seconds=settings.openai_timeout_seconds,
+        http_client=http,
+    )
+    return AiJudge(client, DailyBudget(settings.openai_daily_call_budget, clock), clock, model=settings.openai_model)
 
 
 def build_container(settings: Settings, clock: Callable[[], datetime] = system_clock) -> Container:
@@ -132,6 +148,8 @@ def build_container(settings: Settings, clock: Callable[[], datetime] = system_c
             workers=settings.backtest_workers,
         ),
     )
+    if settings.openai_api_key is not None:
+        services = dataclasses.replace(services, ai_judge=build_ai_judge(settings, http, clock))
     return Container(
         http=http,
         cache=cache,

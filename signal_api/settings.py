@@ -166,6 +166,15 @@ class Settings(BaseSettings):
     health_upstream_fresh_seconds: float = Field(default=120.0, gt=0)  # a price source call this recent counts
     health_probe_timeout_seconds: float = Field(default=2.0, gt=0)  # readiness waits this long for a probe
 
+    # --- AI judge (issue 14; resolvers/ai_judge.py): Signal.verdict asks OpenAI when the key is set ---
+    # One structured-output call per LONG/SHORT signal state, at most OPENAI_DAILY_CALL_BUDGET per UTC day;
+    # a timeout, refusal, invalid answer or spent budget falls back to the keyless rules.
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    openai_daily_call_budget: int = Field(default=500, ge=0)
+
     # --- API keys and access (keys engineer; signal_api/security/auth.py) ---
     # Keys live in the history's database (`signal-api keys create/list/revoke`). Unset ALLOW_ANONYMOUS
     # (auto) serves callers without a key only while HOST is a loopback address; on any other address

@@ -1,0 +1,152 @@
+"""The AI judge's policy: a daily call budget, a cache per symbol and signal state, and the fallback.
+
+The provider (``providers.openai``) makes one call; this module decides whether it may be made and what
+its answer is worth. Why each rule:
+
+- **Budget.** ``DailyBudget.try_spend`` checks and counts in one synchronous step (no ``await`` between
+  them), so on one event loop any number of concurrent judgements cannot spend past the limit. A call is
+  counted when it starts: a timed-out call may still be billed.
+- **Cache.** A verdict is kept per (symbol, timeframe, mode, side, last closed bar) until the next bar
+  closes; concurrent requests for the same state share one call (single flight). Only AI answers are
+  kept; a fallback is not, so the next request may try again (within the budget).
+- **Fallback.** Any timeout, refusal, invalid or incoherent answer, or spent budget gives the rules'
+  verdict with ``decided_by=RULES`` and ``fallback_reason`` saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+import structlog
+from prometheus_client import Counter
+
+from engine.judge import DecidedBy, Verdict, VerdictKind
+from engine.plan import RiskMode
+from providers.openai.errors import AiJudgeError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable, Mapping
+    from datetime import date, datetime
+
+    from providers.openai.models import AiVerdictAnswer
+
+log = structlog.get_logger(__name__)
+
+AI_JUDGE_CALLS = Counter("ai_judge_calls_total", "AI judge calls by outcome", ["outcome"])
+MAX_REASON_CHARS = 300
+CACHE_ENTRIES = 2048
+
+
+class AiClient(Protocol):
+    async def verdict(self, payload: Mapping[str, Any]) -> AiVerdictAnswer: ...
+
+
+class DailyBudget:
+    """At most ``limit`` calls per UTC day (``limit`` 0 disables the AI without disabling the judge)."""
+
+    def __init__(self, limit: int, clock: Callable[[], datetime]) -> None:
+        if limit < 0:
+            raise ValueError(f"daily budget must be >= 0, got {limit}")
+        self._limit = limit
+        self._clock = clock
+        self._day: date | None = None
+        self._used = 0
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def used(self) -> int:
+        self._roll()
+        return self._used
+
+    def _roll(self) -> None:
+        today = self._clock().date()
+        if today != self._day:
+            self._day, self._used = today, 0
+
+    def try_spend(self) -> bool:
+        """Take one call from today's budget; False when it is spent. Never awaits: atomic on the loop."""
+        self._roll()
+        if self._used >= self._limit:
+            return False
+        self._used += 1
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    verdict: Verdict
+    expires_at: datetime
+
+
+def coherent(answer: AiVerdictAnswer) -> str | None:
+    """Why an answer contradicts itself (SKIP/WAIT must be AVOID; CONFIRM/DOWNSIZE must not), else None."""
+    stands_aside = answer.verdict in ("SKIP", "WAIT")
+    if stands_aside != (answer.risk_mode == "AVOID"):
+        return f"incoherent answer: {answer.verdict} with risk mode {answer.risk_mode}"
+    return None
+
+
+class AiJudge:
+    """Budgeted, cached AI verdicts with the rules as the fallback."""
+
+    def __init__(
+        self, client: AiClient, budget: DailyBudget, clock: Callable[[], datetime], *, model: str = ""
+    ) -> None:
+        self._client = client
+        self._budget = budget
+        self._clock = clock
+        self.model = model
+        self._cache: OrderedDict[Hashable, _Cached] = OrderedDict()
+        self._inflight: dict[Hashable, asyncio.Task[Verdict]] = {}
+
+    @property
+    def budget(self) -> DailyBudget:
+        return self._budget
+
+    async def judge(self, key: Hashable, expires_at: datetime, payload: Mapping[str, Any], rules: Verdict) -> Verdict:
+        """The AI's verdict for this signal state, or ``rules`` with the reason it stood in."""
+        cached = self._cache.get(key)
+        if cached is not None and cached.expires_at > self._clock():
+            self._cache.move_to_end(key)
+            AI_JUDGE_CALLS.labels("cached").inc()
+            return cached.verdict
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._call(key, expires_at, payload, rules))
+            self._inflight[key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        # shielded: one caller giving up does not cancel the call the others wait for
+        return await asyncio.shield(task)
+
+    async def _call(self, key: Hashable, expires_at: datetime, payload: Mapping[str, Any], rules: Verdict) -> Verdict:
+        if not self._budget.try_spend():
+            AI_JUDGE_CALLS.labels("budget_exhausted").inc()
+            return replace(rules, fallback_reason=f"daily AI budget of {self._budget.limit} calls is spent")
+        try:
+            answer = await self._client.verdict(payload)
+        except AiJudgeError as exc:
+            AI_JUDGE_CALLS.labels("failed").inc()
+            log.warning("ai judge fell back to the rules", reason=exc.reason)
+            return replace(rules, fallback_reason=f"AI {exc.reason}")
+        if problem := coherent(answer):
+            AI_JUDGE_CALLS.labels("failed").inc()
+            log.warning("ai judge fell back to the rules", reason=problem)
+            return replace(rules, fallback_reason=f"AI {problem}")
+        AI_JUDGE_CALLS.labels("answered").inc()
+        verdict = Verdict(
+            verdict=VerdictKind(answer.verdict),
+            risk_mode=RiskMode(answer.risk_mode),
+            decided_by=DecidedBy.AI,
+            fallback_reason=None,
+            checks=rules.checks,
+            reason=answer.reason.strip()[:MAX_REASON_CHARS] or "no reason given",
+        )
+        self._cache[key] = _Cached(verdict, expires_at)
+        while len(self._cache) > CACHE_ENTRIES:
+            self._cache.popitem(last=False)
+        return verdict
