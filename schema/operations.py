@@ -21,6 +21,7 @@ from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNo
 from engine.market import CandleInterval
 from resolvers.exchange import MAX_LIMIT
 from resolvers.history import MAX_PAGE_SIZE
+from resolvers.structure import MAX_RECENT
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
@@ -285,6 +286,53 @@ query ExchangeCandles($exchange: String!, $symbol: String!, $interval: String! =
       }
     }
     ... on Problem { code message }
+  }
+}
+""",
+    ),
+    Operation(
+        name="structure.smc",
+        summary="Smart Money Concepts per timeframe: structure, last BOS/CHoCH, nearest fair value gaps and liquidity",
+        params=(
+            _SYMBOL,
+            ParamDoc(
+                "timeframes",
+                "Candle intervals such as 15m,1h,4h,1d (leave out for these four); any of 1m 3m 5m 15m 30m 1h 2h "
+                "4h 6h 12h 1d 1w.",
+                choices=tuple(interval.value for interval in CandleInterval),
+            ),
+            ParamDoc(
+                "recent",
+                f"How many recent swings, BOS and CHoCH to list per timeframe, 0 to {MAX_RECENT} (default 5).",
+                minimum=0,
+                maximum=MAX_RECENT,
+            ),
+        ),
+        description=(
+            "Smart Money Concepts on closed candles per timeframe: structure (BULLISH/BEARISH/RANGING), last BOS "
+            "and CHoCH, recent swings, nearest unfilled fair value gaps, equal highs/lows above and below price; "
+            "every item with barTime and knownAt."
+        ),
+        document="""
+query StructureSmc($symbol: String!, $timeframes: [String!], $recent: Int! = 5) {
+  smc(symbol: $symbol, timeframes: $timeframes, recent: $recent) {
+    __typename
+    ... on SMCReport {
+      symbol swingBars generatedAt
+      timeframes {
+        timeframe available error candles asOf lastClose structure
+        lastBos { kind direction price barTime knownAt }
+        lastChoch { kind direction price barTime knownAt }
+        events { kind direction price barTime knownAt }
+        nearestUnfilledFvgs { direction top bottom barTime knownAt filled }
+        liquidityAbove { kind level touches knownAt }
+        liquidityBelow { kind level touches knownAt }
+      }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
+    ... on SymbolNotFound { symbol }
+    ... on UpstreamUnavailable { failedSources }
   }
 }
 """,

@@ -15,12 +15,15 @@ from resolvers.context import RequestContext  # noqa: TC001
 from resolvers.problems import Problem
 from resolvers.signals import SignalOutcome, resolve_signal, resolve_signals
 from resolvers.symbols import resolve_symbols
+from schema.alerts import AlertQuery
 from schema.backtest import BacktestQuery
 from schema.enums import ModeEnum, TimeframeEnum
 from schema.errors import InsufficientData, InvalidInput, SymbolNotFound, UpstreamUnavailable, problem
 from schema.history import HistoryQuery
 from schema.market import MarketQuery
+from schema.orderflow import OrderFlowQuery
 from schema.ratelimit import RateLimitQuery
+from schema.structure import StructureQuery
 from schema.types import Signal, SymbolList, SymbolType
 
 DEFAULT_TIMEFRAME = Timeframe.H4
@@ -101,7 +104,20 @@ class SymbolQuery:
         return SymbolList(symbols=[SymbolType.of(s) for s in listed], count=len(listed))
 
 
-Query = merge_types("Query", (SignalQuery, SymbolQuery, MarketQuery, BacktestQuery, HistoryQuery, RateLimitQuery))
+Query = merge_types(
+    "Query",
+    (
+        SignalQuery,
+        SymbolQuery,
+        MarketQuery,
+        BacktestQuery,
+        HistoryQuery,
+        RateLimitQuery,
+        StructureQuery,
+        OrderFlowQuery,
+        AlertQuery,
+    ),
+)
 get_object_definition(Query, strict=True).description = (  # merge_types takes no description
     "Signals, market data per venue, signal history and backtests. Expected failures are union members "
     "implementing Problem (code, message), never errors."

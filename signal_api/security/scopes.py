@@ -48,11 +48,19 @@ ROOT_FIELD_SCOPES: Mapping[str, Scope | None] = MappingProxyType(
         "market": Scope.READ,
         "exchanges": Scope.READ,
         "exchange": Scope.READ,
+        "smc": Scope.READ,
         # the stored history and what is computed from it (backtest replays recorded history)
         "signalHistory": Scope.HISTORY,
         "signalPerformance": Scope.HISTORY,
         "symbolInsights": Scope.HISTORY,
         "backtest": Scope.HISTORY,
+        # alert rules: any caller manages its own (owner: its API key); an admin key manages every rule
+        "alertRules": Scope.READ,
+        "createAlertRule": Scope.READ,
+        "pauseAlertRule": Scope.READ,
+        "resumeAlertRule": Scope.READ,
+        "deleteAlertRule": Scope.READ,
+        "alerts": Scope.STREAM,
         # the caller's own budget: anyone may ask
         "rateLimit": None,
         # subscriptions
