@@ -50,6 +50,7 @@ class OpenAiJudgeClient:
     ) -> None:
         self._model = model
         self._timeout = timeout_seconds
+        self._owns_http = http_client is None
         self._client = openai.AsyncOpenAI(
             api_key=api_key, base_url=base_url, timeout=timeout_seconds, max_retries=0, http_client=http_client
         )
@@ -57,6 +58,11 @@ class OpenAiJudgeClient:
     @property
     def model(self) -> str:
         return self._model
+
+    async def aclose(self) -> None:
+        """Close the SDK's own HTTP client (when none was passed in; a shared one belongs to its owner)."""
+        if self._owns_http:
+            await self._client.close()
 
     async def verdict(self, payload: Mapping[str, Any]) -> AiVerdictAnswer:
         messages: list[Any] = [
