@@ -306,3 +306,42 @@ def _wait_retry_after_or_backoff(cap: float) -> Callable[[RetryCallState], float
         return float(backoff(retry_state))
 
     return wait
+
+
+async def post_once(
+    client: httpx2.AsyncClient,
+    provider: str,
+    endpoint: str,
+    url: str,
+    body: bytes,
+    *,
+    headers: Mapping[str, str],
+    timeout_seconds: float,
+) -> tuple[int, Any, Mapping[str, str]]:
+    """One uncached, unretried POST of a prepared body (alerts: each send is its own decision); the status,
+    the decoded JSON body (None when it is not JSON) and the headers. Only transport failures raise. The
+    URL never reaches an error or a log line: a Telegram URL holds the bot token."""
+    started = time.perf_counter()
+    outcome = "ok"
+    try:
+        try:
+            response = await client.post(
+                url, content=body, headers={"Content-Type": "application/json", **headers}, timeout=timeout_seconds
+            )
+        except httpx2.TimeoutException as exc:
+            raise UpstreamTimeout(provider, endpoint, f"timed out ({_phase(exc)})") from None
+        except httpx2.TransportError:
+            raise UpstreamUnavailable(provider, endpoint, "connection failed") from None
+        try:
+            payload: Any = orjson.loads(response.content) if response.content else None
+        except orjson.JSONDecodeError:
+            payload = None
+        if response.status_code >= 400:
+            outcome = f"http_{response.status_code // 100}xx"
+        return response.status_code, payload, response.headers
+    except UpstreamError as exc:
+        outcome = exc.code
+        raise
+    finally:
+        UPSTREAM_REQUESTS.labels(provider, endpoint, outcome).inc()
+        UPSTREAM_LATENCY.labels(provider, endpoint).observe(time.perf_counter() - started)

@@ -1,0 +1,1 @@
+"""Telegram Bot API: ``sendMessage`` (raw client), the alert message (HTML, escaped) and a bounded outbox."""
