@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from resolvers.discovery import Discovery
 from resolvers.loaders import Loaders
 from resolvers.order_flow import OrderFlowConfig
 from resolvers.spike_monitor import SpikeMonitor
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from resolvers.backtest import BacktestService
     from resolvers.gateway import MarketGateway
     from resolvers.history import HistoryService
+    from resolvers.model import ModelState
     from resolvers.streams import StreamServices
     from resolvers.trade_window import TradeWindow
 
@@ -45,6 +47,8 @@ class Services:
     backtest: BacktestService | None = None
     history: HistoryService | None = None  # signalHistory, signalPerformance, symbolInsights
     streams: StreamServices | None = None  # the subscriptions' broker and hub
+    model: ModelState | None = None  # the CALIBRATED artifact loaded at start-up (or why not); None: not configured
+    discovery: Discovery = field(default_factory=Discovery)  # MSS, hype, watchlist, market summary
     spikes: SpikeMonitor = field(default_factory=SpikeMonitor)  # the universe's OI/volume rings (spikes)
     alerts: AlertService | None = None  # alert rules and their delivery (needs the history database)
     order_flow: OrderFlowConfig = OrderFlowConfig()  # orderBook, flow, scalping: walls, band, depth, venues

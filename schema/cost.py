@@ -83,9 +83,39 @@ COST_WEIGHTS: Mapping[str, FieldCost] = {
     "Query.signalHistory": FieldCost(1, per="first", unit=100),  # a database page per 100 rows
     "Query.signalPerformance": FieldCost(2),
     "Query.symbolInsights": FieldCost(2),
+    # alert rules: one indexed database statement each (a creation checks the owner's count first)
+    "Query.alertRules": FieldCost(1),
+    "Mutation.createAlertRule": FieldCost(2),
+    "Mutation.pauseAlertRule": FieldCost(1),
+    "Mutation.resumeAlertRule": FieldCost(1),
+    "Mutation.deleteAlertRule": FieldCost(1),
+    "Subscription.alerts": FieldCost(2),  # an in-process queue; alerts are computed by the scanner anyway
     # Smart Money Concepts: one (cached) candle call and ~3 ms of CPU per timeframe
     "Query.smc": FieldCost(1, per="timeframes"),
     "Signal.structure": FieldCost(1),
+    # order books, flow, scalping: up to 6 book calls in one round; flow reads the in-process trade window;
+    # scalping's ~7 upstream reads (candles 1m and 5m, book, funding, ratio, fear & greed) and the windows
+    "Query.orderBook": FieldCost(3),
+    "Query.flow": FieldCost(1),
+    "Query.scalping": FieldCost(5),
+    # the question router (µs) and the cached symbol list; the routed operation's own cost is charged on top,
+    # when it runs (schema/ask.py executes its registry document, which the budget costs like any request)
+    "Query.ask": FieldCost(1),
+    # the universe: newListings 3 listing calls + up to 20 hourly-candle calls; screener 7 all-symbol calls;
+    # spikes 4 all-symbol calls (see resolvers/universe.py)
+    "Query.newListings": FieldCost(5),
+    "Query.screener": FieldCost(5),
+    "Query.spikes": FieldCost(3),
+    # MSS: ~7 upstream reads per coin in one round (CoinGecko coins/{id}, LunarCrush when keyed, 5 exchange
+    # reads); a scan scores up to `limit` coins within its vendor budget; hype 4 reads; the summary batches
+    # the signals of 5 coins (served from memory while fresh); the watchlist reads the database
+    "Query.mss": FieldCost(3),
+    "Query.mssScan": FieldCost(3, per="limit"),
+    "Query.socialHype": FieldCost(2),
+    "Query.marketSummary": FieldCost(5),
+    "Query.watchlist": FieldCost(1),
+    "Mutation.watchlistAdd": FieldCost(4),  # an MSS and two statements
+    "Mutation.watchlistRemove": FieldCost(1),
     "Query.__schema": FieldCost(2),
     "Query.__type": FieldCost(1),
     # subscriptions: charged once, when they start (each holds a stream and a queue)
@@ -93,6 +123,7 @@ COST_WEIGHTS: Mapping[str, FieldCost] = {
     "Subscription.largeTrades": FieldCost(5),
     "Subscription.candles": FieldCost(5),
     "Subscription.signalUpdates": FieldCost(2, per="symbols"),  # re-evaluated per symbol on each bar
+    "Subscription.spikes": FieldCost(5),  # one shared scan a minute (4 all-symbol calls)
 }
 """``"Type.field"`` → weight. One table, so the README and the limits read the same numbers."""
 

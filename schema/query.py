@@ -16,15 +16,18 @@ from resolvers.problems import Problem
 from resolvers.signals import SignalOutcome, resolve_signal, resolve_signals
 from resolvers.symbols import resolve_symbols
 from schema.alerts import AlertQuery
+from schema.ask import AskQuery
 from schema.backtest import BacktestQuery
 from schema.enums import ModeEnum, TimeframeEnum
 from schema.errors import InsufficientData, InvalidInput, SymbolNotFound, UpstreamUnavailable, problem
 from schema.history import HistoryQuery
 from schema.market import MarketQuery
+from schema.mss import MssQuery
 from schema.orderflow import OrderFlowQuery
 from schema.ratelimit import RateLimitQuery
 from schema.structure import StructureQuery
 from schema.types import Signal, SymbolList, SymbolType
+from schema.universe import UniverseQuery
 
 DEFAULT_TIMEFRAME = Timeframe.H4
 
@@ -116,6 +119,9 @@ Query = merge_types(
         StructureQuery,
         OrderFlowQuery,
         AlertQuery,
+        AskQuery,
+        UniverseQuery,
+        MssQuery,
     ),
 )
 get_object_definition(Query, strict=True).description = (  # merge_types takes no description

@@ -41,6 +41,8 @@ from engine.market import Timeframe
 from resolvers import streams
 from resolvers.context import RequestContext  # noqa: TC001
 from resolvers.problems import Problem
+from schema.alerts import Alert
+from schema.alerts import alerts as alert_stream
 from schema.enums import (
     CandleIntervalEnum,
     ModeEnum,
@@ -52,6 +54,7 @@ from schema.enums import (
     VenueEnum,
 )
 from schema.types import Signal
+from schema.universe import MinZArg, SpikeScan, spike_scans
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -282,3 +285,18 @@ class Subscription:
             lambda: streams.signal_updates(info.context, symbols, Mode(mode), Timeframe(timeframe), score_threshold)
         )
         return _mapped(events, Signal.of)
+
+    @strawberry.subscription(
+        description="Spike scans of the whole USD-M universe: one now, then one a minute (one shared scan for "
+        "every subscriber with the same minZ); each lists the readings at or over their threshold."
+    )
+    async def spikes(self, info: Info[RequestContext, None], min_z: MinZArg = None) -> AsyncGenerator[SpikeScan, None]:
+        return await spike_scans(info.context, min_z)
+
+    @strawberry.subscription(
+        description="Your alert rules' alerts as the scanner fires them (an admin key gets every rule's); "
+        "ALERTS_UNAVAILABLE without the history database."
+    )
+    async def alerts(self, info: Info[RequestContext, None]) -> AsyncGenerator[Alert, None]:
+        async for alert in alert_stream(info):
+            yield alert

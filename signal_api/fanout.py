@@ -77,7 +77,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SHAREABLE_FIELDS = frozenset({"liquidations", "largeTrades", "candles"})
+SHAREABLE_FIELDS = frozenset({"liquidations", "largeTrades", "candles", "spikes"})
 """Root subscription fields whose results depend only on the operation, never on the connection."""
 
 DEFAULT_QUEUE_SIZE = 256

@@ -49,6 +49,21 @@ ROOT_FIELD_SCOPES: Mapping[str, Scope | None] = MappingProxyType(
         "exchanges": Scope.READ,
         "exchange": Scope.READ,
         "smc": Scope.READ,
+        "ask": Scope.READ,  # the routed operation's own scope is checked when it runs (schema/ask.py)
+        "orderBook": Scope.READ,
+        "flow": Scope.READ,
+        "scalping": Scope.READ,
+        "mss": Scope.READ,
+        "mssScan": Scope.READ,
+        "socialHype": Scope.READ,
+        "marketSummary": Scope.READ,
+        # the server-wide watchlist: stored data to read; one list shared by every caller, so only admins change it
+        "watchlist": Scope.HISTORY,
+        "watchlistAdd": Scope.ADMIN,
+        "watchlistRemove": Scope.ADMIN,
+        "newListings": Scope.READ,
+        "screener": Scope.READ,
+        "spikes": Scope.READ,  # the query; the subscription of the same name needs stream as well (every one does)
         # the stored history and what is computed from it (backtest replays recorded history)
         "signalHistory": Scope.HISTORY,
         "signalPerformance": Scope.HISTORY,

@@ -1,0 +1,328 @@
+"""The universe: listings (real exchangeInfo onboardDate), CoinGecko coins/markets (real page), screeners,
+spike z-scores against a hand-computed case, and newListings / screener / spikes end to end over a replay
+server whose cassette is built from the fixture files."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from engine.listings import (
+    CoinMarket,
+    VenueListing,
+    coin_for_base,
+    coin_symbol,
+    coins_by_base,
+    listing_performance,
+    new_listings,
+)
+from engine.market import Candle, FundingRate, OpenInterest, Ticker24h, utc_from_ms
+from engine.screener import ScreenKind, merge_universe, screen
+from engine.spikes import SLOT, Horizon, SlotRing, SpikeHistory, SpikeMetric, slot_of, zscore
+from providers.binance.venue import build as build_binance
+from providers.coingecko.venue import build as build_coingecko
+from providers.replay import Cassette, ReplayApp
+from tests.conftest import running_service
+from tests.providers_helpers import fixture_json, served_deps
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+CLOCK_2021 = 1626858243909  # exchangeInfo's serverTime: the moment the fixture was captured
+TLM_LISTED = 1626332400000  # TLMUSDT's onboardDate in that answer, the newest listing there
+
+
+def _entry(provider: str, path: str, body: Any, match: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"provider": provider, "method": "GET", "path": path, "match": match or {}, "status": 200, "body": body}
+
+
+# --------------------------------------------------------------------------------------------------
+# listings on the real exchangeInfo
+
+
+async def test_binance_listing_dates_come_from_onboard_date() -> None:
+    info = fixture_json("binance", "fapi_v1_exchangeInfo.json")
+    cassette = Cassette.model_validate(
+        {"version": 1, "clock": CLOCK_2021, "http": [_entry("binance", "/fapi/v1/exchangeInfo", info)]}
+    )
+    async with served_deps(ReplayApp(cassette).app, "binance", {}) as deps:
+        listed = await build_binance(deps).instruments()
+    perpetuals = [
+        s
+        for s in info["symbols"]
+        if s["contractType"] == "PERPETUAL" and s["quoteAsset"] == "USDT" and s["status"] == "TRADING"
+    ]
+    assert len(listed) == len(perpetuals) > 100
+    assert listed["TLMUSDT"].onboard_date == datetime(2021, 7, 15, 7, 0, tzinfo=UTC) == utc_from_ms(TLM_LISTED)
+    assert listed["BTCUSDT"].onboard_date == utc_from_ms(1569398400000)  # 2019-09-25, Binance's first
+
+
+def _venue_listings(info: dict[str, Any]) -> dict[str, VenueListing]:
+    return {
+        s["symbol"]: VenueListing(s["symbol"], "binance", utc_from_ms(s["onboardDate"]), s["status"], s["baseAsset"])
+        for s in info["symbols"]
+        if s["contractType"] == "PERPETUAL" and s["quoteAsset"] == "USDT"
+    }
+
+
+def test_new_listings_window_age_and_other_venues() -> None:
+    binance = _venue_listings(fixture_json("binance", "fapi_v1_exchangeInfo.json"))
+    now = utc_from_ms(CLOCK_2021)
+    # TLMUSDT is 146.07 h old: inside 150 h, outside 146 h (hand-computed: (1626858243909 - 1626332400000) / 3.6e6)
+    assert new_listings({"binance": binance}, now, timedelta(hours=146)) == []
+    bybit = {"TLMUSDT": VenueListing("TLMUSDT", "bybit", now - timedelta(hours=2), "TRADING", "TLM")}
+    found = new_listings({"binance": binance, "bybit": bybit}, now, timedelta(hours=150), unavailable=["okx"])
+    assert [(item.venue, item.symbol) for item in found] == [("bybit", "TLMUSDT"), ("binance", "TLMUSDT")]
+    newest, tlm = found
+    assert newest.age_hours == pytest.approx(2.0)
+    assert tlm.age_hours == pytest.approx((CLOCK_2021 - TLM_LISTED) / 3.6e6) == pytest.approx(146.0677, abs=1e-4)
+    assert tlm.also_listed_on == ("bybit",) and tlm.not_listed_on == () and tlm.unknown_on == ("okx",)
+    assert newest.also_listed_on == ("binance",)
+
+
+def test_listing_performance_on_real_klines() -> None:
+    rows = fixture_json("binance", "fapi_v1_klines.json")
+    candles = [
+        Candle(utc_from_ms(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5]), float(r[7]))
+        for r in rows
+    ]
+    listed = candles[0].open_time
+    now = candles[-1].open_time + timedelta(minutes=1)
+    figures = listing_performance(candles, listed, now)
+    assert figures is not None
+    assert figures.first_price == candles[0].open
+    assert figures.since_listing_change_pct == pytest.approx((candles[-1].close / candles[0].open - 1) * 100)
+    assert figures.since_listing_quote_volume == pytest.approx(sum(c.quote_volume or 0.0 for c in candles))
+    assert figures.first_day_complete is (now >= listed + timedelta(hours=24))
+    # a series that starts hours after the listing cannot say anything "since listing"
+    assert listing_performance(candles, listed - timedelta(hours=5), now) is None
+
+
+# --------------------------------------------------------------------------------------------------
+# CoinGecko coins/markets (real page)
+
+
+async def test_coin_markets_page_reads_fdv_and_supply() -> None:
+    page = fixture_json("coingecko", "coins_markets.json")
+    match = {"vs_currency": "usd", "order": "market_cap_desc", "per_page": "250", "page": "1"}
+    cassette = Cassette.model_validate(
+        {"version": 1, "clock": 1747572561599, "http": [_entry("coingecko", "/coins/markets", page, match)]}
+    )
+    async with served_deps(ReplayApp(cassette).app, "coingecko", {}) as deps:
+        venue = build_coingecko(deps)
+        assert venue is not None
+        coins = await venue.coin_markets(1)
+    [btc] = coins
+    assert (btc.coin_id, btc.symbol, btc.market_cap_rank) == ("bitcoin", "BTC", 1)
+    assert btc.fdv_usd == 1555914058873 and btc.market_cap_usd == 1555886872303
+    assert btc.circulating_share == pytest.approx(20030493.0 / 20030843.0)
+    assert coin_for_base(coins, "btc") is btc and coin_for_base(coins, "ETH") is None
+
+
+def _coin(symbol: str, rank: int | None) -> CoinMarket:
+    return CoinMarket(f"{symbol.lower()}-{rank}", symbol, symbol, 1.0, 1e6, rank, 2e6, 1.0, 1.0, 2.0, None, None)
+
+
+def test_a_shared_coin_symbol_resolves_to_the_best_rank_and_multipliers_are_stripped() -> None:
+    coins = [_coin("PEPE", 900), _coin("PEPE", 40), _coin("PEPE", None)]
+    assert coin_symbol("1000PEPE") == "PEPE"
+    assert coins_by_base(coins)["PEPE"].market_cap_rank == 40
+    best = coin_for_base(coins, "1000PEPE")
+    assert best is not None and best.market_cap_rank == 40
+
+
+# --------------------------------------------------------------------------------------------------
+# screener
+
+
+NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
+
+
+def _ticker(symbol: str, change: float, volume: float, price: float = 1.0) -> Ticker24h:
+    return Ticker24h(symbol, price, change, price, price, volume / price, volume, NOW)
+
+
+def test_screener_merges_venues_and_ranks_each_kind() -> None:
+    tickers = {
+        "binance": {"AUSDT": _ticker("AUSDT", 12.0, 9e6, 2.0), "BUSDT": _ticker("BUSDT", -8.0, 5e6)},
+        "bybit": {"AUSDT": _ticker("AUSDT", 11.0, 3e6, 2.01), "CUSDT": _ticker("CUSDT", 30.0, 2e5)},
+    }
+    funding = {
+        "binance": {"AUSDT": FundingRate("AUSDT", 0.0005, 8, NOW), "BUSDT": FundingRate("BUSDT", -0.0002, 4, NOW)},
+        "bybit": {"AUSDT": FundingRate("AUSDT", -0.0001, 8, NOW)},
+    }
+    oi = {"bybit": {"AUSDT": OpenInterest("AUSDT", 10, 4e6, NOW), "BUSDT": OpenInterest("BUSDT", 10, None, NOW)}}
+    rows = merge_universe(tickers, funding, oi, coins_by_base([_coin("A", 7)]))
+    by_symbol = {r.symbol: r for r in rows}
+    a = by_symbol["AUSDT"]
+    assert (a.price_venue, a.last_price, a.change_24h_pct) == ("binance", 2.0, 12.0)  # the deepest venue
+    assert a.quote_volume_usd == 12e6 and a.volume_venues == ("binance", "bybit")
+    assert a.open_interest_usd == 4e6 and a.open_interest_venues == ("bybit",)
+    assert a.coin is not None and a.coin.market_cap_rank == 7
+    assert by_symbol["BUSDT"].open_interest_usd is None  # Bybit gave no USD: unknown, not zero
+
+    gainers = screen(rows, ScreenKind.GAINERS, 10, 1e6)
+    assert [r.symbol for r in gainers.rows] == ["AUSDT", "BUSDT"] and gainers.below_min_volume == 1
+    assert [r.symbol for r in screen(rows, ScreenKind.GAINERS, 10, 0).rows] == ["CUSDT", "AUSDT", "BUSDT"]
+    assert [r.symbol for r in screen(rows, ScreenKind.LOSERS, 1, 0).rows] == ["BUSDT"]
+    assert [r.symbol for r in screen(rows, ScreenKind.VOLUME, 10, 0).rows] == ["AUSDT", "BUSDT", "CUSDT"]
+    high = screen(rows, ScreenKind.FUNDING_HIGH, 10, 0)
+    assert [r.symbol for r in high.rows] == ["AUSDT", "BUSDT"] and high.without_figure == 1
+    assert high.rows[0].funding_high is not None and high.rows[0].funding_high.rate_8h_pct == pytest.approx(0.05)
+    low = screen(rows, ScreenKind.FUNDING_LOW, 10, 0)
+    # BUSDT -0.02 % per 4 h = -0.04 % per 8 h, below AUSDT's lowest venue (-0.01 %)
+    assert [r.symbol for r in low.rows] == ["BUSDT", "AUSDT"]
+    assert low.rows[0].funding_low is not None and low.rows[0].funding_low.rate_8h_pct == pytest.approx(-0.04)
+    leaders = screen(rows, ScreenKind.OPEN_INTEREST, 10, 0)
+    assert [r.symbol for r in leaders.rows] == ["AUSDT"] and leaders.without_figure == 2
+
+
+# --------------------------------------------------------------------------------------------------
+# spikes: a hand-computed z-score
+
+
+def test_zscore_hand_computed() -> None:
+    history = [10.0, 12.0, 8.0, 11.0, 9.0, 10.0]  # mean 10, sample variance (0+4+4+1+1+0)/5 = 2
+    score = zscore(16.0, history)
+    assert score is not None
+    assert score.mean == 10.0 and score.stdev == pytest.approx(math.sqrt(2.0))
+    assert score.z == pytest.approx(6.0 / math.sqrt(2.0)) == pytest.approx(4.2426, abs=1e-4)
+    assert zscore(16.0, history[:5]) is None  # fewer than MIN_WINDOWS past windows
+    assert zscore(16.0, [3.0] * 8) is None  # a flat history has no z
+
+
+def test_ring_changes_over_each_horizon_against_their_own_history() -> None:
+    start = slot_of(NOW)
+    # open interest rises by 100 a slot with a little noise, then jumps by 1,000 in the last 5 minutes
+    noise = [0, 5, -5, 10, -10, 0, 5, -5, 10, -10, 0, 5, -5, 10]
+    oi = [1e6 + 100 * i + n for i, n in enumerate(noise)]
+    oi.append(oi[-1] + 1_000)
+    ring = SlotRing()
+    for i, value in enumerate(oi):
+        ring.record(start + i, {SpikeMetric.OPEN_INTEREST: value})
+    score, windows = ring.reading(SpikeMetric.OPEN_INTEREST, Horizon.M5)
+    past = [oi[-1 - j] - oi[-2 - j] for j in range(1, 13)]
+    expected = (1_000 - statistics.fmean(past)) / statistics.stdev(past)
+    assert windows == 12 and score is not None
+    assert score.value == 1_000 and score.z == pytest.approx(expected)
+    assert score.z > Horizon.M5.threshold
+    # 15 minutes: 15 sampled slots hold 3 complete past windows (ending 3, 6 and 9 slots back), not enough yet
+    assert ring.reading(SpikeMetric.OPEN_INTEREST, Horizon.M15) == (None, 3)
+    # volume was never sampled: no reading at all
+    assert ring.reading(SpikeMetric.QUOTE_VOLUME, Horizon.M5) == (None, 0)
+
+
+def test_history_flags_spikes_by_threshold_and_direction() -> None:
+    history = SpikeHistory()
+    base = [0, 3, -3, 2, -2, 1, -1, 0]
+    for i, n in enumerate(base):
+        t = NOW + i * SLOT
+        history.record(
+            "bybit", t, {"AUSDT": {SpikeMetric.QUOTE_VOLUME: 1e6 + 10 * i + n, SpikeMetric.OPEN_INTEREST: 5e5 + n}}
+        )
+    t = NOW + len(base) * SLOT
+    last_volume = 1e6 + 10 * (len(base) - 1) + base[-1]
+    history.record(
+        "bybit", t, {"AUSDT": {SpikeMetric.QUOTE_VOLUME: last_volume - 500, SpikeMetric.OPEN_INTEREST: 5e5 - 400}}
+    )
+    spikes = history.spikes()
+    # the OI flush counts (both ways); the volume drop does not (volume counts upward only)
+    assert [(s.metric, s.horizon) for s in spikes] == [(SpikeMetric.OPEN_INTEREST, Horizon.M5)]
+    assert spikes[0].score.z < -Horizon.M5.threshold
+    assert history.windows_available(Horizon.M5) == 7 and history.windows_available(Horizon.H1) == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# end to end over a replay server (cassette built from the fixture files)
+
+
+def _listing_cassette() -> dict[str, Any]:
+    info = fixture_json("binance", "fapi_v1_exchangeInfo.json")
+    return {"version": 1, "clock": CLOCK_2021, "http": [_entry("binance", "/fapi/v1/exchangeInfo", info)]}
+
+
+async def test_new_listings_end_to_end(graphql: Callable[..., Any]) -> None:
+    query = """
+    query($h: Float!, $venues: [String!]) { newListings(withinHours: $h, venues: $venues) {
+      __typename
+      ... on NewListings { asOf venues missing listings { symbol venue listedAt ageHours status alsoListedOn
+        unknownOn firstDayChangePct figuresMissing } }
+      ... on Problem { code message }
+      ... on InvalidInput { field }
+    } }"""
+    async with running_service(_listing_cassette(), streams_enabled=False) as (url, _):
+        status, body = await graphql(url, query, {"h": 150})
+        assert status == 200, body
+        answer = body["data"]["newListings"]
+        assert answer["__typename"] == "NewListings"
+        assert answer["asOf"].startswith("2021-07-21T09:04:03")  # the cassette's clock, not the wall clock
+        [tlm] = answer["listings"]
+        assert (tlm["symbol"], tlm["venue"], tlm["listedAt"]) == ("TLMUSDT", "binance", "2021-07-15T07:00:00+00:00")
+        assert tlm["ageHours"] == pytest.approx(146.0677, abs=1e-3)
+        assert tlm["unknownOn"] == ["bybit", "okx"]  # their listings are not in the cassette: unknown, not "no"
+        assert tlm["firstDayChangePct"] is None and "klines" in tlm["figuresMissing"]
+        assert [m.split(":")[0] for m in answer["missing"]] == ["listing bybit", "listing okx"]
+
+        _, narrow = await graphql(url, query, {"h": 146})
+        assert narrow["data"]["newListings"]["listings"] == []
+        _, bad = await graphql(url, query, {"h": 0})
+        assert bad["data"]["newListings"] == {
+            "__typename": "InvalidInput",
+            "code": "INVALID_INPUT",
+            "message": "withinHours must be in (0, 720]",
+            "field": "withinHours",
+        }
+        _, venue = await graphql(url, query, {"h": 72, "venues": ["kraken"]})
+        assert venue["data"]["newListings"]["field"] == "venues"
+        _, down = await graphql(url, query, {"h": 72, "venues": ["okx"]})
+        assert down["data"]["newListings"]["code"] == "UPSTREAM_UNAVAILABLE"
+
+
+async def test_screener_and_spikes_end_to_end(graphql: Callable[..., Any]) -> None:
+    tickers = fixture_json("binance", "fapi_v1_ticker_24hr.json")  # one real row (BTCUSDT)
+    premium = fixture_json("binance", "fapi_v1_premiumIndex.json")  # one real row (BTCUSDT)
+    cassette = {
+        "version": 1,
+        "clock": 1789478298702,
+        "http": [
+            _entry("binance", "/fapi/v1/ticker/24hr", [tickers]),
+            _entry("binance", "/fapi/v1/premiumIndex", [premium]),
+            _entry("binance", "/fapi/v1/fundingInfo", []),
+        ],
+    }
+    screener = """
+    query($kind: ScreenerKind!) { screener(kind: $kind, limit: 5, minQuoteVolumeUsd: 0, venues: ["binance"]) {
+      __typename
+      ... on Screener { kind screened withoutFigure missing rows { rank symbol value priceVenue quoteVolumeUsd
+        openInterestUsd funding { venue rate8hPct intervalHours } } }
+      ... on Problem { code message }
+    } }"""
+    spikes = """{ spikes(minZ: 2.0) { __typename ... on SpikeScan { venues symbolsTracked warmingUp missing
+      spikes { symbol } thresholds { horizon minZ } } ... on Problem { code } } }"""
+    async with running_service(cassette, streams_enabled=False) as (url, _):
+        _, body = await graphql(url, screener, {"kind": "GAINERS"})
+        answer = body["data"]["screener"]
+        assert answer["__typename"] == "Screener" and answer["screened"] == 1
+        [row] = answer["rows"]
+        assert (row["rank"], row["symbol"], row["value"], row["priceVenue"]) == (1, "BTCUSDT", -1.138, "binance")
+        assert row["quoteVolumeUsd"] == 13258734360.38 and row["openInterestUsd"] is None
+        # 0.00009145 per 8 h (not in fundingInfo: Binance's default interval) = 0.009145 % per 8 h
+        assert row["funding"] == [{"venue": "binance", "rate8hPct": pytest.approx(0.009145), "intervalHours": 8.0}]
+        assert any(
+            m.startswith("open interest binance: binance does not serve open_interest_all") for m in answer["missing"]
+        )
+        _, oi = await graphql(url, screener, {"kind": "OPEN_INTEREST"})
+        assert oi["data"]["screener"]["rows"] == [] and oi["data"]["screener"]["withoutFigure"] == 1
+
+        _, body = await graphql(url, spikes)
+        scan = body["data"]["spikes"]
+        assert scan["__typename"] == "SpikeScan" and scan["spikes"] == []
+        assert scan["symbolsTracked"] == 1  # BTCUSDT on Binance; Bybit and OKX are not in the cassette
+        assert scan["warmingUp"] == [f"{h}: 0 of 6 past windows sampled" for h in ("5m", "15m", "1h")]
+        assert {t["minZ"] for t in scan["thresholds"]} == {2.0}
+        _, bad = await graphql(url, "{ spikes(minZ: -1) { __typename ... on InvalidInput { field } } }")
+        assert bad["data"]["spikes"] == {"__typename": "InvalidInput", "field": "minZ"}
