@@ -24,6 +24,7 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     signals.data_quality                jsonb                       NOT NULL
     signals.sources                     jsonb                       NOT NULL
     signals.data_quality_score          double precision            NOT NULL
+    signals.replayed                    boolean                     NOT NULL
     signal_outcomes.signal_id           uuid                        NOT NULL
     signal_outcomes.horizon_hours       integer                     NOT NULL
     signal_outcomes.evaluated_at        timestamp with time zone    NOT NULL
@@ -45,6 +46,25 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     api_keys.created_at                 timestamp with time zone    NOT NULL
     api_keys.revoked_at                 timestamp with time zone    NULL
     api_keys.last_used_at               timestamp with time zone    NULL
+    alert_rules.id                      uuid                        NOT NULL
+    alert_rules.owner                   text                        NULL
+    alert_rules.name                    text                        NOT NULL
+    alert_rules.conditions              jsonb                       NOT NULL
+    alert_rules.expression              text                        NULL
+    alert_rules.channels                ARRAY                       NOT NULL
+    alert_rules.webhook_url             text                        NULL
+    alert_rules.webhook_secret          text                        NULL
+    alert_rules.paused                  boolean                     NOT NULL
+    alert_rules.created_at              timestamp with time zone    NOT NULL
+    alert_rules.fired_count             bigint                      NOT NULL
+    alert_rules.last_fired_at           timestamp with time zone    NULL
+    alert_deliveries.dedup_key          text                        NOT NULL
+    alert_deliveries.channel            text                        NOT NULL
+    alert_deliveries.rule_id            uuid                        NOT NULL
+    alert_deliveries.claimed_at         timestamp with time zone    NOT NULL
+    leases.name                         text                        NOT NULL
+    leases.holder                       text                        NOT NULL
+    leases.expires_at                   timestamp with time zone    NOT NULL
     signals_with_outcomes.id                    uuid                        NULL
     signals_with_outcomes.symbol                text                        NULL
     signals_with_outcomes.recommendation        text                        NULL
@@ -72,6 +92,10 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     index signal_outcomes_horizon_verdict_idx       signal_outcomes (horizon_hours, verdict)
     index api_keys_pkey                             api_keys (id)
     index api_keys_key_hash_key                     api_keys (key_hash)
+    index alert_rules_pkey                          alert_rules (id)
+    index alert_rules_owner_idx                     alert_rules (owner)
+    index alert_deliveries_pkey                     alert_deliveries (dedup_key, channel)
+    index leases_pkey                               leases (name)
     index schema_migrations_pkey                    schema_migrations (version)
 
 ``signals.recommendation`` is LONG or SHORT (a CHECK constraint; a NEUTRAL is never stored);
@@ -79,5 +103,8 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
 ``signals.id`` (ON DELETE CASCADE). ``api_keys`` holds the service's API keys, only a SHA-256 of each
 (:mod:`~persistence.api_keys`). ``signals_with_outcomes`` is a view (migration 0004): each signal with its
 outcomes as a jsonb array, the one definition the history page and the export read (views report every
-column as nullable).
+column as nullable). Migration 0007 (:mod:`~persistence.alerts`) adds the alert rules, one claim per
+delivered alert and channel (``alert_deliveries``: an alert goes out once), named job ``leases`` (one
+scanner across replicas), and ``signals.replayed``: true for rows a ``serve --replay --record-history``
+process stored (its connections set ``signal_api.replayed``); performance and insights leave them out.
 """

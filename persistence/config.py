@@ -34,3 +34,4 @@ class HistoryConfig:
     spool_max_bytes: int | None = SPOOL_MAX_BYTES  # None: unbounded
     commit_timeout_seconds: float = 2.0  # longest a request waits for its group commit before spooling
     supervisor_interval_seconds: float = 5.0
+    replayed: bool = False  # serve --replay --record-history: rows stored by this process are tagged replayed

@@ -107,6 +107,7 @@ class Database:
     acquire_timeout_seconds: float = 5.0
     server: PostgresServer | None = None  # the embedded server this process started (or attached to)
     url: str | None = None
+    server_settings: Mapping[str, str] | None = None  # kept for the supervisor's reopened pools
 
     @contextlib.asynccontextmanager
     async def connection(self, conn: Connection | None = None) -> AsyncIterator[Connection]:
@@ -127,9 +128,17 @@ async def _init_connection(conn: Any) -> None:
     await conn.set_type_codec("jsonb", encoder=_json_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
-async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
+async def create_pool(
+    url: str, *, min_size: int = 2, max_size: int = 10, server_settings: Mapping[str, str] | None = None
+) -> Pool:
+    """``server_settings`` are set on every connection (``signal_api.replayed``: migration 0007)."""
     pool: Pool = await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max(min_size, max_size), init=_init_connection, command_timeout=60
+        url,
+        min_size=min_size,
+        max_size=max(min_size, max_size),
+        init=_init_connection,
+        command_timeout=60,
+        server_settings=dict(server_settings or {}),
     )
     return pool
 
@@ -165,6 +174,7 @@ async def open_database(
     min_size: int = 2,
     max_size: int = 10,
     migrate: bool = True,
+    server_settings: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Database]:
     """A migrated database: ``url``, or the embedded server under ``data_dir/postgres`` when ``url`` is None."""
     server: PostgresServer | None = None
@@ -174,10 +184,11 @@ async def open_database(
         log.info("embedded PostgreSQL running", pgdata=str(data_dir / "postgres"))
     try:
         database = Database(
-            pool=await create_pool(url, min_size=min_size, max_size=max_size),
+            pool=await create_pool(url, min_size=min_size, max_size=max_size, server_settings=server_settings),
             embedded=server is not None,
             server=server,
             url=url,
+            server_settings=server_settings,
         )
         try:
             if migrate:
@@ -334,7 +345,9 @@ class DatabaseSupervisor(BackgroundLoop):
 
     async def _reopen_pool(self, url: str) -> None:
         try:
-            pool = await create_pool(url, min_size=self._min_size, max_size=self._max_size)
+            pool = await create_pool(
+                url, min_size=self._min_size, max_size=self._max_size, server_settings=self.database.server_settings
+            )
         except Exception as exc:
             log.error("database pool could not be reopened", error=repr(exc))
             return

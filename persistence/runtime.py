@@ -74,7 +74,14 @@ async def open_history(
         database: Database | None = None
         try:
             database = await stack.enter_async_context(
-                open_database(config.database_url, data_dir, min_size=config.pool_min, max_size=config.pool_max)
+                open_database(
+                    config.database_url,
+                    data_dir,
+                    min_size=config.pool_min,
+                    max_size=config.pool_max,
+                    # the signals.replayed column's default reads it (migration 0007)
+                    server_settings={"signal_api.replayed": "on"} if config.replayed else None,
+                )
             )
         except _OPEN_ERRORS as exc:
             log.error("signal history unavailable: the database could not be opened", error=repr(exc))

@@ -79,6 +79,7 @@ async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_p
             (2, "outcomes"),
             (3, "api_keys"),
             (4, "signals_with_outcomes"),
+            (7, "alerts"),
         ]
         records = await conn.fetch(
             "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
@@ -94,7 +95,8 @@ async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_p
             assert m is not None, r["indexdef"]
             actual_indexes[r["indexname"]] = f"{m[1]} ({m[2]})"
         expected_columns, expected_indexes = documented_schema()
-        assert len(expected_columns) == 54 and len(expected_indexes) == 9  # the docstring parsed
+        # the docstring parsed (+20 columns, +4 indexes: migration 0007, alerts)
+        assert len(expected_columns) == 54 + 20 and len(expected_indexes) == 9 + 4
         assert actual_columns == expected_columns
         assert actual_indexes == expected_indexes
 

@@ -52,11 +52,12 @@ ORDER BY s.generated_at DESC, s.id DESC
 LIMIT $7::int;
 
 -- name: performance_rows
--- One row per evaluated signal at horizon $1 hours.
+-- One row per evaluated signal at horizon $1 hours; replayed signals (migration 0007) are not live performance.
 SELECT s.recommendation, s.mode, o.return_pct, o.verdict
 FROM signal_outcomes AS o
 JOIN signals AS s ON s.id = o.signal_id
 WHERE o.horizon_hours = $1::int
+  AND NOT s.replayed
   AND ($2::text IS NULL OR s.symbol = $2::text)
   AND ($3::text IS NULL OR s.mode = $3::text)
   AND ($4::timestamptz IS NULL OR s.generated_at >= $4::timestamptz)
@@ -67,6 +68,7 @@ WHERE o.horizon_hours = $1::int
 SELECT count(*)
 FROM signals AS s
 WHERE ($2::text IS NULL OR s.symbol = $2::text)
+  AND NOT s.replayed
   AND ($3::text IS NULL OR s.mode = $3::text)
   AND ($4::timestamptz IS NULL OR s.generated_at >= $4::timestamptz)
   AND ($5::timestamptz IS NULL OR s.generated_at < $5::timestamptz)
@@ -80,7 +82,8 @@ SELECT s.recommendation, s.factors, o.verdict
 FROM signal_outcomes AS o
 JOIN signals AS s ON s.id = o.signal_id
 WHERE o.horizon_hours = $1::int
-  AND s.symbol = $2::text;
+  AND s.symbol = $2::text
+  AND NOT s.replayed;
 
 -- name: export_signals
 -- The whole history, oldest first, with its outcomes (signals_with_outcomes); streamed through a
