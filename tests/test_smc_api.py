@@ -174,3 +174,20 @@ async def test_rest_operation_structure_smc() -> None:
     assert {"kind", "direction", "price", "barTime", "knownAt"} <= set(entry["events"][0])
     assert {"direction", "top", "bottom", "barTime", "knownAt", "filled"} <= set(entry["nearestUnfilledFvgs"][0])
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_INPUT"
+
+
+async def test_signal_structure_is_fetched_only_when_selected_and_candles_are_cached() -> None:
+    klines = "binance GET /fapi/v1/klines"
+    plain = 'query { signal(symbol: "BTC") { ... on Signal { score } } }'
+    with_structure = 'query { signal(symbol: "BTC") { ... on Signal { score structure { structure } } } }'
+    async with running_service(load_cassette_json(LATEST)) as (base, replay), httpx2.AsyncClient(timeout=20) as client:
+        await post(client, base, plain)
+        after_plain = replay.calls[klines]
+        await post(client, base, plain)
+        assert replay.calls[klines] == after_plain  # the signal's own 201-bar call is cached
+        data = await post(client, base, with_structure)
+        assert data["signal"]["structure"]["structure"] in {"BULLISH", "BEARISH"}
+        assert replay.calls[klines] == after_plain + 1  # the 501-bar window, once
+        await post(client, base, SMC, symbol="BTC", timeframes=["4h"])
+        await post(client, base, with_structure)
+        assert replay.calls[klines] == after_plain + 1  # smc and Signal.structure share the cached window
