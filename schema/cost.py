@@ -80,6 +80,7 @@ COST_WEIGHTS: Mapping[str, FieldCost] = {
     "Exchange.fundingHistory": FieldCost(1),
     # ~1.5 s of CPU per run (in a worker process, under BACKTEST_TIMEOUT_SECONDS)
     "Query.backtest": FieldCost(50),
+    "Query.model": FieldCost(1),  # the artifact loaded at start-up: no upstream call, no fit
     "Query.signalHistory": FieldCost(1, per="first", unit=100),  # a database page per 100 rows
     "Query.signalPerformance": FieldCost(2),
     "Query.symbolInsights": FieldCost(2),

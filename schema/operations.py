@@ -20,8 +20,11 @@ from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNo
 
 from engine.market import CandleInterval
 from resolvers.exchange import MAX_LIMIT
+from resolvers.gateway import UNIVERSE_VENUES as _VENUE_NAMES
 from resolvers.history import MAX_PAGE_SIZE
 from resolvers.structure import MAX_RECENT
+from resolvers.universe import MAX_LIMIT as MAX_SCREENER_ROWS
+from resolvers.universe import MAX_SPIKES, MAX_WITHIN_HOURS
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
@@ -29,7 +32,7 @@ _FACTOR = "name score weight effectiveWeight contribution available source rawVa
 _SIGNAL_RESULT = f"""
     __typename
     ... on Signal {{
-      id symbol recommendation score confidence mode timeframe price tickSize generatedAt
+      id symbol recommendation score confidence mode timeframe price tickSize generatedAt probabilityUp
       thresholds {{ shortMax longMin }}
       factors {{ {_FACTOR} }}
       topFactors {{ name score contribution detail }}
@@ -77,7 +80,14 @@ class ParamDoc:
 
 _SYMBOL = ParamDoc("symbol", SYMBOL_TEXT, pattern=SYMBOL_PATTERN)
 _MODE = ParamDoc(
-    "mode", "Risk mode: conservative (fewer, surer signals), aggressive (default) or ultra (the most signals)."
+    "mode",
+    "Risk mode: conservative (fewer, surer signals), aggressive (default), ultra (the most signals) or calibrated "
+    "(BTC 4h only: the fitted model's probability; opt-in, see model.get).",
+)
+_UNIVERSE_VENUES = ParamDoc(
+    "venues",
+    "Comma-separated venues to include: binance, bybit, okx (leave out for all three).",
+    choices=_VENUE_NAMES,
 )
 _TIMEFRAME = ParamDoc("timeframe", "Candle timeframe the signal is computed on: 15m, 1h, 4h (default) or 1d.")
 
@@ -147,7 +157,7 @@ OPERATIONS: tuple[Operation, ...] = (
         description=(
             "LONG / SHORT / NEUTRAL signal for one USDT perpetual (BTC, ETHUSDT, sol-usdt) with its score "
             "0..100, confidence, the eight weighted factors that explain it and the data quality. mode: "
-            "conservative | aggressive (default) | ultra; timeframe: 15m | 1h | 4h (default) | 1d."
+            "conservative | aggressive (default) | ultra | calibrated (BTC 4h); timeframe: 15m | 1h | 4h (default) | 1d."
         ),
         document=f"""
 query SignalsGet($symbol: String!, $mode: Mode! = AGGRESSIVE, $timeframe: Timeframe! = H4) {{
@@ -450,6 +460,176 @@ query BacktestRun($symbol: String! = "BTC", $mode: Mode! = AGGRESSIVE, $walkForw
     ... on InvalidInput { field }
     ... on HistoryNotAvailable { missing }
     ... on BacktestTimeout { timeoutSeconds }
+  }
+}
+""",
+    ),
+    Operation(
+        name="model.get",
+        summary="The CALIBRATED mode's fitted model: version, fit period, coefficients and its out-of-sample record",
+        description=(
+            "The calibrated model behind mode=calibrated and probabilityUp: what it predicts, when it was fitted, "
+            "its thresholds and coefficients, its out-of-sample win rate and mean net return at 4h and 24h, and "
+            "the shipping gate's verdict (whether it beats always-long)."
+        ),
+        document="""
+query ModelGet {
+  model {
+    __typename
+    ... on CalibratedModel {
+      version symbol timeframe horizonHours target fitFrom fitTo trainBars regularizationC
+      longThreshold shortThreshold isDefaultMode
+      coefficients { feature description coefficient }
+      outOfSample {
+        testFrom testTo testBars
+        horizons {
+          horizonHours calls winRatePct winRateLowPct winRateHighPct meanNetReturnPct meanNetReturnLowPct
+          meanNetReturnHighPct returnPerRisk maxDrawdownPct brier brierBaseRate alwaysLongMeanNetReturnPct
+        }
+        gate { passes statement bestFactor vsAlwaysLongLowPct vsAlwaysLongHighPct vsBestFactorLowPct vsBestFactorHighPct }
+      }
+    }
+    ... on Problem { code message }
+  }
+}
+""",
+    ),
+    Operation(
+        name="ask.question",
+        summary="Ask in plain English or Bahasa Indonesia: routed to the right operation, with its answer",
+        params=(
+            ParamDoc(
+                "question",
+                "The question, up to 300 characters: 'signal BTC mode 3', 'whale walls on ETH', 'kenapa market "
+                "merah semua?', 'sinyal BTC agresif'.",
+                pattern=r"^[\s\S]{1,300}$",
+            ),
+        ),
+        description=(
+            "Reads an English or Indonesian question as an operation, coin and mode (mode 1/2/3 = conservative/"
+            "aggressive/ultra) and returns that operation's answer in answer; when unsure, runs nothing and "
+            "offers the two best readings."
+        ),
+        timeout_seconds=60.0,  # the routed operation may be a backtest
+        document="""
+query AskQuestion($question: String!) {
+  ask(question: $question) {
+    __typename
+    ... on AskAnswer {
+      operation symbol symbols mode modeStated language confident reason notes answer
+      alternatives { operation symbols mode confidence missing }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
+  }
+}
+""",
+    ),
+    Operation(
+        name="listings.new",
+        summary="USDT perpetuals newly listed on Binance, Bybit and OKX, newest first, with first-day performance",
+        params=(
+            ParamDoc(
+                "withinHours",
+                "How far back to look in hours, 1 to 720 (default 72: the last three days).",
+                minimum=1,
+                maximum=int(MAX_WITHIN_HOURS),
+            ),
+            _UNIVERSE_VENUES,
+        ),
+        description=(
+            "New USDT perpetual listings (Binance onboardDate, OKX listTime, Bybit launchTime), newest first: "
+            "age in hours, which other venues list it, first-day and since-listing change and volume."
+        ),
+        document="""
+query ListingsNew($withinHours: Float! = 72, $venues: [String!]) {
+  newListings(withinHours: $withinHours, venues: $venues) {
+    __typename
+    ... on NewListings {
+      asOf venues missing
+      listings {
+        symbol venue listedAt ageHours alsoListedOn unknownOn sinceListingChangePct
+        firstDayChangePct firstDayQuoteVolumeUsd firstDayComplete figuresMissing
+      }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
+    ... on UpstreamUnavailable { failedSources }
+  }
+}
+""",
+    ),
+    Operation(
+        name="screener.run",
+        summary="Screen every USDT perpetual: top gainers, losers, volume, funding extremes or open-interest leaders",
+        params=(
+            ParamDoc(
+                "kind",
+                "What to rank by: gainers, losers, volume, funding_high, funding_low or open_interest.",
+            ),
+            ParamDoc(
+                "limit", f"How many rows, 1 to {MAX_SCREENER_ROWS} (default 20).", minimum=1, maximum=MAX_SCREENER_ROWS
+            ),
+            ParamDoc(
+                "minQuoteVolumeUsd",
+                "Leave out symbols with less 24 h quote volume in USD (default 1000000).",
+                minimum=0,
+            ),
+            _UNIVERSE_VENUES,
+        ),
+        description=(
+            "Ranks the whole USD-M universe of Binance, Bybit and OKX from all-symbol endpoints; each row has "
+            "price, 24 h change, volume, open interest, each venue's funding and CoinGecko market cap and FDV."
+        ),
+        document="""
+query ScreenerRun($kind: ScreenerKind!, $limit: Int! = 20, $minQuoteVolumeUsd: Float! = 1000000, $venues: [String!]) {
+  screener(kind: $kind, limit: $limit, minQuoteVolumeUsd: $minQuoteVolumeUsd, venues: $venues) {
+    __typename
+    ... on Screener {
+      asOf kind screened belowMinVolume withoutFigure missing
+      rows {
+        rank symbol value priceVenue lastPrice change24hPct quoteVolumeUsd openInterestUsd
+        funding { venue rate8hPct }
+        coin { name marketCapUsd marketCapRank fdvUsd }
+      }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
+    ... on UpstreamUnavailable { failedSources }
+  }
+}
+""",
+    ),
+    Operation(
+        name="spikes.scan",
+        summary="Open-interest and volume spikes across every USDT perpetual: z-scores at 5m, 15m and 1h",
+        params=(
+            ParamDoc(
+                "minZ",
+                "One z-score threshold for every horizon, 1 to 100; leave out for 3.0 (5m), 2.5 (15m), 2.0 (1h).",
+                minimum=1,
+                maximum=100,
+            ),
+            _UNIVERSE_VENUES,
+            ParamDoc(
+                "limit", f"Most readings to return, 1 to {MAX_SPIKES} (default 50).", minimum=1, maximum=MAX_SPIKES
+            ),
+        ),
+        description=(
+            "Changes in open interest and volume far outside each symbol's own recent history (z-scores at 5m, "
+            "15m, 1h), sampled by the server; a fresh server says which horizons are still warming up."
+        ),
+        document="""
+query SpikesScan($minZ: Float, $venues: [String!], $limit: Int! = 50) {
+  spikes(minZ: $minZ, venues: $venues, limit: $limit) {
+    __typename
+    ... on SpikeScan {
+      asOf venues symbolsTracked historySince warmingUp missing
+      spikes { symbol venue metric horizon z change threshold }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
+    ... on UpstreamUnavailable { failedSources }
   }
 }
 """,

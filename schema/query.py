@@ -22,6 +22,7 @@ from schema.enums import ModeEnum, TimeframeEnum
 from schema.errors import InsufficientData, InvalidInput, SymbolNotFound, UpstreamUnavailable, problem
 from schema.history import HistoryQuery
 from schema.market import MarketQuery
+from schema.model import ModelQuery
 from schema.mss import MssQuery
 from schema.orderflow import OrderFlowQuery
 from schema.ratelimit import RateLimitQuery
@@ -114,6 +115,7 @@ Query = merge_types(
         SymbolQuery,
         MarketQuery,
         BacktestQuery,
+        ModelQuery,
         HistoryQuery,
         RateLimitQuery,
         StructureQuery,

@@ -28,6 +28,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "backtest.run": {"symbol": "BTC", "mode": "ULTRA", "walkForward": False},
     "history.list": {"symbol": "BTC", "first": 5},
     "history.performance": {"symbol": "BTC", "horizon": "H24"},
+    "ask.question": {"question": "signal BTC mode 3"},
 }
 ENVELOPE_KEYS = {"ok", "operation", "data", "error", "meta"}
 

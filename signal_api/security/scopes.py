@@ -44,6 +44,7 @@ ROOT_FIELD_SCOPES: Mapping[str, Scope | None] = MappingProxyType(
         # queries of market data and signals
         "signal": Scope.READ,
         "signals": Scope.READ,
+        "model": Scope.READ,  # the CALIBRATED artifact (no upstream call)
         "symbols": Scope.READ,
         "market": Scope.READ,
         "exchanges": Scope.READ,
