@@ -75,16 +75,18 @@ class LiquidityKind(enum.Enum):
 class SmcEvent:
     kind: SmcEventKindEnum = strawberry.field(description="SWING_HIGH, SWING_LOW, BOS or CHOCH.")  # type: ignore[valid-type]
     direction: SmcDirectionEnum = strawberry.field(description="BULLISH or BEARISH (see SmcDirection).")  # type: ignore[valid-type]
-    price: float = strawberry.field(description="The swing's extreme; for BOS/CHOCH the swing level that was broken.")
+    price: float = strawberry.field(
+        description="The swing's extreme (USDT); for BOS/CHOCH the swing level that was broken."
+    )
     bar_time: datetime = strawberry.field(
-        description="Open time of the bar it refers to: the swing's extreme bar, or the bar whose close broke "
-        "the level."
+        description="Open time (UTC) of the bar it refers to: the swing's extreme bar, or the bar whose close "
+        "broke the level."
     )
     known_at: datetime = strawberry.field(
-        description="Close of the bar that made it known: a swing N bars after its extreme, a break at its bar's close."
+        description="Close (UTC) of the bar that made it known: a swing N bars after its extreme, a break at its close."
     )
     swing_time: datetime | None = strawberry.field(
-        description="For BOS/CHOCH: open time of the broken swing's bar; null for swings."
+        description="For BOS/CHOCH: open time (UTC) of the broken swing's bar; null for swings."
     )
 
     @classmethod
@@ -105,14 +107,16 @@ class SmcFairValueGap:
         description="BULLISH: low(c) > high(a), gap [high(a), low(c)]; BEARISH: high(c) < low(a), "
         "gap [high(c), low(a)]."
     )
-    top: float = strawberry.field(description="Upper edge of the gap.")
-    bottom: float = strawberry.field(description="Lower edge of the gap.")
-    bar_time: datetime = strawberry.field(description="Open time of the middle candle (b).")
-    known_at: datetime = strawberry.field(description="Close of the third candle (c).")
+    top: float = strawberry.field(description="Upper edge of the gap (USDT).")
+    bottom: float = strawberry.field(description="Lower edge of the gap (USDT).")
+    bar_time: datetime = strawberry.field(description="Open time (UTC) of the middle candle (b).")
+    known_at: datetime = strawberry.field(description="Close time (UTC) of the third candle (c).")
     filled: bool = strawberry.field(
         description="Whether a later bar traded through the whole gap (BULLISH: low ≤ bottom; BEARISH: high ≥ top)."
     )
-    filled_at: datetime | None = strawberry.field(description="Close of the bar that filled it; null while unfilled.")
+    filled_at: datetime | None = strawberry.field(
+        description="Close time (UTC) of the bar that filled it; null while unfilled."
+    )
 
     @classmethod
     def of(cls, g: smc.FairValueGap) -> SmcFairValueGap:
@@ -135,15 +139,15 @@ class SmcOrderBlock:
         description="BULLISH (last down candle before an upward break) or BEARISH (last up candle before a "
         "downward one)."
     )
-    top: float = strawberry.field(description="The candle's high.")
-    bottom: float = strawberry.field(description="The candle's low.")
-    bar_time: datetime = strawberry.field(description="Open time of the order-block candle.")
-    known_at: datetime = strawberry.field(description="Close of the bar whose break defined it.")
+    top: float = strawberry.field(description="The candle's high (USDT).")
+    bottom: float = strawberry.field(description="The candle's low (USDT).")
+    bar_time: datetime = strawberry.field(description="Open time (UTC) of the order-block candle.")
+    known_at: datetime = strawberry.field(description="Close time (UTC) of the bar whose break defined it.")
     mitigated_at: datetime | None = strawberry.field(
-        description="Close of the first later bar that traded back into it; null if price has not returned."
+        description="Close time (UTC) of the first later bar that traded back into it; null if not yet."
     )
     broken_at: datetime | None = strawberry.field(
-        description="Close of the first later bar that closed past its far side; null while it holds."
+        description="Close time (UTC) of the first later bar that closed past its far side; null while it holds."
     )
 
     @classmethod
@@ -162,14 +166,18 @@ class SmcOrderBlock:
 @strawberry.type(description="Clustered equal highs or lows (two or more swings within the tolerance): resting stops.")
 class SmcLiquidityZone:
     kind: LiquidityKind = strawberry.field(description="EQUAL_HIGHS (above) or EQUAL_LOWS (below).")
-    level: float = strawberry.field(description="The first swing's price; the zone's band is level ± 0.1 %.")
-    top: float = strawberry.field(description="Highest swing price in the cluster.")
-    bottom: float = strawberry.field(description="Lowest swing price in the cluster.")
+    level: float = strawberry.field(description="The first swing's price (USDT); the zone's band is level ± 0.1 %.")
+    top: float = strawberry.field(description="Highest swing price in the cluster (USDT).")
+    bottom: float = strawberry.field(description="Lowest swing price in the cluster (USDT).")
     touches: int = strawberry.field(description="How many swings make up the cluster (2 or more).")
-    touch_times: list[datetime] = strawberry.field(description="Open time of each swing's extreme bar, oldest first.")
-    known_at: datetime = strawberry.field(description="When the second touch became known (the zone exists from then).")
+    touch_times: list[datetime] = strawberry.field(
+        description="Open time (UTC) of each swing's extreme bar, oldest first."
+    )
+    known_at: datetime = strawberry.field(
+        description="When (UTC) the second touch became known (the zone exists from then)."
+    )
     swept_at: datetime | None = strawberry.field(
-        description="Close of the first bar that traded beyond the band (the stops were taken); null while resting."
+        description="Close time (UTC) of the first bar that traded beyond the band (stops taken); null while resting."
     )
 
     @classmethod
@@ -197,7 +205,9 @@ class SmcTimeframe:
     failed_sources: list[str] = strawberry.field(description="Sources tried first that failed, as source: error.")
     candles: int = strawberry.field(description="Closed candles analysed (a venue may cap fewer than asked).")
     swing_bars: int = strawberry.field(description="N: bars each side of a swing (it is known N bars after it).")
-    as_of: datetime | None = strawberry.field(description="Close of the last candle analysed; null when unavailable.")
+    as_of: datetime | None = strawberry.field(
+        description="Close time (UTC) of the last candle analysed; null when unavailable."
+    )
     last_close: float | None = strawberry.field(description="Close of the last candle analysed (USDT).")
     structure: MarketStructureEnum | None = strawberry.field(  # type: ignore[valid-type]
         description="BULLISH, BEARISH or RANGING; null when unavailable (never a default)."
