@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from engine.factors import NEUTRAL_SCORE
 from engine.modes import Recommendation
-from engine.plan import RiskMode
+from engine.plan import RiskMode, TradePlan
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -113,6 +113,16 @@ class Verdict:
 
     def check(self, name: str) -> Check | None:
         return next((c for c in self.checks if c.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What is stored with a LONG/SHORT: the plan, the verdict answered, and the rules' own verdict (the
+    same one when the rules decided), so the AI can be compared with the rules on the same signals."""
+
+    plan: TradePlan | None
+    verdict: Verdict
+    rules: Verdict
 
 
 def _unavailable(name: str, inputs: JudgeInputs, what: str) -> Check:

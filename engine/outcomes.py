@@ -82,3 +82,42 @@ def evaluate_outcome(
         exit_price=exit_price,
         verdict=verdict_for(change),
     )
+
+
+class ExitFirst(enum.Enum):
+    """Which leg of the trade plan the price reached first within a horizon."""
+
+    TAKE_PROFIT = "TAKE_PROFIT"
+    STOP = "STOP"
+    NEITHER = "NEITHER"  # neither level was reached within the horizon
+    SAME_BAR = "SAME_BAR"  # both inside one candle: the order within it is unknown, so neither is claimed
+
+
+def first_exit(
+    recommendation: Recommendation,
+    stop: float,
+    take_profit: float,
+    signal_time: datetime,
+    horizon: timedelta,
+    candles: Sequence[Candle],
+    candle_duration: timedelta,
+) -> ExitFirst | None:
+    """Stop or take-profit first, over the same window as :func:`evaluate_outcome` (candles opening at or
+    after ``signal_time`` and closing by the horizon's end), oldest first; ``None`` when the candles do
+    not cover the horizon yet. A LONG is stopped when a low reaches the stop and takes profit when a high
+    reaches the target; a SHORT mirrored."""
+    direction = direction_of(recommendation)
+    end = signal_time + horizon
+    window = [c for c in candles if c.open_time >= signal_time and c.open_time + candle_duration <= end]
+    if not window or window[-1].open_time + candle_duration < end:
+        return None
+    for c in window:
+        stopped = c.low <= stop if direction > 0 else c.high >= stop
+        profited = c.high >= take_profit if direction > 0 else c.low <= take_profit
+        if stopped and profited:
+            return ExitFirst.SAME_BAR
+        if stopped:
+            return ExitFirst.STOP
+        if profited:
+            return ExitFirst.TAKE_PROFIT
+    return ExitFirst.NEITHER

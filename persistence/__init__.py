@@ -25,6 +25,12 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     signals.sources                     jsonb                       NOT NULL
     signals.data_quality_score          double precision            NOT NULL
     signals.replayed                    boolean                     NOT NULL
+    signals.verdict                     text                        NULL
+    signals.risk_mode                   text                        NULL
+    signals.decided_by                  text                        NULL
+    signals.fallback_reason             text                        NULL
+    signals.rules_verdict               text                        NULL
+    signals.plan                        jsonb                       NULL
     signal_outcomes.signal_id           uuid                        NOT NULL
     signal_outcomes.horizon_hours       integer                     NOT NULL
     signal_outcomes.evaluated_at        timestamp with time zone    NOT NULL
@@ -36,6 +42,7 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     signal_outcomes.max_adverse_pct     double precision            NOT NULL
     signal_outcomes.verdict             text                        NOT NULL
     signal_outcomes.price_source        text                        NOT NULL
+    signal_outcomes.exit_first          text                        NULL
     api_keys.id                         bigint                      NOT NULL
     api_keys.name                       text                        NOT NULL
     api_keys.prefix                     text                        NOT NULL
@@ -80,6 +87,12 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     signals_with_outcomes.sources               jsonb                       NULL
     signals_with_outcomes.data_quality_score    double precision            NULL
     signals_with_outcomes.outcomes              jsonb                       NULL
+    signals_with_outcomes.verdict               text                        NULL
+    signals_with_outcomes.risk_mode             text                        NULL
+    signals_with_outcomes.decided_by            text                        NULL
+    signals_with_outcomes.fallback_reason       text                        NULL
+    signals_with_outcomes.rules_verdict         text                        NULL
+    signals_with_outcomes.plan                  jsonb                       NULL
     schema_migrations.version           integer                     NOT NULL
     schema_migrations.name              text                        NOT NULL
     schema_migrations.applied_at        timestamp with time zone    NOT NULL

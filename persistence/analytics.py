@@ -39,10 +39,23 @@ class EvaluatedRow:
     mode: str
     return_pct: float
     verdict: Verdict
+    judge_verdict: str | None = None  # CONFIRM / DOWNSIZE / SKIP / WAIT answered (migration 0006); None: unjudged
+    decided_by: str | None = None  # AI or RULES
+    rules_verdict: str | None = None  # what the rules said, also when the AI decided
+    exit_first: str | None = None  # TAKE_PROFIT / STOP / NEITHER / SAME_BAR; None without a plan
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> EvaluatedRow:
-        return cls(record["recommendation"], record["mode"], record["return_pct"], Verdict(record["verdict"]))
+        return cls(
+            record["recommendation"],
+            record["mode"],
+            record["return_pct"],
+            Verdict(record["verdict"]),
+            record.get("judge_verdict"),
+            record.get("decided_by"),
+            record.get("rules_verdict"),
+            record.get("exit_first"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +64,8 @@ class GroupPerformance:
     summary: PerformanceSummary
     losses: int
     flats: int
+    take_profit_first: int = 0  # outcomes whose plan reached its take-profit before its stop
+    stop_first: int = 0  # ... its stop before its take-profit
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +75,9 @@ class PerformanceReport:
     by_recommendation: tuple[GroupPerformance, ...]  # LONG, SHORT
     by_mode: tuple[GroupPerformance, ...]  # every mode, in Mode order
     pending: int  # signals in the filter without an outcome at this horizon yet
+    by_verdict: tuple[GroupPerformance, ...] = ()  # the verdict answered: CONFIRM, DOWNSIZE, SKIP, WAIT
+    by_judge: tuple[GroupPerformance, ...] = ()  # who decided: AI, RULES
+    by_rules_verdict: tuple[GroupPerformance, ...] = ()  # the rules' verdict on every judged row
 
 
 def summarize_group(key: str, rows: Sequence[EvaluatedRow]) -> GroupPerformance:
@@ -70,7 +88,13 @@ def summarize_group(key: str, rows: Sequence[EvaluatedRow]) -> GroupPerformance:
         summary=summarize([r.return_pct for r in rows], wins),
         losses=losses,
         flats=len(rows) - wins - losses,
+        take_profit_first=sum(r.exit_first == "TAKE_PROFIT" for r in rows),
+        stop_first=sum(r.exit_first == "STOP" for r in rows),
     )
+
+
+JUDGE_VERDICTS = ("CONFIRM", "DOWNSIZE", "SKIP", "WAIT")
+JUDGES = ("AI", "RULES")
 
 
 def performance_report(rows: Sequence[EvaluatedRow], horizon_hours: int, pending: int = 0) -> PerformanceReport:
@@ -85,6 +109,9 @@ def performance_report(rows: Sequence[EvaluatedRow], horizon_hours: int, pending
         by_recommendation=by_recommendation,
         by_mode=by_mode,
         pending=pending,
+        by_verdict=tuple(summarize_group(v, [r for r in rows if r.judge_verdict == v]) for v in JUDGE_VERDICTS),
+        by_judge=tuple(summarize_group(j, [r for r in rows if r.decided_by == j]) for j in JUDGES),
+        by_rules_verdict=tuple(summarize_group(v, [r for r in rows if r.rules_verdict == v]) for v in JUDGE_VERDICTS),
     )
 
 

@@ -24,7 +24,7 @@ import structlog
 
 from engine.market import CandleInterval
 from engine.modes import Recommendation
-from engine.outcomes import evaluate_outcome
+from engine.outcomes import evaluate_outcome, first_exit
 from persistence.analytics import HORIZONS_HOURS
 from persistence.background import BackgroundLoop
 from providers.symbols import parse_symbol
@@ -150,8 +150,19 @@ class OutcomeJob(BackgroundLoop):
             )
             if outcome is None:  # the venue's candles do not cover the window (yet)
                 continue
+            exit_first = None
+            if item.stop is not None and item.take_profit is not None:  # the stored plan's legs
+                exit_first = first_exit(
+                    Recommendation(item.recommendation),
+                    item.stop,
+                    item.take_profit,
+                    start,
+                    timedelta(hours=item.horizon_hours),
+                    candles,
+                    interval.duration,
+                )
             if await self._outcomes.insert(
-                item, outcome, window_start=start, price_source=f"{source}:{interval.value}"
+                item, outcome, window_start=start, price_source=f"{source}:{interval.value}", exit_first=exit_first
             ):
                 stored += 1
         return stored

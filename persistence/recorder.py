@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from engine import Signal
+    from engine.judge import Judgement
     from persistence.repository import SignalRepository
     from persistence.spool import Spool
 
@@ -115,13 +116,14 @@ class HistoryRecorder:
 
     # -- the request path: durable before it returns, never raises for storage ------------------------
 
-    async def persist(self, signal: Signal) -> Durability:
+    async def persist(self, signal: Signal, judgement: Judgement | None = None) -> Durability:
         """Store ``signal`` (LONG/SHORT) durably before returning: in the database by group commit, else
-        in the fsync'd spool. Never raises because of storage (a failure is counted and logged)."""
+        in the fsync'd spool. Never raises because of storage (a failure is counted and logged).
+        ``judgement`` (plan and verdicts) is stored with it."""
         try:
             if signal.recommendation not in STORED_RECOMMENDATIONS:
                 return Durability.NOT_STORED
-            row = SignalRow.from_signal(signal, self._new_id())
+            row = SignalRow.from_signal(signal, self._new_id(), judgement)
         except Exception:
             log.exception("signal not recorded", symbol=getattr(signal, "symbol", "?"))
             self._count_not_durable("invalid", 1)
@@ -381,11 +383,11 @@ class SpoolRecorder:
     def stats(self) -> RecorderStats:
         return RecorderStats(True, 0, self._spooled, 0, dict(self._not_durable))
 
-    async def persist(self, signal: Signal) -> Durability:
+    async def persist(self, signal: Signal, judgement: Judgement | None = None) -> Durability:
         try:
             if signal.recommendation not in STORED_RECOMMENDATIONS:
                 return Durability.NOT_STORED
-            rows = [SignalRow.from_signal(signal, self._new_id())]
+            rows = [SignalRow.from_signal(signal, self._new_id(), judgement)]
             await asyncio.to_thread(self._spool.append, rows)
         except SpoolFull:
             reason = "spool_full"

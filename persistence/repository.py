@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from uuid import UUID
 
-    from engine.outcomes import Outcome
+    from engine.outcomes import ExitFirst, Outcome
     from persistence.db import Connection, Database
     from persistence.rows import SignalRow
 
@@ -220,6 +220,8 @@ class DueOutcome:
     price: float
     generated_at: datetime
     horizon_hours: int
+    stop: float | None = None  # the stored plan's legs (migration 0006); None: stored without a plan
+    take_profit: float | None = None
 
 
 class OutcomeRepository:
@@ -247,6 +249,8 @@ class OutcomeRepository:
                 price=r["price"],
                 generated_at=r["generated_at"],
                 horizon_hours=r["horizon_hours"],
+                stop=r["stop"],
+                take_profit=r["take_profit"],
             )
             for r in records
         ]
@@ -258,9 +262,11 @@ class OutcomeRepository:
         *,
         window_start: datetime,
         price_source: str,
+        exit_first: ExitFirst | None = None,
         conn: Connection | None = None,
     ) -> bool:
-        """Store one outcome; False when that (signal, horizon) already has one."""
+        """Store one outcome (with which plan leg was hit first, when there is a plan); False when that
+        (signal, horizon) already has one."""
         async with self._db.connection(conn) as c:
             got = await c.fetchval(
                 OUTCOMES["insert_outcome"],
@@ -274,5 +280,6 @@ class OutcomeRepository:
                 outcome.max_adverse_pct,
                 outcome.verdict.value,
                 price_source,
+                exit_first.value if exit_first is not None else None,
             )
         return got is not None

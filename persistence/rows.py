@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from engine import DataQuality, FactorScore, Signal
+    from engine.judge import Judgement
+    from engine.plan import TradePlan
 
 STORED_RECOMMENDATIONS = frozenset({Recommendation.LONG, Recommendation.SHORT})
 
@@ -56,6 +58,35 @@ def _sources_json(q: DataQuality) -> list[dict[str, Any]]:
     ]
 
 
+JUDGEMENT_COLUMNS = ("verdict", "risk_mode", "decided_by", "fallback_reason", "rules_verdict", "plan")
+
+
+def plan_json(plan: TradePlan) -> dict[str, Any]:
+    return {
+        "entry": plan.entry,
+        "stop": plan.stop,
+        "take_profit": plan.take_profit,
+        "atr": plan.atr,
+        "atr_pct": plan.atr_pct,
+        "size_multiplier": plan.size_multiplier,
+        "risk_mode": plan.risk_mode.value,
+    }
+
+
+def _judgement_columns(judgement: Judgement | None) -> dict[str, Any]:
+    if judgement is None:
+        return {}
+    v = judgement.verdict
+    return {
+        "verdict": v.verdict.value,
+        "risk_mode": v.risk_mode.value,
+        "decided_by": v.decided_by.value,
+        "fallback_reason": v.fallback_reason,
+        "rules_verdict": judgement.rules.verdict.value,
+        "plan": plan_json(judgement.plan) if judgement.plan is not None else None,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class SignalRow:
     """One ``signals`` row. ``id`` is made when the signal is recorded, so replays are idempotent."""
@@ -73,9 +104,16 @@ class SignalRow:
     data_quality: dict[str, Any]
     sources: list[dict[str, Any]]
     data_quality_score: float
+    # the judgement it was answered with (migration 0006); None: stored without one (older rows)
+    verdict: str | None = None
+    risk_mode: str | None = None
+    decided_by: str | None = None  # AI or RULES
+    fallback_reason: str | None = None
+    rules_verdict: str | None = None
+    plan: dict[str, Any] | None = None
 
     @classmethod
-    def from_signal(cls, signal: Signal, row_id: UUID) -> SignalRow:
+    def from_signal(cls, signal: Signal, row_id: UUID, judgement: Judgement | None = None) -> SignalRow:
         if signal.recommendation not in STORED_RECOMMENDATIONS:
             raise ValueError(f"only LONG and SHORT signals are stored, not {signal.recommendation.value}")
         return cls(
@@ -92,6 +130,7 @@ class SignalRow:
             data_quality=_quality_json(signal.data_quality),
             sources=_sources_json(signal.data_quality),
             data_quality_score=signal.data_quality.score,
+            **_judgement_columns(judgement),
         )
 
     @property
@@ -115,6 +154,7 @@ class SignalRow:
             "data_quality": self.data_quality,
             "sources": self.sources,
             "data_quality_score": self.data_quality_score,
+            **{name: getattr(self, name) for name in JUDGEMENT_COLUMNS},
         }
 
     @classmethod
@@ -136,6 +176,7 @@ class SignalRow:
             data_quality=dict(data["data_quality"]),
             sources=list(data["sources"]),
             data_quality_score=float(data["data_quality_score"]),
+            **{name: data.get(name) for name in JUDGEMENT_COLUMNS},  # spool lines from before 0006 lack them
         )
 
     @classmethod
@@ -154,6 +195,7 @@ class SignalRow:
             data_quality=record["data_quality"],
             sources=record["sources"],
             data_quality_score=record["data_quality_score"],
+            **{name: record.get(name) for name in JUDGEMENT_COLUMNS},
         )
 
 
@@ -167,6 +209,7 @@ class StoredOutcome:
     verdict: str  # WIN, LOSS or FLAT
     price_source: str
     evaluated_at: datetime
+    exit_first: str | None = None  # TAKE_PROFIT, STOP, NEITHER, SAME_BAR; None without a plan (migration 0006)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StoredOutcome:
@@ -179,6 +222,7 @@ class StoredOutcome:
             verdict=str(data["verdict"]),
             price_source=str(data["price_source"]),
             evaluated_at=datetime.fromisoformat(data["evaluated_at"]),
+            exit_first=data.get("exit_first"),
         )
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from engine import Signal
+    from engine.judge import Judgement
     from resolvers.ai_judge import AiJudge
     from resolvers.alerts import AlertService
     from resolvers.backtest import BacktestService
@@ -30,9 +31,10 @@ class SignalRecorder(Protocol):
     ``persist`` returns once the signal is durable (committed, or fsync'd to a local spool), so a
     LONG/SHORT is never answered before it would survive a crash; implementations batch concurrent
     calls (group commit) to stay fast under load, bound the wait, and never raise because of storage:
-    a signal they could not make durable is counted and reported, and the answer still goes out."""
+    a signal they could not make durable is counted and reported, and the answer still goes out.
+    ``judgement`` is the signal's plan and verdicts (resolvers.judge), stored with it."""
 
-    async def persist(self, signal: Signal) -> object: ...
+    async def persist(self, signal: Signal, judgement: Judgement | None = None) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from engine import FactorName, InputName, Recommendation
 from engine.indicators import rsi_wilder
-from engine.judge import JudgeInputs, StructureView, Verdict, judge_rules, structure_view
+from engine.judge import JudgeInputs, Judgement, StructureView, Verdict, judge_rules, structure_view
 from engine.plan import ATR_PERIOD, PlanUnavailable, TradePlan, build_plan
 from engine.smc import DEFAULT_SWING_BARS, analyze_structure
 from providers.symbols import parse_symbol
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from resolvers.context import RequestContext
 
 RSI_PERIOD = 14
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +182,23 @@ async def judge_signal(ctx: RequestContext, signal: Signal) -> Verdict | None:
     return None if a is None else await judge_assessed(ctx, a)
 
 
+async def judgement_for(ctx: RequestContext, signal: Signal) -> Judgement | None:
+    """Plan and verdicts to store with a LONG/SHORT (``None`` for NEUTRAL). A failure here is logged and
+    the signal is stored without them: the history never loses a signal to the judge."""
+    try:
+        a = await assess(ctx, signal)
+        if a is None:
+            return None
+        return Judgement(plan=a.plan, verdict=await judge_assessed(ctx, a), rules=a.rules)
+    except Exception:
+        log.exception("signal judged for history failed; stored without a verdict", symbol=signal.symbol)
+        return None
+
+
 async def plan_signal(ctx: RequestContext, signal: Signal) -> TradePlan | None:
     """The ATR plan (``None`` for NEUTRAL or when it cannot be built; see ``Assessment.plan_error``)."""
     a = await assess(ctx, signal)
     return None if a is None else a.plan
 
 
-__all__ = ["ATR_PERIOD", "Assessment", "assess", "judge_assessed", "judge_signal", "plan_signal"]
+__all__ = ["ATR_PERIOD", "Assessment", "assess", "judge_assessed", "judge_signal", "judgement_for", "plan_signal"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from engine import Signal, SignalRefused, compute_signal
 from providers.symbols import InvalidSymbolFormat, parse_symbol
 from resolvers.gateway import SymbolNotListed
+from resolvers.judge import judgement_for
 from resolvers.problems import InvalidArgument, NotEnoughData, UnknownSymbol
 
 if TYPE_CHECKING:
@@ -24,18 +25,25 @@ async def resolve_signal(ctx: RequestContext, symbol: str, mode: Mode, timeframe
         instrument = parse_symbol(symbol)
     except InvalidSymbolFormat as exc:
         return InvalidArgument("symbol", str(exc))
+    state = ctx.services.model
+    if mode.is_calibrated:  # before any upstream call: a mode that cannot answer costs nothing
+        refusal = state.refusal(instrument, timeframe) if state is not None else ("mode", "no calibrated model")
+        if refusal is not None:
+            return InvalidArgument(*refusal)
+    model = state.for_signal(instrument, timeframe) if state is not None else None
     try:
         snapshot = await ctx.services.gateway.snapshot(instrument, timeframe, ctx.loaders)
     except SymbolNotListed as exc:
         return UnknownSymbol(exc.symbol, str(exc))
     try:
-        computed = compute_signal(snapshot, mode)
+        computed = compute_signal(snapshot, mode, model)
     except SignalRefused as exc:
         return NotEnoughData(exc.code, exc.message, instrument.canonical, exc.missing, exc.data_quality)
     if ctx.services.recorder is not None:
         # durable before it is sent: every path that answers a signal (signal, signals, /invoke,
-        # signalUpdates) comes through here
-        await ctx.services.recorder.persist(computed)
+        # signalUpdates) comes through here; stored with its plan and verdict (the same, cached, verdict
+        # the Signal.verdict field answers)
+        await ctx.services.recorder.persist(computed, await judgement_for(ctx, computed))
     return computed
 
 

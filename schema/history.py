@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info  # noqa: TC002 - strawberry reads annotations at runtime
 
+from engine.judge import DecidedBy, VerdictKind
 from engine.market import Timeframe
 from engine.modes import Mode, Recommendation
-from engine.outcomes import Verdict
+from engine.outcomes import ExitFirst, Verdict
+from engine.plan import RiskMode
 from engine.quality import InputName
 from engine.weights import FactorName
 from resolvers.context import RequestContext  # noqa: TC001
@@ -42,6 +44,7 @@ from schema.enums import (
     described,
 )
 from schema.errors import InvalidInput, Problem, invalid_input
+from schema.judge import DecidedByEnum, ExitFirstEnum, JudgeVerdictEnum, RiskModeEnum, TradePlan
 
 if TYPE_CHECKING:
     from engine.stats import Interval
@@ -115,6 +118,9 @@ class SignalOutcome:
     verdict: VerdictEnum = strawberry.field(description="WIN, LOSS or FLAT by returnPct.")  # type: ignore[valid-type]
     price_source: str = strawberry.field(description="Venue and candle interval the prices came from.")
     evaluated_at: datetime = strawberry.field(description="When the outcome was computed (UTC, ISO-8601).")
+    exit_first: ExitFirstEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="Which leg of the stored trade plan was reached first; null when stored without a plan."
+    )
 
 
 @strawberry.type(description="A stored LONG or SHORT signal and its outcomes so far.")
@@ -135,6 +141,20 @@ class HistorySignal:
     factors: list[StoredFactor] = strawberry.field(description="The eight factors as they were.")
     sources: list[StoredSource] = strawberry.field(description="Which upstream answered for each input.")
     outcomes: list[SignalOutcome] = strawberry.field(description="Outcomes known so far, shortest horizon first.")
+    verdict: JudgeVerdictEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="The verdict the signal was answered with; null when stored before verdicts were tracked."
+    )
+    risk_mode: RiskModeEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="The verdict's risk mode; null when not judged."
+    )
+    decided_by: DecidedByEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="AI or RULES; null when not judged."
+    )
+    fallback_reason: str | None = strawberry.field(description="Why the AI did not decide, when it did not.")
+    rules_verdict: JudgeVerdictEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="The rules' verdict on the same signal (equal to verdict when the rules decided)."
+    )
+    plan: TradePlan | None = strawberry.field(description="The ATR trade plan stored with the signal.")
 
     @classmethod
     def of(cls, stored: StoredSignal) -> HistorySignal:
@@ -178,9 +198,16 @@ class HistorySignal:
                     verdict=Verdict(o.verdict),
                     price_source=o.price_source,
                     evaluated_at=o.evaluated_at,
+                    exit_first=ExitFirst(o.exit_first) if o.exit_first else None,
                 )
                 for o in stored.outcomes
             ],
+            verdict=VerdictKind(row.verdict) if row.verdict else None,
+            risk_mode=RiskMode(row.risk_mode) if row.risk_mode else None,
+            decided_by=DecidedBy(row.decided_by) if row.decided_by else None,
+            fallback_reason=row.fallback_reason,
+            rules_verdict=VerdictKind(row.rules_verdict) if row.rules_verdict else None,
+            plan=TradePlan.from_json(row.plan) if row.plan else None,
         )
 
 
@@ -237,6 +264,12 @@ class PerformanceGroup:
     mean_return_pct_ci95: ConfidenceInterval | None = strawberry.field(
         description="95 % interval of meanReturnPct, in percent (normal approximation; n ≥ 2)."
     )
+    take_profit_first: int = strawberry.field(
+        description="Outcomes whose stored trade plan reached its take-profit before its stop within the horizon."
+    )
+    stop_first: int = strawberry.field(
+        description="Outcomes whose stored trade plan reached its stop before its take-profit within the horizon."
+    )
 
     @classmethod
     def of(cls, g: GroupPerformance) -> PerformanceGroup:
@@ -252,6 +285,8 @@ class PerformanceGroup:
             mean_return_pct=s.mean_return_pct,
             median_return_pct=s.median_return_pct,
             mean_return_pct_ci95=ConfidenceInterval.of(s.mean_return_ci95),
+            take_profit_first=g.take_profit_first,
+            stop_first=g.stop_first,
         )
 
 
@@ -262,6 +297,17 @@ class SignalPerformance:
     overall: PerformanceGroup = strawberry.field(description="Every evaluated signal in the filter (key ALL).")
     by_recommendation: list[PerformanceGroup] = strawberry.field(description="One group per LONG and SHORT.")
     by_mode: list[PerformanceGroup] = strawberry.field(description="One group per mode that has signals.")
+    by_verdict: list[PerformanceGroup] = strawberry.field(
+        description="One group per verdict answered with the signal (CONFIRM, DOWNSIZE, SKIP, WAIT): did CONFIRM "
+        "beat SKIP? Signals stored before verdicts were tracked are in none."
+    )
+    by_judge: list[PerformanceGroup] = strawberry.field(
+        description="One group per judge that decided (AI, RULES): does the AI add anything over the rules?"
+    )
+    by_rules_verdict: list[PerformanceGroup] = strawberry.field(
+        description="One group per verdict of the rules on the same signals, including those the AI decided: "
+        "compare with byVerdict to see what the AI changed."
+    )
 
     @classmethod
     def of(cls, r: PerformanceReport) -> SignalPerformance:
@@ -271,6 +317,9 @@ class SignalPerformance:
             overall=PerformanceGroup.of(r.overall),
             by_recommendation=[PerformanceGroup.of(g) for g in r.by_recommendation],
             by_mode=[PerformanceGroup.of(g) for g in r.by_mode],
+            by_verdict=[PerformanceGroup.of(g) for g in r.by_verdict],
+            by_judge=[PerformanceGroup.of(g) for g in r.by_judge],
+            by_rules_verdict=[PerformanceGroup.of(g) for g in r.by_rules_verdict],
         )
 
 

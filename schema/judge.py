@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from engine.judge import DecidedBy, VerdictKind
+from engine.outcomes import ExitFirst
 from engine.plan import RiskMode
 from resolvers.judge import assess, judge_assessed
 from schema.enums import described
@@ -43,6 +44,17 @@ RiskModeEnum = described(
         RiskMode.REDUCED: "Half size; stop 2.5 ATR, take-profit 3.0 R.",
         RiskMode.NORMAL: "Full size; stop 2.0 ATR, take-profit 2.5 R.",
         RiskMode.AGGRESSIVE: "1.5x size; stop 1.5 ATR, take-profit 2.0 R.",
+    },
+)
+ExitFirstEnum = described(
+    ExitFirst,
+    "ExitFirst",
+    "Which leg of the stored trade plan the price reached first within the horizon.",
+    {
+        ExitFirst.TAKE_PROFIT: "The take-profit was reached before the stop.",
+        ExitFirst.STOP: "The stop was reached before the take-profit.",
+        ExitFirst.NEITHER: "Neither level was reached within the horizon.",
+        ExitFirst.SAME_BAR: "Both inside one candle: the order within it is unknown, so neither is claimed.",
     },
 )
 DecidedByEnum = described(
@@ -77,6 +89,19 @@ class TradePlan:
     risk_mode: RiskModeEnum = strawberry.field(  # type: ignore[valid-type]
         description="The risk mode the plan was built with: the rules judge's (the same with or without AI)."
     )
+
+    @classmethod
+    def from_json(cls, p: dict[str, Any]) -> TradePlan:
+        """A plan as stored with a signal (persistence.rows.plan_json)."""
+        return cls(
+            entry=float(p["entry"]),
+            stop=float(p["stop"]),
+            take_profit=float(p["take_profit"]),
+            atr=float(p["atr"]),
+            atr_pct=float(p["atr_pct"]),
+            size_multiplier=float(p["size_multiplier"]),
+            risk_mode=RiskMode(p["risk_mode"]),
+        )
 
     @classmethod
     def of(cls, p: EngineTradePlan) -> TradePlan:

@@ -79,6 +79,7 @@ async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_p
             (2, "outcomes"),
             (3, "api_keys"),
             (4, "signals_with_outcomes"),
+            (6, "verdicts"),
             (7, "alerts"),
         ]
         records = await conn.fetch(
@@ -95,8 +96,8 @@ async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_p
             assert m is not None, r["indexdef"]
             actual_indexes[r["indexname"]] = f"{m[1]} ({m[2]})"
         expected_columns, expected_indexes = documented_schema()
-        # the docstring parsed (+20 columns, +4 indexes: migration 0007, alerts)
-        assert len(expected_columns) == 54 + 20 and len(expected_indexes) == 9 + 4
+        # the docstring parsed (+20 columns, +4 indexes: migration 0007, alerts; +13 columns: 0006, verdicts)
+        assert len(expected_columns) == 54 + 20 + 13 and len(expected_indexes) == 9 + 4
         assert actual_columns == expected_columns
         assert actual_indexes == expected_indexes
 

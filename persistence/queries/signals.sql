@@ -13,13 +13,17 @@ FROM (SELECT DISTINCT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys;
 -- the same symbol, recommendation, mode and timeframe lies within $2 seconds (either side) with a score
 -- less than $3 apart; idempotent by id. Returns the ids inserted.
 INSERT INTO signals (id, symbol, recommendation, score, confidence, mode, timeframe, price, generated_at,
-                     factors, data_quality, sources, data_quality_score)
+                     factors, data_quality, sources, data_quality_score,
+                     verdict, risk_mode, decided_by, fallback_reason, rules_verdict, plan)
 SELECT r.id, r.symbol, r.recommendation, r.score, r.confidence, r.mode, r.timeframe, r.price, r.generated_at,
-       r.factors, r.data_quality, r.sources, r.data_quality_score
+       r.factors, r.data_quality, r.sources, r.data_quality_score,
+       r.verdict, r.risk_mode, r.decided_by, r.fallback_reason, r.rules_verdict, r.plan
 FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, symbol text, recommendation text, score float8,
                                         confidence float8, mode text, timeframe text, price float8,
                                         generated_at timestamptz, factors jsonb, data_quality jsonb,
-                                        sources jsonb, data_quality_score float8)
+                                        sources jsonb, data_quality_score float8,
+                                        verdict text, risk_mode text, decided_by text, fallback_reason text,
+                                        rules_verdict text, plan jsonb)
 -- a LATERAL probe with LIMIT 1, not NOT EXISTS: the planner would hash the whole table for a batch
 LEFT JOIN LATERAL (
     SELECT 1 AS hit
@@ -41,7 +45,8 @@ RETURNING id;
 -- Newest first, each with its outcomes (the view signals_with_outcomes, migration 0004); the keyset
 -- ($5, $6) is the (generated_at, id) of the last row of the previous page.
 SELECT s.id, s.symbol, s.recommendation, s.score, s.confidence, s.mode, s.timeframe, s.price, s.generated_at,
-       s.factors, s.data_quality, s.sources, s.data_quality_score, s.outcomes
+       s.factors, s.data_quality, s.sources, s.data_quality_score, s.outcomes,
+       s.verdict, s.risk_mode, s.decided_by, s.fallback_reason, s.rules_verdict, s.plan
 FROM signals_with_outcomes AS s
 WHERE ($1::text IS NULL OR s.symbol = $1::text)
   AND ($2::text IS NULL OR s.recommendation = $2::text)
@@ -53,7 +58,8 @@ LIMIT $7::int;
 
 -- name: performance_rows
 -- One row per evaluated signal at horizon $1 hours; replayed signals (migration 0007) are not live performance.
-SELECT s.recommendation, s.mode, o.return_pct, o.verdict
+SELECT s.recommendation, s.mode, o.return_pct, o.verdict,
+       s.verdict AS judge_verdict, s.decided_by, s.rules_verdict, o.exit_first
 FROM signal_outcomes AS o
 JOIN signals AS s ON s.id = o.signal_id
 WHERE o.horizon_hours = $1::int
@@ -89,7 +95,8 @@ WHERE o.horizon_hours = $1::int
 -- The whole history, oldest first, with its outcomes (signals_with_outcomes); streamed through a
 -- server-side cursor.
 SELECT s.id, s.symbol, s.recommendation, s.score, s.confidence, s.mode, s.timeframe, s.price, s.generated_at,
-       s.recorded_at, s.factors, s.data_quality, s.sources, s.data_quality_score, s.outcomes
+       s.recorded_at, s.factors, s.data_quality, s.sources, s.data_quality_score, s.outcomes,
+       s.verdict, s.risk_mode, s.decided_by, s.fallback_reason, s.rules_verdict, s.plan
 FROM signals_with_outcomes AS s
 WHERE ($1::text IS NULL OR s.symbol = $1::text)
   AND ($2::timestamptz IS NULL OR s.generated_at >= $2::timestamptz)
