@@ -22,6 +22,7 @@ from strawberry.types import Info  # noqa: TC002 - strawberry reads annotations 
 
 from engine import DEFAULT_MODE, Mode
 from engine.router import Language, Reading, Routed, route
+from engine.router.vocabulary import OPTION_DEFAULTS
 from resolvers.context import RequestContext  # noqa: TC001
 from resolvers.problems import Problem
 from resolvers.symbols import resolve_symbols
@@ -32,6 +33,7 @@ from schema.operations import OPERATIONS, operation
 if TYPE_CHECKING:
     from schema.operations import Operation
 
+DEFAULT_EXCHANGE = "binance"  # exchange.candles when the question names none
 MAX_QUESTION_CHARS = 300
 """Longer is not a question; the router reads at most its first 40 words anyway."""
 
@@ -126,6 +128,23 @@ def _variables(op: Operation, reading: Reading, routed: Routed, notes: list[str]
     if len(routed.symbols) > len(reading.symbols) and reading.symbols:
         extra = ", ".join(s for s in routed.symbols if s not in reading.symbols)
         notes.append(f"{op.name} answers for one coin: {extra} left out (ask for each)")
+    if "interval" in declared and routed.interval is not None:
+        values["interval"] = routed.interval
+    if "withinHours" in declared and routed.hours is not None:
+        values["withinHours"] = routed.hours
+    if "venues" in declared and routed.venues:
+        enum_typed = _type_name(declared["venues"].type) == "Venue"
+        values["venues"] = [v.upper() if enum_typed else v for v in routed.venues]
+    if "exchange" in declared:
+        values["exchange"] = routed.venues[0] if routed.venues else DEFAULT_EXCHANGE
+        if not routed.venues:
+            notes.append(f"no exchange named: {DEFAULT_EXCHANGE}")
+    said = dict(reading.options)
+    for name, default in OPTION_DEFAULTS.get(op.name, {}).items():
+        if name in declared and name not in said:
+            said[name] = default
+            notes.append(f"no {name} named: {default}")
+    values.update((name, value) for name, value in said.items() if name in declared)
     missing = [
         name
         for name, definition in declared.items()
@@ -134,6 +153,14 @@ def _variables(op: Operation, reading: Reading, routed: Routed, notes: list[str]
     if missing:
         raise _Unrunnable(f"{op.name} needs {', '.join(missing)}, which the question does not say")
     return values, used_mode
+
+
+def _type_name(node: Any) -> str | None:
+    """The named type at the bottom of a variable's (list, non-null) type."""
+    while hasattr(node, "type"):
+        node = node.type
+    name = getattr(node, "name", None)
+    return getattr(name, "value", None)
 
 
 def _default_mode(definition: Any) -> Mode | None:
@@ -186,7 +213,11 @@ class AskQuery:
                 "question", f"a question is 1 to {MAX_QUESTION_CHARS} characters; this one has {len(question)}"
             )
         notes: list[str] = []
-        routed = route(question, await _known_bases(info, notes), OFFERED)
+        known = await _known_bases(info, notes)
+        routed = route(question, known, OFFERED)
+        unfiltered = route(question, known).best  # what it reads as with every operation the router knows
+        if unfiltered is not None and unfiltered.operation not in OFFERED:
+            notes.append(f"it reads as {unfiltered.operation}, which this server does not offer")
         notes.extend(f"{ticker} is not a listed USDT perpetual" for ticker in routed.unlisted)
         best = routed.best
         confident, reason, answer = routed.confident, routed.reason, None
@@ -204,7 +235,7 @@ class AskQuery:
             operation=best.operation if best else None,
             symbol=best.symbols[0] if best and best.symbols else None,
             symbols=list(best.symbols) if best else [],
-            mode=used_mode,
+            mode=used_mode if confident else routed.mode,
             mode_stated=routed.mode is not None,
             language=routed.language,
             confident=confident,

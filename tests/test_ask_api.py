@@ -162,3 +162,23 @@ async def test_the_routed_operations_scope_is_checked(tmp_path: Path) -> None:
         assert allowed.status_code == 200, allowed.text
         assert allowed.json()["data"]["operation"] == "history.performance"
         assert allowed.json()["data"]["answer"]["__typename"] == "SignalPerformance"
+
+
+async def test_inputs_beyond_the_coin_reach_the_routed_operation() -> None:
+    cassette = load_cassette_json(CASSETTE)
+    async with (
+        asyncio.timeout(60),
+        running_service(cassette) as (base, _),
+        httpx2.AsyncClient(timeout=20) as client,
+    ):
+        losers = (await post(client, base, ASK, {"question": "koin yang paling turun"}))["data"]["ask"]
+        assert (losers["operation"], losers["language"], losers["confident"]) == ("screener.run", "ID", True)
+        assert losers["answer"]["__typename"] == "Screener" and losers["answer"]["kind"] == "LOSERS"
+
+        unsaid = (await post(client, base, ASK, {"question": "screener small caps"}))["data"]["ask"]
+        assert unsaid["answer"]["kind"] == "VOLUME" and "no kind named: VOLUME" in unsaid["notes"]
+
+        candles = (await post(client, base, ASK, {"question": "candles BTC 4h"}))["data"]["ask"]
+        series = candles["answer"]["candles"]
+        assert (series["exchange"], series["symbol"], series["interval"]) == ("binance", "BTCUSDT", "H4")
+        assert "no exchange named: binance" in candles["notes"]

@@ -176,3 +176,27 @@ def test_work_per_question_is_bounded() -> None:
     routed = route(" ".join(["signal"] * 10_000 + ["BTC"]))
     assert routed.symbols == ()  # only the first MAX_WORDS words are read
     assert MAX_WORDS == 40
+
+
+@pytest.mark.parametrize(
+    ("question", "hours"),
+    [
+        ("new listings this week", 168.0),
+        ("koin baru listing minggu ini", 168.0),
+        ("listing baru 3 hari", 72.0),
+        ("new listing 72h", 72.0),
+        ("top gainer hari ini", 24.0),
+        ("new listings", None),
+    ],
+)
+def test_time_windows_in_either_language(question: str, hours: float | None) -> None:
+    assert route(question).hours == hours
+
+
+def test_words_also_say_the_operations_other_inputs() -> None:
+    assert route("top gainrs 24h").best.options == (("kind", "GAINERS"),)  # type: ignore[union-attr]
+    assert route("koin yang paling turun").best.options == (("kind", "LOSERS"),)  # type: ignore[union-attr]
+    assert route("screener small caps").best.options == ()  # type: ignore[union-attr]  # left to the default
+    assert route("newest coins on okx").venues == ("okx",)
+    assert route("binance coin signal").symbols == ("BNB",)  # the coin, not the exchange
+    assert route("candles BTC 1h").interval == "1h"

@@ -35,8 +35,11 @@ from engine.router.vocabulary import (
     NEEDS_SYMBOL,
     NOT_SYMBOLS,
     OPERATION_WORDS,
+    OPTION_WORDS,
     STOPWORDS,
     TAKES_SYMBOL,
+    VENUES,
+    WINDOW_HOURS,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +63,8 @@ _POSSESSIVE = re.compile(r"['’]s\b", re.IGNORECASE)
 _MODE_GLUED = re.compile(r"^(?:mode|modus|level|m)([123])$")
 _QUOTE_SUFFIX = re.compile(r"^([a-z0-9]{2,15}?)(?:usdt|usd|perp)$")
 _ID_SUFFIXES = ("nya", "kah", "lah")
+_INTERVAL = re.compile(r"\b(1m|3m|5m|15m|30m|1h|2h|4h|6h|12h|1d|1w)\b")
+_WINDOW = re.compile(r"\b([0-9]{1,4})\s*(h|hr|hrs|hour|hours|jam|d|day|days|hari|w|week|weeks|minggu)\b", re.IGNORECASE)
 _AMOUNT = re.compile(r"^[0-9]+(?:k|m|b|mn|bn|jt|juta|rb|ribu|miliar)$")
 NATIVE_WEIGHT = {"en": 0.5, "id": 1.0}
 """How much a matched word says about the language: English trading words (funding, scalp, top gainer) are
@@ -82,6 +87,7 @@ class Reading:
     confidence: float  # 0..1, a heuristic of strength and lead, not a probability
     matched: tuple[str, ...]  # the phrases that pointed here (as written in the vocabulary)
     missing: tuple[str, ...] = ()  # inputs it needs that the question lacks ("symbol")
+    options: tuple[tuple[str, str], ...] = ()  # other inputs the words say (screener kind: GAINERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,9 @@ class Routed:
     mode: Mode | None
     symbols: tuple[str, ...]
     unlisted: tuple[str, ...] = ()  # tickers written in capitals that the live list does not know
+    venues: tuple[str, ...] = ()  # exchanges named (binance, okx, ...)
+    hours: float | None = None  # a time window named (this week: 168, 3 days: 72)
+    interval: str | None = None  # a candle interval named (1m ... 1w), for per-candle operations
     reason: str = ""
 
     @property
@@ -115,6 +124,7 @@ class _Parse:
     hits: dict[str, float] = field(default_factory=dict)  # phrase → similarity 0..1 (each phrase once)
     symbols: list[str] = field(default_factory=list)
     unlisted: list[str] = field(default_factory=list)
+    venues: list[str] = field(default_factory=list)
     mode: Mode | None = None
     lang: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
@@ -207,6 +217,10 @@ class _Reader:
         entry = self.entries.get(word)
         if entry is not None and entry.coin is None:  # an operation or mode word, exactly
             self._take(word, 1.0)
+            return
+        if word in VENUES:
+            if VENUES[word] not in self.parse.venues:
+                self.parse.venues.append(VENUES[word])
             return
         stop = [lang for lang, words in STOPWORDS.items() if word in words]
         ticker = self._ticker(word, raw, stopword=bool(stop))
@@ -322,7 +336,9 @@ def _reading(op: str, score: float, second: float, matched: Iterable[str], parse
             op, symbols = BATCH[op], tuple(parse.symbols)
     missing = ("symbol",) if op in NEEDS_SYMBOL and not symbols else ()
     confidence = min(1.0, score / 2.0) * (score / (score + second)) if score > 0 else 0.0
-    return Reading(op, symbols, parse.mode, score, round(confidence, 2), tuple(matched), missing)
+    said = OPTION_WORDS.get(op, {})
+    options = tuple((name, values[phrase]) for name, values in said.items() for phrase in matched if phrase in values)
+    return Reading(op, symbols, parse.mode, score, round(confidence, 2), tuple(matched), missing, options[:1])
 
 
 def route(question: str, known: Collection[str] | None = None, operations: Collection[str] | None = None) -> Routed:
@@ -347,8 +363,23 @@ def route(question: str, known: Collection[str] | None = None, operations: Colle
         mode=parse.mode,
         symbols=tuple(parse.symbols),
         unlisted=tuple(parse.unlisted),
+        venues=tuple(parse.venues),
+        hours=window_hours(question),
+        interval=next(iter(_INTERVAL.findall(question.lower())), None),
         reason=reason,
     )
+
+
+def window_hours(question: str) -> float | None:
+    """The time window a question names, in hours: ``72h``, ``3 days``, ``2 minggu``, ``this week``."""
+    text = question.lower()
+    found = _WINDOW.search(text)
+    if found is not None:
+        unit = found.group(2)
+        per = 24 if unit in ("d", "day", "days", "hari") else 168 if unit in ("w", "week", "weeks", "minggu") else 1
+        return float(int(found.group(1)) * per)
+    words = " ".join(_TOKEN.findall(text))
+    return next((float(hours) for phrase, hours in WINDOW_HOURS.items() if re.search(rf"\b{phrase}\b", words)), None)
 
 
 def _verdict(readings: tuple[Reading, ...]) -> tuple[bool, str]:

@@ -133,8 +133,7 @@ OPERATION_WORDS: Mapping[str, Mapping[str, Mapping[str, float]]] = MappingProxyT
                 "top:0.8, biggest:1, highest:1"
             ),
             "id": _weighted(
-                "paling naik:3, paling turun:3, yang paling:1.5, paling:1.2, naik:0.6, volume terbesar:3, "
-                "terbesar:1.2, tertinggi:1.2"
+                "paling naik:3, paling turun:3, paling:1.2, naik:0.6, volume terbesar:3, terbesar:1.2, tertinggi:1.2"
             ),
             "any": _weighted(f"{AMOUNT}:1"),  # "under $20M": a market-cap or volume filter
         },
@@ -272,7 +271,6 @@ COIN_NAMES: Mapping[str, str] = MappingProxyType(
         "injective": "INJ",
         "sui": "SUI",
         "bitcoin cash": "BCH",
-        "hyperliquid": "HYPE",
     }
 )
 """Name → ticker. Tickers themselves come from the live symbol list (or these, when none is given)."""
@@ -310,3 +308,44 @@ STOPWORDS: Mapping[str, frozenset[str]] = MappingProxyType(
         ),
     }
 )
+
+
+VENUES: Mapping[str, str] = MappingProxyType(
+    {"binance": "binance", "bybit": "bybit", "okx": "okx", "okex": "okx", "hyperliquid": "hyperliquid"}
+)
+"""Exchange names a question may narrow an operation to (``new listings on okx``)."""
+
+OPTION_WORDS: Mapping[str, Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        "screener.run": {
+            "kind": {
+                **dict.fromkeys(("top gainers", "top gainer", "gainers", "paling naik"), "GAINERS"),
+                **dict.fromkeys(("top losers", "losers", "biggest losers", "paling turun"), "LOSERS"),
+                **dict.fromkeys(("volume leaders", "volume terbesar"), "VOLUME"),
+                **dict.fromkeys(("highest funding", "funding extremes"), "FUNDING_HIGH"),
+                "negative funding": "FUNDING_LOW",
+                "biggest open interest": "OPEN_INTEREST",
+            }
+        }
+    }
+)
+"""operation → variable → phrase → value: what a matched phrase says about the operation's other inputs."""
+
+OPTION_DEFAULTS: Mapping[str, Mapping[str, str]] = MappingProxyType({"screener.run": {"kind": "VOLUME"}})
+"""A required input the question may leave unsaid, and the value used then (the answer notes it)."""
+
+WINDOW_HOURS: Mapping[str, float] = MappingProxyType(
+    {
+        "today": 24,
+        "hari ini": 24,
+        "yesterday": 48,
+        "kemarin": 48,
+        "this week": 168,
+        "last week": 168,
+        "minggu ini": 168,
+        "seminggu": 168,
+        "this month": 720,
+        "bulan ini": 720,
+    }
+)
+"""Time windows said in words; ``72h``, ``3 days``, ``2 minggu`` are read as numbers."""
