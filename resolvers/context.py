@@ -53,7 +53,7 @@ class Services:
     discovery: Discovery = field(default_factory=Discovery)  # MSS, hype, watchlist, market summary
     spikes: SpikeMonitor = field(default_factory=SpikeMonitor)  # the universe's OI/volume rings (spikes)
     alerts: AlertService | None = None  # alert rules and their delivery (needs the history database)
-    order_flow: OrderFlowConfig = OrderFlowConfig()  # orderBook, flow, scalping: walls, band, depth, venues
+    order_flow: OrderFlowConfig = field(default_factory=OrderFlowConfig)  # orderBook, flow, scalping settings
     trades: TradeWindow | None = None  # flow's trade window, fed by the stream hub (None: streams off)
     ai_judge: AiJudge | None = None  # OPENAI_API_KEY set: Signal.verdict asks the AI (budgeted), else rules
 

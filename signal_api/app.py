@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 from datetime import timedelta
@@ -31,6 +32,7 @@ from providers.replay import Cassette, ReplayApp, serve_in_background
 from resolvers.context import RequestContext
 from schema.build import build_schema
 from schema.operations import persisted_query_allowed
+from signal_api.alerts import open_alerts
 from signal_api.container import build_container, system_clock
 from signal_api.graphiql import GRAPHIQL_HTML, graphiql_routes
 from signal_api.health import build_health_monitor, count_embedded_restart, health, live, ready
@@ -216,9 +218,11 @@ async def _open_history(
     from signal_api.history_cli import history_config
 
     registry = container.registry
+    replaying = settings.replay_cassette is not None or settings.replay_url is not None
     history = await stack.enter_async_context(
         open_history(
-            history_config(settings),
+            # serve --replay --record-history: rows are tagged replayed (signals.replayed, migration 0007)
+            dataclasses.replace(history_config(settings), replayed=replaying),
             RegistryCandleSource(registry),
             clock=now,
             on_embedded_restart=count_embedded_restart,
@@ -305,6 +309,19 @@ async def _open_streams(
         stack.push_async_callback(_cancel, feeding)
         stack.callback(subscription.close)
         stack.callback(release)
+    # flow and scalping: the trade streams of the symbols asked for, kept while they are asked for
+    import dataclasses
+
+    from providers.streams.client import STREAM_VENUES
+    from resolvers.trade_window import TradeWindow
+
+    trades = TradeWindow(now, hub.acquire, hub.check)
+    trade_feed = broker.subscribe([f"trades:{venue}:*" for venue in sorted(STREAM_VENUES)], maxsize=50_000)
+    trade_feeding = asyncio.ensure_future(trades.run(trade_feed))
+    stack.callback(trades.close)
+    stack.push_async_callback(_cancel, trade_feeding)
+    stack.callback(trade_feed.close)
+    container.services = dataclasses.replace(container.services, trades=trades)
 
 
 def _recorded_in(replay: ReplayApp) -> Callable[[str, VenueStream], str | None]:
@@ -417,11 +434,17 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             await _open_keys(authenticator, database, settings, replay=app.state.replay_cassette is not None)
             if settings.streams_enabled:
                 await _open_streams(stack, container, effective, now, replay)
+            await open_alerts(stack, container, effective, database, now=now, replayed=replay is not None)
             app.state.container = container
             app.state.health = build_health_monitor(container, settings, replay=app.state.replay_cassette)
             stack.push_async_callback(app.state.health.aclose)  # a running price probe, before the client
             warm_up = asyncio.ensure_future(_warm_up(container))
             stack.push_async_callback(_cancel, warm_up)
+            # the spike monitor's history, first sample after one interval (a replay's frozen clock builds none)
+            if settings.spike_poll_seconds > 0 and app.state.replay_cassette is None:
+                spikes = container.services.spikes
+                poller = asyncio.ensure_future(spikes.poll(container.services.gateway, settings.spike_poll_seconds))
+                stack.push_async_callback(_cancel, poller)
             # Modules, schema and services live as long as the process: keep them out of every later full
             # garbage collection, which would otherwise scan them all again (~100 ms each on 2 cores).
             gc.freeze()

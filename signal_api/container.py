@@ -17,8 +17,11 @@ from providers.venue import ProviderDeps
 from resolvers.ai_judge import AiJudge, DailyBudget
 from resolvers.backtest import BacktestService
 from resolvers.context import Services
+from resolvers.discovery import Discovery, DiscoveryConfig
 from resolvers.gateway import MarketGateway, SourceOrder
 from resolvers.liquidation_window import LiquidationWindow
+from resolvers.model import load_state as load_model_state
+from resolvers.order_flow import OrderFlowConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from providers.http import ErrorHook
     from providers.registry import Registry
     from resolvers.streams import StreamServices
+    from signal_api.alerts import AlertsRuntime
     from signal_api.settings import Settings
 
 
@@ -42,6 +46,7 @@ class Container:
     breakers: dict[str, CircuitBreaker]
     liquidation_window: LiquidationWindow | None = None
     history: HistoryRuntime | None = None  # the opened history (database, spool), for /health and /metrics
+    alerts: AlertsRuntime | None = None  # Telegram outbox, alert service, scanner (signal_api.alerts)
 
     def attach_history(self, history: HistoryRuntime) -> None:
         """The lifespan opened the history: its repository serves the history fields, and its recorder
@@ -55,6 +60,10 @@ class Container:
             )
         elif history.fallback is not None:  # no database this run: LONG/SHORT rows stay durable in the spool
             self.services = dataclasses.replace(self.services, recorder=history.fallback)
+        if history.database is not None:  # the watchlist lives in the same database
+            from persistence.watchlist import WatchlistRepository
+
+            self.services.discovery.watchlist = WatchlistRepository(history.database)
 
     def attach_streams(self, streams: StreamServices) -> None:
         """The lifespan opened the broker and the stream hub: the subscriptions read them."""
@@ -142,11 +151,27 @@ def build_container(settings: Settings, clock: Callable[[], datetime] = system_c
             min_window_coverage=timedelta(seconds=settings.liquidation_window_min_coverage_seconds),
         ),
         max_symbols_per_request=settings.max_symbols_per_request,
+        discovery=Discovery(
+            DiscoveryConfig(
+                summary_symbols=tuple(settings.market_summary_symbols),
+                summary_ttl_seconds=settings.market_summary_ttl_seconds,
+                scan_max_coins=settings.mss_scan_max_coins,
+                scan_coingecko_calls=settings.mss_scan_coingecko_calls,
+                scan_lunarcrush_calls=settings.mss_scan_lunarcrush_calls,
+            )
+        ),
+        order_flow=OrderFlowConfig(
+            wall_multiple=settings.orderbook_wall_multiple,
+            band_pct=settings.orderbook_wall_band_pct,
+            depth=settings.orderbook_depth,
+            large_trade_usd=settings.large_trade_threshold_usd,
+        ),
         backtest=BacktestService(
             settings.backtest_history_dir,
             timeout_seconds=settings.backtest_timeout_seconds,
             workers=settings.backtest_workers,
         ),
+        model=load_model_state(settings.calibrated_model_path),
     )
     if settings.openai_api_key is not None:
         services = dataclasses.replace(services, ai_judge=build_ai_judge(settings, http, clock))

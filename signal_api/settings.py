@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from persistence.config import SPOOL_MAX_BYTES, HistoryConfig
 from providers.config import CacheTtls
-from signal_api.paths import default_data_dir, default_history_dir
+from signal_api.paths import default_data_dir, default_history_dir, default_model_path
 
 _TTLS = CacheTtls()  # the defaults of the ttl_* settings below
 _HISTORY = HistoryConfig(data_dir=Path())  # the defaults of the history settings below (not its data_dir)
@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = Field(default=20, ge=1)
     large_trade_threshold_usd: float = Field(default=100_000.0, ge=0)
     liquidation_min_value_usd: float = Field(default=5_000.0, ge=0)
+    # order books (orderBook, scalping): a wall is >= this many x the average level size within the band
+    orderbook_wall_multiple: float = Field(default=5.0, gt=1)
+    orderbook_wall_band_pct: float = Field(default=2.0, gt=0, le=20)
+    orderbook_depth: int = Field(default=500, ge=5, le=1000)  # levels per side asked of each venue
+    # spikes: the in-process monitor samples the universe's OI and volume this often (4 calls); 0: scans only
+    spike_poll_seconds: float = Field(default=60.0, ge=0)
 
     # keys of keyed providers: each provider is enabled only when its key is set
     coinglass_api_key: SecretStr | None = None
@@ -134,6 +140,9 @@ class Settings(BaseSettings):
 
     # backtest: the recorded history to replay (default: ../shared/fixtures/history next to the repo)
     backtest_history_dir: Path = Field(default_factory=default_history_dir)
+    # CALIBRATED mode: the model artifact read once at start-up (default: the committed one, fitted on the
+    # shared BTC year; `signal-api model fit --out PATH` writes another). Unreadable: the mode answers a problem.
+    calibrated_model_path: Path = Field(default_factory=default_model_path)
 
     # --- query limits, query cost and the backtest's budget (validation engineer) ---
     # Every operation is costed before it runs (schema/cost.py: list arguments multiply, aliases add up);
@@ -181,6 +190,30 @@ class Settings(BaseSettings):
     # the service needs at least one active key, or ALLOW_ANONYMOUS=true, or it refuses to start.
     # With anonymous access off, /metrics needs a key with the admin scope.
     allow_anonymous: bool | None = None
+
+    # --- alerts: Telegram, alert rules and the scanner (issue 14; signal_api/alerts.py) ---
+    # Telegram sends when both the token and at least one chat id are set; the token is part of every Bot
+    # API URL, so it is a secret (redacted from every log line) and never appears in errors or /health.
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_ids: list[str] = Field(default_factory=list, description='JSON list: ["123456789", "@channel"]')
+    telegram_base_url: str = "https://api.telegram.org"
+    telegram_outbox_size: int = Field(default=1_000, ge=1, description="queued messages; more are dropped, counted")
+    # The scanner computes, judges, records and alerts on these symbols every interval (one replica: a lease).
+    scanner_enabled: bool = False
+    scanner_interval_seconds: float = Field(default=300.0, ge=5)
+    scanner_symbols: list[str] = Field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"], max_length=50)
+    scanner_modes: list[str] = Field(default_factory=lambda: ["aggressive"], min_length=1, max_length=4)
+    scanner_timeframe: str = "4h"
+
+    # --- MSS, social hype, watchlist, market summary (issue 13; resolvers/mss.py, resolvers/summary.py) ---
+    market_summary_symbols: list[str] = Field(
+        default_factory=lambda: ["BTC", "ETH", "SOL", "XRP", "BNB"], min_length=1, max_length=10
+    )
+    market_summary_ttl_seconds: float = Field(default=15.0, ge=0, description="served from memory this long")
+    mss_scan_max_coins: int = Field(default=20, ge=1, le=50, description="the most coins one mssScan scores")
+    # per scan, on the rate-limited vendors (CoinGecko keyless: 5 calls a minute; LunarCrush: 10 a minute)
+    mss_scan_coingecko_calls: int = Field(default=3, ge=0, le=30)
+    mss_scan_lunarcrush_calls: int = Field(default=5, ge=0, le=30)
 
     def cache_ttls(self) -> CacheTtls:
         """The providers' TTLs: each field of CacheTtls from its ``ttl_<field>_seconds`` setting."""
