@@ -51,6 +51,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from engine.factors import NEUTRAL_SCORE, OI_LOOKBACK
+from engine.features import FeatureVector, context_features
 from engine.inputs import MarketSnapshot, Reading
 from engine.market import (
     Candle,
@@ -63,7 +64,7 @@ from engine.market import (
     SocialSentiment,
     Timeframe,
 )
-from engine.modes import THRESHOLDS, Mode, ModeThresholds, Recommendation
+from engine.modes import SCORE_MODES, THRESHOLDS, Mode, ModeThresholds, Recommendation
 from engine.outcomes import Outcome, Verdict, evaluate_outcome
 from engine.signal import SignalRefused, compute_signal
 from engine.stats import PerformanceSummary, summarize
@@ -315,6 +316,7 @@ class BacktestConfig:
     folds: int = DEFAULT_FOLDS
     grid: tuple[float, ...] = DEFAULT_GRID
     min_trades: int = DEFAULT_MIN_TRADES
+    features: bool = False  # also compute engine.features per bar (the CALIBRATED fit and evaluation need them)
 
     def __post_init__(self) -> None:
         if not self.horizon_bars or any(h < 1 for h in self.horizon_bars):
@@ -353,6 +355,7 @@ class BarDecision:
     refusal: str | None
     outcomes: tuple[tuple[Outcome | None, Outcome | None], ...]
     outcome_ends: tuple[datetime, ...]  # as_of + horizon: the last moment each outcome reads
+    features: FeatureVector = ()  # engine.features.FEATURES order; empty when the engine refused
 
     def factor_score(self, factor: FactorName) -> float | None:
         return self.factor_scores[_FACTOR_INDEX[factor]]
@@ -423,9 +426,11 @@ def replay(
             score: float | None = None
             factor_scores: tuple[float | None, ...] = tuple(None for _ in FactorName)
             refusal: str | None = f"{exc.code}: {exc.message}"
+            features: FeatureVector = ()
         else:
             score, refusal = signal.score, None
             factor_scores = tuple(f.score for f in signal.factors)
+            features = context_features(snapshot.candles.value or (), signal.factors) if cfg.features else ()
         after = candles[i + 1 : i + 1 + longest]
         outcomes = tuple(
             (
@@ -444,6 +449,7 @@ def replay(
                 refusal=refusal,
                 outcomes=outcomes,
                 outcome_ends=tuple(as_of + horizon for horizon in horizons),
+                features=features,
             )
         )
     return Replay(
@@ -667,7 +673,7 @@ def walk_forward(
     for strategy in fitted:
         rows.extend(performance(strategy, tested[strategy], horizon_bars, bar))
     rows.extend(performance(ALWAYS_LONG, ((d, THRESHOLDS[Mode.AGGRESSIVE]) for d in test_decisions), horizon_bars, bar))
-    for mode in Mode:
+    for mode in SCORE_MODES:
         static = performance(ENGINE, ((d, THRESHOLDS[mode]) for d in test_decisions), horizon_bars, bar)
         rows.extend(
             PerformanceRow(static_strategy(mode), r.recommendation, r.horizon_hours, r.summary, r.signals)
@@ -780,6 +786,8 @@ def run_backtest(
     cfg = config or BacktestConfig()
     played = replay(history, cfg, progress)
     scored = played.scored
+    if mode not in THRESHOLDS:
+        raise ValueError(f"mode {mode.value} has no score thresholds; its evaluation is engine.calibrated_fit")
     thresholds = THRESHOLDS[mode]
     rows = performance_table(scored, thresholds, cfg.horizon_bars, played.bar)
     wf = walk_forward(scored, cfg, cfg.horizon_bars, played.bar) if with_walk_forward else None

@@ -56,6 +56,9 @@ MODE_ALIASES: Mapping[str, str] = MappingProxyType(
         "3": "ultra",
         "extreme": "ultra",
         "scalping": "ultra",
+        "calibrated": "calibrated",
+        "4": "calibrated",
+        "model": "calibrated",
     }
 )
 
@@ -64,6 +67,7 @@ class Mode(enum.Enum):
     CONSERVATIVE = "conservative"
     AGGRESSIVE = "aggressive"
     ULTRA = "ultra"
+    CALIBRATED = "calibrated"  # calls from the fitted model's probability (engine.calibrated), not the score
 
     @classmethod
     def parse(cls, text: str) -> Mode:
@@ -76,10 +80,17 @@ class Mode(enum.Enum):
 
     @property
     def thresholds(self) -> ModeThresholds:
-        return THRESHOLDS[self]
+        """The score band; CALIBRATED has none of its own and reports the default's for reference."""
+        return THRESHOLDS.get(self, THRESHOLDS[Mode.AGGRESSIVE])
+
+    @property
+    def is_calibrated(self) -> bool:
+        return self is Mode.CALIBRATED
 
 
 DEFAULT_MODE = Mode.AGGRESSIVE
+# The modes that classify the score with a threshold band (CALIBRATED classifies a probability instead).
+SCORE_MODES: tuple[Mode, ...] = (Mode.CONSERVATIVE, Mode.AGGRESSIVE, Mode.ULTRA)
 
 THRESHOLDS: Mapping[Mode, ModeThresholds] = MappingProxyType(
     {

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from engine.calibrated import calibrate
 from engine.factors import (
     NEUTRAL_SCORE,
     Evaluation,
@@ -23,6 +24,7 @@ from engine.factors import (
     evaluate_smart_money,
     evaluate_social,
 )
+from engine.features import context_features
 from engine.freshness import stale_error
 from engine.momentum import evaluate_momentum
 from engine.quality import MIN_QUALITY, TIERS, DataQuality, InputName, SourceStatus, assess_quality
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from datetime import datetime
 
+    from engine.calibrated import CalibratedModel, Calibration
     from engine.inputs import MarketSnapshot, Reading
     from engine.market import Timeframe
     from engine.modes import Mode, ModeThresholds, Recommendation
@@ -77,6 +80,9 @@ class Signal:
     top_factors: tuple[FactorScore, ...]  # up to three available factors with non-zero pull
     data_quality: DataQuality
     generated_at: datetime
+    # the calibrated model's view (engine.calibrated): present whenever a model for this timeframe was given;
+    # in Mode.CALIBRATED its recommendation is the signal's
+    calibration: Calibration | None = None
 
 
 class SignalRefused(Exception):
@@ -157,8 +163,13 @@ def _missing_text(quality: DataQuality) -> str:
     return "; ".join(quality.missing) or "nothing reported"
 
 
-def compute_signal(snapshot: MarketSnapshot, mode: Mode) -> Signal:
-    """Score ``snapshot`` for ``mode``; raise :class:`SignalRefused` when no honest signal can be given."""
+def compute_signal(snapshot: MarketSnapshot, mode: Mode, model: CalibratedModel | None = None) -> Signal:
+    """Score ``snapshot`` for ``mode``; raise :class:`SignalRefused` when no honest signal can be given.
+
+    With ``model`` (fitted on ``snapshot.timeframe``) the signal also carries its calibration; ``Mode.CALIBRATED``
+    needs one (``ValueError`` otherwise: the caller answers a typed problem before asking) and takes its call."""
+    if mode.is_calibrated and (model is None or model.timeframe != snapshot.timeframe.value):
+        raise ValueError(f"mode calibrated needs a model fitted on {snapshot.timeframe.value} bars")
     s = snapshot
     price_eval, price_status = _assess(InputName.PRICE, s.price, _evaluate_price, s)
     assessed = _assess_factors(s)
@@ -181,9 +192,15 @@ def compute_signal(snapshot: MarketSnapshot, mode: Mode) -> Signal:
     score = round(min(100.0, max(0.0, sum(f.contribution for f in factors))), 2)
     confidence = compute_confidence([(f.score, f.effective_weight) for f in factors if f.score is not None])
     thresholds = mode.thresholds
+    calibration = None
+    if model is not None and model.timeframe == s.timeframe.value:
+        calibration = calibrate(model, context_features(s.candles.value or (), factors))
+    recommendation = thresholds.classify(score)
+    if mode.is_calibrated and calibration is not None:
+        recommendation = calibration.recommendation
     return Signal(
         symbol=s.symbol,
-        recommendation=thresholds.classify(score),
+        recommendation=recommendation,
         score=score,
         confidence=confidence,
         mode=mode,
@@ -194,6 +211,7 @@ def compute_signal(snapshot: MarketSnapshot, mode: Mode) -> Signal:
         top_factors=top_factors(factors),
         data_quality=quality,
         generated_at=s.as_of,
+        calibration=calibration,
     )
 
 

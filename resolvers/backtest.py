@@ -49,7 +49,8 @@ MAX_HORIZON_HOURS = 24 * 14
 DEFAULT_TIMEOUT_SECONDS = 20.0
 DEFAULT_WORKERS = 1
 
-_ReportKey = tuple[str, str, tuple[int, ...], object, object, bool]  # symbol, mode, horizons, start, end, wf
+# symbol, mode, horizons, start, end, walk-forward, features
+_ReportKey = tuple[str, str, tuple[int, ...], object, object, bool, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +138,7 @@ class BacktestService:
         Raises ``ValueError`` for bad inputs (symbol, horizons, a window too short to walk forward)."""
         base = parse_symbol(symbol).base
         horizon_bars = horizons_to_bars(horizons_hours)
-        key: _ReportKey = (base, mode.value, horizon_bars, start, end, walk_forward)
+        key: _ReportKey = (base, mode.value, horizon_bars, start, end, walk_forward, False)
         cached = self._cached(key)
         if cached is not None:
             return cached
@@ -223,16 +224,18 @@ class BacktestService:
         *,
         walk_forward: bool = True,
         progress: Callable[[int, int], None] | None = None,
+        features: bool = False,
     ) -> BacktestReport:
-        """Run (or reuse) a backtest. Raises ``ValueError`` for bad inputs, and what :meth:`history` raises."""
+        """Run (or reuse) a backtest. Raises ``ValueError`` for bad inputs, and what :meth:`history` raises.
+        ``features``: also compute the CALIBRATED mode's context features per bar (the CLI's evaluation)."""
         base = parse_symbol(symbol).base
         horizon_bars = horizons_to_bars(horizons_hours)
-        key: _ReportKey = (base, mode.value, horizon_bars, start, end, walk_forward)
+        key: _ReportKey = (base, mode.value, horizon_bars, start, end, walk_forward, features)
         cached = self._cached(key)
         if cached is not None:
             return cached
         history = self.history(base)
-        config = BacktestConfig(horizon_bars=horizon_bars, start=start, end=end)
+        config = BacktestConfig(horizon_bars=horizon_bars, start=start, end=end, features=features)
         report = run_backtest(history, mode, config, with_walk_forward=walk_forward, progress=progress)
         self._store(key, report)
         return report
@@ -272,6 +275,12 @@ async def resolve_backtest(
     walk_forward: bool = True,
 ) -> BacktestReport | HistoryMissing | BacktestTimedOut | InvalidArgument:
     """Validate, then run in a worker process under the service's wall-clock budget (see the module doc)."""
+    if mode.is_calibrated:
+        return InvalidArgument(
+            "mode",
+            "the backtest replays the score's threshold modes; CALIBRATED's out-of-sample evaluation is in the "
+            "model query and `signal-api backtest --walk-forward`",
+        )
     try:
         parse_symbol(symbol)
     except InvalidSymbolFormat as exc:

@@ -84,11 +84,15 @@ RecommendationEnum = described(
 ModeEnum = described(
     Mode,
     "Mode",
-    "Threshold set: CONSERVATIVE (LONG ≥ 60, SHORT ≤ 40), AGGRESSIVE (55/45, default), ULTRA (52/48).",
+    "Threshold set: CONSERVATIVE (LONG ≥ 60, SHORT ≤ 40), AGGRESSIVE (55/45, default), ULTRA (52/48), "
+    "or CALIBRATED (the fitted model's probabilityUp against its own thresholds; opt-in, see the model query).",
     {
         Mode.CONSERVATIVE: "LONG at score ≥ 60, SHORT at ≤ 40: fewest, strongest calls.",
         Mode.AGGRESSIVE: "LONG at score ≥ 55, SHORT at ≤ 45 (the default).",
         Mode.ULTRA: "LONG at score ≥ 52, SHORT at ≤ 48: most calls, weakest edges.",
+        Mode.CALIBRATED: "LONG when the fitted model's probabilityUp clears its long threshold, SHORT when it is "
+        "at or below its short threshold (both chosen on earlier data; a side without one makes no calls). 4h "
+        "only. Opt-in: out of sample it has not beaten always-long (see the model query and README).",
     },
 )
 TimeframeEnum = described(
@@ -232,5 +236,8 @@ CapabilityEnum = described(
         "OPEN_INTEREST_ALL": "Every symbol's open interest in one upstream call (universe scans).",
         "FUNDING_ALL": "Every symbol's funding from a fixed handful of upstream calls (universe scans).",
         "COIN_MARKETS": "Market cap, fully diluted valuation and supply by coin (CoinGecko coins/markets).",
+        "SOCIAL_METRICS": "A coin's social numbers: Galaxy Score, AltRank, sentiment, social volume, community.",
+        "TRENDING": "The vendor's trending coins, most searched first (CoinGecko search/trending).",
+        "COIN_DETAILS": "One coin's FDV, supplies and social numbers from one answer (CoinGecko coins/{id}).",
     },
 )

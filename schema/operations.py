@@ -157,7 +157,8 @@ OPERATIONS: tuple[Operation, ...] = (
         description=(
             "LONG / SHORT / NEUTRAL signal for one USDT perpetual (BTC, ETHUSDT, sol-usdt) with its score "
             "0..100, confidence, the eight weighted factors that explain it and the data quality. mode: "
-            "conservative | aggressive (default) | ultra | calibrated (BTC 4h); timeframe: 15m | 1h | 4h (default) | 1d."
+            "conservative | aggressive (default) | ultra | calibrated (BTC 4h); "
+            "timeframe: 15m | 1h | 4h (default) | 1d."
         ),
         document=f"""
 query SignalsGet($symbol: String!, $mode: Mode! = AGGRESSIVE, $timeframe: Timeframe! = H4) {{
@@ -486,7 +487,9 @@ query ModelGet {
           horizonHours calls winRatePct winRateLowPct winRateHighPct meanNetReturnPct meanNetReturnLowPct
           meanNetReturnHighPct returnPerRisk maxDrawdownPct brier brierBaseRate alwaysLongMeanNetReturnPct
         }
-        gate { passes statement bestFactor vsAlwaysLongLowPct vsAlwaysLongHighPct vsBestFactorLowPct vsBestFactorHighPct }
+        gate {
+          passes statement bestFactor vsAlwaysLongLowPct vsAlwaysLongHighPct vsBestFactorLowPct vsBestFactorHighPct
+        }
       }
     }
     ... on Problem { code message }

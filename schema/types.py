@@ -14,6 +14,7 @@ from engine.smc import DEFAULT_SWING_BARS
 from resolvers.context import RequestContext  # noqa: TC001
 from resolvers.structure import DEFAULT_RECENT, resolve_signal_structure
 from resolvers.ticks import resolve_tick_size
+from schema.calibration import SignalCalibration
 from schema.enums import (
     FactorNameEnum,
     InputNameEnum,
@@ -152,6 +153,14 @@ class Signal:
     top_factors: list[Factor] = strawberry.field(description="Up to three factors pulling hardest from neutral.")
     data_quality: DataQuality = strawberry.field(description="Which inputs were usable, and where they came from.")
     generated_at: datetime = strawberry.field(description="When the signal was computed (UTC, ISO-8601).")
+    probability_up: float | None = strawberry.field(
+        default=None,
+        description="0..1: the calibrated model's probability that a LONG beats 0.1 % fees over 24 h (see "
+        "calibration); null when no model is fitted on this symbol and timeframe (BTCUSDT 4h only today).",
+    )
+    calibration: SignalCalibration | None = strawberry.field(
+        default=None, description="The calibrated model's reading: probability, thresholds, version, missing inputs."
+    )
     # the venue.endpoint that answered the price: its venue's tick is the one that fits the price
     price_source: strawberry.Private[str | None] = None
 
@@ -211,6 +220,8 @@ class Signal:
             top_factors=[factors[f.name] for f in s.top_factors],
             data_quality=DataQuality.of(s.data_quality),
             generated_at=s.generated_at,
+            probability_up=None if s.calibration is None else round(s.calibration.probability_up, 4),
+            calibration=None if s.calibration is None else SignalCalibration.of(s.calibration),
             price_source=next((q.source for q in s.data_quality.sources if q.input is InputName.PRICE), None),
             engine_signal=s,
         )

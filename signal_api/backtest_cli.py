@@ -2,6 +2,7 @@
 
     signal-api backtest [--history DIR] [--symbol BTC] [--mode aggressive] [--walk-forward]
                         [--horizons 4,24] [--from 2025-01-01] [--to 2025-11-14] [--format table|json]
+                        [--plot DIR]
 
 Tables go to stdout, progress and notes to stderr. ``--history`` defaults to ``../shared/fixtures/history``
 next to this checkout.
@@ -21,6 +22,7 @@ from engine import Mode
 from engine.backtest import ENGINE, BacktestReport, PerformanceRow, WalkForward
 from providers.history_files import HistoryFormatError, HistoryNotAvailable
 from resolvers.backtest import DEFAULT_HORIZONS_HOURS, BacktestService
+from signal_api.calibrated_report import calibrated_json, evaluate_report, format_calibrated
 from signal_api.paths import default_history_dir
 
 if TYPE_CHECKING:
@@ -56,7 +58,11 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     cmd.add_argument("--history", type=Path, metavar="DIR", help="history files (default: ../shared/fixtures/history)")
     cmd.add_argument("--symbol", default="BTC", help="base asset or pair (default BTC)")
     cmd.add_argument("--mode", default="aggressive", type=Mode.parse, help="conservative | aggressive | ultra")
-    cmd.add_argument("--walk-forward", action="store_true", help="also fit thresholds walk-forward (4 folds)")
+    cmd.add_argument(
+        "--walk-forward",
+        action="store_true",
+        help="also fit thresholds walk-forward (4 folds), evaluate CALIBRATED out of sample and print the gate",
+    )
     cmd.add_argument(
         "--horizons",
         type=_horizons,
@@ -67,6 +73,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     cmd.add_argument("--from", dest="start", type=_utc, metavar="TIME", help="first decision time (ISO, UTC)")
     cmd.add_argument("--to", dest="end", type=_utc, metavar="TIME", help="last decision time (ISO, UTC)")
     cmd.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
+    cmd.add_argument(
+        "--plot",
+        type=Path,
+        metavar="DIR",
+        help="write PNG charts (equity curves, calibration, score buckets) of the walk-forward to DIR",
+    )
     cmd.set_defaults(func=run_command)
 
 
@@ -85,9 +97,11 @@ def run_command(args: argparse.Namespace) -> int:
             args.horizons,
             args.start,
             args.end,
-            walk_forward=args.walk_forward,
+            walk_forward=args.walk_forward or args.plot is not None,
             progress=progress,
+            features=args.walk_forward or args.plot is not None,
         )
+        calibrated = evaluate_report(report) if report.walk_forward is not None else None
     except HistoryNotAvailable as exc:
         print(f"backtest: {exc.message}", file=sys.stderr)
         return 2
@@ -96,10 +110,19 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     print(f"\rbacktest: {report.bars_scored} bars scored in {time.perf_counter() - started:.2f}s", file=sys.stderr)
     if args.format == "json":
-        json.dump(report_json(report), sys.stdout, indent=2)
+        payload = report_json(report)
+        payload["calibrated"] = calibrated_json(calibrated) if calibrated is not None else None
+        json.dump(payload, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(format_report(report))
+        if calibrated is not None:
+            sys.stdout.write(format_calibrated(calibrated))
+    if args.plot is not None and calibrated is not None:
+        from signal_api.backtest_plots import write_charts
+
+        written = write_charts(calibrated, args.plot)
+        print(f"backtest: wrote {len(written)} charts to {args.plot}", file=sys.stderr)
     return 0
 
 

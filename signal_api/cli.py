@@ -98,6 +98,11 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["replay_latency_ms"] = args.latency_ms
     if args.replay_url is not None:
         overrides["replay_url"] = args.replay_url
+    if args.record_history:
+        if args.replay is None and args.replay_url is None:
+            print("signal-api serve: --record-history goes with --replay or --replay-url", file=sys.stderr)
+            return EXIT_USAGE
+        overrides["history_in_replay"] = True  # stored, tagged replayed (signals.replayed)
     if args.host is not None:
         overrides["host"] = args.host  # the access policy depends on the address actually bound
     settings = Settings(**overrides)  # type: ignore[arg-type]
@@ -188,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--replay-url", metavar="URL", help="use a running `signal-api replay` server (and its cassette's clock)"
     )
+    serve.add_argument(
+        "--record-history",
+        action="store_true",
+        help="with --replay: store replayed LONG/SHORT signals in the history, tagged replayed (excluded from "
+        "signalPerformance and symbolInsights), so alerts and outcomes can be shown offline",
+    )
     serve.set_defaults(func=_serve)
 
     replay = sub.add_parser(
@@ -227,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     from signal_api.backtest_cli import add_commands as add_backtest_commands
 
     add_backtest_commands(sub)
+    from signal_api.model_cli import add_commands as add_model_commands
+
+    add_model_commands(sub)
     from signal_api.history_cli import add_commands as add_history_commands
 
     add_history_commands(sub)

@@ -26,6 +26,11 @@ def default_data_dir(environ: Mapping[str, str] | None = None, home: Path | None
     return Path(base) / APP_DIR_NAME
 
 
+def default_model_path() -> Path:
+    """The committed CALIBRATED artifact, fitted on the shared BTC year (``signal-api model fit`` rewrites it)."""
+    return Path(__file__).resolve().parent / "models" / "calibrated_btc_4h.json"
+
+
 def default_history_dir(repo: Path = REPO_ROOT) -> Path:
     """``<repo>/../shared/fixtures/history``: the recorded history the backtest replays by default."""
     return (repo / SHARED_HISTORY).resolve()

@@ -29,6 +29,7 @@ from engine.backtest import (
     walk_forward,
 )
 from engine.market import Candle, FearGreed, LiquidationBar, LongShortPoint, OpenInterestPoint
+from engine.modes import SCORE_MODES
 from engine.outcomes import FLAT_BAND_PCT, Outcome, Verdict
 from providers.history_files import load_history
 from tests.test_backtest_support import real_history, write_synthetic_history
@@ -282,7 +283,7 @@ def test_one_engine_run_per_bar_gives_every_mode_what_compute_signal_gives(
             continue
         checked += 1
         snapshot = snapshot_at(real, i)
-        for mode in Mode:
+        for mode in SCORE_MODES:
             signal = compute_signal(snapshot, mode)
             assert signal.score == d.score
             assert signal.recommendation is d.recommendation(THRESHOLDS[mode])

@@ -30,6 +30,7 @@ from engine.market import (
     SocialSentiment,
     Timeframe,
 )
+from engine.modes import SCORE_MODES
 
 AS_OF = datetime(2025, 7, 11, 20, 0, tzinfo=UTC)
 H1 = timedelta(hours=1)
@@ -86,7 +87,7 @@ def snapshots(draw: st.DrawFn) -> MarketSnapshot:
 
 
 @settings(max_examples=300, deadline=None)
-@given(snapshot=snapshots(), mode=st.sampled_from(list(Mode)))
+@given(snapshot=snapshots(), mode=st.sampled_from(SCORE_MODES))
 def test_signal_invariants(snapshot: MarketSnapshot, mode: Mode) -> None:
     try:
         signal = score(snapshot, mode)

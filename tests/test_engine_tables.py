@@ -25,6 +25,7 @@ from engine.factors import (
     oi_trend_score,
     smart_money_score,
 )
+from engine.modes import SCORE_MODES
 from engine.momentum import MTF_LOOKBACKS, RSI_TABLE, rsi_points
 
 
@@ -209,7 +210,7 @@ def test_thresholds_are_ordered_and_symmetric() -> None:
     assert THRESHOLDS[Mode.CONSERVATIVE] == ModeThresholds(40, 60)
     assert THRESHOLDS[Mode.AGGRESSIVE] == ModeThresholds(45, 55)
     assert THRESHOLDS[Mode.ULTRA] == ModeThresholds(48, 52)
-    widths = [t.long_min - t.short_max for t in (THRESHOLDS[m] for m in Mode)]
+    widths = [t.long_min - t.short_max for t in (THRESHOLDS[m] for m in SCORE_MODES)]
     assert widths == sorted(widths, reverse=True)  # conservative widest, ultra narrowest
     assert len(set(widths)) == 3
     for t in THRESHOLDS.values():

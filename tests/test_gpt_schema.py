@@ -139,7 +139,7 @@ def test_an_operation_without_a_written_text_is_refused() -> None:
 def test_gpt_enums_have_one_spelling_each_and_every_alias_still_works() -> None:
     spec = gpt_schema()
     get = parameters(spec, "/v1/signals/get")
-    assert get["mode"]["schema"]["enum"] == ["conservative", "aggressive", "ultra"]
+    assert get["mode"]["schema"]["enum"] == ["conservative", "aggressive", "ultra", "calibrated"]
     assert get["mode"]["schema"]["default"] == "aggressive"
     assert get["timeframe"]["schema"]["enum"] == ["15m", "1h", "4h", "1d"]
     for path in spec["paths"]:
