@@ -72,6 +72,18 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     leases.name                         text                        NOT NULL
     leases.holder                       text                        NOT NULL
     leases.expires_at                   timestamp with time zone    NOT NULL
+    watchlist.symbol                    text                        NOT NULL
+    watchlist.note                      text                        NULL
+    watchlist.added_at                  timestamp with time zone    NOT NULL
+    watchlist_mss.id                    bigint                      NOT NULL
+    watchlist_mss.symbol                text                        NOT NULL
+    watchlist_mss.measured_at           timestamp with time zone    NOT NULL
+    watchlist_mss.total                 double precision            NOT NULL
+    watchlist_mss.measurable_max        double precision            NOT NULL
+    watchlist_mss.total_low             double precision            NOT NULL
+    watchlist_mss.total_high            double precision            NOT NULL
+    watchlist_mss.tier                  text                        NULL
+    watchlist_mss.phases                jsonb                       NOT NULL
     signals_with_outcomes.id                    uuid                        NULL
     signals_with_outcomes.symbol                text                        NULL
     signals_with_outcomes.recommendation        text                        NULL
@@ -109,6 +121,9 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     index alert_rules_owner_idx                     alert_rules (owner)
     index alert_deliveries_pkey                     alert_deliveries (dedup_key, channel)
     index leases_pkey                               leases (name)
+    index watchlist_pkey                            watchlist (symbol)
+    index watchlist_mss_pkey                        watchlist_mss (id)
+    index watchlist_mss_symbol_measured_at_idx      watchlist_mss (symbol, measured_at)
     index schema_migrations_pkey                    schema_migrations (version)
 
 ``signals.recommendation`` is LONG or SHORT (a CHECK constraint; a NEUTRAL is never stored);
@@ -120,4 +135,6 @@ column as nullable). Migration 0007 (:mod:`~persistence.alerts`) adds the alert 
 delivered alert and channel (``alert_deliveries``: an alert goes out once), named job ``leases`` (one
 scanner across replicas), and ``signals.replayed``: true for rows a ``serve --replay --record-history``
 process stored (its connections set ``signal_api.replayed``); performance and insights leave them out.
+Migration 0005 (:mod:`~persistence.watchlist`) adds the server's ``watchlist`` and each watched coin's MSS
+history (``watchlist_mss``, deleted with its coin).
 """

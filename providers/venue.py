@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         Ticker24h,
         Trade,
     )
+    from engine.mss import CoinDetails
     from providers.cache import Cache
     from providers.config import CacheTtls
     from providers.http import ErrorHook, ProviderHttp
@@ -74,6 +75,7 @@ class Capability(enum.Enum):
     COIN_MARKETS = "coin_markets"  # CoinGecko coins/markets pages: market cap, FDV, supply
     SOCIAL_METRICS = "social_metrics"  # a coin's social numbers (Galaxy Score, AltRank, sentiment, community)
     TRENDING = "trending"  # the venue's trending coins, most searched first
+    COIN_DETAILS = "coin_details"  # one coin's FDV, supply and social numbers from one answer (MSS discovery)
 
 
 class CapabilityNotSupported(NotRetryableError):
@@ -180,6 +182,10 @@ class MarketProvider:
     async def trending(self) -> tuple[TrendingCoin, ...]:
         """The venue's trending coins, most searched first."""
         raise self._unsupported(Capability.TRENDING)
+
+    async def coin_details(self, instrument: Instrument) -> CoinDetails:
+        """The instrument's coin: market facts (FDV, supplies) and social numbers."""
+        raise self._unsupported(Capability.COIN_DETAILS)
 
     async def candles(self, instrument: Instrument, interval: CandleInterval, limit: int) -> tuple[Candle, ...]:
         """Oldest-first, at most ``limit`` candles ending now."""

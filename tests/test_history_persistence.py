@@ -79,6 +79,7 @@ async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_p
             (2, "outcomes"),
             (3, "api_keys"),
             (4, "signals_with_outcomes"),
+            (5, "watchlist"),
             (6, "verdicts"),
             (7, "alerts"),
         ]
@@ -96,8 +97,9 @@ async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_p
             assert m is not None, r["indexdef"]
             actual_indexes[r["indexname"]] = f"{m[1]} ({m[2]})"
         expected_columns, expected_indexes = documented_schema()
-        # the docstring parsed (+20 columns, +4 indexes: migration 0007, alerts; +13 columns: 0006, verdicts)
-        assert len(expected_columns) == 54 + 20 + 13 and len(expected_indexes) == 9 + 4
+        # the docstring parsed (+20 columns, +4 indexes: migration 0007, alerts; +13 columns: 0006, verdicts;
+        # +12 columns, +3 indexes: 0005, watchlist)
+        assert len(expected_columns) == 54 + 20 + 13 + 12 and len(expected_indexes) == 9 + 4 + 3
         assert actual_columns == expected_columns
         assert actual_indexes == expected_indexes
 
@@ -106,7 +108,7 @@ async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_p
             (m.version, m.name, m.checksum) for m in load_migrations()
         ]
         assert await apply_migrations(conn) == []  # re-running changes nothing
-        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 4
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == len(load_migrations())
 
 
 async def test_a_changed_migration_is_refused_and_a_failing_one_leaves_nothing(db: Database) -> None:

@@ -98,7 +98,15 @@ def test_module_constants() -> None:
     assert KEY_SETTING == "COINGECKO_API_KEY"
     assert 0 < RATE_LIMIT_PER_SECOND <= 0.25
     assert CoinGeckoVenue.name == "coingecko"
-    assert CoinGeckoVenue.capabilities == frozenset({Capability.SOCIAL, Capability.COIN_MARKETS})
+    assert CoinGeckoVenue.capabilities == frozenset(
+        {
+            Capability.SOCIAL,
+            Capability.COIN_MARKETS,
+            Capability.COIN_DETAILS,
+            Capability.SOCIAL_METRICS,
+            Capability.TRENDING,
+        }
+    )
     assert not CoinGeckoVenue.keyed
 
 

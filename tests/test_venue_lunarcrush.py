@@ -244,7 +244,7 @@ def test_module_constants() -> None:
     assert DEFAULT_BASE_URL == "https://lunarcrush.com/api4"
     assert 0 < RATE_LIMIT_PER_SECOND <= 10 / 60
     assert LunarCrushMarket.keyed
-    assert LunarCrushMarket.capabilities == frozenset({Capability.SOCIAL})
+    assert LunarCrushMarket.capabilities == frozenset({Capability.SOCIAL, Capability.SOCIAL_METRICS})
 
 
 # --------------------------------------------------------------------------------------------------

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.listings import CoinMarket
+from engine.hype import SocialMetrics, TrendingCoin
+from engine.listings import CoinMarket, coin_symbol
 from engine.market import SocialSentiment
+from engine.mss import CoinDetails
 from providers._shared import converted
 from providers.coingecko.models import CoinGeckoCoin, CoinGeckoMarket, CoinGeckoSearch, CoinGeckoTrending
 from providers.coingecko.raw import CoinGeckoRawClient
 from providers.errors import InvalidSymbol
 
 if TYPE_CHECKING:
-    from providers.coingecko.models import CoinGeckoSearchCoin, CoinGeckoTrendingCoin
+    from providers.coingecko.models import CoinGeckoCoinDetails, CoinGeckoSearchCoin, CoinGeckoTrendingCoin
     from providers.config import CacheTtls
     from providers.http import ProviderHttp
     from providers.symbols import Instrument
@@ -96,6 +98,46 @@ def to_coin_market(row: CoinGeckoMarket) -> CoinMarket:
     )
 
 
+def _usd(amounts: dict[str, float | None]) -> float | None:
+    return amounts.get("usd")
+
+
+def to_details(coin: CoinGeckoCoinDetails) -> CoinDetails:
+    """``/coins/{id}`` with market and community data → the market facts and the keyless social numbers."""
+    data = coin.market_data
+    market = CoinMarket(
+        coin_id=coin.id,
+        symbol=coin.symbol.upper(),
+        name=coin.name,
+        price_usd=_usd(data.current_price) if data else None,
+        market_cap_usd=_usd(data.market_cap) if data else None,
+        market_cap_rank=coin.market_cap_rank,
+        fdv_usd=_usd(data.fully_diluted_valuation) if data else None,
+        total_volume_usd=_usd(data.total_volume) if data else None,
+        circulating_supply=data.circulating_supply if data else None,
+        total_supply=data.total_supply if data else None,
+        max_supply=data.max_supply if data else None,
+        last_updated=(data.last_updated if data else None) or coin.last_updated,
+    )
+    community: dict[str, float] = {}
+    if coin.community_data is not None:
+        community = {k: v for k, v in coin.community_data.model_dump().items() if v is not None}
+    if coin.watchlist_portfolio_users is not None:
+        community["watchlist_portfolio_users"] = coin.watchlist_portfolio_users
+    social = SocialMetrics(
+        venue=PROVIDER, sentiment_pct=coin.sentiment_votes_up_percentage, community=community, time=coin.last_updated
+    )
+    return CoinDetails(market=market, social=social)
+
+
+def to_trending(trending: CoinGeckoTrending) -> tuple[TrendingCoin, ...]:
+    """Most searched first; ``position`` is the place in that order (0 = most searched)."""
+    return tuple(
+        TrendingCoin(c.symbol.upper(), c.name, position, c.price_change_percentage_24h_usd)
+        for position, c in enumerate(trending_by_score(trending))
+    )
+
+
 def parse_sentiment(payload: dict[str, Any]) -> SocialSentiment:
     """A ``/coins/{id}`` answer straight to the social score (wire model, then :func:`to_social`)."""
     return to_social(CoinGeckoCoin.model_validate(payload))
@@ -142,6 +184,34 @@ class CoinGeckoClient:
         """Page ``page`` (1-based) of the coins by market cap, 250 a page, as :class:`CoinMarket`."""
         rows = await self.raw.coins_markets_page(page)
         return converted(PROVIDER, "coins.markets.page", rows, lambda r: tuple(to_coin_market(m) for m in r))
+
+    async def coin_id(self, instrument: Instrument) -> str:
+        """The CoinGecko id of the instrument's coin: the table for the majors, else ``/coins/list`` (one cached
+        call); of several coins sharing the symbol, the best market-cap rank (one ``coins/markets`` call)."""
+        coin_id = COINGECKO_IDS.get(instrument.base)
+        if coin_id is not None:
+            return coin_id
+        wanted = coin_symbol(instrument.base).lower()
+        ids = [c.id for c in await self.raw.coins_list() if c.symbol.lower() == wanted]
+        if not ids:
+            raise InvalidSymbol(PROVIDER, "coins.list", f"CoinGecko lists no coin with the symbol {wanted.upper()}")
+        if len(ids) == 1:
+            return ids[0]
+        ranked = [m for m in await self.raw.coins_markets(ids[:250]) if m.market_cap_rank is not None]
+        if not ranked:
+            message = f"none of the {len(ids)} coins named {wanted.upper()} is ranked"
+            raise InvalidSymbol(PROVIDER, "coins.markets", message)
+        return min(ranked, key=lambda m: m.market_cap_rank or 0).id
+
+    async def details(self, instrument: Instrument) -> CoinDetails:
+        coin_id = await self.coin_id(instrument)
+        return converted(PROVIDER, "coins.details", await self.raw.coin_details(coin_id), to_details)
+
+    async def social_metrics(self, instrument: Instrument) -> SocialMetrics:
+        return (await self.details(instrument)).social
+
+    async def trending_coins(self) -> tuple[TrendingCoin, ...]:
+        return converted(PROVIDER, "search.trending", await self.raw.search_trending(), to_trending)
 
     async def search(self, query: str) -> tuple[CoinGeckoSearchCoin, ...]:
         """Coins whose name, symbol or id match."""

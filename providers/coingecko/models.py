@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime  # noqa: TC003 (pydantic reads the annotations at runtime)
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from providers._shared import OptFloat, OptInt, VenueModel
 
@@ -84,3 +84,46 @@ class CoinGeckoTrendingCoin(VenueModel):
 
 class CoinGeckoTrending(VenueModel):
     coins: tuple[CoinGeckoTrendingCoin, ...]
+
+
+class CoinGeckoListCoin(VenueModel):
+    """One row of ``/coins/list``: every coin CoinGecko tracks (symbols are not unique)."""
+
+    id: str
+    symbol: str
+    name: str
+
+
+class CoinGeckoMarketData(VenueModel):
+    """``/coins/{id}`` ``market_data``: amounts by currency (``{"usd": ...}``), supplies in coins."""
+
+    current_price: dict[str, float | None] = Field(default_factory=dict)
+    market_cap: dict[str, float | None] = Field(default_factory=dict)
+    fully_diluted_valuation: dict[str, float | None] = Field(default_factory=dict)
+    total_volume: dict[str, float | None] = Field(default_factory=dict)
+    price_change_percentage_24h: OptFloat = None  # percent
+    circulating_supply: OptFloat = None
+    total_supply: OptFloat = None
+    max_supply: OptFloat = None
+    last_updated: datetime | None = None
+
+
+class CoinGeckoCommunity(VenueModel):
+    """``/coins/{id}`` ``community_data`` (null where CoinGecko has no number)."""
+
+    reddit_subscribers: OptFloat = None
+    reddit_accounts_active_48h: OptFloat = None
+    reddit_average_posts_48h: OptFloat = None
+    reddit_average_comments_48h: OptFloat = None
+    telegram_channel_user_count: OptFloat = None
+
+
+class CoinGeckoCoinDetails(CoinGeckoCoin):
+    """``/coins/{id}`` with ``market_data`` and ``community_data`` on (the MSS discovery inputs and the
+    keyless social numbers in one answer)."""
+
+    market_cap_rank: OptInt = None
+    watchlist_portfolio_users: OptFloat = None
+    market_data: CoinGeckoMarketData | None = None
+    community_data: CoinGeckoCommunity | None = None
+

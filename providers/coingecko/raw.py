@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.coingecko.models import CoinGeckoCoin, CoinGeckoMarket, CoinGeckoSearch, CoinGeckoTrending
+from providers.coingecko.models import (
+    CoinGeckoCoin,
+    CoinGeckoCoinDetails,
+    CoinGeckoListCoin,
+    CoinGeckoMarket,
+    CoinGeckoSearch,
+    CoinGeckoTrending,
+)
 from providers.venue import RawClient
 
 MARKETS_PER_PAGE = 250  # the most coins/markets serves per page
@@ -67,6 +74,31 @@ class CoinGeckoRawClient(RawClient):
             "/coins/markets", query, endpoint="coins.markets.page", ttl=MARKETS_PAGE_TTL_SECONDS, parse=_markets
         )
 
+    async def coin_details(self, coin_id: str) -> CoinGeckoCoinDetails:
+        """``GET /coins/{id}?market_data=true&community_data=true``: https://docs.coingecko.com/reference/coins-id
+
+        Sample: ``{"id": "bitcoin", "symbol": "btc", "name": "Bitcoin", "sentiment_votes_up_percentage": 84.07,
+        "watchlist_portfolio_users": 1541900, "market_cap_rank": 1, "market_data": {"current_price": {"usd":
+        69840}, "fully_diluted_valuation": {"usd": 1466577759}, "circulating_supply": 19675377,
+        "total_supply": 21000000, "max_supply": 21000000, ...}, "community_data": {"reddit_subscribers":
+        6127543, "reddit_accounts_active_48h": 3498, "telegram_channel_user_count": null, ...},
+        "last_updated": "2024-04-07T15:24:51.021Z"}``
+        """
+        query = {**_COIN_BLOCKS_OFF, "market_data": "true", "community_data": "true"}
+        ttl, parse = self._ttls.social, CoinGeckoCoinDetails.model_validate
+        return await self._http.get(f"/coins/{coin_id}", query, endpoint="coins.details", ttl=ttl, parse=parse)
+
+    async def coins_list(self) -> tuple[CoinGeckoListCoin, ...]:
+        """``GET /coins/list``: https://docs.coingecko.com/reference/coins-list (every coin, ~17k rows; cached
+        as long as a listing).
+
+        Sample: ``[{"id": "official-trump", "symbol": "trump", "name": "Official Trump", "platforms":
+        {"solana": "6p6xgHyF7AeE6TZkSmFsko444wqoP15icUSqi2jfGiPN"}}]``
+        """
+        return await self._http.get(
+            "/coins/list", None, endpoint="coins.list", ttl=self._ttls.exchange_info, parse=_coin_list
+        )
+
     async def search(self, query: str) -> CoinGeckoSearch:
         """``GET /search?query=ethereum``: https://docs.coingecko.com/reference/search-data
 
@@ -87,6 +119,10 @@ class CoinGeckoRawClient(RawClient):
         """
         ttl, parse = self._ttls.social, CoinGeckoTrending.model_validate
         return await self._http.get("/search/trending", None, endpoint="search.trending", ttl=ttl, parse=parse)
+
+
+def _coin_list(rows: list[Any]) -> tuple[CoinGeckoListCoin, ...]:
+    return tuple(CoinGeckoListCoin.model_validate(r) for r in rows)
 
 
 def _markets(rows: list[Any]) -> tuple[CoinGeckoMarket, ...]:

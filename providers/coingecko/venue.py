@@ -13,7 +13,10 @@ from providers.coingecko.domain import PROVIDER, CoinGeckoClient
 from providers.venue import Capability, SocialVenue
 
 if TYPE_CHECKING:
+    from engine.hype import SocialMetrics, TrendingCoin
     from engine.listings import CoinMarket
+    from engine.mss import CoinDetails
+    from providers.symbols import Instrument
     from providers.venue import MarketProvider, ProviderDeps
 
 DEFAULT_BASE_URL = "https://api.coingecko.com/api/v3"
@@ -29,8 +32,24 @@ class CoinGeckoVenue(SocialVenue):
 
     name = PROVIDER
     keyed = False
-    capabilities = frozenset({Capability.SOCIAL, Capability.COIN_MARKETS})
-    endpoints = MappingProxyType({Capability.SOCIAL: "coins", Capability.COIN_MARKETS: "coins.markets.page"})
+    capabilities = frozenset(
+        {
+            Capability.SOCIAL,
+            Capability.COIN_MARKETS,
+            Capability.COIN_DETAILS,
+            Capability.SOCIAL_METRICS,
+            Capability.TRENDING,
+        }
+    )
+    endpoints = MappingProxyType(
+        {
+            Capability.SOCIAL: "coins",
+            Capability.COIN_MARKETS: "coins.markets.page",
+            Capability.COIN_DETAILS: "coins.details",
+            Capability.SOCIAL_METRICS: "coins.details",
+            Capability.TRENDING: "search.trending",
+        }
+    )
     raw: CoinGeckoClient
 
     def __init__(self, client: CoinGeckoClient) -> None:
@@ -38,6 +57,15 @@ class CoinGeckoVenue(SocialVenue):
 
     async def coin_markets(self, page: int) -> tuple[CoinMarket, ...]:
         return await self.raw.market_page(page)
+
+    async def coin_details(self, instrument: Instrument) -> CoinDetails:
+        return await self.raw.details(instrument)
+
+    async def social_metrics(self, instrument: Instrument) -> SocialMetrics:
+        return await self.raw.social_metrics(instrument)
+
+    async def trending(self) -> tuple[TrendingCoin, ...]:
+        return await self.raw.trending_coins()
 
 
 def build(deps: ProviderDeps) -> MarketProvider | None:

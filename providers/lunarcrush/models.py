@@ -38,6 +38,7 @@ class LunarCrushCoin(VenueModel):
     percent_change_24h: OptFloat = None
     social_dominance: OptFloat = None
     interactions_24h: OptFloat = None
+    social_volume_24h: OptFloat = None  # posts with the coin over 24 h (coins/list/v2 rows)
     generated: datetime | None = None  # the answer's config.generated
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from providers.lunarcrush.domain import PROVIDER, galaxy_score
+from providers.lunarcrush.domain import PROVIDER, galaxy_score, social_metrics
 from providers.lunarcrush.raw import LunarCrushClient, lunarcrush_error_hook
-from providers.venue import SocialVenue
+from providers.venue import Capability, SocialVenue
 
 if TYPE_CHECKING:
+    from engine.hype import SocialMetrics
+    from providers.symbols import Instrument
     from providers.venue import MarketProvider, ProviderDeps
 
 DEFAULT_BASE_URL = "https://lunarcrush.com/api4"
@@ -20,14 +23,20 @@ RATE_LIMIT_PER_SECOND = 10 / 60
 
 
 class LunarCrushMarket(SocialVenue):
-    """The Galaxy Score of the coin (see :func:`providers.lunarcrush.domain.to_social`)."""
+    """The Galaxy Score of the coin (see :func:`providers.lunarcrush.domain.to_social`); its other social
+    numbers (AltRank, sentiment, social volume) as ``SOCIAL_METRICS`` from the same cached answer."""
 
     name = PROVIDER
+    capabilities = frozenset({Capability.SOCIAL, Capability.SOCIAL_METRICS})
+    endpoints = MappingProxyType({Capability.SOCIAL_METRICS: "coins"})
     keyed = True
     raw: LunarCrushClient
 
     def __init__(self, client: LunarCrushClient) -> None:
         super().__init__(client, functools.partial(galaxy_score, client))
+
+    async def social_metrics(self, instrument: Instrument) -> SocialMetrics:
+        return await social_metrics(self.raw, instrument)
 
 
 def build(deps: ProviderDeps) -> MarketProvider | None:
