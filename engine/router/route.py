@@ -201,6 +201,8 @@ class _Reader:
             if text in self.entries:
                 similarity = 1.0
                 phrase = text
+            elif MODE_MARKERS.intersection(self.words[start : start + size]):
+                continue  # "mode" is structure, never a typo of another word ("calibrated mode" ≠ "model")
             else:
                 found = process.extractOne(text, candidates, scorer=fuzz.ratio, score_cutoff=PHRASE_CUTOFF)
                 if found is None:

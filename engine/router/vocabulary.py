@@ -171,6 +171,13 @@ OPERATION_WORDS: Mapping[str, Mapping[str, Mapping[str, float]]] = MappingProxyT
             "en": _weighted("backtest:3, back test:3, backtesting:3, strategy test:2"),
             "id": _weighted("uji balik:3, uji strategi:2.5, strategi:1"),
         },
+        "model.get": {
+            "en": _weighted(
+                "calibrated model:3.5, model:2, coefficients:2.5, probability model:3, fitted:1.5, "
+                "always long:1.5, out of sample:2"
+            ),
+            "id": _weighted("model kalibrasi:3.5, koefisien:2.5"),
+        },
         "exchange.candles": {
             "en": _weighted(
                 "candles:2.5, candle:2.5, candlestick:2.5, chart:2.5, ohlc:2.5, ohlcv:2.5, candle data:3, klines:2.5"
@@ -210,7 +217,16 @@ TAKES_SYMBOL: frozenset[str] = NEEDS_SYMBOL | {"history.list", "history.performa
 """Operations a symbol narrows (optional for the last three)."""
 
 GLOBAL: frozenset[str] = frozenset(
-    {"market.summary", "listings.new", "screener.run", "spikes.scan", "mss.scan", "symbols.list", "exchanges.list"}
+    {
+        "market.summary",
+        "listings.new",
+        "screener.run",
+        "spikes.scan",
+        "mss.scan",
+        "symbols.list",
+        "exchanges.list",
+        "model.get",
+    }
 )
 """Operations about the whole market: a named coin makes them less likely."""
 
@@ -231,6 +247,9 @@ MODE_WORDS: Mapping[str, tuple[Mode, str]] = MappingProxyType(
         "ultra": (Mode.ULTRA, "any"),
         "extreme": (Mode.ULTRA, "en"),
         "ekstrem": (Mode.ULTRA, "id"),
+        "calibrated": (Mode.CALIBRATED, "en"),  # opt-in: the fitted model's calls (see the model query)
+        "kalibrasi": (Mode.CALIBRATED, "id"),
+        "terkalibrasi": (Mode.CALIBRATED, "id"),
     }
 )
 MODE_NUMBERS: Mapping[str, Mode] = MappingProxyType({"1": Mode.CONSERVATIVE, "2": Mode.AGGRESSIVE, "3": Mode.ULTRA})
