@@ -46,13 +46,14 @@ import itertools
 import math
 import statistics
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from engine.factors import NEUTRAL_SCORE, OI_LOOKBACK
 from engine.features import FeatureVector, context_features
 from engine.inputs import MarketSnapshot, Reading
+from engine.judge import JudgeFacts, VerdictKind, backtest_facts, judge_rules
 from engine.market import (
     Candle,
     FearGreed,
@@ -356,6 +357,7 @@ class BarDecision:
     outcomes: tuple[tuple[Outcome | None, Outcome | None], ...]
     outcome_ends: tuple[datetime, ...]  # as_of + horizon: the last moment each outcome reads
     features: FeatureVector = ()  # engine.features.FEATURES order; empty when the engine refused
+    judge: JudgeFacts | None = None  # what the rules judge reads at this bar; None when the engine refused
 
     def factor_score(self, factor: FactorName) -> float | None:
         return self.factor_scores[_FACTOR_INDEX[factor]]
@@ -427,10 +429,12 @@ def replay(
             factor_scores: tuple[float | None, ...] = tuple(None for _ in FactorName)
             refusal: str | None = f"{exc.code}: {exc.message}"
             features: FeatureVector = ()
+            facts: JudgeFacts | None = None
         else:
             score, refusal = signal.score, None
             factor_scores = tuple(f.score for f in signal.factors)
             features = context_features(snapshot.candles.value or (), signal.factors) if cfg.features else ()
+            facts = backtest_facts(signal, snapshot.candles.value or (), bar)
         after = candles[i + 1 : i + 1 + longest]
         outcomes = tuple(
             (
@@ -450,6 +454,7 @@ def replay(
                 outcomes=outcomes,
                 outcome_ends=tuple(as_of + horizon for horizon in horizons),
                 features=features,
+                judge=facts,
             )
         )
     return Replay(
@@ -537,6 +542,28 @@ def performance_table(
     rows: list[PerformanceRow] = []
     for strategy in strategies:
         rows.extend(performance(strategy, ((d, thresholds) for d in decisions), horizon_bars, bar))
+    return rows
+
+
+def verdict_strategy(kind: VerdictKind) -> str:
+    """The in-sample row name of the engine's trades the rules judge answered ``kind`` to."""
+    return f"{ENGINE}_{kind.value.lower()}"
+
+
+def verdict_rows(
+    decisions: Sequence[BarDecision], thresholds: ModeThresholds, horizon_bars: Sequence[int], bar: timedelta
+) -> list[PerformanceRow]:
+    """The engine's trades under ``thresholds`` split by the rules judge's verdict at each bar: did CONFIRM
+    beat SKIP? (LONG, SHORT and ANY rows per verdict and horizon, like every strategy.)"""
+    by_kind: dict[VerdictKind, list[BarDecision]] = {kind: [] for kind in VerdictKind}
+    for d in decisions:
+        rec = d.recommendation(thresholds)
+        if d.judge is not None and d.score is not None and rec is not Recommendation.NEUTRAL:
+            by_kind[judge_rules(d.judge.inputs(rec, d.score, thresholds)).verdict].append(d)
+    rows: list[PerformanceRow] = []
+    for kind, picked in by_kind.items():
+        engine_rows = performance(ENGINE, ((d, thresholds) for d in picked), horizon_bars, bar)
+        rows.extend(replace(r, strategy=verdict_strategy(kind)) for r in engine_rows)
     return rows
 
 
@@ -790,6 +817,7 @@ def run_backtest(
         raise ValueError(f"mode {mode.value} has no score thresholds; its evaluation is engine.calibrated_fit")
     thresholds = THRESHOLDS[mode]
     rows = performance_table(scored, thresholds, cfg.horizon_bars, played.bar)
+    rows += verdict_rows(scored, thresholds, cfg.horizon_bars, played.bar)  # the rules judge's verdicts
     wf = walk_forward(scored, cfg, cfg.horizon_bars, played.bar) if with_walk_forward else None
     return BacktestReport(
         symbol=history.symbol,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from engine.factors import NEUTRAL_SCORE
@@ -29,7 +30,9 @@ from engine.plan import RiskMode, TradePlan
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from engine.market import Candle
     from engine.modes import ModeThresholds
+    from engine.signal import Signal
     from engine.smc import StructureReading
 
 RSI_OVERBOUGHT, RSI_OVERSOLD = 70.0, 30.0
@@ -113,6 +116,71 @@ class Verdict:
 
     def check(self, name: str) -> Check | None:
         return next((c for c in self.checks if c.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeFacts:
+    """What the rules read that does not depend on the mode: the backtest keeps one per bar and judges it
+    under each mode's call (``inputs``)."""
+
+    confidence: float
+    factor_scores: tuple[tuple[str, float | None], ...]
+    rsi: float | None
+    funding_pct_8h: float | None
+    quote_volume_24h: float | None
+    structure: StructureView | None
+    missing: dict[str, str]
+
+    def inputs(self, side: Recommendation, score: float, thresholds: ModeThresholds) -> JudgeInputs:
+        return JudgeInputs(
+            side=side,
+            score=score,
+            confidence=self.confidence,
+            thresholds=thresholds,
+            factor_scores=self.factor_scores,
+            rsi=self.rsi,
+            funding_pct_8h=self.funding_pct_8h,
+            quote_volume_24h=self.quote_volume_24h,
+            structure=self.structure,
+            missing=self.missing,
+        )
+
+
+def candle_quote_volume_24h(candles: Sequence[Candle], bar: timedelta) -> float | None:
+    """24 h quote volume as the sum of the last 24 h of closed candles' quote volumes (the backtest has no
+    ticker); ``None`` when the candles do not cover 24 h or lack quote volumes."""
+    count = max(1, round(timedelta(hours=24) / bar))
+    last = candles[-count:]
+    if len(last) < count or any(c.quote_volume is None for c in last):
+        return None
+    return sum(c.quote_volume or 0.0 for c in last)
+
+
+def backtest_facts(signal: Signal, candles: Sequence[Candle], bar: timedelta) -> JudgeFacts:
+    """The rules' facts at one backtest bar: RSI14 is the momentum factor's raw value (the same closed
+    candles), funding its factor's raw value, volume from the candles. Market structure is not computed
+    per bar (an SMC reading costs ~0.75 ms a bar, doubling the run): the check is reported unavailable."""
+    by_name = {f.name.value: f for f in signal.factors}
+    momentum, funding = by_name.get("momentum"), by_name.get("funding")
+    missing: dict[str, str] = {"smc_structure": "not computed in the backtest"}
+    rsi = momentum.raw_value if momentum is not None and momentum.available else None
+    if rsi is None:
+        missing["rsi"] = "momentum (RSI14) unavailable at this bar"
+    funding_pct = funding.raw_value if funding is not None and funding.available else None
+    if funding_pct is None:
+        missing["funding"] = "funding unavailable at this bar"
+    volume = candle_quote_volume_24h(candles, bar)
+    if volume is None:
+        missing["volume_24h"] = "the history's candles do not carry 24h of quote volume here"
+    return JudgeFacts(
+        confidence=signal.confidence,
+        factor_scores=tuple((f.name.value, f.score) for f in signal.factors),
+        rsi=rsi,
+        funding_pct_8h=funding_pct,
+        quote_volume_24h=volume,
+        structure=None,
+        missing=missing,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,8 @@ class BacktestTimeout(Problem):
 )
 class BacktestRow:
     name: str = strawberry.field(
-        description="The strategy: engine, always_long, momentum_only, only_<factor>, engine_static_<mode>."
+        description="The strategy: engine, always_long, momentum_only, only_<factor>, engine_static_<mode>, or "
+        "engine_<verdict> (the engine's trades the rules judge answered CONFIRM, DOWNSIZE, SKIP or WAIT)."
     )
     recommendation: str = strawberry.field(description="LONG, SHORT or ANY.")
     horizon_hours: float = strawberry.field(description="Hours each trade is held.")
