@@ -90,6 +90,10 @@ _UNIVERSE_VENUES = ParamDoc(
     choices=_VENUE_NAMES,
 )
 _TIMEFRAME = ParamDoc("timeframe", "Candle timeframe the signal is computed on: 15m, 1h, 4h (default) or 1d.")
+# MSS as REST shows it: the phases and their inputs' values, points and reasons (sources stay in GraphQL)
+_MSS_REPORT = """
+      symbol total measurableMax totalLow totalHigh complete band tier missing
+      phases { name points maxPoints passPoints available passes inputs { name value unit points error } }"""
 
 
 @dataclass(frozen=True)
@@ -344,6 +348,86 @@ query StructureSmc($symbol: String!, $timeframes: [String!], $recent: Int! = 5) 
     ... on InvalidInput { field }
     ... on SymbolNotFound { symbol }
     ... on UpstreamUnavailable { failedSources }
+  }
+}
+""",
+    ),
+    Operation(
+        name="market.orderbook",
+        summary="Whale walls and order-book imbalance of one USDT perpetual on Binance, OKX and Bybit",
+        params=(_SYMBOL,),
+        description=(
+            "Order books of one USDT perpetual on Binance, OKX and Bybit: walls (levels at least 5x the average "
+            "level size within 2 % of mid) with price, size, USD notional, side and distance, and the bid/ask "
+            "imbalance within 0.5 % and 2 % of mid."
+        ),
+        document="""
+query MarketOrderbook($symbol: String!) {
+  orderBook(symbol: $symbol) {
+    __typename
+    ... on OrderBookReport {
+      symbol wallMultiple bandPct failures generatedAt
+      books { venue time mid spreadPct reachPct levelsInBand averageLevelSize
+        walls { side price size notionalUsd distancePct multiple }
+        imbalance { bandPct bidUsd askUsd ratio complete } }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
+    ... on SymbolNotFound { symbol }
+    ... on UpstreamUnavailable { failedSources }
+  }
+}
+""",
+    ),
+    Operation(
+        name="market.flow",
+        summary="Large trades and cumulative volume delta of one USDT perpetual over the last 5 minutes to 1 hour",
+        params=(
+            _SYMBOL,
+            ParamDoc("window", "How far back: M5, M15, M30 or H1 (default), ending now."),
+        ),
+        description=(
+            "Taker buy minus sell volume (USD) and trades of at least $100k over a window, per venue (Binance, OKX, "
+            "Bybit trade streams) and merged; a venue whose stream has not covered the whole window says so. The "
+            "first call starts following the symbol."
+        ),
+        document="""
+query MarketFlow($symbol: String!, $window: FlowWindow! = H1) {
+  flow(symbol: $symbol, window: $window) {
+    __typename
+    ... on FlowReport {
+      symbol window start end thresholdUsd mergedVenues missing
+      merged { buyUsd sellUsd deltaUsd deltaPct trades }
+      venues { venue complete coveredFrom error delta { buyUsd sellUsd deltaUsd deltaPct trades } }
+      largeTrades { venue takerSide price size valueUsd time }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
+    ... on SymbolNotFound { symbol }
+  }
+}
+""",
+    ),
+    Operation(
+        name="market.scalping",
+        summary="Scalping readiness of one USDT perpetual: nine layers with value, source, verdict and freshness",
+        params=(_SYMBOL,),
+        description=(
+            "Scalping view: RSI 1m/5m, 5-minute volume delta, book imbalance, last-hour liquidations, funding, "
+            "long/short, walls near the price, fear & greed; ready only when 4 of the 5 critical layers are "
+            "present and fresh, naming the missing ones."
+        ),
+        document="""
+query MarketScalping($symbol: String!) {
+  scalping(symbol: $symbol) {
+    __typename
+    ... on ScalpingView {
+      symbol asOf price ready criticalUsable missing bullish bearish
+      layers { name critical value verdict detail source observedAt fresh error }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
+    ... on SymbolNotFound { symbol }
   }
 }
 """,
@@ -633,6 +717,129 @@ query SpikesScan($minZ: Float, $venues: [String!], $limit: Int! = 50) {
     ... on Problem { code message }
     ... on InvalidInput { field }
     ... on UpstreamUnavailable { failedSources }
+  }
+}
+""",
+    ),
+    Operation(
+        name="mss.get",
+        summary="Multi-modal Signal Score of one coin: discovery, social and institutional phases, 0..100, with tier",
+        params=(_SYMBOL,),
+        description=(
+            "MSS 0..100 = discovery (FDV, age, circulating share) + social (AltRank, Galaxy, sentiment, volume "
+            "spike) + institutional (OI change, funding, top traders); a phase missing data is unavailable, "
+            "never 0."
+        ),
+        document=f"""
+query MssGet($symbol: String!) {{
+  mss(symbol: $symbol) {{
+    __typename
+    ... on MSSReport {{{_MSS_REPORT}
+      failures generatedAt
+    }}
+    ... on Problem {{ code message }}
+    ... on InvalidInput {{ field }}
+    ... on SymbolNotFound {{ symbol }}
+  }}
+}}
+""",
+    ),
+    Operation(
+        name="mss.scan",
+        summary="Score today's new listings with MSS: newest USDT perpetuals ranked by MSS under an optional FDV cap",
+        params=(
+            ParamDoc("limit", "How many new listings to score, 1 to 20 (default 10).", minimum=1, maximum=20),
+            ParamDoc("maxFdvUsd", "Leave out coins whose fully diluted valuation is above this many USD.", minimum=1),
+            ParamDoc("withinHours", "Listed within this many hours, 1 to 720 (default 72).", minimum=1, maximum=720),
+        ),
+        description=(
+            "New USDT-perpetual listings (Binance, Bybit, OKX) within withinHours, scored by MSS, best first; "
+            "CoinGecko and LunarCrush calls are budgeted per scan and what was left out is listed in skipped."
+        ),
+        timeout_seconds=30.0,
+        document=f"""
+query MssScan($limit: Int! = 10, $maxFdvUsd: Float, $withinHours: Float! = 72) {{
+  mssScan(limit: $limit, maxFdvUsd: $maxFdvUsd, withinHours: $withinHours) {{
+    __typename
+    ... on MssScan {{
+      candidates skipped coingeckoCalls lunarcrushCalls
+      items {{ symbol venue listedAt ageHours report {{{_MSS_REPORT}    }} }}
+    }}
+    ... on Problem {{ code message }}
+    ... on InvalidInput {{ field }}
+    ... on UpstreamUnavailable {{ failedSources }}
+  }}
+}}
+""",
+    ),
+    Operation(
+        name="market.summary",
+        summary="Why is the market up or down? BTC, ETH, SOL, XRP, BNB signals in one word, in English and Indonesian",
+        params=(_MODE, _TIMEFRAME),
+        description=(
+            "Overall BULLISH / BEARISH / NEUTRAL / MIXED over BTC, ETH, SOL, XRP and BNB: each coin's signal, "
+            "average funding, liquidation balance, and an explanation in English and Indonesian from the numbers."
+        ),
+        document="""
+query MarketSummary($mode: Mode! = AGGRESSIVE, $timeframe: Timeframe! = H4) {
+  marketSummary(mode: $mode, timeframe: $timeframe) {
+    __typename
+    ... on MarketSummary {
+      overall longs shorts neutrals averageScore averageFundingPct8h fundingCoins liquidationLongSharePct
+      liquidationCoins explanationEn explanationId generatedAt
+      coins { symbol recommendation score fundingPct8h liquidationLongSharePct problem }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
+  }
+}
+""",
+    ),
+    Operation(
+        name="social.hype",
+        gpt=False,
+        summary="Social hype of one coin: 0..100 score, spike against its own history, hype versus price",
+        params=(_SYMBOL,),
+        description=(
+            "Attention a coin draws: CoinGecko trending (keyless), LunarCrush Galaxy Score and AltRank (keyed), "
+            "a spike flag against its own history and hype-versus-price divergence."
+        ),
+        document="""
+query SocialHype($symbol: String!) {
+  socialHype(symbol: $symbol) {
+    __typename
+    ... on SocialHype {
+      symbol score spike spikeDetail historyPoints hypeChange priceChange24hPct divergence divergenceDetail
+      missing keyAdds
+      components { name rawValue score weight source error }
+      context { name rawValue source }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
+    ... on SymbolNotFound { symbol }
+  }
+}
+""",
+    ),
+    Operation(
+        name="watchlist.list",
+        gpt=False,
+        summary="The server's watchlist: each watched coin with its newest MSS measurements",
+        params=(
+            ParamDoc(
+                "historyPoints", "MSS measurements per coin, newest first, 0 to 100 (default 10).", minimum=0, maximum=100
+            ),
+        ),
+        description="Every watched coin (admins add and remove them) with its MSS history, newest first.",
+        document="""
+query WatchlistList($historyPoints: Int! = 10) {
+  watchlist(historyPoints: $historyPoints) {
+    __typename
+    ... on Watchlist {
+      entries { symbol note addedAt history { measuredAt total measurableMax totalLow totalHigh tier } }
+    }
+    ... on Problem { code message }
+    ... on InvalidInput { field }
   }
 }
 """,

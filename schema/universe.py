@@ -17,7 +17,7 @@ from engine.spikes import Horizon, SpikeMetric
 from resolvers import universe
 from resolvers.context import RequestContext  # noqa: TC001
 from resolvers.problems import Problem
-from schema.enums import described
+from schema.enums import Venue, VenueEnum, described
 from schema.errors import InvalidInput, UpstreamUnavailable, problem
 
 if TYPE_CHECKING:
@@ -60,18 +60,24 @@ HorizonEnum = described(
 @strawberry.type(description="A USDT perpetual listed recently on one venue, with what is known about its start.")
 class Listing:
     symbol: str = strawberry.field(description="Canonical symbol (BTCUSDT).")
-    venue: str = strawberry.field(description="The venue whose listing this is (binance, bybit, okx).")
+    venue: VenueEnum = strawberry.field(description="The venue whose listing this is.")  # type: ignore[valid-type]
     listed_at: datetime = strawberry.field(
         description="When the venue listed it, UTC (Binance onboardDate, OKX listTime, Bybit launchTime)."
     )
     age_hours: float = strawberry.field(description="Hours since listing at asOf (the service clock).")
     status: str = strawberry.field(description="The venue's trading status (TRADING).")
     base_asset: str = strawberry.field(description="The base asset (PEPE for 1000PEPEUSDT's venue base 1000PEPE).")
-    also_listed_on: list[str] = strawberry.field(description="Other venues that list the symbol too.")
-    not_listed_on: list[str] = strawberry.field(description="Other venues whose listing answered without it.")
-    unknown_on: list[str] = strawberry.field(description="Other venues whose listing could not be read.")
-    first_price: float | None = strawberry.field(description="Open of the first hourly candle; null if unknown.")
-    last_price: float | None = strawberry.field(description="Close of the latest hourly candle; null if unknown.")
+    also_listed_on: list[VenueEnum] = strawberry.field(  # type: ignore[valid-type]
+        description="Other venues that list the symbol too."
+    )
+    not_listed_on: list[VenueEnum] = strawberry.field(  # type: ignore[valid-type]
+        description="Other venues whose listing answered without it."
+    )
+    unknown_on: list[VenueEnum] = strawberry.field(  # type: ignore[valid-type]
+        description="Other venues whose listing could not be read."
+    )
+    first_price: float | None = strawberry.field(description="Open of the first hourly candle, USDT; null if unknown.")
+    last_price: float | None = strawberry.field(description="Close of the latest hourly candle, USDT; null if unknown.")
     since_listing_change_pct: float | None = strawberry.field(
         description="Percent change from the first price to the last; null when not derivable (see figuresMissing)."
     )
@@ -96,14 +102,14 @@ class Listing:
         p = item.performance
         return cls(
             symbol=item.symbol,
-            venue=item.venue,
+            venue=Venue(item.venue),
             listed_at=item.listed_at,
             age_hours=item.age_hours,
             status=item.status,
             base_asset=item.base_asset,
-            also_listed_on=list(item.also_listed_on),
-            not_listed_on=list(item.not_listed_on),
-            unknown_on=list(item.unknown_on),
+            also_listed_on=[Venue(v) for v in item.also_listed_on],
+            not_listed_on=[Venue(v) for v in item.not_listed_on],
+            unknown_on=[Venue(v) for v in item.unknown_on],
             first_price=p.first_price if p else None,
             last_price=p.last_price if p else None,
             since_listing_change_pct=p.since_listing_change_pct if p else None,
@@ -119,7 +125,9 @@ class Listing:
 class NewListings:
     as_of: datetime = strawberry.field(description="The service clock's now (the cassette's in replay mode).")
     within_hours: float = strawberry.field(description="The window asked for.")
-    venues: list[str] = strawberry.field(description="The venues whose listings were screened.")
+    venues: list[VenueEnum] = strawberry.field(  # type: ignore[valid-type]
+        description="The venues whose listings were screened."
+    )
     listings: list[Listing] = strawberry.field(description="Newest first.")
     missing: list[str] = strawberry.field(
         description="Each venue asked whose listing could not be read, with why (its listings are absent)."
@@ -128,14 +136,14 @@ class NewListings:
 
 @strawberry.type(description="One venue's current funding of a symbol.")
 class UniverseFunding:
-    venue: str = strawberry.field(description="binance, bybit or okx.")
+    venue: VenueEnum = strawberry.field(description="The venue of this rate.")  # type: ignore[valid-type]
     rate8h_pct: float = strawberry.field(description="The rate per 8 hours, in percent (0.01 = 0.01 % per 8 h).")
     interval_hours: float = strawberry.field(description="The venue's funding interval for this symbol.")
     note: str | None = strawberry.field(description="Why the interval is assumed, when it is; else null.")
 
     @classmethod
     def of(cls, f: VenueFundingValue) -> UniverseFunding:
-        return cls(venue=f.venue, rate8h_pct=f.rate_8h_pct, interval_hours=f.interval_hours, note=f.note)
+        return cls(venue=Venue(f.venue), rate8h_pct=f.rate_8h_pct, interval_hours=f.interval_hours, note=f.note)
 
 
 @strawberry.type(description="What CoinGecko knows of the coin (the highest-ranked coin with this symbol).")
@@ -145,8 +153,8 @@ class CoinFacts:
     market_cap_usd: float | None = strawberry.field(description="Market cap in USD; null if CoinGecko has none.")
     market_cap_rank: int | None = strawberry.field(description="Rank by market cap; null if unranked.")
     fdv_usd: float | None = strawberry.field(description="Fully diluted valuation in USD; null if unknown.")
-    circulating_share: float | None = strawberry.field(
-        description="Circulating over total (else max) supply, 0..1; null if unknown."
+    circulating_share_pct: float | None = strawberry.field(
+        description="Circulating supply as a percent of total (else max) supply; null if unknown."
     )
 
     @classmethod
@@ -157,7 +165,7 @@ class CoinFacts:
             market_cap_usd=c.market_cap_usd,
             market_cap_rank=c.market_cap_rank,
             fdv_usd=c.fdv_usd,
-            circulating_share=c.circulating_share,
+            circulating_share_pct=c.circulating_share * 100.0 if c.circulating_share is not None else None,
         )
 
 
@@ -167,15 +175,21 @@ class ScreenerRow:
     symbol: str = strawberry.field(description="Canonical symbol (BTCUSDT).")
     base_asset: str = strawberry.field(description="The symbol without USDT.")
     value: float = strawberry.field(description="The figure the kind ranks by (percent, USD or percent per 8 h).")
-    price_venue: str = strawberry.field(description="The venue with the most quote volume: it sets price and change.")
-    last_price: float = strawberry.field(description="Last price on priceVenue.")
+    price_venue: VenueEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The venue with the most quote volume: it sets price and change."
+    )
+    last_price: float = strawberry.field(description="Last price on priceVenue, USDT.")
     change24h_pct: float = strawberry.field(description="24 h price change on priceVenue, percent.")
     quote_volume_usd: float = strawberry.field(description="24 h quote volume summed over volumeVenues.")
-    volume_venues: list[str] = strawberry.field(description="The venues whose volume is in quoteVolumeUsd.")
+    volume_venues: list[VenueEnum] = strawberry.field(  # type: ignore[valid-type]
+        description="The venues whose volume is in quoteVolumeUsd."
+    )
     open_interest_usd: float | None = strawberry.field(
         description="Open interest in USD summed over openInterestVenues; null when none serves it in one call."
     )
-    open_interest_venues: list[str] = strawberry.field(description="The venues whose open interest is summed.")
+    open_interest_venues: list[VenueEnum] = strawberry.field(  # type: ignore[valid-type]
+        description="The venues whose open interest is summed."
+    )
     funding: list[UniverseFunding] = strawberry.field(description="Each venue's current funding (one call per venue).")
     coin: CoinFacts | None = strawberry.field(
         description="Market cap and FDV when the coin is among CoinGecko's top coins read; else null."
@@ -190,13 +204,13 @@ class ScreenerRow:
             symbol=row.symbol,
             base_asset=row.base_asset,
             value=value,
-            price_venue=row.price_venue,
+            price_venue=Venue(row.price_venue),
             last_price=row.last_price,
             change24h_pct=row.change_24h_pct,
             quote_volume_usd=row.quote_volume_usd,
-            volume_venues=list(row.volume_venues),
+            volume_venues=[Venue(v) for v in row.volume_venues],
             open_interest_usd=row.open_interest_usd,
-            open_interest_venues=list(row.open_interest_venues),
+            open_interest_venues=[Venue(v) for v in row.open_interest_venues],
             funding=[UniverseFunding.of(f) for f in row.funding],
             coin=CoinFacts.of(row.coin) if row.coin else None,
         )
@@ -206,7 +220,7 @@ class ScreenerRow:
 class Screener:
     as_of: datetime = strawberry.field(description="The service clock's now.")
     kind: ScreenerKindEnum = strawberry.field(description="What was ranked.")  # type: ignore[valid-type]
-    venues: list[str] = strawberry.field(description="The venues screened.")
+    venues: list[VenueEnum] = strawberry.field(description="The venues screened.")  # type: ignore[valid-type]
     rows: list[ScreenerRow] = strawberry.field(description="The top rows, best first.")
     screened: int = strawberry.field(description="Symbols in the universe of these venues.")
     below_min_volume: int = strawberry.field(description="Symbols left out by minQuoteVolumeUsd.")
@@ -218,7 +232,7 @@ class Screener:
 @strawberry.type(description="A change over a horizon far outside the symbol's own recent history.")
 class SpikeReading:
     symbol: str = strawberry.field(description="Canonical symbol (BTCUSDT).")
-    venue: str = strawberry.field(description="The venue the figures are from.")
+    venue: VenueEnum = strawberry.field(description="The venue the figures are from.")  # type: ignore[valid-type]
     metric: SpikeMetricEnum = strawberry.field(description="Open interest or quote volume.")  # type: ignore[valid-type]
     horizon: HorizonEnum = strawberry.field(description="The window of the change.")  # type: ignore[valid-type]
     z: float = strawberry.field(description="(change − mean of past changes) / their standard deviation.")
@@ -232,7 +246,7 @@ class SpikeReading:
     def of(cls, s: Spike) -> SpikeReading:
         return cls(
             symbol=s.symbol,
-            venue=s.venue,
+            venue=Venue(s.venue),
             metric=s.metric,
             horizon=s.horizon,
             z=s.score.z,
@@ -255,7 +269,7 @@ class SpikeScan:
     as_of: datetime = strawberry.field(description="When this scan's sample was taken (the service clock).")
     spikes: list[SpikeReading] = strawberry.field(description="Readings at or over their threshold, strongest first.")
     thresholds: list[SpikeThreshold] = strawberry.field(description="The thresholds applied.")
-    venues: list[str] = strawberry.field(description="The venues reported.")
+    venues: list[VenueEnum] = strawberry.field(description="The venues reported.")  # type: ignore[valid-type]
     symbols_tracked: int = strawberry.field(description="(venue, symbol) pairs the monitor keeps history for.")
     history_since: datetime | None = strawberry.field(description="The monitor's first sample in this process.")
     warming_up: list[str] = strawberry.field(
@@ -269,7 +283,7 @@ class SpikeScan:
             as_of=scan.as_of,
             spikes=[SpikeReading.of(s) for s in scan.spikes],
             thresholds=[SpikeThreshold(horizon=h, min_z=z) for h, z in scan.thresholds.items()],
-            venues=list(scan.venues),
+            venues=[Venue(v) for v in scan.venues],
             symbols_tracked=scan.symbols_tracked,
             history_since=scan.history_since,
             warming_up=list(scan.warming_up),
@@ -305,7 +319,7 @@ def _screener(result: universe.ScreenerResult) -> Screener:
     return Screener(
         as_of=result.as_of,
         kind=result.kind,
-        venues=list(result.venues),
+        venues=[Venue(v) for v in result.venues],
         rows=[ScreenerRow.of(i, row, result.kind) for i, row in enumerate(outcome.rows, start=1)],
         screened=outcome.screened,
         below_min_volume=outcome.below_min_volume,
@@ -335,7 +349,7 @@ class UniverseQuery:
         return NewListings(
             as_of=found.as_of,
             within_hours=within_hours,
-            venues=list(found.venues),
+            venues=[Venue(v) for v in found.venues],
             listings=[Listing.of(item) for item in found.listings],
             missing=list(found.missing),
         )

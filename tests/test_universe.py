@@ -4,11 +4,13 @@ server whose cassette is built from the fixture files."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import statistics
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import httpx2
 import pytest
 
 from engine.listings import (
@@ -282,10 +284,10 @@ async def test_new_listings_end_to_end(graphql: Callable[..., Any]) -> None:
         assert down["data"]["newListings"]["code"] == "UPSTREAM_UNAVAILABLE"
 
 
-async def test_screener_and_spikes_end_to_end(graphql: Callable[..., Any]) -> None:
+def _ticker_cassette() -> dict[str, Any]:
     tickers = fixture_json("binance", "fapi_v1_ticker_24hr.json")  # one real row (BTCUSDT)
     premium = fixture_json("binance", "fapi_v1_premiumIndex.json")  # one real row (BTCUSDT)
-    cassette = {
+    return {
         "version": 1,
         "clock": 1789478298702,
         "http": [
@@ -294,6 +296,10 @@ async def test_screener_and_spikes_end_to_end(graphql: Callable[..., Any]) -> No
             _entry("binance", "/fapi/v1/fundingInfo", []),
         ],
     }
+
+
+async def test_screener_and_spikes_end_to_end(graphql: Callable[..., Any]) -> None:
+    cassette = _ticker_cassette()
     screener = """
     query($kind: ScreenerKind!) { screener(kind: $kind, limit: 5, minQuoteVolumeUsd: 0, venues: ["binance"]) {
       __typename
@@ -315,6 +321,12 @@ async def test_screener_and_spikes_end_to_end(graphql: Callable[..., Any]) -> No
         assert any(
             m.startswith("open interest binance: binance does not serve open_interest_all") for m in answer["missing"]
         )
+        async with httpx2.AsyncClient(timeout=10) as client:  # the REST shim of the same operation
+            rest = await client.get(
+                f"{url}/v1/screener/run", params={"kind": "losers", "venues": "binance", "minQuoteVolumeUsd": "0"}
+            )
+        assert rest.status_code == 200, rest.text
+        assert rest.json()["data"]["rows"][0]["symbol"] == "BTCUSDT"
         _, oi = await graphql(url, screener, {"kind": "OPEN_INTEREST"})
         assert oi["data"]["screener"]["rows"] == [] and oi["data"]["screener"]["withoutFigure"] == 1
 
@@ -326,3 +338,35 @@ async def test_screener_and_spikes_end_to_end(graphql: Callable[..., Any]) -> No
         assert {t["minZ"] for t in scan["thresholds"]} == {2.0}
         _, bad = await graphql(url, "{ spikes(minZ: -1) { __typename ... on InvalidInput { field } } }")
         assert bad["data"]["spikes"] == {"__typename": "InvalidInput", "field": "minZ"}
+
+
+async def test_spikes_subscription_shares_one_scan_and_refuses_bad_input() -> None:
+    import json
+
+    import websockets
+
+    async def first(url: str, query: str) -> dict[str, Any]:
+        protocol = [websockets.Subprotocol("graphql-transport-ws")]
+        async with websockets.connect(url, subprotocols=protocol) as ws:
+            await ws.send(json.dumps({"type": "connection_init"}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+            for _ in range(10):  # bounded: skip pings
+                message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if message["type"] != "ping":
+                    return message
+        raise AssertionError("no message")
+
+    query = "subscription { spikes(minZ: 2.5) { venues symbolsTracked warmingUp thresholds { minZ } } }"
+    async with running_service(_ticker_cassette(), streams_enabled=False) as (url, _):
+        ws_url = url.replace("http://", "ws://") + "/graphql"
+        one, two = await asyncio.gather(first(ws_url, query), first(ws_url, query))
+        for message in (one, two):
+            assert message["type"] == "next", message
+            scan = message["payload"]["data"]["spikes"]
+            assert scan["venues"] == ["binance", "bybit", "okx"]
+            assert {t["minZ"] for t in scan["thresholds"]} == {2.5}
+            assert scan["symbolsTracked"] == 1 and len(scan["warmingUp"]) == 3
+        refused = await first(ws_url, "subscription { spikes(minZ: 0) { symbolsTracked } }")
+        assert refused["type"] == "error", refused
+        assert refused["payload"][0]["extensions"]["code"] == "INVALID_INPUT"
