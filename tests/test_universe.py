@@ -138,6 +138,73 @@ def test_a_shared_coin_symbol_resolves_to_the_best_rank_and_multipliers_are_stri
 
 
 # --------------------------------------------------------------------------------------------------
+# the universe's all-symbol reads per venue (real HTTP path against a local replay server)
+
+
+async def test_binance_funding_all_reads_adjusted_intervals_from_funding_info() -> None:
+    premium = fixture_json("binance", "fapi_v1_premiumIndex.json")  # live BTCUSDT row
+    info = [
+        # Binance's documented example (a symbol with no premiumIndex row here: ignored)
+        {"symbol": "BLZUSDT", "adjustedFundingRateCap": "0.02500000", "adjustedFundingRateFloor": "-0.02500000",
+         "fundingIntervalHours": 8, "disclaimer": False},
+        # the same documented shape for BTCUSDT, adjusted to 4 h (hand-made values)
+        {"symbol": "BTCUSDT", "adjustedFundingRateCap": "0.03000000", "adjustedFundingRateFloor": "-0.03000000",
+         "fundingIntervalHours": 4, "disclaimer": False},
+    ]  # fmt: skip
+    http = [_entry("binance", "/fapi/v1/premiumIndex", [premium]), _entry("binance", "/fapi/v1/fundingInfo", info)]
+    cassette = Cassette.model_validate({"version": 1, "clock": CLOCK_2021, "http": http})
+    async with served_deps(ReplayApp(cassette).app, "binance", {}) as deps:
+        rates = await build_binance(deps).funding_all()
+        assert set(rates) == {"BTCUSDT"}
+        btc = rates["BTCUSDT"]
+        assert (btc.rate, btc.interval_hours, btc.interval_note) == (0.00009145, 4.0, None)
+        assert btc.percent_8h == pytest.approx(0.00009145 * 2 * 100)
+        # without the adjustment BTCUSDT settles on Binance's documented default, 8 h
+        http[1] = _entry("binance", "/fapi/v1/fundingInfo", info[:1])
+    cassette = Cassette.model_validate({"version": 1, "clock": CLOCK_2021, "http": http})
+    async with served_deps(ReplayApp(cassette).app, "binance", {}) as deps:
+        assert (await build_binance(deps).funding_all())["BTCUSDT"].interval_hours == 8.0
+
+
+async def test_bybit_one_tickers_answer_serves_open_interest_and_funding() -> None:
+    from providers.bybit.venue import build as build_bybit
+
+    answer = fixture_json("bybit", "v5_market_tickers_linear.docs.json")  # Bybit's documented example
+    http = [_entry("bybit", "/v5/market/tickers", answer, {"category": "linear"})]
+    cassette = Cassette.model_validate({"version": 1, "clock": 1672376496682, "http": http})
+    replay = ReplayApp(cassette)
+    async with served_deps(replay.app, "bybit", {}) as deps:
+        venue = build_bybit(deps)
+        interest = await venue.open_interest_all()
+        funding = await venue.funding_all()
+    assert interest["BTCUSDT"].coins == 373504107 and interest["BTCUSDT"].usd == 22505.67
+    rate = funding["BTCUSDT"]
+    assert rate.rate == -0.001034 and rate.interval_hours == 8.0  # no fundingIntervalHour in the example
+    assert rate.interval_note is not None and "assumed 8h" in rate.interval_note
+    assert sum(replay.calls.values()) == 1  # both from the one cached answer
+
+
+async def test_okx_open_interest_all_keeps_usdt_swaps_and_never_invents_usd() -> None:
+    from providers.okx.venue import build as build_okx
+
+    documented = {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "oi": "5000", "oiCcy": "555.55",
+                  "oiUsd": "50000000", "ts": "1597026383085"}  # fmt: skip
+    without_usd = fixture_json("okx", "api_v5_public_open_interest.docs.json")  # the older example: no oiUsd
+    tickers = fixture_json("okx", "ws_tickers.json")["data"]  # a live UNI-USD-SWAP row (REST rows are the same)
+    for rows, expected_usd in (([documented], 50000000.0), (without_usd["data"], None)):
+        http = [
+            _entry("okx", "/api/v5/public/open-interest", {"code": "0", "msg": "", "data": rows}, {"instType": "SWAP"}),
+            _entry("okx", "/api/v5/market/tickers", {"code": "0", "msg": "", "data": tickers}, {"instType": "SWAP"}),
+        ]
+        cassette = Cassette.model_validate({"version": 1, "clock": 1597026383085, "http": http})
+        async with served_deps(ReplayApp(cassette).app, "okx", {}) as deps:
+            interest = await build_okx(deps).open_interest_all()
+        assert set(interest) == {"BTCUSDT"}
+        assert interest["BTCUSDT"].coins == 555.55
+        assert interest["BTCUSDT"].usd == expected_usd  # no BTC ticker to price it: unknown, not zero
+
+
+# --------------------------------------------------------------------------------------------------
 # screener
 
 
