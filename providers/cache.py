@@ -12,6 +12,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from providers.freshness import note_ttl, refuse
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
@@ -49,11 +51,14 @@ class MemoryCache:
         entry = self._entries.get(key)
         if entry is not None:
             expires_at, value = entry
-            if expires_at > self._clock():
+            now = self._clock()
+            if expires_at > now:
                 self._stats.hits += 1
                 self._entries.move_to_end(key)
+                note_ttl(expires_at - now)  # a cached answer built on this entry lives no longer
                 return value  # type: ignore[no-any-return]
             del self._entries[key]
+        note_ttl(ttl)  # loaded now (or joining a load in flight): fresh for its whole TTL
         task = self._inflight.get(key)
         if task is not None:
             self._stats.coalesced += 1
@@ -62,7 +67,11 @@ class MemoryCache:
             task = asyncio.ensure_future(self._load_and_store(key, ttl, load))
             self._inflight[key] = task
         # shield: one cancelled caller must not cancel the load the others are waiting for
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except Exception:
+            refuse("an upstream read failed")  # not cached here either: the next request retries it
+            raise
 
     async def _load_and_store(self, key: str, ttl: float, load: Callable[[], Awaitable[T]]) -> T:
         try:

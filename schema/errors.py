@@ -11,6 +11,7 @@ from typing import overload
 import strawberry
 
 from resolvers import problems
+from schema.response_policy import refuse_problem
 from schema.types import DataQuality
 
 
@@ -21,6 +22,9 @@ from schema.types import DataQuality
 class Problem:
     code: str = strawberry.field(description="Stable, machine-readable error code.")
     message: str = strawberry.field(description="What went wrong, for a human.")
+
+    def __post_init__(self) -> None:
+        refuse_problem(self.code)  # an answer with a problem in it is never served from the response cache
 
 
 @strawberry.type(description="An argument is malformed (symbol spelling, mode, too many symbols).")
