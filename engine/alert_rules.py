@@ -82,19 +82,20 @@ class ExpressionRefused(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class RuleExpression:
-    """A checked expression; build it with :func:`compile_expression`."""
+    """A checked expression, parsed once; build it with :func:`compile_expression`."""
 
     source: str
+    parsed: ast.AST = field(repr=False, compare=False)  # simpleeval's parse of ``source``
+    evaluator: EvalWithCompoundTypes = field(repr=False, compare=False)
 
     def evaluate(self, values: dict[str, Any]) -> bool:
         """True or False; raises :class:`ArithmeticError`, :class:`TypeError` or :class:`ValueError`
-        when the values make it meaningless (the caller does not fire the rule)."""
-        evaluator = EvalWithCompoundTypes(  # tuples for `in`; comprehensions were refused by the check
-            operators={**_BINARY, **_UNARY, **_COMPARE, ast.Pow: _bounded_power, ast.Mult: _numeric_mul},
-            functions=dict(EXPRESSION_FUNCTIONS),
-            names=dict(values),
-        )
-        result = evaluator.eval(self.source)
+        when the values make it meaningless (the caller does not fire the rule). Synchronous: the
+        evaluator is this expression's own (building one costs more than evaluating a short expression)
+        and only its names change per call."""
+        evaluator = self.evaluator
+        evaluator.names = values
+        result = evaluator.eval(self.source, previously_parsed=self.parsed)
         if not isinstance(result, bool):
             raise TypeError(f"the expression gave {type(result).__name__}, not true or false")
         return result
@@ -113,6 +114,9 @@ def _bounded_power(base: Any, exponent: Any) -> Any:
     if isinstance(base, int | float) and abs(base) > MAX_ABS_NUMBER:
         raise ValueError("power of a number over 1e12")
     return operator.pow(base, exponent)
+
+
+_OPERATORS: dict[Any, Any] = {**_BINARY, **_UNARY, **_COMPARE, ast.Pow: _bounded_power, ast.Mult: _numeric_mul}
 
 
 def compile_expression(source: str) -> RuleExpression:
@@ -136,7 +140,10 @@ def compile_expression(source: str) -> RuleExpression:
         )
     for node in nodes:
         _check_node(node)
-    return RuleExpression(source.strip())
+    text = source.strip()
+    # tuples for `in`; comprehensions, attributes and everything else were refused by the check above
+    evaluator = EvalWithCompoundTypes(operators=_OPERATORS, functions=EXPRESSION_FUNCTIONS, names={})
+    return RuleExpression(text, evaluator.parse(text), evaluator)
 
 
 def _check_node(node: ast.AST) -> None:

@@ -33,8 +33,10 @@ from schema.errors import (
 from schema.finite import FiniteExecutionContext
 from schema.limits import TOO_DEEP, TOO_LARGE, limit_rule
 from schema.metrics import OperationMetrics, OperationRecorder
+from schema.mutation import Mutation
 from schema.query import Query
 from schema.ratelimit import CostBudget
+from schema.response_policy import ResponsePolicy
 from schema.subscriptions import Subscription
 
 if TYPE_CHECKING:
@@ -132,6 +134,7 @@ def build_schema(
     documents = DocumentCache()
     schema = SignalSchema(
         query=Query,
+        mutation=Mutation,
         subscription=Subscription,
         execution_context_class=FiniteExecutionContext,  # NaN/Infinity: NON_FINITE_NUMBER, not a client error
         config=StrawberryConfig(scalar_map={datetime: DATETIME_SCALAR}),
@@ -154,6 +157,7 @@ def build_schema(
             lambda: GuardedValidation(documents, max_cost=max_cost),  # limits, cost, then all rules (cached)
             *([access_check] if access_check is not None else []),  # e.g. signal_api.security.scopes.ScopeCheck
             CostBudget,  # charges the cost to the caller's budget before execution (schema.ratelimit)
+            ResponsePolicy,  # marks a clean market-data query reusable by the response cache
         ],
     )
     schema.document_cache = documents

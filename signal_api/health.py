@@ -278,6 +278,9 @@ class HealthMonitor:
         if price["state"] == "unverified":
             reasons.append(Reason("price_sources_unverified", "no price source answered recently"))
         reasons.extend(stream_reasons)
+        alerts = self.container.alerts.view() if self.container.alerts is not None else None
+        if alerts is not None:
+            reasons.extend(Reason(code, detail) for code, detail in alerts[1])
         if price["state"] == "down":
             status = "down"
             reasons.insert(0, Reason("no_price_source", "every price source's circuit breaker is open"))
@@ -290,6 +293,7 @@ class HealthMonitor:
             "price_sources": price,
             "storage": history,
             "streams": streams,
+            "alerts": alerts[0] if alerts is not None else None,  # Telegram, deliveries, the scanner
             "providers": self.container.provider_status,
             "circuit_breakers": {name: b.state.value for name, b in self.container.breakers.items()},
             "replay": self.replay,
@@ -327,6 +331,8 @@ class HealthMonitor:
         streams, _ = self.stream_view()
         if streams is not None:
             BROKER_DROPS.set(streams["broker"]["dropped"])
+        if self.container.alerts is not None:
+            self.container.alerts.export_metrics()
         runtime = self.history
         if runtime is None:
             return

@@ -76,6 +76,7 @@ async def test_send_message_over_http_and_429_retry_after_is_honoured() -> None:
     sent = bot.received[0]
     assert sent["parse_mode"] == "HTML" and sent["text"] == format_alert(event())
     assert outbox.stats.sent == 2 and outbox.stats.rate_limited == 2 and outbox.stats.failed == 0
+    assert outbox.stats.failing == 0
 
 
 async def test_the_same_alert_is_sent_once_per_chat() -> None:
@@ -111,6 +112,7 @@ async def test_a_bad_token_fails_once_and_the_token_is_nowhere(capsys: pytest.Ca
             await outbox.aclose()
     assert bot.calls == 2  # not retried: a bad token stays bad
     assert outbox.stats.failed == 1 and outbox.stats.failures_by_reason == {"UPSTREAM_AUTH_FAILED": 1}
+    assert outbox.stats.failing == 1
     assert outbox.stats.last_error is not None and TOKEN not in outbox.stats.last_error
     captured = capsys.readouterr()
     assert TOKEN not in captured.out + captured.err

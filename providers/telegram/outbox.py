@@ -36,6 +36,7 @@ class OutboxStats:
     dropped: int = 0  # offers refused because the queue was full
     rate_limited: int = 0  # 429 answers honoured
     last_error: str | None = None
+    failing: int = 0  # messages given up on since the last one sent (0: the last message went out)
     failures_by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -136,10 +137,12 @@ class TelegramOutbox:
                 return
             else:
                 self.stats.sent += 1
+                self.stats.failing = 0
                 return
 
     def _fail(self, reason: str, detail: str) -> None:
         self.stats.failed += 1
+        self.stats.failing += 1
         self.stats.failures_by_reason[reason] = self.stats.failures_by_reason.get(reason, 0) + 1
         self.stats.last_error = detail
         log.warning("telegram alert not sent", reason=reason, error=detail)
