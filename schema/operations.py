@@ -45,6 +45,14 @@ _SIGNAL_RESULT = f"""
 """
 
 
+# signals.get only: a batch of 50 with a verdict each would cost 200 (schema/cost.py) and up to 50 AI calls
+_SIGNAL_TRADE = """    ... on Signal {
+      plan { entry stop takeProfit atr atrPct sizeMultiplier riskMode }
+      verdict { verdict riskMode decidedBy fallbackReason reason checks { name value passed } }
+    }
+"""
+
+
 # What REST callers may pass for a symbol: every spelling :func:`providers.symbols.parse_symbol` reads as a
 # USDT perpetual (BTC, btc, BTCUSDT, BTC-USDT, BTC/USDT, BTC-USDT-SWAP, BTCUSDT.P), so that anything the
 # REST schema allows is a well-formed symbol (an unlisted one is 404, never 400).
@@ -159,14 +167,13 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
         params=(_SYMBOL, _MODE, _TIMEFRAME),
         description=(
-            "LONG / SHORT / NEUTRAL signal for one USDT perpetual (BTC, ETHUSDT, sol-usdt) with its score "
-            "0..100, confidence, the eight weighted factors that explain it and the data quality. mode: "
-            "conservative | aggressive (default) | ultra | calibrated (BTC 4h); "
-            "timeframe: 15m | 1h | 4h (default) | 1d."
+            "LONG / SHORT / NEUTRAL signal for one USDT perpetual (BTC, ETHUSDT) with score 0..100, confidence, "
+            "factors, data quality; for LONG/SHORT an ATR plan (entry, stop, take-profit) and a verdict. "
+            "mode: conservative | aggressive (default) | ultra | calibrated (BTC 4h); timeframe: 15m | 1h | 4h | 1d."
         ),
         document=f"""
 query SignalsGet($symbol: String!, $mode: Mode! = AGGRESSIVE, $timeframe: Timeframe! = H4) {{
-  signal(symbol: $symbol, mode: $mode, timeframe: $timeframe) {{{_SIGNAL_RESULT}  }}
+  signal(symbol: $symbol, mode: $mode, timeframe: $timeframe) {{{_SIGNAL_RESULT}{_SIGNAL_TRADE}  }}
 }}
 """,
     ),
@@ -827,7 +834,10 @@ query SocialHype($symbol: String!) {
         summary="The server's watchlist: each watched coin with its newest MSS measurements",
         params=(
             ParamDoc(
-                "historyPoints", "MSS measurements per coin, newest first, 0 to 100 (default 10).", minimum=0, maximum=100
+                "historyPoints",
+                "MSS measurements per coin, newest first, 0 to 100 (default 10).",
+                minimum=0,
+                maximum=100,
             ),
         ),
         description="Every watched coin (admins add and remove them) with its MSS history, newest first.",

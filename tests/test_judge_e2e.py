@@ -142,3 +142,17 @@ async def test_neutral_has_no_plan_and_no_verdict() -> None:
     assert await assess(untouched, neutral) is None
     assert await judge_signal(untouched, neutral) is None
     assert await plan_signal(untouched, neutral) is None
+
+
+async def test_rest_signals_get_carries_the_plan_and_verdict() -> None:
+    import httpx2
+
+    cassette = load_cassette_json("btc-2025-11-14-latest.json")
+    async with running_service(cassette) as (url, _), httpx2.AsyncClient(timeout=10) as client:
+        response = await client.post(f"{url}/invoke", json={"operation": "signals.get", "symbol": "BTC"})
+    body = response.json()
+    assert response.status_code == 200 and body["ok"] is True, body
+    data = body["data"]
+    assert data["recommendation"] == "SHORT"
+    assert data["plan"]["riskMode"] == "NORMAL" and data["plan"]["takeProfit"] < data["plan"]["entry"]
+    assert data["verdict"]["verdict"] == "CONFIRM" and data["verdict"]["decidedBy"] == "RULES"
