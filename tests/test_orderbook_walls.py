@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import httpx2
 import pytest
 
 from engine.market import OrderBook, utc_from_ms
@@ -237,3 +238,9 @@ async def test_order_book_end_to_end(graphql: Callable[..., Any]) -> None:
         assert body["data"]["orderBook"]["code"] == "SYMBOL_NOT_FOUND"
         status, body = await graphql(base, QUERY, {"symbol": "!!"})
         assert body["data"]["orderBook"]["code"] == "INVALID_INPUT"
+
+        # the same over REST (operation market.orderbook)
+        async with httpx2.AsyncClient(timeout=10) as client:
+            rest = (await client.get(f"{base}/v1/market/orderbook", params={"symbol": "BTC"})).json()
+        assert rest["ok"] is True, rest
+        assert "BID" in str(rest["data"]) and "76914.9" in str(rest["data"])
