@@ -207,7 +207,10 @@ async def resolve_screener(
 async def _coins(ctx: RequestContext) -> tuple[tuple[CoinMarket, ...], list[str]]:
     """CoinGecko's top coins, or none with the reason (bounded wait: the screener never stalls on it)."""
     try:
-        reading = await asyncio.wait_for(ctx.services.gateway.coin_markets(COIN_PAGES), COIN_WAIT_SECONDS)
+        # shielded: a slow page keeps loading into the cache for the next request instead of being cancelled
+        load = asyncio.ensure_future(ctx.services.gateway.coin_markets(COIN_PAGES))
+        load.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved: never a warning
+        reading = await asyncio.wait_for(asyncio.shield(load), COIN_WAIT_SECONDS)
     except TimeoutError:
         return (), [f"coin markets: coingecko did not answer within {COIN_WAIT_SECONDS:g}s (keyless rate limit)"]
     notes = [f"coin markets: {f}" for f in reading.failed]

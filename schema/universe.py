@@ -66,7 +66,7 @@ class Listing:
     )
     age_hours: float = strawberry.field(description="Hours since listing at asOf (the service clock).")
     status: str = strawberry.field(description="The venue's trading status (TRADING).")
-    base_asset: str = strawberry.field(description="The base asset (PEPE for 1000PEPEUSDT's venue base 1000PEPE).")
+    base_asset: str = strawberry.field(description="The venue's base asset (1000PEPE for 1000PEPEUSDT).")
     also_listed_on: list[VenueEnum] = strawberry.field(  # type: ignore[valid-type]
         description="Other venues that list the symbol too."
     )
