@@ -28,6 +28,7 @@ from resolvers.problems import Problem
 from resolvers.symbols import resolve_symbols
 from schema.enums import ModeEnum, described
 from schema.errors import InvalidInput, invalid_input
+from schema.finite import NON_FINITE_NUMBER
 from schema.operations import OPERATIONS, operation
 
 if TYPE_CHECKING:
@@ -186,7 +187,8 @@ async def _execute(info: Info[RequestContext, None], op: Operation, variables: d
     result = await info.schema.execute(
         op.document, variable_values=variables, context_value=info.context, operation_name=op.operation_name
     )
-    if result.errors:
+    codes = {(error.extensions or {}).get("code") for error in result.errors or ()}
+    if result.errors and not (codes == {NON_FINITE_NUMBER} and result.data):  # as REST: that nulls one field only
         first = result.errors[0]
         raise GraphQLError(f"{op.name}: {first.message}", extensions=first.extensions or {}, original_error=first)
     return (result.data or {}).get(op.root_field)
@@ -222,13 +224,13 @@ class AskQuery:
         best = routed.best
         confident, reason, answer = routed.confident, routed.reason, None
         used_mode = routed.mode
-        if best is not None:
+        if best is not None and confident:
             op = operation(best.operation)
             try:
                 variables, used_mode = _variables(op, best, routed, notes)
             except _Unrunnable as exc:
                 confident, reason = False, str(exc)
-            if confident:
+            else:
                 answer = JSON(await _execute(info, op, variables))
         return AskAnswer(
             question=question,
