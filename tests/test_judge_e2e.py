@@ -156,3 +156,36 @@ async def test_rest_signals_get_carries_the_plan_and_verdict() -> None:
     assert data["recommendation"] == "SHORT"
     assert data["plan"]["riskMode"] == "NORMAL" and data["plan"]["takeProfit"] < data["plan"]["entry"]
     assert data["verdict"]["verdict"] == "CONFIRM" and data["verdict"]["decidedBy"] == "RULES"
+
+
+async def test_a_replayed_signal_is_stored_with_its_ai_verdict_and_plan(graphql: Any, tmp_path: Any) -> None:
+    """Replayed signal → AI verdict (recorded answer) → stored with plan, verdict, judge path and the rules'
+    verdict → read back from signalHistory."""
+    from tests.history_helpers import fresh_database
+
+    answer = {"verdict": "DOWNSIZE", "risk_mode": "REDUCED", "reason": "Extreme fear; keep it small."}
+    cassette = with_openai(load_cassette_json("btc-2025-11-14-latest.json"), json.dumps(answer))
+    settings = {"history_enabled": True, "history_in_replay": True, "data_dir": tmp_path, "openai_api_key": KEY}
+    history_query = (
+        "{ signalHistory(first: 5) { ... on SignalHistoryConnection { edges { node { recommendation verdict "
+        "riskMode decidedBy fallbackReason rulesVerdict plan { entry stop takeProfit riskMode } } } } } }"
+    )
+    async with (
+        fresh_database(tmp_path, migrate=False) as (_db, db_url),
+        running_service(cassette, database_url=db_url, **settings) as (url, replay),
+    ):
+        live = await signal(graphql, url)
+        status, body = await graphql(url, history_query)
+        ai_calls = replay.calls["openai POST /chat/completions"]
+    assert status == 200 and "errors" not in body, body
+    (edge,) = body["data"]["signalHistory"]["edges"]
+    node = edge["node"]
+    assert ai_calls == 1  # judged once: the stored verdict is the answered one (cached)
+    assert (node["verdict"], node["riskMode"], node["decidedBy"], node["fallbackReason"]) == (
+        "DOWNSIZE",
+        "REDUCED",
+        "AI",
+        None,
+    )
+    assert node["rulesVerdict"] == "CONFIRM" and live["verdict"]["verdict"] == "DOWNSIZE"
+    assert node["plan"] == {k: live["plan"][k] for k in ("entry", "stop", "takeProfit", "riskMode")}
