@@ -437,3 +437,29 @@ async def test_spikes_subscription_shares_one_scan_and_refuses_bad_input() -> No
         refused = await first(ws_url, "subscription { spikes(minZ: 0) { symbolsTracked } }")
         assert refused["type"] == "error", refused
         assert refused["payload"][0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+async def test_coin_markets_names_the_pages_left_out() -> None:
+    from providers.registry import Registry
+    from resolvers.gateway import MarketGateway, SourceOrder
+
+    page = fixture_json("coingecko", "coins_markets.json")
+    match = {"vs_currency": "usd", "order": "market_cap_desc", "per_page": "250", "page": "1"}
+    cassette = Cassette.model_validate(
+        {"version": 1, "clock": 1747572561599, "http": [_entry("coingecko", "/coins/markets", page, match)]}
+    )
+    async with served_deps(ReplayApp(cassette).app, "coingecko", {}) as deps:
+        venue = build_coingecko(deps)
+        assert venue is not None
+        status = dict.fromkeys(SourceOrder.of().providers(), "disabled") | {"coingecko": "enabled"}
+        gateway = MarketGateway(Registry({"coingecko": venue}, status), clock=lambda: NOW)
+        one = await gateway.coin_markets(1)
+        two = await gateway.coin_markets(2)  # page 2 is not in the cassette: 404
+        listings = await gateway.listings()
+    assert one.value is not None and len(one.value) == 1 and one.failed == ()
+    assert two.value == one.value
+    [left_out] = two.failed
+    assert left_out.startswith("coingecko.coins.markets.page page 2:") and "ranked below 1 left out" in left_out
+    # the exchanges are off in this registry: each venue's listing says so, none is guessed
+    assert {v: r.available for v, r in listings.items()} == {"binance": False, "bybit": False, "okx": False}
+    assert listings["okx"].error == "okx: disabled"
