@@ -142,6 +142,10 @@ def _signed_id(value: float, digits: int) -> str:
     return ("+" if value >= 0 else "-") + _num_id(abs(value), digits)
 
 
+def _coins(n: int) -> str:
+    return f"{n} coin" if n == 1 else f"{n} coins"
+
+
 def english(f: _Facts) -> str:
     n = len(f.coins) - len(f.unanswered)
     parts: list[str] = []
@@ -162,13 +166,13 @@ def english(f: _Facts) -> str:
         parts.append(f"Market is {f.overall.value}: of {n} coins, {', '.join(groups)}; average score {f.score:.1f}.")
     if f.funding is not None:
         side = "longs pay shorts" if f.funding > 0 else "shorts pay longs" if f.funding < 0 else "no one pays"
-        parts.append(f"Average funding {f.funding:+.4f}% per 8 h over {f.funding_n} coins ({side}).")
+        parts.append(f"Average funding {f.funding:+.4f}% per 8 h over {_coins(f.funding_n)} ({side}).")
     else:
         parts.append("Average funding: not available.")
     if f.liquidation is not None:
         lean = "longs were flushed" if f.liquidation > 50 else "shorts were squeezed" if f.liquidation < 50 else "even"
         parts.append(
-            f"Liquidations over 24 h: longs {f.liquidation:.0f}% of liquidated value over {f.liquidation_n} coins "
+            f"Liquidations over 24 h: longs {f.liquidation:.0f}% of liquidated value over {_coins(f.liquidation_n)} "
             f"({lean})."
         )
     else:

@@ -1,0 +1,216 @@
+"""Market summary (overall rules, English and Indonesian text from the numbers, batched and cached end to end)
+and social hype (component scores, spike against its own history, divergence, keyless on real fixtures)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+import pytest
+
+from engine.hype import Divergence, alt_rank_score, score_hype, trending_score
+from engine.inputs import Reading
+from engine.summary import CoinSignal, Overall, overall_of, summarize
+from resolvers.discovery import HypeHistory
+from tests.conftest import cassette_body, running_service
+from tests.test_mss import _fixture, mss_cassette
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+def coin(
+    symbol: str, rec: str | None, score: float | None = 60.0, funding: float | None = 0.01, liq: float | None = 55.0
+) -> CoinSignal:
+    if rec is None:  # a coin without a signal has none of its numbers either
+        return CoinSignal(f"{symbol}USDT", None, None, None, None, "UPSTREAM_UNAVAILABLE: no venue answered")
+    return CoinSignal(f"{symbol}USDT", rec, score, funding, liq)
+
+
+@pytest.mark.parametrize(
+    ("longs", "shorts", "neutrals", "overall"),
+    [
+        (5, 0, 0, Overall.BULLISH),
+        (3, 1, 1, Overall.BULLISH),  # 60 % long, 20 % short
+        (3, 2, 0, Overall.MIXED),
+        (0, 4, 1, Overall.BEARISH),
+        (1, 1, 3, Overall.MIXED),
+        (0, 0, 5, Overall.NEUTRAL),
+        (1, 0, 4, Overall.NEUTRAL),
+        (2, 0, 0, None),  # fewer than 3 coins with a signal: no call
+    ],
+)
+def test_overall_rules(longs: int, shorts: int, neutrals: int, overall: Overall | None) -> None:
+    assert overall_of(longs, shorts, neutrals) is overall
+
+
+def test_summary_text_in_both_languages_from_the_numbers() -> None:
+    coins = [
+        coin("BTC", "LONG", 70.0, 0.0125, 62.0),
+        coin("ETH", "LONG", 66.0, 0.0075, 58.0),
+        coin("SOL", "LONG", 64.5, None, None),
+        coin("XRP", "NEUTRAL", 52.0, -0.005, 40.0),
+        coin("BNB", None),
+    ]
+    summary = summarize(coins)
+    assert summary.overall is Overall.BULLISH and (summary.longs, summary.shorts, summary.neutrals) == (3, 0, 1)
+    funding = (0.0125 + 0.0075 - 0.005) / 3
+    assert summary.average_funding_pct_8h == pytest.approx(funding) and summary.funding_coins == 3
+    assert summary.liquidation_long_share_pct == pytest.approx((62 + 58 + 40) / 3, abs=0.05)
+    assert summary.average_score == pytest.approx((70 + 66 + 64.5 + 52) / 4, abs=0.01)
+    en, id_ = summary.explanation_en, summary.explanation_id
+    assert en.startswith("Market is BULLISH: of 4 coins, 3 LONG (BTC, ETH, SOL), 1 NEUTRAL (XRP); average score 63.1.")
+    assert f"Average funding {funding:+.4f}% per 8 h over 3 coins (longs pay shorts)." in en
+    assert "longs 53% of liquidated value over 3 coins (longs were flushed)" in en
+    assert "BNB: no signal (UPSTREAM_UNAVAILABLE: no venue answered)." in en
+    # Indonesian: same numbers, comma decimals
+    assert id_.startswith("Pasar BULLISH: dari 4 koin, 3 LONG (BTC, ETH, SOL), 1 NETRAL (XRP); skor rata-rata 63,1.")
+    assert (
+        f"Funding rata-rata +{funding:.4f}".replace(".", ",") + "% per 8 jam dari 3 koin (long membayar short)." in id_
+    )
+    assert "Likuidasi 24 jam: long 53% dari nilai terlikuidasi pada 3 koin (posisi long tersapu)." in id_
+    assert "BNB: tidak ada sinyal" in id_
+
+
+def test_summary_without_enough_signals_says_so_in_both_languages() -> None:
+    summary = summarize([coin("BTC", "SHORT", 30, -0.02, 35), coin("ETH", None), coin("SOL", None)])
+    assert summary.overall is None
+    assert summary.explanation_en.startswith("No overall call: only 1 of 3 coins have a signal")
+    assert summary.explanation_id.startswith("Belum ada kesimpulan: hanya 1 dari 3 koin")
+    assert "shorts pay longs" in summary.explanation_en and "short membayar long" in summary.explanation_id
+    assert "shorts were squeezed" in summary.explanation_en and "posisi short terjepit" in summary.explanation_id
+
+
+SUMMARY = """
+query ($symbols: [String!]) {
+  marketSummary(symbols: $symbols) {
+    __typename
+    ... on MarketSummary {
+      overall longs shorts neutrals averageScore averageFundingPct8h fundingCoins explanationEn explanationId
+      coins { symbol recommendation score fundingPct8h problem }
+    }
+    ... on Problem { code message }
+  }
+}
+"""
+
+
+async def test_market_summary_end_to_end_is_batched_and_cached(graphql: Callable[..., Any]) -> None:
+    cassette = mss_cassette(lunarcrush=False)
+    premium = cassette_body(cassette, "binance", "/fapi/v1/premiumIndex", symbol="BTCUSDT")
+    async with running_service(cassette) as (base, replay):
+        status, first = await graphql(base, SUMMARY, {"symbols": ["BTC"]})
+        calls_after_first = sum(replay.calls.values())
+        _, second = await graphql(base, SUMMARY, {"symbols": ["BTC"]})
+        calls_after_second = sum(replay.calls.values())
+        _, too_many = await graphql(base, SUMMARY, {"symbols": [f"C{i}" for i in range(11)]})
+    assert status == 200, first
+    data = first["data"]["marketSummary"]
+    assert data["__typename"] == "MarketSummary" and data["overall"] is None  # one coin: no overall call
+    [btc] = data["coins"]
+    assert btc["recommendation"] in ("LONG", "SHORT", "NEUTRAL")
+    # funding as the signal read it: percent per 8 h from premiumIndex's lastFundingRate
+    assert btc["fundingPct8h"] == pytest.approx(float(premium["lastFundingRate"]) * 100)
+    assert data["averageFundingPct8h"] == pytest.approx(btc["fundingPct8h"])
+    assert f"{btc['fundingPct8h']:+.4f}%" in data["explanationEn"]
+    assert f"{btc['fundingPct8h']:+.4f}%".replace(".", ",") in data["explanationId"]
+    assert second["data"] == first["data"]
+    assert calls_after_second == calls_after_first  # served from memory: no upstream call
+    assert too_many["data"]["marketSummary"]["code"] == "INVALID_INPUT"
+
+
+async def test_market_summary_over_rest() -> None:
+    async with running_service(mss_cassette(lunarcrush=False)) as (base, _), httpx2.AsyncClient(timeout=20) as c:
+        response = await c.post(f"{base}/invoke", json={"operation": "market.summary"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["ok"] and body["operation"] == "market.summary"
+    summary = body["data"]
+    assert summary["__typename"] == "MarketSummary" and [c["symbol"] for c in summary["coins"]] == [
+        "BTCUSDT",
+        "ETHUSDT",
+        "SOLUSDT",
+        "XRPUSDT",
+        "BNBUSDT",
+    ]  # the server's default list, in order; the cassette only knows BTC, so the others say why
+    assert all(c["problem"] for c in summary["coins"][1:]) and summary["overall"] is None
+    assert summary["explanationEn"].startswith("No overall call: only 1 of 5 coins have a signal")
+    assert summary["explanationId"].startswith("Belum ada kesimpulan: hanya 1 dari 5 koin")
+
+
+# -- social hype -----------------------------------------------------------------------------------------
+
+
+def test_component_scores() -> None:
+    assert trending_score(0) == 100 and trending_score(14) == 50 and trending_score(None) == 0
+    assert alt_rank_score(1) == 100 and alt_rank_score(5000) == 0 and alt_rank_score(50_000) == 0
+    assert alt_rank_score(100) == pytest.approx(100 * (1 - 2 / math.log10(5000)))
+    with pytest.raises(ValueError, match="below 1"):
+        alt_rank_score(0)
+
+
+def _r(value: float | None) -> Reading[float]:
+    return Reading(value=value, source="test") if value is not None else Reading.missing("no key")
+
+
+def test_hype_score_renormalizes_over_what_was_read() -> None:
+    keyless = score_hype("XUSDT", {"trending": _r(0), "galaxy_score": _r(None), "alt_rank": _r(None)})
+    assert keyless.score == 100 and len(keyless.missing) == 2  # trending alone, not diluted by zeros
+    keyed = score_hype("XUSDT", {"trending": _r(-1), "galaxy_score": _r(60), "alt_rank": _r(1)})
+    assert keyed.score == pytest.approx((0 * 0.3 + 60 * 0.4 + 100 * 0.3) / 1.0)
+    nothing = score_hype("XUSDT", {})
+    assert nothing.score is None and nothing.spike is None and nothing.divergence is None
+
+
+def test_spike_against_its_own_history_and_divergence() -> None:
+    quiet = [20.0, 22.0, 21.0, 19.0, 20.0]
+    spiking = score_hype("XUSDT", {"trending": _r(0)}, history=quiet, price_change_24h_pct=0.8)
+    assert spiking.spike is True and spiking.hype_change == 80.0
+    assert spiking.divergence is Divergence.HYPE_RISING_PRICE_FLAT
+    falling = score_hype("XUSDT", {"trending": _r(0)}, history=quiet, price_change_24h_pct=-4.0)
+    assert falling.divergence is Divergence.HYPE_RISING_PRICE_FALLING
+    fading = score_hype("XUSDT", {"trending": _r(-1)}, history=quiet, price_change_24h_pct=5.0)
+    assert fading.spike is False and fading.divergence is Divergence.PRICE_RISING_HYPE_FADING
+    short = score_hype("XUSDT", {"trending": _r(0)}, history=quiet[:3])
+    assert short.spike is None and "needs 5" in short.spike_detail
+
+
+def test_hype_history_keeps_one_reading_per_interval_and_bounds_coins() -> None:
+    history = HypeHistory(points=3, min_interval_seconds=300, max_coins=2)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    assert history.record("A", t0, 10) and not history.record("A", t0 + timedelta(seconds=60), 99)
+    for i in range(1, 5):
+        history.record("A", t0 + timedelta(minutes=5 * i), 10 + i)
+    assert history.earlier("A") == (12, 13, 14)  # bounded per coin
+    history.record("B", t0, 1)
+    history.record("C", t0, 1)  # a third coin drops the least recently used
+    assert history.earlier("A") == () and history.earlier("C") == (1,)
+
+
+HYPE = """
+query { socialHype(symbol: "BTC") { __typename ... on SocialHype {
+  score spike historyPoints missing keyAdds
+  components { name rawValue score source error }
+  context { name rawValue source }
+} } }
+"""
+
+
+async def test_social_hype_keyless_on_real_fixtures(graphql: Callable[..., Any]) -> None:
+    trending = _fixture("coingecko", "search_trending.json")
+    coin_id = _fixture("coingecko", "coins_id.json")
+    listed = {c["item"]["symbol"].upper() for c in trending["coins"]}
+    async with running_service(mss_cassette(lunarcrush=False)) as (base, _):
+        _, first = await graphql(base, HYPE)
+    hype = first["data"]["socialHype"]
+    components = {c["name"]: c for c in hype["components"]}
+    assert components["trending"]["source"] == "coingecko.search.trending"
+    assert components["trending"]["rawValue"] == (-1.0 if "BTC" not in listed else components["trending"]["rawValue"])
+    assert hype["score"] == components["trending"]["score"]  # keyless: trending is the whole score
+    assert "LUNARCRUSH_API_KEY" in components["galaxy_score"]["error"]
+    context = {c["name"]: c["rawValue"] for c in hype["context"]}
+    assert context["coingecko_up_votes_pct"] == coin_id["sentiment_votes_up_percentage"]
+    assert context["reddit_subscribers"] == coin_id["community_data"]["reddit_subscribers"]
+    assert hype["spike"] is None and hype["historyPoints"] == 0 and "LUNARCRUSH_API_KEY" in hype["keyAdds"]
