@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import Mode
 from engine.router import NEEDS_SYMBOL, ROUTED_OPERATIONS, Language, route
@@ -200,3 +202,17 @@ def test_words_also_say_the_operations_other_inputs() -> None:
     assert route("newest coins on okx").venues == ("okx",)
     assert route("binance coin signal").symbols == ("BNB",)  # the coin, not the exchange
     assert route("candles BTC 1h").interval == "1h"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400), st.one_of(st.none(), st.sets(st.text(min_size=1, max_size=8), max_size=20)))
+def test_any_text_is_read_without_error_and_sure_only_with_everything_needed(
+    question: str, known: set[str] | None
+) -> None:
+    routed = route(question, known)
+    assert len(routed.readings) <= 2
+    assert routed.language in (Language.EN, Language.ID)
+    if routed.confident:
+        assert routed.best is not None and not routed.best.missing
+        assert routed.best.operation in ROUTED_OPERATIONS
+        assert all(0 <= r.confidence <= 1 for r in routed.readings)

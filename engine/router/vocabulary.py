@@ -171,6 +171,18 @@ OPERATION_WORDS: Mapping[str, Mapping[str, Mapping[str, float]]] = MappingProxyT
             "en": _weighted("backtest:3, back test:3, backtesting:3, strategy test:2"),
             "id": _weighted("uji balik:3, uji strategi:2.5, strategi:1"),
         },
+        "social.hype": {
+            "en": _weighted(
+                "hype:2.5, social hype:3, social:1.5, social media:2.5, trending:2, galaxy score:3, buzz:2, "
+                "social volume:3, attention:1.5"
+            ),
+            "id": _weighted("sosial:1.5, sentimen sosial:3, sosmed:2.5, rame:1.5, ramai:1.5, viral:2"),
+            "any": _weighted("lunarcrush:3, altrank:3"),
+        },
+        "watchlist.list": {
+            "en": _weighted("watchlist:3, watch list:3, watched coins:3, watching:1.5"),
+            "id": _weighted("daftar pantauan:3.5, pantauan:2.5"),
+        },
         "model.get": {
             "en": _weighted(
                 "calibrated model:3.5, model:2, coefficients:2.5, probability model:3, fitted:1.5, "
@@ -209,6 +221,7 @@ NEEDS_SYMBOL: frozenset[str] = frozenset(
         "market.scalping",
         "mss.get",
         "exchange.candles",
+        "social.hype",
     }
 )
 """Operations that answer about one coin: without a symbol they cannot run (the router asks which)."""
@@ -226,6 +239,7 @@ GLOBAL: frozenset[str] = frozenset(
         "symbols.list",
         "exchanges.list",
         "model.get",
+        "watchlist.list",
     }
 )
 """Operations about the whole market: a named coin makes them less likely."""
