@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from engine.flow import VolumeDelta, cvd_path, large_trades, volume_delta
+from providers.streams.client import STREAM_VENUES
 from resolvers.orderbook import checked_venues, listed_instrument
 from resolvers.problems import InvalidArgument, Problem, UnknownExchange, UnknownSymbol, UnsupportedCapability
 
@@ -104,6 +105,12 @@ async def resolve_flow(
     chosen = checked_venues(ctx, venues, None)
     if isinstance(chosen, Problem):
         return chosen
+    for name in chosen:
+        if name not in STREAM_VENUES:
+            message = (
+                f"{name} has no public trade stream here; trade streams come from {', '.join(sorted(STREAM_VENUES))}"
+            )
+            return UnsupportedCapability(name, "trades", message)
     instrument = await listed_instrument(ctx, symbol)
     if isinstance(instrument, Problem):
         return instrument

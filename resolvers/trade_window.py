@@ -9,7 +9,9 @@ The window also stores trades that reach it from streams other subscribers opene
 began: a socket that never connected covers nothing, and a replayed recording covers what it recorded.
 A window read is complete only when coverage reaches back over the whole window; the flow resolver says
 so instead of reporting a partial sum as the window's. Memory is bounded: trades older than
-``MAX_WINDOW`` are pruned on every add and read, and each key keeps at most ``max_events`` trades.
+``MAX_WINDOW`` are pruned on every add and read, and each key keeps at most ``max_events`` trades (the
+oldest go first, and coverage then starts after them). Trades the broker had to drop before they reached
+the window (a full queue) restart every key's coverage at the next trade: a gap is never summed as quiet.
 A trade equal to one held (venue time, side, price, size) is counted once: a replayed cassette loops.
 """
 
@@ -47,8 +49,8 @@ class TradeWindow:
         check: Callable[[StreamKey], object],
         *,
         idle: timedelta = timedelta(hours=2),
-        max_streams: int = 30,
-        max_events: int = 200_000,
+        max_streams: int = 20,
+        max_events: int = 100_000,
     ) -> None:
         self._clock = clock
         self._acquire = acquire
@@ -59,6 +61,7 @@ class TradeWindow:
         self._followed: dict[_Key, _Followed] = {}
         self._trades: dict[_Key, deque[Trade]] = {}
         self._held: dict[_Key, set[tuple[datetime, str, float, float]]] = {}
+        self._expired_at: datetime | None = None  # last idle sweep (follow sweeps too; add at most each minute)
 
     def follow(self, venue: str, symbol: str) -> str | None:
         """Keep (venue, symbol)'s trade stream open; ``None`` when it is followed, else why it cannot be."""
@@ -88,11 +91,13 @@ class TradeWindow:
         return None if followed is None else followed.covered_since
 
     def add(self, trade: Trade) -> None:
+        now = self._clock()
+        if self._expired_at is None or now - self._expired_at >= timedelta(minutes=1):
+            self._expire(now)  # streams nobody asks for any more close even if no request comes
         key = (trade.venue, trade.symbol)
         followed = self._followed.get(key)
         if followed is None:
             return  # nobody asked flow for it: not kept
-        now = self._clock()
         if trade.time <= now - MAX_WINDOW:
             return
         entry = (trade.time, trade.taker_side, trade.price, trade.size)
@@ -103,11 +108,21 @@ class TradeWindow:
         if len(trades) >= self._max_events:
             old = trades.popleft()
             held.discard((old.time, old.taker_side, old.price, old.size))
+            # what was dropped is no longer covered: coverage now starts after it
+            if followed.covered_since is not None and trades:
+                followed.covered_since = max(followed.covered_since, trades[0].time)
         held.add(entry)
         trades.append(trade)  # read order does not matter: readers filter by time
-        if followed.covered_since is None or trade.time < followed.covered_since:
+        if followed.covered_since is None:
             followed.covered_since = trade.time
         self._prune(key, now)
+
+    def lost_events(self, at: datetime) -> None:
+        """Events were dropped before they reached the window (a full broker queue): every followed key is
+        covered only from ``at`` on, so no window read claims the gap."""
+        for followed in self._followed.values():
+            if followed.covered_since is not None:
+                followed.covered_since = max(followed.covered_since, at)
 
     def trades(self, venue: str, symbol: str) -> tuple[Trade, ...]:
         """Every held trade of (venue, symbol) within the last :data:`MAX_WINDOW`."""
@@ -131,6 +146,7 @@ class TradeWindow:
             held.discard((old.time, old.taker_side, old.price, old.size))
 
     def _expire(self, now: datetime) -> None:
+        self._expired_at = now
         for key in [k for k, f in self._followed.items() if now - f.last_asked > self._idle]:
             self._drop(key)
 
@@ -146,7 +162,14 @@ class TradeWindow:
             self._drop(key)
 
     async def run(self, events: AsyncIterable[object]) -> None:
-        """Consume a broker subscription (``trades:<venue>:*``) until it ends."""
+        """Consume a broker subscription (``trades:<venue>:*``) until it ends; when the subscription reports
+        dropped events (its ``dropped`` count grows), coverage restarts at the next trade's time."""
+        dropped = getattr(events, "dropped", 0)
         async for event in events:
-            if isinstance(event, Trade):
-                self.add(event)
+            if not isinstance(event, Trade):
+                continue
+            now_dropped = getattr(events, "dropped", 0)
+            if now_dropped != dropped:
+                dropped = now_dropped
+                self.lost_events(event.time)
+            self.add(event)

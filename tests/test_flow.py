@@ -110,6 +110,7 @@ def test_trade_window_follows_covers_and_bounds() -> None:
         window.add(Trade("binance", "BTCUSDT", "SELL", 100.0, 1.0 + i, T0 + timedelta(seconds=i)))
     held = window.trades("binance", "BTCUSDT")
     assert len(held) == 3 and first not in held
+    assert window.coverage_start("binance", "BTCUSDT") == T0  # what the cap dropped is no longer covered
     # trades leave the window after MAX_WINDOW
     now[0] = T0 + MAX_WINDOW + timedelta(seconds=3)
     assert window.trades("binance", "BTCUSDT") == ()
@@ -122,6 +123,31 @@ def test_trade_window_follows_covers_and_bounds() -> None:
     assert window.followed() == [("bybit", "SOLUSDT"), ("bybit", "XRPUSDT")]
     window.close()
     assert window.followed() == []
+
+
+class DroppingFeed:
+    """A broker subscription stand-in: yields trades and reports a drop before the third."""
+
+    def __init__(self, trades: list[Trade]) -> None:
+        self.trades = trades
+        self.dropped = 0
+
+    async def __aiter__(self) -> Any:
+        for index, trade in enumerate(self.trades):
+            if index == 2:
+                self.dropped = 5
+            yield trade
+
+
+async def test_dropped_events_restart_coverage() -> None:
+    hub = FakeHub()
+    window = TradeWindow(lambda: T0 + timedelta(minutes=10), hub.acquire, hub.check)
+    window.follow("binance", "BTCUSDT")
+    trades = [Trade("binance", "BTCUSDT", "BUY", 100.0, 1.0, T0 + timedelta(minutes=i)) for i in range(4)]
+    await window.run(DroppingFeed(trades))
+    # five trades were lost between the second and the third: coverage starts at the third
+    assert window.coverage_start("binance", "BTCUSDT") == trades[2].time
+    assert len(window.trades("binance", "BTCUSDT")) == 4
 
 
 # -- end to end ----------------------------------------------------------------------------------------
@@ -202,6 +228,9 @@ async def test_flow_end_to_end(graphql: Callable[..., Any]) -> None:
 
         _status, body = await graphql(base, FLOW, {"symbol": "!!", "window": "M5"})
         assert body["data"]["flow"]["code"] == "INVALID_INPUT"
+        query = 'query { flow(symbol: "BTC", venues: [coingecko]) { __typename ... on Problem { code } } }'
+        _status, body = await graphql(base, query)
+        assert body["data"]["flow"] == {"__typename": "CapabilityUnsupported", "code": "CAPABILITY_NOT_SUPPORTED"}
 
 
 async def test_flow_with_streams_off_says_so(graphql: Callable[..., Any]) -> None:
