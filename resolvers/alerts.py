@@ -310,6 +310,20 @@ class AlertService:
         self._cached = (now, compiled)
         return compiled
 
+    async def needs(self) -> frozenset[str]:
+        """Which costly facts (``mss_tier``, ``spike_z``) the active rules read, so the scanner computes
+        them only then (an MSS report costs a CoinGecko and a LunarCrush read per symbol)."""
+        if self._rules is None:
+            return frozenset()
+        wanted: set[str] = set()
+        for rule, condition in await self._active():
+            source = rule.expression or ""
+            if condition.mss_tiers or "mss_tier" in source:
+                wanted.add("mss_tier")
+            if condition.min_spike_z is not None or "spike_z" in source:
+                wanted.add("spike_z")
+        return frozenset(wanted)
+
     async def fire(self, signal: Signal, judged: Judged) -> list[AlertEvent]:
         """Match every active rule against ``signal`` and deliver each match once per channel."""
         if self._rules is None:

@@ -11,6 +11,7 @@ in :meth:`Scanner.status` (``/health``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 import time
@@ -22,17 +23,21 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from engine import Mode, Recommendation, Signal
+from engine.spikes import Horizon
 from persistence.background import BackgroundLoop
 from persistence.db import DATABASE_ERRORS
 from resolvers.alerts import Judged
 from resolvers.context import RequestContext
 from resolvers.judge import assess, judge_assessed
+from resolvers.mss import resolve_mss
 from resolvers.signals import resolve_signal
+from resolvers.universe import ScreenerResult, resolve_screener
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
     from engine.market import Timeframe
+    from engine.screener import ScreenKind
     from persistence.alerts import LeaseRepository
     from resolvers.alerts import AlertService
     from resolvers.context import Services
@@ -40,6 +45,16 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 LEASE_NAME = "scanner"
+SCREENER_MIN_QUOTE_VOLUME_USD = 10_000_000.0  # the rules judge's own liquidity floor
+
+
+def strongest_spike_z(ctx: RequestContext) -> dict[str, float]:
+    """Each symbol's strongest current z-score (volume or open interest, any horizon and venue) from the
+    process's spike history (sampled by the spike monitor); a symbol without readings is absent."""
+    strongest: dict[str, float] = {}
+    for spike in ctx.services.spikes.history.spikes({h: 0.0 for h in Horizon}):  # strongest first
+        strongest.setdefault(spike.symbol, spike.score.z)
+    return strongest
 
 
 def _price(value: float) -> str:
@@ -121,6 +136,7 @@ class Scanner(BackgroundLoop):
         modes: Sequence[Mode],
         timeframe: Timeframe,
         interval_seconds: float,
+        screener: tuple[ScreenKind, int] | None = None,
         judge: Callable[[RequestContext, Signal], Awaitable[Judged]] = judge_for_alerts,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -131,6 +147,7 @@ class Scanner(BackgroundLoop):
         self._modes = tuple(modes)
         self._timeframe = timeframe
         self._interval = interval_seconds
+        self._screener = screener
         self._judge = judge
         self._clock = clock
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -160,11 +177,13 @@ class Scanner(BackgroundLoop):
         started = time.monotonic()
         errors: list[str] = []
         signals = actionable = alerts = 0
-        jobs = [(s, m) for m in self._modes for s in self._symbols]
         try:
+            symbols, extras = await self._round_inputs(errors)
+            jobs = [(s, m) for m in self._modes for s in symbols]
+            status.progress = f"0/{len(jobs)}"
             for done, (symbol, mode) in enumerate(jobs, start=1):
                 try:
-                    fired = await self._scan(symbol, mode)
+                    fired = await self._scan(symbol, mode, extras, errors)
                 except Exception as exc:  # one symbol's failure never stops the round
                     log.exception("scanner: symbol failed", symbol=symbol, mode=mode.value)
                     errors.append(f"{symbol} {mode.value}: {exc.__class__.__name__}")
@@ -185,14 +204,45 @@ class Scanner(BackgroundLoop):
             status.last_errors = errors
         return True
 
-    async def _scan(self, symbol: str, mode: Mode) -> tuple[int, int] | None:
-        """(1 if LONG/SHORT, alerts fired), or None when no signal could be computed (a problem)."""
+    async def _round_inputs(self, errors: list[str]) -> tuple[tuple[str, ...], _Extras]:
+        """This round's symbols (the screener's top, else the configured list) and the optional facts the
+        active rules read."""
         ctx = RequestContext.create(self._services())  # read each time: the lifespan attaches services late
+        symbols = self._symbols
+        if self._screener is not None:
+            kind, limit = self._screener
+            screened = await resolve_screener(ctx, kind, limit, SCREENER_MIN_QUOTE_VOLUME_USD, None)
+            if isinstance(screened, ScreenerResult) and screened.outcome.rows:
+                symbols = tuple(row.symbol for row in screened.outcome.rows)
+            else:
+                why = screened.message if not isinstance(screened, ScreenerResult) else "no symbol passed"
+                errors.append(f"screener {kind.value}: {why}; scanned SCANNER_SYMBOLS instead")
+        needs = await self._alerts.needs()
+        spike_z = strongest_spike_z(ctx) if "spike_z" in needs else {}
+        return symbols, _Extras(mss="mss_tier" in needs, spike_z=spike_z)
+
+    async def _scan(self, symbol: str, mode: Mode, extras: _Extras, errors: list[str]) -> tuple[int, int] | None:
+        """(1 if LONG/SHORT, alerts fired), or None when no signal could be computed (a problem)."""
+        ctx = RequestContext.create(self._services())
         outcome = await resolve_signal(ctx, symbol, mode, self._timeframe)  # records LONG/SHORT durably
         if not isinstance(outcome, Signal):
             return None
         if outcome.recommendation is Recommendation.NEUTRAL:
             return 0, 0
         judged = await self._judge(ctx, outcome)
+        tier: str | None = None
+        if extras.mss:
+            report = await resolve_mss(ctx, outcome.symbol, record=False)
+            if isinstance(report, tuple) and report[0].tier is not None:
+                tier = report[0].tier.value
+            elif isinstance(report, tuple):
+                errors.append(f"{outcome.symbol}: MSS tier not certain ({', '.join(report[0].missing[:3])})")
+        judged = dataclasses.replace(judged, mss_tier=tier, spike_z=extras.spike_z.get(outcome.symbol))
         fired = await self._alerts.fire(outcome, judged)
         return 1, len(fired)
+
+
+@dataclass(frozen=True, slots=True)
+class _Extras:
+    mss: bool  # an active rule reads the MSS tier: compute it for each LONG/SHORT
+    spike_z: dict[str, float]  # symbol → strongest current z-score, when a rule reads it

@@ -17,6 +17,7 @@ from prometheus_client import Gauge
 
 from engine import Mode
 from engine.market import Timeframe
+from engine.screener import ScreenKind
 from persistence.alerts import AlertRuleRepository, LeaseRepository
 from providers.telegram.outbox import TelegramOutbox
 from providers.telegram.raw import TelegramBotApi
@@ -152,6 +153,11 @@ async def open_alerts(
                 modes=[Mode.parse(m) for m in settings.scanner_modes],
                 timeframe=Timeframe(settings.scanner_timeframe.lower()),
                 interval_seconds=settings.scanner_interval_seconds,
+                screener=(
+                    (ScreenKind(settings.scanner_screener), settings.scanner_screener_limit)
+                    if settings.scanner_screener is not None
+                    else None
+                ),
                 clock=now,
             )
             await runtime.scanner.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,6 +119,13 @@ class Settings(BaseSettings):
         default_factory=dict, description='per-operation overrides, JSON: {"signals.batch": 45}'
     )
     persisted_queries_only: bool = False  # /graphql accepts only the registry's documents when true
+    # trusted documents beyond the registry's: a JSON file, {"<sha256 of the text>": "<document>"} or a list
+    trusted_documents_file: Path | None = None
+    apq_max_entries: int = Field(default=5_000, ge=0, description="automatic persisted queries kept in memory")
+    # response cache (signal_api.response_cache): identical /graphql queries answered from stored bytes
+    response_cache_enabled: bool = True
+    response_cache_max_seconds: float = Field(default=5.0, ge=0, description="cap for inputs outside the cache")
+    response_cache_max_entries: int = Field(default=2_000, ge=1)
 
     # --- limits, cost budgets, WebSocket limits, CORS and security headers (limits engineer) ---
     # Budgets per caller (an API key, or the client address for anonymous callers) per fixed window;
@@ -204,6 +212,11 @@ class Settings(BaseSettings):
     scanner_symbols: list[str] = Field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"], max_length=50)
     scanner_modes: list[str] = Field(default_factory=lambda: ["aggressive"], min_length=1, max_length=4)
     scanner_timeframe: str = "4h"
+    # or the screener's top SCANNER_SCREENER_LIMIT symbols each round (24 h quote volume >= $10M)
+    scanner_screener: (
+        Literal["GAINERS", "LOSERS", "VOLUME", "FUNDING_HIGH", "FUNDING_LOW", "OPEN_INTEREST"] | None
+    ) = None
+    scanner_screener_limit: int = Field(default=10, ge=1, le=50)
 
     # --- MSS, social hype, watchlist, market summary (issue 13; resolvers/mss.py, resolvers/summary.py) ---
     market_summary_symbols: list[str] = Field(

@@ -137,3 +137,16 @@ async def test_an_unreachable_bot_api_is_a_counted_failure() -> None:
     assert waits == [1.0, 2.0]
     assert outbox.stats.failures_by_reason == {"UPSTREAM_UNAVAILABLE": 1}
     assert outbox.stats.last_error == "telegram.sendMessage: connection failed"
+
+
+def test_the_token_is_a_redacted_secret_even_in_a_debug_url_line() -> None:
+    from pydantic import SecretStr
+
+    from signal_api.logging import Redactor, secret_values
+    from signal_api.settings import Settings
+
+    settings = Settings(_env_file=None, telegram_bot_token=SecretStr(TOKEN))  # type: ignore[call-arg]
+    assert TOKEN not in repr(settings)
+    line = f'HTTP Request: POST https://api.telegram.org/bot{TOKEN}/sendMessage "HTTP/1.1 200 OK"'  # httpx2, DEBUG
+    scrubbed = Redactor(secret_values(settings)).text(line)
+    assert TOKEN not in scrubbed and "/sendMessage" in scrubbed
