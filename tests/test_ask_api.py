@@ -187,3 +187,46 @@ async def test_inputs_beyond_the_coin_reach_the_routed_operation() -> None:
         series = candles["answer"]["candles"]
         assert (series["exchange"], series["symbol"], series["interval"]) == ("binance", "BTCUSDT", "H4")
         assert "no exchange named: binance" in candles["notes"]
+
+
+ROUTED = {
+    "kenapa market merah semua?": "market.summary",
+    "whale walls on BTC": "market.orderbook",
+    "scalping BTC ultra": "market.scalping",
+    "order flow BTC": "market.flow",
+    "MSS BTC": "mss.get",
+    "smc BTC": "structure.smc",
+    "hype BTC": "social.hype",
+    "mss scan": "mss.scan",
+    "model coefficients": "model.get",
+    "new listings this week": "listings.new",
+    "volume spikes": "spikes.scan",
+    "harga bitcoin berapa": "market.get",
+}
+
+
+async def test_each_routed_operation_answers_with_a_member_of_its_own_result_type() -> None:
+    from graphql import get_named_type, get_nullable_type, is_abstract_type
+
+    schema = build_schema()._schema
+    cassette = load_cassette_json(CASSETTE)
+    async with (
+        asyncio.timeout(120),
+        running_service(cassette) as (base, _),
+        httpx2.AsyncClient(timeout=30) as client,
+    ):
+        for question, name in ROUTED.items():
+            asked = (await post(client, base, ASK, {"question": question}))["data"]["ask"]
+            assert (asked["operation"], asked["confident"]) == (name, True), (question, asked["reason"])
+            op = operation(name)
+            assert schema.query_type is not None
+            field = schema.query_type.fields[op.root_field]  # the registry documents use no aliases
+            result_type = get_named_type(get_nullable_type(field.type))
+            members = (
+                {t.name for t in schema.get_possible_types(result_type)}
+                if is_abstract_type(result_type)
+                else {result_type.name}
+            )
+            assert asked["answer"]["__typename"] in members, (question, asked["answer"]["__typename"], members)
+        summary = (await post(client, base, ASK, {"question": "kenapa market merah semua?"}))["data"]["ask"]
+        assert summary["language"] == "ID" and summary["answer"]["explanationId"]
