@@ -109,8 +109,8 @@ def analyze_book(
     mid = (best_bid + best_ask) / 2.0
     # price bounds instead of a distance per level: one comparison each (the same set up to the last ulp)
     bid_floor, ask_cap = mid * (1.0 - band_pct / 100.0), mid * (1.0 + band_pct / 100.0)
-    band_bids = [(p, s) for p, s in bids if p >= bid_floor]
-    band_asks = [(p, s) for p, s in asks if p <= ask_cap]
+    band_bids = [(p, s) for p, s in bids if bid_floor <= p <= ask_cap]  # both bounds: a crossed book stays honest
+    band_asks = [(p, s) for p, s in asks if bid_floor <= p <= ask_cap]
     count = len(band_bids) + len(band_asks)
     average = (sum(s for _, s in band_bids) + sum(s for _, s in band_asks)) / count if count else None
     walls: list[Wall] = []
@@ -152,8 +152,8 @@ def _imbalance(
     reach_ask: float,
 ) -> Imbalance:
     bid_floor, ask_cap = mid * (1.0 - band / 100.0), mid * (1.0 + band / 100.0)
-    bid_usd = sum(p * s for p, s in bids if p >= bid_floor)
-    ask_usd = sum(p * s for p, s in asks if p <= ask_cap)
+    bid_usd = sum(p * s for p, s in bids if bid_floor <= p <= ask_cap)
+    ask_usd = sum(p * s for p, s in asks if bid_floor <= p <= ask_cap)
     total = bid_usd + ask_usd
     ratio = (bid_usd - ask_usd) / total if total > 0 else None
     return Imbalance(band, bid_usd, ask_usd, ratio, complete=reach_bid >= band and reach_ask >= band)

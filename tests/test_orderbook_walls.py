@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.market import OrderBook, utc_from_ms
 from engine.orderbook import BookSide, EmptyBook, analyze_book, nearest_walls
@@ -166,6 +168,44 @@ def test_bad_books_and_parameters() -> None:
         analyze_book(zero_sized)
     with pytest.raises(ValueError, match="positive"):
         analyze_book(binance_book("fapi_v1_depth.limit5.json", "BTCUSDT"), band_pct=0)
+
+
+levels = st.lists(
+    st.tuples(st.floats(0.01, 1_000.0, allow_nan=False), st.floats(0.0, 1e6, allow_nan=False)), min_size=1, max_size=60
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(levels, levels, st.floats(1.5, 10.0), st.floats(0.1, 20.0))
+def test_wall_and_imbalance_properties(
+    bid_levels: list[tuple[float, float]], ask_levels: list[tuple[float, float]], multiple: float, band: float
+) -> None:
+    """Whatever the book: every wall is in the band and ≥ multiple × average; every other level in the band is
+    below the threshold; ratios stay in -1..1."""
+    book = OrderBook("X", tuple(bid_levels), tuple(ask_levels), utc_from_ms(0))
+    try:
+        analysis = analyze_book(book, wall_multiple=multiple, band_pct=band)
+    except EmptyBook:
+        assert all(s == 0 for _, s in bid_levels) or all(s == 0 for _, s in ask_levels)
+        return
+    mid = analysis.mid
+    in_band = [
+        (side, p, s)
+        for side, side_levels in ((BookSide.BID, bid_levels), (BookSide.ASK, ask_levels))
+        for p, s in side_levels
+        if s > 0 and abs(p - mid) / mid * 100 <= band * (1 + 1e-9)
+    ]
+    walls = {(w.side, w.price, w.size) for w in analysis.walls}
+    average = analysis.average_level_size
+    for wall in analysis.walls:
+        assert average is not None and wall.size >= multiple * average * (1 - 1e-12)
+        assert wall.distance_pct <= band * (1 + 1e-9)
+    for level in in_band:
+        if level not in walls and average is not None:
+            assert level[2] < multiple * average * (1 + 1e-9)
+    assert [w.distance_pct for w in analysis.walls] == sorted(w.distance_pct for w in analysis.walls)
+    for imbalance in analysis.imbalances:
+        assert imbalance.ratio is None or -1.0 <= imbalance.ratio <= 1.0
 
 
 # -- end to end: orderBook over a replayed cassette -----------------------------------------------------
