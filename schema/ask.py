@@ -13,6 +13,7 @@ executed: the answer says why and offers the two best readings to ask again with
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -184,9 +185,13 @@ async def _known_bases(info: Info[RequestContext, None], notes: list[str]) -> li
 
 async def _execute(info: Info[RequestContext, None], op: Operation, variables: dict[str, Any]) -> object:
     """The registry document run as REST runs it; its errors (scope, budget, cost) become this request's."""
+    before = info.context.rate_limit  # ask's own charge; the run below charges the routed operation
     result = await info.schema.execute(
         op.document, variable_values=variables, context_value=info.context, operation_name=op.operation_name
     )
+    after = info.context.rate_limit
+    if before is not None and after is not None and after is not before:  # rateLimit { cost } shows both
+        info.context.rate_limit = dataclasses.replace(after, cost=before.cost + after.cost)
     codes = {(error.extensions or {}).get("code") for error in result.errors or ()}
     if result.errors and not (codes == {NON_FINITE_NUMBER} and result.data):  # as REST: that nulls one field only
         first = result.errors[0]
