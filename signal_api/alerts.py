@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from prometheus_client import Gauge
 
 from engine import Mode
 from engine.market import Timeframe
@@ -23,6 +22,7 @@ from providers.telegram.outbox import TelegramOutbox
 from providers.telegram.raw import TelegramBotApi
 from resolvers.alerts import AlertService
 from resolvers.scanner import Scanner
+from signal_api.metrics import ALERT_DELIVERIES, SCANNER_LAST_FINISHED, SCANNER_ROUNDS, TELEGRAM_MESSAGES
 
 if TYPE_CHECKING:
     import contextlib
@@ -34,15 +34,6 @@ if TYPE_CHECKING:
     from signal_api.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-TELEGRAM_MESSAGES = Gauge(
-    "telegram_messages", "Telegram alert messages since start, by state (sent, failed, rate_limited, ...)", ["state"]
-)
-ALERT_DELIVERIES = Gauge(
-    "alert_deliveries", "Alert deliveries since start, by channel and outcome", ["channel", "outcome"]
-)
-SCANNER_ROUNDS = Gauge("scanner_rounds", "Scanner rounds since start (run: this replica scanned; skipped)", ["kind"])
-SCANNER_LAST_FINISHED = Gauge("scanner_last_finished_timestamp_seconds", "When the last scanner round ended")
 
 
 @dataclass

@@ -43,3 +43,13 @@ HISTORY_ROWS_NOT_DURABLE = Counter(
     "Answered LONG/SHORT rows neither committed nor spooled (reason: spool_full, spool_error, invalid)",
     ["reason"],
 )
+
+# alerts (signal_api/alerts.py sets them from the live state when /metrics is scraped)
+TELEGRAM_MESSAGES = Gauge(
+    "telegram_messages", "Telegram alert messages since start, by state (sent, failed, rate_limited, ...)", ["state"]
+)
+ALERT_DELIVERIES = Gauge(
+    "alert_deliveries", "Alert deliveries since start, by channel and outcome", ["channel", "outcome"]
+)
+SCANNER_ROUNDS = Gauge("scanner_rounds", "Scanner rounds since start (run: this replica scanned; skipped)", ["kind"])
+SCANNER_LAST_FINISHED = Gauge("scanner_last_finished_timestamp_seconds", "When the last scanner round ended")
