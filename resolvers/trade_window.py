@@ -12,6 +12,7 @@ so instead of reporting a partial sum as the window's. Memory is bounded: trades
 ``MAX_WINDOW`` are pruned on every add and read, and each key keeps at most ``max_events`` trades (the
 oldest go first, and coverage then starts after them). Trades the broker had to drop before they reached
 the window (a full queue) restart every key's coverage at the next trade: a gap is never summed as quiet.
+A stream that reconnected (the hub's count) lost what was traded meanwhile: its coverage restarts then.
 A trade equal to one held (venue time, side, price, size) is counted once: a replayed cassette loops.
 """
 
@@ -39,6 +40,7 @@ class _Followed:
     release: Callable[[], None]
     last_asked: datetime
     covered_since: datetime | None = None  # venue time of the first trade received
+    reconnects: int = 0  # the hub's reconnect count of the stream when last looked at
 
 
 class TradeWindow:
@@ -51,6 +53,7 @@ class TradeWindow:
         idle: timedelta = timedelta(hours=2),
         max_streams: int = 20,
         max_events: int = 100_000,
+        reconnects: Callable[[StreamKey], int] | None = None,
     ) -> None:
         self._clock = clock
         self._acquire = acquire
@@ -58,6 +61,7 @@ class TradeWindow:
         self._idle = idle
         self._max_streams = max_streams
         self._max_events = max_events
+        self._reconnects = reconnects  # the hub's reconnect count per stream: a reconnect is a gap
         self._followed: dict[_Key, _Followed] = {}
         self._trades: dict[_Key, deque[Trade]] = {}
         self._held: dict[_Key, set[tuple[datetime, str, float, float]]] = {}
@@ -83,12 +87,23 @@ class TradeWindow:
         if len(self._followed) >= self._max_streams:
             oldest = min(self._followed, key=lambda k: self._followed[k].last_asked)
             self._drop(oldest)
-        self._followed[key] = _Followed(release=release, last_asked=now)
+        seen = self._reconnects(stream) if self._reconnects is not None else 0
+        self._followed[key] = _Followed(release=release, last_asked=now, reconnects=seen)
         return None
 
     def coverage_start(self, venue: str, symbol: str) -> datetime | None:
+        """The venue time coverage of (venue, symbol) starts at, or None while nothing is covered. The
+        stream reconnected since the last look (trades during the gap are lost): coverage restarts now."""
         followed = self._followed.get((venue, symbol))
-        return None if followed is None else followed.covered_since
+        if followed is None:
+            return None
+        if self._reconnects is not None:
+            count = self._reconnects(StreamKey(StreamKind.TRADES, venue, symbol))
+            if count != followed.reconnects:
+                followed.reconnects = count
+                if followed.covered_since is not None:
+                    followed.covered_since = max(followed.covered_since, self._clock())
+        return followed.covered_since
 
     def add(self, trade: Trade) -> None:
         now = self._clock()

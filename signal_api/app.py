@@ -31,7 +31,6 @@ from providers.okx.venue import OkxProvider
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from resolvers.context import RequestContext
 from schema.build import build_schema
-from schema.operations import persisted_query_allowed
 from signal_api.alerts import open_alerts
 from signal_api.container import build_container, system_clock
 from signal_api.graphiql import GRAPHIQL_HTML, graphiql_routes
@@ -39,7 +38,10 @@ from signal_api.health import build_health_monitor, count_embedded_restart, heal
 from signal_api.http_guards import BodyGuard, RequestRefused, decode_json
 from signal_api.logging import configure_logging, secret_values
 from signal_api.metrics import GraphQLMetrics
+from signal_api.persisted_queries import PersistedQueries, load_trusted_documents
 from signal_api.request_log import RequestLog
+from signal_api.response_cache import MemoryResponseCache
+from signal_api.response_cache_middleware import ResponseCacheMiddleware
 from signal_api.rest import build_rest_routes
 from signal_api.rest.docs import REDOC_HTML, SWAGGER_HTML
 from signal_api.security.auth import AuthenticationMiddleware, Authenticator, StartupRefused, anonymous_allowed
@@ -124,12 +126,12 @@ class BodySizeLimit:
 
 class SignalGraphQL(GraphQL[RequestContext, None]):
     """Strawberry's ASGI view with our context (fresh loaders per request) and orjson encoding; with
-    ``persisted_only`` it accepts only the documents of the operation registry (trusted documents).
+    ``persisted`` it resolves APQ hashes and, in trusted-documents mode, accepts only registered documents.
 
     Over graphql-transport-ws, identical market-stream subscriptions share one execution per process
     (:mod:`signal_api.fanout`); their execution does not see the per-connection context."""
 
-    persisted_only: bool = False
+    persisted: PersistedQueries = PersistedQueries()  # set by create_app from the settings
     graphql_transport_ws_handler_class = ScopedFanoutHandler
     authenticator: Authenticator | None = None  # set by create_app: checks connection_init keys
 
@@ -139,7 +141,12 @@ class SignalGraphQL(GraphQL[RequestContext, None]):
         return GRAPHIQL_HTML
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):  # type: ignore[no-untyped-def]
-        if self.persisted_only and not persisted_query_allowed(request_data.query or ""):
+        # APQ: the document from its sha256Hash (or learned with it); trusted documents (signal_api.persisted_queries)
+        resolved = self.persisted.resolve(request_data.query, request_data.extensions)
+        if isinstance(resolved, GraphQLError):
+            return ExecutionResult(data=None, errors=[resolved])
+        request_data.query = resolved
+        if resolved is not None and not self.persisted.allowed(resolved):
             return ExecutionResult(
                 data=None,
                 errors=[
@@ -315,7 +322,11 @@ async def _open_streams(
     from providers.streams.client import STREAM_VENUES
     from resolvers.trade_window import TradeWindow
 
-    trades = TradeWindow(now, hub.acquire, hub.check)
+    def reconnects(key: StreamKey) -> int:
+        status = hub.stats().get(key)
+        return 0 if status is None else status.reconnects
+
+    trades = TradeWindow(now, hub.acquire, hub.check, reconnects=reconnects)
     trade_feed = broker.subscribe([f"trades:{venue}:*" for venue in sorted(STREAM_VENUES)], maxsize=50_000)
     trade_feeding = asyncio.ensure_future(trades.run(trade_feed))
     stack.callback(trades.close)
@@ -391,10 +402,17 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         allowed_origins=settings.cors_origins,  # browser WebSocket handshakes from other origins
     )
-    graphql.persisted_only = settings.persisted_queries_only
+    extra_trusted = settings.trusted_documents_file
+    graphql.persisted = PersistedQueries(
+        trusted_only=settings.persisted_queries_only,
+        extra_trusted=load_trusted_documents(extra_trusted) if extra_trusted is not None else None,
+        max_entries=settings.apq_max_entries,
+    )
     authenticator = Authenticator(allow_anonymous=anonymous_allowed(settings.allow_anonymous, settings.host))
     graphql.authenticator = authenticator
     rate_limits = build_rate_limits(settings)
+    response_cache = MemoryResponseCache(max_entries=settings.response_cache_max_entries)
+    cache_seconds = settings.response_cache_max_seconds
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -473,6 +491,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             # 5: a Principal for every request; refused keys are counted per address (key guessing)
             Middleware(AuthenticationMiddleware, authenticator=authenticator, failures=rate_limits),
             Middleware(RateLimitMiddleware, limits=rate_limits),  # after authentication: reads the principal
+            # 7: identical queries of callers with the same scopes, from stored bytes (charged one request)
+            *(
+                [Middleware(ResponseCacheMiddleware, cache=response_cache, max_seconds=cache_seconds)]
+                if settings.response_cache_enabled
+                else []
+            ),
         ],
         exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,

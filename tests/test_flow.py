@@ -139,6 +139,20 @@ class DroppingFeed:
             yield trade
 
 
+def test_a_reconnect_restarts_coverage() -> None:
+    now = [T0]
+    count = {"n": 0}
+    hub = FakeHub()
+    window = TradeWindow(lambda: now[0], hub.acquire, hub.check, reconnects=lambda key: count["n"])
+    window.follow("binance", "BTCUSDT")
+    window.add(Trade("binance", "BTCUSDT", "BUY", 100.0, 1.0, T0 - timedelta(minutes=20)))
+    assert window.coverage_start("binance", "BTCUSDT") == T0 - timedelta(minutes=20)
+    now[0] = T0 + timedelta(minutes=1)
+    count["n"] = 1  # the socket dropped and came back: what traded meanwhile never arrived
+    assert window.coverage_start("binance", "BTCUSDT") == T0 + timedelta(minutes=1)
+    assert window.coverage_start("binance", "BTCUSDT") == T0 + timedelta(minutes=1)  # once per reconnect
+
+
 async def test_dropped_events_restart_coverage() -> None:
     hub = FakeHub()
     window = TradeWindow(lambda: T0 + timedelta(minutes=10), hub.acquire, hub.check)
