@@ -854,6 +854,28 @@ query WatchlistList($historyPoints: Int! = 10) {
 }
 """,
     ),
+    Operation(
+        name="alerts.rules",
+        gpt=False,  # alert management is for apps: create, pause and delete are GraphQL mutations
+        summary="Your alert rules (every rule for an admin key): conditions, channels, paused, fired count",
+        description="The caller's alert rules, oldest first, with their conditions and channels; create, pause, "
+        "resume and delete them with the GraphQL mutations (createAlertRule ...).",
+        document="""
+query AlertsRules {
+  alertRules {
+    __typename
+    ... on AlertRuleList {
+      count
+      rules {
+        id name owner channels paused createdAt firedCount lastFiredAt webhookUrl
+        conditions { symbols recommendations minScore minConfidence verdicts mssTiers minSpikeZ expression }
+      }
+    }
+    ... on Problem { code message }
+  }
+}
+""",
+    ),
 )
 
 _BY_NAME = {op.name: op for op in OPERATIONS}

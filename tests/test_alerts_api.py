@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import httpx2
+
 from tests.test_auth import bearer, codes, keyed_service, post_graphql
 
 if TYPE_CHECKING:
@@ -87,3 +89,8 @@ async def test_owner_admin_and_refusals(tmp_path: Path) -> None:
             base, "{ alertRules { ... on AlertRuleList { rules { webhookUrl } } } }", bearer(reader)
         )
         assert secret not in listed.text and "https://example.com/hook" in listed.text
+        # REST for apps (not in the GPT schema): the same list, the same owner
+        async with httpx2.AsyncClient(timeout=20) as client:
+            rest = await client.get(f"{base}/v1/alerts/rules", headers=bearer(reader))
+        assert rest.status_code == 200, rest.text
+        assert secret not in rest.text and rest.json()["data"]["count"] == 1
