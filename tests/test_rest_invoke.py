@@ -26,9 +26,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "exchanges.list": {},
     "exchange.candles": {"exchange": "binance", "symbol": "BTC", "interval": "4h", "limit": 60},
     "backtest.run": {"symbol": "BTC", "mode": "ULTRA", "walkForward": False},
+    "model.get": {},
     "history.list": {"symbol": "BTC", "first": 5},
     "history.performance": {"symbol": "BTC", "horizon": "H24"},
     "ask.question": {"question": "signal BTC mode 3"},
+    "listings.new": {"withinHours": 72},
+    "screener.run": {"kind": "GAINERS", "limit": 5, "minQuoteVolumeUsd": 0},
+    "spikes.scan": {"minZ": 3.0},
 }
 ENVELOPE_KEYS = {"ok", "operation", "data", "error", "meta"}
 
