@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
+from engine.freshness import format_age
 from engine.indicators import rsi_wilder
 from engine.orderbook import BookSide, nearest_walls
 
@@ -168,9 +169,9 @@ def _staleness(at: datetime | None, as_of: datetime, max_age: timedelta) -> str 
     if at is None:
         return "the source gives no observation time"
     if as_of - at > max_age:
-        return f"stale: observed {at.isoformat()}, older than {max_age}"
+        return f"stale: observed {at.isoformat()}, older than {format_age(max_age)}"
     if at - as_of > max_age:
-        return f"observed {at.isoformat()}, ahead of the clock by more than {max_age}"
+        return f"observed {at.isoformat()}, ahead of the clock by more than {format_age(max_age)}"
     return None
 
 
