@@ -26,8 +26,6 @@ from signal_api.metrics import ALERT_DELIVERIES, SCANNER_LAST_FINISHED, SCANNER_
 
 if TYPE_CHECKING:
     import contextlib
-    from collections.abc import Callable
-    from datetime import datetime
 
     from persistence.db import Database
     from signal_api.container import Container
@@ -111,7 +109,6 @@ async def open_alerts(
     settings: Settings,
     database: Database | None,
     *,
-    now: Callable[[], datetime],
     replayed: bool,
 ) -> AlertsRuntime:
     """Build and start the outbox and (with ``SCANNER_ENABLED``) the scanner; attach the service to the
@@ -149,7 +146,6 @@ async def open_alerts(
                     if settings.scanner_screener is not None
                     else None
                 ),
-                clock=now,
             )
             await runtime.scanner.start()
     container.alerts = runtime

@@ -452,7 +452,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             await _open_keys(authenticator, database, settings, replay=app.state.replay_cassette is not None)
             if settings.streams_enabled:
                 await _open_streams(stack, container, effective, now, replay)
-            await open_alerts(stack, container, effective, database, now=now, replayed=replay is not None)
+            await open_alerts(stack, container, effective, database, replayed=replay is not None)
             app.state.container = container
             app.state.health = build_health_monitor(container, settings, replay=app.state.replay_cassette)
             stack.push_async_callback(app.state.health.aclose)  # a running price probe, before the client
