@@ -25,6 +25,7 @@ from engine import DEFAULT_MODE, Mode
 from engine.router import Language, Reading, Routed, route
 from engine.router.vocabulary import OPTION_DEFAULTS
 from resolvers.context import RequestContext  # noqa: TC001
+from resolvers.freshness import refuse
 from resolvers.problems import Problem
 from resolvers.symbols import resolve_symbols
 from schema.enums import ModeEnum, described
@@ -215,6 +216,9 @@ class AskQuery:
             ),
         ],
     ) -> AskResult:
+        # never reused from the response cache (schema.response_policy leaves ask out), even though the routed
+        # operation's own run may mark the request reusable
+        refuse("ask routes to any operation, some per caller")
         if not question or len(question) > MAX_QUESTION_CHARS:
             return invalid_input(
                 "question", f"a question is 1 to {MAX_QUESTION_CHARS} characters; this one has {len(question)}"

@@ -230,3 +230,20 @@ async def test_each_routed_operation_answers_with_a_member_of_its_own_result_typ
             assert asked["answer"]["__typename"] in members, (question, asked["answer"]["__typename"], members)
         summary = (await post(client, base, ASK, {"question": "kenapa market merah semua?"}))["data"]["ask"]
         assert summary["language"] == "ID" and summary["answer"]["explanationId"]
+
+
+async def test_ask_answers_are_never_served_from_the_response_cache() -> None:
+    cassette = load_cassette_json(CASSETTE)
+    query = '{ ask(question: "signal BTC mode 3") { __typename } }'
+    async with (
+        asyncio.timeout(60),
+        running_service(cassette) as (base, _),
+        httpx2.AsyncClient(timeout=20) as client,
+    ):
+        direct = '{ signal(symbol: "BTC") { __typename } }'  # the routed field alone is cacheable
+        await client.post(f"{base}/graphql", json={"query": direct})
+        assert (await client.post(f"{base}/graphql", json={"query": direct})).headers.get("x-cache") == "HIT"
+        for _ in range(2):
+            response = await client.post(f"{base}/graphql", json={"query": query})
+            assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+            assert "x-cache" not in response.headers
