@@ -11,11 +11,13 @@ with a :class:`~providers.freshness.Freshness` tracker and the answer is stored 
 reusable (:mod:`schema.response_policy`) and it is a 200 JSON body; it then carries the same headers.
 Any other answer of ``/graphql`` (errors, problems, mutations, per-caller data) gets
 ``Cache-Control: no-store``. A client's ``Cache-Control: no-cache`` skips the lookup (the answer is
-computed and stored afresh).
+computed and stored afresh). Identical requests arriving while one executes wait for it (single flight
+in this process) and are answered from what it stored, so an expiry under load costs one execution.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from typing import TYPE_CHECKING, Any, cast
@@ -51,6 +53,7 @@ class ResponseCacheMiddleware:
         self.cache = cache  # replaceable (a shared cache) before the first request
         self.max_seconds = max_seconds
         self.path = path
+        self._inflight: dict[str, asyncio.Future[None]] = {}  # single flight: one execution per key at a time
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         principal = principal_of(cast("dict[str, Any]", scope)) if scope["type"] == "http" else None
@@ -80,10 +83,21 @@ class ResponseCacheMiddleware:
         key = request_key(scope["method"], scope["path"], scope["query_string"], body, accept, principal.scopes)
         if not no_cache:
             entry = await self.cache.get(key)
+            if entry is None and (running := self._inflight.get(key)) is not None:
+                await asyncio.shield(running)  # the same request is executing: its answer may be stored
+                entry = await self.cache.get(key)
             if entry is not None:
                 await self._answer(entry, if_none_match if scope["method"] == "GET" else b"", send)
                 return
-        await self._run(scope, body, key, send)
+        if key in self._inflight:  # no-cache, or the one in flight was not stored: run without coalescing
+            await self._run(scope, body, key, send)
+            return
+        done = self._inflight[key] = asyncio.get_running_loop().create_future()
+        try:
+            await self._run(scope, body, key, send)
+        finally:
+            del self._inflight[key]
+            done.set_result(None)
 
     async def _answer(self, entry: CachedResponse, if_none_match: bytes, send: Send) -> None:
         now = time.time()

@@ -64,6 +64,16 @@ async def test_identical_queries_hit_with_etag_and_304() -> None:
     assert bypass.headers["x-cache"] == "MISS" and bypass.content == first.content
 
 
+async def test_concurrent_identical_requests_execute_once() -> None:
+    async with (
+        running_service(load_cassette_json(CASSETTE), rate_limit_enabled=False, latency_ms=50) as (url, _),
+        httpx2.AsyncClient(base_url=url, timeout=20) as client,
+    ):
+        answers = await asyncio.gather(*(client.post("/graphql", json={"query": SIGNAL}) for _ in range(8)))
+    assert sorted(a.headers["x-cache"] for a in answers) == ["HIT"] * 7 + ["MISS"]
+    assert len({a.content for a in answers}) == 1
+
+
 async def test_entry_expires_with_its_shortest_input_and_new_data_is_served() -> None:
     """Price TTL 0.6 s (every other input lives far longer), cap 60 s: the answer is reused until the price
     entry expires, then the next request reads the changed upstream price."""
