@@ -3,8 +3,9 @@
 The composition root calls :func:`load_state` with the artifact's path (the committed
 ``signal_api/models/calibrated_btc_4h.json`` unless ``CALIBRATED_MODEL_PATH`` says otherwise) and puts
 the :class:`ModelState` in ``Services.model``. A missing or malformed file does not stop the service: the
-state then carries the reason, mode CALIBRATED answers a typed problem saying it, and the ``model`` query
-returns ``ModelNotAvailable``. Refitting is ``signal-api model fit`` (a command, never a request).
+state then carries the reason, mode CALIBRATED answers the problem ``MODEL_NOT_AVAILABLE`` saying it (as
+it does for a symbol or timeframe the model was not fitted on: an answer, not a fault), and the ``model``
+query returns ``ModelNotAvailable``. Refitting is ``signal-api model fit`` (a command, never a request).
 """
 
 from __future__ import annotations
@@ -52,18 +53,17 @@ class ModelState:
             return None
         return m
 
-    def refusal(self, instrument: Instrument, timeframe: Timeframe) -> tuple[str, str] | None:
-        """Why mode CALIBRATED cannot answer for this symbol and bar: ``(argument, message)``, or ``None``."""
+    def refusal(self, instrument: Instrument, timeframe: Timeframe) -> str | None:
+        """Why mode CALIBRATED cannot answer for this symbol and bar, or ``None`` when it can."""
         if self.model is None:
-            return "mode", f"mode CALIBRATED is unavailable: {self.problem or 'no model loaded'}"
+            return f"mode CALIBRATED is unavailable: {self.problem or 'no model loaded'}"
         m = self.model
         if m.timeframe != timeframe.value:
-            return "timeframe", f"mode CALIBRATED is fitted on {m.timeframe} bars only; ask timeframe H4"
+            return f"mode CALIBRATED is fitted on {m.timeframe} bars only; ask timeframe H4 or another mode"
         if m.symbol != instrument.canonical:
             return (
-                "symbol",
                 f"mode CALIBRATED is fitted and evaluated on {m.symbol} only; it has not been tested on "
-                f"{instrument.canonical}, so it does not answer for it (use another mode)",
+                f"{instrument.canonical}, so it does not answer for it (use another mode)"
             )
         return None
 

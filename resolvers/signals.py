@@ -10,6 +10,7 @@ from engine import Signal, SignalRefused, compute_signal
 from providers.symbols import InvalidSymbolFormat, parse_symbol
 from resolvers.gateway import SymbolNotListed
 from resolvers.judge import judgement_for
+from resolvers.model import ModelNotAvailable
 from resolvers.problems import InvalidArgument, NotEnoughData, UnknownSymbol
 
 if TYPE_CHECKING:
@@ -27,9 +28,9 @@ async def resolve_signal(ctx: RequestContext, symbol: str, mode: Mode, timeframe
         return InvalidArgument("symbol", str(exc))
     state = ctx.services.model
     if mode.is_calibrated:  # before any upstream call: a mode that cannot answer costs nothing
-        refusal = state.refusal(instrument, timeframe) if state is not None else ("mode", "no calibrated model")
-        if refusal is not None:
-            return InvalidArgument(*refusal)
+        refusal = state.refusal(instrument, timeframe) if state is not None else "no calibrated model is configured"
+        if refusal is not None:  # an answer, not a fault: the inputs are valid, the model does not cover them
+            return NotEnoughData(ModelNotAvailable.code, refusal, instrument.canonical, (refusal,), None)
     model = state.for_signal(instrument, timeframe) if state is not None else None
     try:
         snapshot = await ctx.services.gateway.snapshot(instrument, timeframe, ctx.loaders)

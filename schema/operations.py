@@ -518,7 +518,11 @@ query HistoryPerformance($symbol: String, $mode: Mode, $horizon: OutcomeHorizon!
             ParamDoc(
                 "symbol", "Symbol to replay; only BTC (the default) has recorded history.", pattern=SYMBOL_PATTERN
             ),
-            _MODE,
+            ParamDoc(
+                "mode",
+                "Threshold set of the in-sample rows: conservative, aggressive (default) or ultra.",
+                choices=("conservative", "aggressive", "ultra"),
+            ),
             ParamDoc(
                 "walkForward",
                 "true (default) also fits thresholds on the first part of the year and tests them on the rest.",

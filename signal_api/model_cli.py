@@ -40,12 +40,23 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "JSON artifact, or show the artifact the service loads. Refitting is only ever this command.",
     )
     sub = cmd.add_subparsers(dest="model_command", required=True, metavar="{fit,show}")
-    fit = sub.add_parser("fit", help="fit walk-forward, print the gate, write the artifact")
+    fit = sub.add_parser(
+        "fit",
+        help="fit walk-forward, print the gate, write the artifact",
+        description="Replay the history with no look-ahead, fit the calibrated model walk-forward on the backtest's "
+        "folds, print its out-of-sample figures and the shipping gate, then fit the served model on every scored "
+        "bar and write the JSON artifact (deterministic).",
+    )
     fit.add_argument("--history", type=Path, metavar="DIR", help="history files (default: ../shared/fixtures/history)")
     fit.add_argument("--symbol", default="BTC", help="base asset or pair (default BTC)")
     fit.add_argument("--out", type=Path, metavar="PATH", help="artifact to write (default: the committed one)")
     fit.set_defaults(func=run_fit)
-    show = sub.add_parser("show", help="print the artifact: version, fit period, coefficients, figures")
+    show = sub.add_parser(
+        "show",
+        help="print the artifact: version, fit period, coefficients, figures",
+        description="Print the model artifact the service loads: version, fit period, thresholds, coefficients and "
+        "its out-of-sample figures with the gate's verdict.",
+    )
     show.add_argument("--path", type=Path, metavar="PATH", help="artifact to read (default: the committed one)")
     show.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
     show.set_defaults(func=run_show)

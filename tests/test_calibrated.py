@@ -357,14 +357,15 @@ async def test_signal_and_model_query_over_http(graphql: Any, tmp_path: Path) ->
         status, body = await graphql(base_url, SIGNAL, {"symbol": "BTC", "mode": "AGGRESSIVE", "timeframe": "H4"})
         assert body["data"]["signal"]["probabilityUp"] == cal["probabilityUp"]
 
-        # refused before any upstream call, with the argument at fault
-        for variables, field in (
-            ({"symbol": "ETH", "mode": "CALIBRATED", "timeframe": "H4"}, "symbol"),
-            ({"symbol": "BTC", "mode": "CALIBRATED", "timeframe": "H1"}, "timeframe"),
+        # refused before any upstream call: an answer (the inputs are valid; the model does not cover them)
+        for variables, reason in (
+            ({"symbol": "ETH", "mode": "CALIBRATED", "timeframe": "H4"}, "not been tested on ETHUSDT"),
+            ({"symbol": "BTC", "mode": "CALIBRATED", "timeframe": "H1"}, "fitted on 4h bars only"),
         ):
             status, body = await graphql(base_url, SIGNAL, variables)
             refused = body["data"]["signal"]
-            assert refused["__typename"] == "InvalidInput" and refused["field"] == field, refused
+            assert refused["__typename"] == "InsufficientData", refused
+            assert refused["code"] == "MODEL_NOT_AVAILABLE" and reason in refused["message"]
 
         status, body = await graphql(base_url, MODEL)
         assert status == 200 and "errors" not in body, body
@@ -383,4 +384,5 @@ async def test_signal_and_model_query_over_http(graphql: Any, tmp_path: Path) ->
             "absent.json" in body["data"]["model"]["message"] and str(tmp_path) not in body["data"]["model"]["message"]
         )
         status, body = await graphql(base_url, SIGNAL, {"symbol": "BTC", "mode": "CALIBRATED", "timeframe": "H4"})
-        assert body["data"]["signal"]["__typename"] == "InvalidInput" and body["data"]["signal"]["field"] == "mode"
+        refused = body["data"]["signal"]
+        assert refused["code"] == "MODEL_NOT_AVAILABLE" and "absent.json" in refused["message"]

@@ -190,7 +190,12 @@ async def test_performance_and_insights_over_graphql(db: Database) -> None:
     assert overall["winRatePctCi95"] == {"low": pytest.approx(100 * ci.low), "high": pytest.approx(100 * ci.high)}
     assert overall["meanReturnPct"] == pytest.approx(2 / 3) and overall["medianReturnPct"] == pytest.approx(1.0)
     assert [g["key"] for g in perf["byRecommendation"]] == ["LONG", "SHORT"]
-    assert {g["key"]: g["count"] for g in perf["byMode"]} == {"conservative": 0, "aggressive": 3, "ultra": 0}
+    assert {g["key"]: g["count"] for g in perf["byMode"]} == {
+        "conservative": 0,
+        "aggressive": 3,
+        "ultra": 0,
+        "calibrated": 0,
+    }
     assert (await run(PERFORMANCE, ctx, horizon="H1"))["signalPerformance"]["overall"]["count"] == 0
 
     insights = (await run(INSIGHTS, ctx))["symbolInsights"]
