@@ -309,9 +309,42 @@ def test_history_flags_spikes_by_threshold_and_direction() -> None:
 # end to end over a replay server (cassette built from the fixture files)
 
 
+# Bybit's documented instruments-info example (https://bybit-exchange.github.io/docs/v5/market/instrument, as
+# kept in JKorf/Bybit.Net's unit tests, MIT): one perpetual, BTCUSDT, launched 2020-03-30
+BYBIT_INSTRUMENTS = {
+    "retCode": 0,
+    "retMsg": "OK",
+    "result": {
+        "category": "linear",
+        "list": [
+            {
+                "symbol": "BTCUSDT", "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": "BTC",
+                "quoteCoin": "USDT", "launchTime": "1585526400000", "deliveryTime": "0", "deliveryFeeRate": "",
+                "priceScale": "2",
+                "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
+                "priceFilter": {"minPrice": "0.10", "maxPrice": "199999.80", "tickSize": "0.10"},
+                "lotSizeFilter": {
+                    "maxOrderQty": "100.000", "maxMktOrderQty": "100.000", "minOrderQty": "0.001", "qtyStep": "0.001",
+                    "postOnlyMaxOrderQty": "1000.000", "minNotionalValue": "5",
+                },
+                "unifiedMarginTrade": True, "fundingInterval": 480, "settleCoin": "USDT", "copyTrading": "both",
+                "upperFundingRate": "0.00375", "lowerFundingRate": "-0.00375",
+            }
+        ],
+        "nextPageCursor": "",
+    },
+    "retExtInfo": {},
+    "time": 1707186451514,
+}  # fmt: skip
+
+
 def _listing_cassette() -> dict[str, Any]:
     info = fixture_json("binance", "fapi_v1_exchangeInfo.json")
-    return {"version": 1, "clock": CLOCK_2021, "http": [_entry("binance", "/fapi/v1/exchangeInfo", info)]}
+    http = [
+        _entry("binance", "/fapi/v1/exchangeInfo", info),
+        _entry("bybit", "/v5/market/instruments-info", BYBIT_INSTRUMENTS, {"category": "linear"}),
+    ]
+    return {"version": 1, "clock": CLOCK_2021, "http": http}
 
 
 async def test_new_listings_end_to_end(graphql: Callable[..., Any]) -> None:
@@ -319,7 +352,7 @@ async def test_new_listings_end_to_end(graphql: Callable[..., Any]) -> None:
     query($h: Float!, $venues: [String!]) { newListings(withinHours: $h, venues: $venues) {
       __typename
       ... on NewListings { asOf venues missing listings { symbol venue listedAt ageHours status alsoListedOn
-        unknownOn firstDayChangePct figuresMissing } }
+        notListedOn unknownOn firstDayChangePct figuresMissing } }
       ... on Problem { code message }
       ... on InvalidInput { field }
     } }"""
@@ -332,9 +365,13 @@ async def test_new_listings_end_to_end(graphql: Callable[..., Any]) -> None:
         [tlm] = answer["listings"]
         assert (tlm["symbol"], tlm["venue"], tlm["listedAt"]) == ("TLMUSDT", "binance", "2021-07-15T07:00:00+00:00")
         assert tlm["ageHours"] == pytest.approx(146.0677, abs=1e-3)
-        assert tlm["unknownOn"] == ["bybit", "okx"]  # their listings are not in the cassette: unknown, not "no"
+        # Bybit answered without TLMUSDT ("not listed"); OKX's listing is not in the cassette: unknown, not "no"
+        assert (tlm["alsoListedOn"], tlm["notListedOn"], tlm["unknownOn"]) == ([], ["bybit"], ["okx"])
         assert tlm["firstDayChangePct"] is None and "klines" in tlm["figuresMissing"]
-        assert [m.split(":")[0] for m in answer["missing"]] == ["listing bybit", "listing okx"]
+        assert [m.split(":")[0] for m in answer["missing"]] == ["listing okx"]
+        # Bybit's BTCUSDT (2020-03-30) is older than any window; Binance's (2019-09-25) too
+        _, wide = await graphql(url, query, {"h": 720, "venues": ["bybit", "binance"]})
+        assert [(x["symbol"], x["venue"]) for x in wide["data"]["newListings"]["listings"]] == [("TLMUSDT", "binance")]
 
         _, narrow = await graphql(url, query, {"h": 146})
         assert narrow["data"]["newListings"]["listings"] == []
