@@ -47,12 +47,12 @@ OPERATION_WORDS: Mapping[str, Mapping[str, Mapping[str, float]]] = MappingProxyT
                 "signal:1.5, signals:1.5, recommendation:1.5, trade idea:1.5, buy:0.8, sell:0.8, buy or sell:1.5, "
                 "long or short:1.5, bullish or bearish:1.5, bullish:0.6, bearish:0.6, should i long:1.5, "
                 "should i short:1.5, analysis:1.2, analyze:1.2, analyse:1.2, good time to buy:1.5, engine say:1.2, "
-                "call:0.5, setup:0.5, short:0.6, long:0.6"
+                "call:0.5, setup:0.5, short:0.6, long:0.6, going up:1.2, going down:1.2, go up:1.2, go down:1.2"
             ),
             "id": _weighted(
                 "sinyal:1.5, sinyalnya:1.5, rekomendasi:1.5, analisis:1.2, analisa:1.2, beli atau jual:1.5, "
                 "long atau short:1.5, beli:0.8, jual:0.8, entry:0.8, posisi:0.6, analisis teknikal:1.5, "
-                "rekomendasi trading:1.6"
+                "rekomendasi trading:1.6, naik atau turun:1.5, prospek:1.2"
             ),
             "any": _weighted("sig:0.8"),
         },
@@ -130,7 +130,7 @@ OPERATION_WORDS: Mapping[str, Mapping[str, Mapping[str, float]]] = MappingProxyT
                 "top gainers:3, top gainer:3, gainers:2.5, top losers:3, losers:2.5, biggest losers:3, "
                 "volume leaders:3, highest funding:2.5, negative funding:2.5, funding extremes:3, screener:3, "
                 "screen:2, small caps:2, low cap:2, under:0.6, biggest open interest:2.5, defi:1.2, "
-                "top:0.8, biggest:1, highest:1"
+                "top:0.8, biggest:1, highest:1, by volume:2.5"
             ),
             "id": _weighted(
                 "paling naik:3, paling turun:3, paling:1.2, naik:0.6, volume terbesar:3, terbesar:1.2, tertinggi:1.2"
@@ -311,7 +311,10 @@ COIN_NAMES: Mapping[str, str] = MappingProxyType(
 NAMED_TICKERS: frozenset[str] = frozenset(COIN_NAMES.values()) | {"DOGE", "XRP", "WIF", "BNB", "ETH", "BTC", "SOL"}
 
 NOT_SYMBOLS: frozenset[str] = frozenset(
-    {"usdt", "usd", "usdc", "perp", "perps", "swap", "futures", "spot", "coin", "coins", "koin", "crypto", "i", "a"}
+    {
+        *("usdt", "usd", "usdc", "perp", "perps", "swap", "futures", "spot", "coin", "coins", "koin", "crypto"),
+        *("i", "a", "vs", "versus"),
+    }
 )
 """Never a coin, however written (quote assets and generic words)."""
 
@@ -325,7 +328,7 @@ STOPWORDS: Mapping[str, frozenset[str]] = MappingProxyType(
             where should i me my we you your can could would will do does did please pls plz give show tell get
             and or but with about from into right now today current currently any some all there here than then
             good time bad best not no yes ok okay hello hi hey thanks thank morning evening night what's is
-            doing going look looks high low new old up down vs versus per across last hours hour week day days
+            doing going look looks high low new old up down per across last hours hour week day days
             mode level one two three go let us more most much many very just only also still next says say
             engine trading trade strategy on coin coins against price data between quick ready activity big
             """
@@ -354,7 +357,7 @@ OPTION_WORDS: Mapping[str, Mapping[str, Mapping[str, str]]] = MappingProxyType(
             "kind": {
                 **dict.fromkeys(("top gainers", "top gainer", "gainers", "paling naik"), "GAINERS"),
                 **dict.fromkeys(("top losers", "losers", "biggest losers", "paling turun"), "LOSERS"),
-                **dict.fromkeys(("volume leaders", "volume terbesar"), "VOLUME"),
+                **dict.fromkeys(("volume leaders", "volume terbesar", "by volume"), "VOLUME"),
                 **dict.fromkeys(("highest funding", "funding extremes"), "FUNDING_HIGH"),
                 "negative funding": "FUNDING_LOW",
                 "biggest open interest": "OPEN_INTEREST",
