@@ -54,7 +54,9 @@ SymbolsArg = Annotated[
 ]
 ModeArg = Annotated[
     ModeEnum,  # type: ignore[valid-type]
-    strawberry.argument(description="Threshold set: CONSERVATIVE, AGGRESSIVE (default) or ULTRA."),
+    strawberry.argument(
+        description="Threshold set: CONSERVATIVE, AGGRESSIVE (default), ULTRA, or CALIBRATED (BTC 4h; opt-in model)."
+    ),
 ]
 TimeframeArg = Annotated[
     TimeframeEnum,  # type: ignore[valid-type]

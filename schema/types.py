@@ -139,14 +139,18 @@ class Signal:
     )
     symbol: str = strawberry.field(description="The USDT perpetual, canonical spelling (BTCUSDT).")
     recommendation: RecommendationEnum = strawberry.field(  # type: ignore[valid-type]
-        description="LONG, SHORT or NEUTRAL: the score against the mode's thresholds."
+        description="LONG, SHORT or NEUTRAL: the score against the mode's thresholds (mode CALIBRATED: "
+        "calibration.probabilityUp against the model's thresholds)."
     )
     score: float = strawberry.field(description="0..100: Σ factor score × effective weight / 100; 50 is neutral.")
     confidence: float = strawberry.field(
         description="0..100: how strongly and consistently the available factors agree (see README)."
     )
     mode: ModeEnum = strawberry.field(description="The threshold set the call was made with.")  # type: ignore[valid-type]
-    thresholds: Thresholds = strawberry.field(description="The mode's thresholds, as numbers.")
+    thresholds: Thresholds = strawberry.field(
+        description="The mode's thresholds, as numbers (CALIBRATED has none on the score: AGGRESSIVE's are shown "
+        "for reference; its own are calibration.longThreshold / shortThreshold)."
+    )
     timeframe: TimeframeEnum = strawberry.field(description="The candle interval the factors were read on.")  # type: ignore[valid-type]
     price: float = strawberry.field(description="Last price in USDT when the signal was computed.")
     factors: list[Factor] = strawberry.field(description="All eight factors, heaviest weight first.")
