@@ -218,6 +218,7 @@ async def test_migrate_command_applies_then_reports_up_to_date(tmp_path: Path) -
             "applied 0002_outcomes",
             "applied 0003_api_keys",
             "applied 0004_signals_with_outcomes",
+            "applied 0006_verdicts",
         ]
         out = io.StringIO()
         await run_migrate(config, out)
