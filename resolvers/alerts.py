@@ -49,7 +49,7 @@ log = structlog.get_logger(__name__)
 __all__ = ["AlertRuleProblem", "AlertService", "Caller", "Judged", "RuleSpec", "StoredRule", "caller_of"]
 
 CHANNELS = ("TELEGRAM", "WEBHOOK", "SUBSCRIPTION")
-RECOMMENDATIONS = frozenset({"LONG", "SHORT", "NEUTRAL"})
+RECOMMENDATIONS = frozenset({"LONG", "SHORT"})  # a NEUTRAL is neither judged nor stored: nothing to alert
 VERDICTS = frozenset({"CONFIRM", "DOWNSIZE", "SKIP", "WAIT"})
 MAX_SYMBOLS = 50
 MAX_CONCURRENT_WEBHOOKS = 8
@@ -141,7 +141,9 @@ def validate_rule(spec: RuleSpec) -> dict[str, Any]:
         raise AlertRuleProblem("INVALID_INPUT", f"at most {MAX_SYMBOLS} symbols like BTCUSDT", "symbols")
     symbols = tuple(s if s.endswith("USDT") else s + "USDT" for s in symbols)
     if not set(spec.recommendations) <= RECOMMENDATIONS:
-        raise AlertRuleProblem("INVALID_INPUT", "recommendations are LONG, SHORT or NEUTRAL", "recommendations")
+        raise AlertRuleProblem(
+            "INVALID_INPUT", "recommendations are LONG or SHORT (a NEUTRAL never alerts)", "recommendations"
+        )
     if not set(spec.verdicts) <= VERDICTS:
         raise AlertRuleProblem("INVALID_INPUT", "verdicts are CONFIRM, DOWNSIZE, SKIP or WAIT", "verdicts")
     if len(spec.mss_tiers) > 10 or not all(_TIER.match(t) for t in spec.mss_tiers):

@@ -55,7 +55,7 @@ class AlertRuleInput:
         default=None, description="Only these USDT perpetuals (BTC, ETHUSDT ...; at most 50); null: any symbol."
     )
     recommendations: list[RecommendationEnum] | None = strawberry.field(  # type: ignore[valid-type]
-        default=None, description="Only these calls (LONG, SHORT, NEUTRAL); null: any."
+        default=None, description="Only these calls, LONG or SHORT (a NEUTRAL never alerts); null: both."
     )
     min_score: float | None = strawberry.field(default=None, description="Lowest score, 0..100; null: any.")
     min_confidence: float | None = strawberry.field(default=None, description="Lowest confidence, 0..100; null: any.")

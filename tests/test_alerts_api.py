@@ -70,6 +70,7 @@ async def test_owner_admin_and_refusals(tmp_path: Path) -> None:
             ('{name: "", channels: [TELEGRAM]}', "name", "INVALID_INPUT"),
             ('{name: "c", channels: []}', "channels", "INVALID_INPUT"),
             ('{name: "v", channels: [TELEGRAM], verdicts: ["MAYBE"]}', "verdicts", "INVALID_INPUT"),
+            ('{name: "n", channels: [TELEGRAM], recommendations: [NEUTRAL]}', "recommendations", "INVALID_INPUT"),
             (
                 '{name: "e", channels: [TELEGRAM], expression: "__import__(\\"os\\")"}',
                 "expression",
