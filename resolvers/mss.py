@@ -304,11 +304,14 @@ async def resolve_mss_scan(
         return InvalidArgument("maxFdvUsd", f"maxFdvUsd must be a positive number, not {max_fdv_usd}")
     gateway = ctx.services.gateway
     budget = ScanBudget(coingecko=config.scan_coingecko_calls, lunarcrush=config.scan_lunarcrush_calls)
-    listings_task = gateway.listings()
     spent, budget = budget.spend("coingecko")
-    markets_task = gateway.coin_markets(pages=1) if spent else None
-    by_venue = await listings_task
-    markets = await markets_task if markets_task is not None else None
+
+    async def no_markets() -> None:
+        return None
+
+    by_venue, markets = await asyncio.gather(  # one round: the listings and CoinGecko's first page together
+        gateway.listings(), gateway.coin_markets(pages=1) if spent else no_markets()
+    )
     answered: dict[str, Mapping[str, VenueListing]] = {}
     failures: list[str] = []
     for venue, reading in by_venue.items():
@@ -339,7 +342,7 @@ async def resolve_mss_scan(
             continue
         chosen.append((item, coin))
     plans = []
-    coingecko_used = 1 if markets_task is not None else 0
+    coingecko_used = 1 if spent else 0
     lunarcrush_used = 0
     lunar_on = any(v.keyed for v in gateway.registry.with_capability(Capability.SOCIAL_METRICS))
     for item, coin in chosen:

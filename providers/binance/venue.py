@@ -111,13 +111,16 @@ class BinanceProvider(MarketProvider):
         return to_funding(premium, interval, note)
 
     async def fundings(self, instruments: Sequence[Instrument]) -> Mapping[str, FundingRate]:
-        """Every rate from one ``premiumIndex`` call; each symbol's interval from its (cached) history."""
-        premiums = {p.symbol: p for p in await self.market.raw.premium_indexes()}
-        listed = [i for i in instruments if i.for_provider(PROVIDER) in premiums]
-        intervals = await asyncio.gather(*(self._interval(i) for i in listed))
+        """Every rate from one ``premiumIndex`` call; each symbol's interval from its (cached) history, asked in
+        the same round (not after it: one upstream round trip, not two; an unlisted symbol's is dropped)."""
+        rows, intervals = await asyncio.gather(
+            self.market.raw.premium_indexes(), asyncio.gather(*(self._interval(i) for i in instruments))
+        )
+        premiums = {p.symbol: p for p in rows}
         return {
             i.canonical: to_funding(premiums[i.for_provider(PROVIDER)], hours, note)
-            for i, (hours, note) in zip(listed, intervals, strict=True)
+            for i, (hours, note) in zip(instruments, intervals, strict=True)
+            if i.for_provider(PROVIDER) in premiums
         }
 
     async def funding_all(self) -> Mapping[str, FundingRate]:
