@@ -1,18 +1,22 @@
-"""Benchmark the GraphQL service against a cassette, with no network: three measurements in one run.
+"""Benchmark the GraphQL service against a cassette, with no network: four measurements in one run.
 
-1. Throughput of a cached ``signal`` query (real ``signal-api serve --replay``, one uvicorn worker) vs a
-   plain Starlette endpoint (``bench/plain_server.py``) answering the same JSON bytes; closed-loop load
-   from this process (httpx2, plus a minimal raw-socket HTTP/1.1 client, plus ``wrk`` if installed).
+1. Throughput of a repeated ``signal`` query (real ``signal-api serve --replay``, one uvicorn worker), with
+   the response cache (the default) and without it (``RESPONSE_CACHE_ENABLED=false``: every request
+   executes over the provider cache), vs the baseline, a plain Starlette endpoint (``bench/plain_server.py``)
+   answering the same JSON bytes; closed-loop load from this process (httpx2, plus a minimal raw-socket
+   HTTP/1.1 client, plus ``wrk`` if installed). Goals: cached CPU/request ≤ 0.3 ms and raw-socket
+   throughput ≥ 0.5 × the plain endpoint.
 2. Cold ``signal`` latency with 100 ms injected upstream latency, on fresh processes (in-process replay,
    the cassette's clock), and the upstream calls one cold query makes (standalone replay server, which
    counts; the service's clock is then the real now, so the data may be judged stale).
 3. Upstream calls and latency of one ``signals`` query for 20 symbols, against a temporary 20-symbol
    cassette derived from the given one (written to a temp dir, never into the repo).
+4. The same for one ``market`` query asking for the 20 symbols (20 aliased ``market`` fields).
 
 Every server listens on 127.0.0.1, runs as a child process, and is terminated in a ``finally``. Every load
 loop stops at ``--max-requests`` or ``--duration`` seconds, whichever comes first.
 
-    .venv/bin/python bench/bench_signal.py [--cassette PATH] [--duration SECONDS]
+    .venv/bin/python bench/bench_signal.py [--cassette PATH] [--duration SECONDS] [--sections 1,2,3,4]
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ READY_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 30.0
 UPSTREAM_LATENCY_MS = 100.0
 LATENCY_GOAL = 1.2  # cold signal latency / injected upstream latency: one parallel round
+MARKET_GOAL = 1.5  # market for 20 symbols / injected upstream latency
+CACHED_CPU_GOAL_S = 0.3e-3  # server CPU per cached signal request
+CACHED_RATIO_GOAL = 0.5  # cached throughput / plain Starlette throughput, raw-socket client
 COLD_RUNS = 3
 
 SIGNAL_QUERY = (
@@ -465,23 +472,30 @@ def bench_throughput(args: argparse.Namespace, cassette: Path, log_dir: Path) ->
         ("raw asyncio socket", raw_load),
     ]
 
-    port = free_port()
-    base = f"http://{HOST}:{port}"
-    argv = signal_api_argv("serve", "--replay", str(cassette), "--host", HOST, "--port", str(port))
-    with running("signal-api serve --replay", argv, f"{base}/health", log_dir) as server:
-        with httpx2.Client(timeout=REQUEST_TIMEOUT_S) as client:
-            providers = client.get(f"{base}/health").json().get("providers", {})
-            warm = client.post(f"{base}/graphql", content=body, headers={"Content-Type": "application/json"})
-        payload = warm.json()
-        if warm.status_code != 200 or not (payload.get("data") or {}).get("signal", {}).get("symbol"):
-            raise RuntimeError(f"warm-up query failed: HTTP {warm.status_code} {warm.text[:500]}")
-        expected = warm.content
-        out(f"   providers: {', '.join(f'{k} {v}' for k, v in providers.items())}")
-        out(f"   response: {len(expected):,} bytes (captured from the warm-up query; the plain server answers these)")
-        spec = LoadSpec(f"{base}/graphql", body, expected, args.concurrency, args.duration, args.max_requests)
-        results["graphql"] = [measure(name, gen, spec, server) for name, gen in clients]
-        if (wrk := measure_wrk(spec, server, log_dir)) is not None:
-            results["graphql"].append(wrk)
+    expected = b""
+    for target, cache_env in (("graphql", "true"), ("uncached", "false")):
+        port = free_port()
+        base = f"http://{HOST}:{port}"
+        argv = signal_api_argv("serve", "--replay", str(cassette), "--host", HOST, "--port", str(port))
+        env = child_env({"RESPONSE_CACHE_ENABLED": cache_env})
+        with running(f"signal-api serve --replay ({target})", argv, f"{base}/health", log_dir, env) as server:
+            with httpx2.Client(timeout=REQUEST_TIMEOUT_S) as client:
+                providers = client.get(f"{base}/health").json().get("providers", {})
+                warm = client.post(f"{base}/graphql", content=body, headers={"Content-Type": "application/json"})
+            payload = warm.json()
+            if warm.status_code != 200 or not (payload.get("data") or {}).get("signal", {}).get("symbol"):
+                raise RuntimeError(f"warm-up query failed: HTTP {warm.status_code} {warm.text[:500]}")
+            if expected and warm.content != expected:
+                raise RuntimeError("the service answers different bytes with and without the response cache")
+            expected = warm.content
+            if target == "graphql":
+                out(f"   providers: {', '.join(f'{k} {v}' for k, v in providers.items())}")
+                out(f"   response: {len(expected):,} bytes (the warm-up query's; the plain server answers these)")
+                out(f"   response cache: {warm.headers.get('x-cache')}, {warm.headers.get('cache-control')}")
+            spec = LoadSpec(f"{base}/graphql", body, expected, args.concurrency, args.duration, args.max_requests)
+            results[target] = [measure(name, gen, spec, server) for name, gen in clients]
+            if (wrk := measure_wrk(spec, server, log_dir)) is not None:
+                results[target].append(wrk)
 
     body_file = log_dir / "plain-body.json"
     body_file.write_bytes(expected)
@@ -500,7 +514,8 @@ def bench_throughput(args: argparse.Namespace, cassette: Path, log_dir: Path) ->
 
     out()
     headers = ["target", "client", "throughput", "p50", "p99", "ok", "errors", "server CPU", "client CPU", "CPU/req"]
-    table(headers, load_rows("GraphQL signal", results["graphql"]) + load_rows("plain Starlette", results["plain"]))
+    rows = load_rows("signal, response cache", results["graphql"]) + load_rows("signal, uncached", results["uncached"])
+    table(headers, rows + load_rows("plain Starlette", results["plain"]))
     for target, runs in results.items():
         for r in runs:
             if r.note:
@@ -508,19 +523,30 @@ def bench_throughput(args: argparse.Namespace, cassette: Path, log_dir: Path) ->
     out()
     ratio_rows = []
     plain_by_client = {r.client: r for r in results["plain"]}
-    for gql in results["graphql"]:
-        if (plain := plain_by_client.get(gql.client)) is None:
-            continue
-        ratio_rows.append(
-            [
-                gql.client,
-                f"{gql.rps:,.0f} req/s",
-                f"{plain.rps:,.0f} req/s",
-                f"{ratio(gql.rps, plain.rps):.3f}",
-                f"{ratio(plain.cpu_per_request_s, gql.cpu_per_request_s):.3f}",
-            ]
+    for label, target in (("cached", "graphql"), ("uncached", "uncached")):
+        for gql in results[target]:
+            if (plain := plain_by_client.get(gql.client)) is None:
+                continue
+            ratio_rows.append(
+                [
+                    f"{label}, {gql.client}",
+                    f"{gql.rps:,.0f} req/s",
+                    f"{plain.rps:,.0f} req/s",
+                    f"{ratio(gql.rps, plain.rps):.3f}",
+                    f"{ratio(plain.cpu_per_request_s, gql.cpu_per_request_s):.3f}",
+                ]
+            )
+    table(["signal", "GraphQL", "plain", "ratio GraphQL / plain", "plain CPU/req / GraphQL CPU/req"], ratio_rows)
+    raw = next((r for r in results["graphql"] if r.client.startswith("raw")), None)
+    raw_plain = next((r for r in results["plain"] if r.client.startswith("raw")), None)
+    if raw is not None and raw_plain is not None:
+        cpu_ok = raw.cpu_per_request_s <= CACHED_CPU_GOAL_S
+        ratio_ok = ratio(raw.rps, raw_plain.rps) >= CACHED_RATIO_GOAL
+        out(
+            f"   goals (raw-socket client): cached CPU/req {raw.cpu_per_request_s * 1e3:.3f} ms "
+            f"(≤ {CACHED_CPU_GOAL_S * 1e3:g} ms: {'met' if cpu_ok else 'NOT met'}); throughput ratio "
+            f"{ratio(raw.rps, raw_plain.rps):.3f} (≥ {CACHED_RATIO_GOAL:g}: {'met' if ratio_ok else 'NOT met'})"
         )
-    table(["client", "GraphQL", "plain", "ratio GraphQL / plain", "plain CPU/req / GraphQL CPU/req"], ratio_rows)
     out(
         f"   NOTE: the load generator runs in this process, on the same {os.cpu_count()} cores as the server "
         "(one uvicorn worker: at most one core).\n"
@@ -763,6 +789,7 @@ class MultiRun:
     kinds: Counter[str]
     stats: dict[str, Any]
     text: str
+    text_full: str = ""
 
 
 def multi_query(cassette: Path, latency_ms: float, query: str, log_dir: Path) -> MultiRun:
@@ -779,7 +806,7 @@ def multi_query(cassette: Path, latency_ms: float, query: str, log_dir: Path) ->
         stats = replay_stats(replay_base)
     results = (response.json().get("data") or {}).get("signals") or []
     kinds = Counter(f"{r.get('__typename')}{'/' + r['code'] if r.get('code') else ''}" for r in results)
-    return MultiRun(elapsed, service_cpu, response.status_code, kinds, stats, response.text[:300])
+    return MultiRun(elapsed, service_cpu, response.status_code, kinds, stats, response.text[:300], response.text)
 
 
 def bench_multi(cassette: Path, log_dir: Path) -> None:
@@ -840,6 +867,47 @@ def bench_multi(cassette: Path, log_dir: Path) -> None:
     out()
 
 
+def bench_market(cassette: Path, log_dir: Path) -> None:
+    n = len(MULTI_SYMBOLS)
+    out(f"## 4. One `market` query for {n} symbols ({n} aliased `market` fields), cold, fresh processes")
+    from providers.coingecko.domain import COINGECKO_IDS
+
+    derived = multi_symbol_cassette(json.loads(cassette.read_text()), list(MULTI_SYMBOLS), COINGECKO_IDS)
+    temp_cassette = log_dir / "multi-symbol-cassette.json"
+    temp_cassette.write_text(json.dumps(derived))
+    fields = " ".join(
+        f'{s.lower()}: market(symbol: "{s}") {{ __typename ... on Problem {{ code }} }}' for s in MULTI_SYMBOLS
+    )
+    query = f"query M {{ {fields} }}"
+    runs = [(latency, multi_query(temp_cassette, latency, query, log_dir)) for latency in (UPSTREAM_LATENCY_MS, 0.0)]
+    rows = []
+    for latency, run in runs:
+        try:
+            data = json.loads(run.text_full).get("data") or {}
+        except ValueError:
+            data = {}
+        kinds = Counter(str((v or {}).get("__typename")) for v in data.values())
+        rows.append(
+            [
+                f"{latency:g} ms upstream latency",
+                ms(run.elapsed_s),
+                f"{run.elapsed_s * 1000 / UPSTREAM_LATENCY_MS:.2f} x" if latency else "-",
+                ms(run.service_cpu_s),
+                str(run.stats.get("total")),
+                f"HTTP {run.status} {dict(kinds) or run.text}",
+            ]
+        )
+    table(["cold market query", "latency", "x latency", "service CPU*", "upstream calls", "results"], rows)
+    multiple = runs[0][1].elapsed_s * 1000 / UPSTREAM_LATENCY_MS
+    verdict = "met" if multiple <= MARKET_GOAL else "NOT met"
+    out(f"   goal ≤ {MARKET_GOAL} x the round trip: {multiple:.2f} x, {verdict}")
+    out("   * CPU time of the `signal-api serve` process during the query (/proc, 10 ms ticks)")
+    total = runs[0][1].stats.get("total")
+    out(f"   upstream calls counted by the replay server ({UPSTREAM_LATENCY_MS:g} ms run): {total}")
+    print_calls(runs[0][1].stats, group=endpoint_of)
+    out()
+
+
 # ----------------------------------------------------------------------------------------- main
 
 
@@ -886,7 +954,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run (default 5, max 60)")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent requests in the load runs")
     parser.add_argument("--max-requests", type=int, default=200_000, help="cap on requests per load run")
+    parser.add_argument("--sections", default="1,2,3,4", help="which sections to run, comma-separated (default all)")
     args = parser.parse_args(argv)
+    try:
+        args.sections = {int(part) for part in args.sections.split(",") if part.strip()}
+    except ValueError:
+        parser.error("--sections takes numbers such as 1,4")
+    if not args.sections or not args.sections <= {1, 2, 3, 4}:
+        parser.error("--sections must name sections 1 to 4")
     if not 0 < args.duration <= 60:
         parser.error("--duration must be in (0, 60] seconds")
     if not 1 <= args.concurrency <= 1024:
@@ -906,12 +981,15 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     with tempfile.TemporaryDirectory(prefix="bench-signal-") as tmp:
         log_dir = Path(tmp)
-        sections: list[Callable[[], None]] = [
-            lambda: bench_throughput(args, cassette, log_dir),
-            lambda: bench_cold(cassette, log_dir),
-            lambda: bench_multi(cassette, log_dir),
-        ]
-        for section in sections:
+        sections: dict[int, Callable[[], None]] = {
+            1: lambda: bench_throughput(args, cassette, log_dir),
+            2: lambda: bench_cold(cassette, log_dir),
+            3: lambda: bench_multi(cassette, log_dir),
+            4: lambda: bench_market(cassette, log_dir),
+        }
+        for number, section in sections.items():
+            if number not in args.sections:
+                continue
             try:
                 section()
             except (RuntimeError, OSError, httpx2.HTTPError, ValueError, KeyError) as exc:
