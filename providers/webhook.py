@@ -8,8 +8,11 @@ failure with its reason (never retried here: the scanner fires again on the next
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import ipaddress
+import socket
 from typing import TYPE_CHECKING
 
 import orjson
@@ -25,6 +28,37 @@ if TYPE_CHECKING:
 
 SIGNATURE_HEADER = "X-Signal-Signature"
 TIMESTAMP_HEADER = "X-Signal-Timestamp"
+
+
+def _internal(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return not ip.is_global or ip.is_multicast
+
+
+def internal_literal(host: str) -> bool:
+    """True for ``localhost`` and literal addresses that are not public (loopback, private, link-local ...)."""
+    if host.lower().rstrip(".") in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return _internal(host.strip("[]"))
+    except ValueError:
+        return False  # a name: resolved at send time (internal_destination)
+
+
+async def internal_destination(host: str, port: int) -> str | None:
+    """Why ``host`` must not be posted to (it resolves to a non-public address), or None. Checked before
+    each delivery, so a rule cannot reach the service's own network (SSRF) through DNS either."""
+    if internal_literal(host):
+        return f"{host} is not a public address"
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return f"{host} does not resolve"
+    for info in infos:
+        address = str(info[4][0])
+        if _internal(address):
+            return f"{host} resolves to a non-public address"
+    return None
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

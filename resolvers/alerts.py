@@ -31,7 +31,7 @@ from engine.alert_rules import match_rule as match_condition
 from persistence.alerts import NewRule, StoredRule, TooManyRules
 from persistence.db import DATABASE_ERRORS
 from providers.telegram.message import format_alert
-from providers.webhook import post_webhook
+from providers.webhook import internal_destination, internal_literal, post_webhook
 from resolvers.broker import InProcessBroker
 from resolvers.problems import Problem
 
@@ -119,7 +119,7 @@ def _bounded(name: str, value: float | None, low: float, high: float) -> None:
         raise AlertRuleProblem("INVALID_INPUT", f"{name} must be between {low:g} and {high:g}", name)
 
 
-def validate_rule(spec: RuleSpec) -> dict[str, Any]:
+def validate_rule(spec: RuleSpec, *, allow_internal_webhooks: bool = False) -> dict[str, Any]:
     """The stored ``conditions`` of a valid spec; raises :class:`AlertRuleProblem` naming the field."""
     name = spec.name.strip()
     if not 1 <= len(name) <= 80:
@@ -136,6 +136,12 @@ def validate_rule(spec: RuleSpec) -> dict[str, Any]:
             )
         if parts.username or parts.password:
             raise AlertRuleProblem("INVALID_INPUT", "webhookUrl must not carry credentials", "webhookUrl")
+        if not allow_internal_webhooks and internal_literal(parts.hostname):
+            raise AlertRuleProblem(
+                "INVALID_INPUT",
+                "webhookUrl must be a public address (ALERT_WEBHOOKS_ALLOW_INTERNAL=true allows internal ones)",
+                "webhookUrl",
+            )
     symbols = tuple(dict.fromkeys(s.strip().upper().replace("-", "").replace("/", "") for s in spec.symbols))
     if len(symbols) > MAX_SYMBOLS or not all(_SYMBOL.match(s) for s in symbols):
         raise AlertRuleProblem("INVALID_INPUT", f"at most {MAX_SYMBOLS} symbols like BTCUSDT", "symbols")
@@ -208,12 +214,14 @@ class AlertService:
         telegram: TelegramOutbox | None = None,
         http: httpx2.AsyncClient | None = None,
         replayed: bool = False,
+        allow_internal_webhooks: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._rules = rules
         self.telegram = telegram
         self._http = http
         self._replayed = replayed
+        self._allow_internal = allow_internal_webhooks
         self._clock = clock
         self._broker = InProcessBroker()
         self._webhooks = asyncio.Semaphore(MAX_CONCURRENT_WEBHOOKS)
@@ -229,7 +237,7 @@ class AlertService:
 
     async def create(self, caller: Caller, spec: RuleSpec) -> CreatedRule:
         repo = self._repo()
-        conditions = validate_rule(spec)
+        conditions = validate_rule(spec, allow_internal_webhooks=self._allow_internal)
         secret = secrets.token_urlsafe(32) if spec.webhook_url is not None else None
         new = NewRule(
             owner=caller.owner,
@@ -397,6 +405,13 @@ class AlertService:
         if channel == "WEBHOOK":
             if self._http is None or rule.webhook_url is None or rule.webhook_secret is None:
                 return "webhook not configured"
+            if not self._allow_internal:
+                parts = urlsplit(rule.webhook_url)
+                refused = await internal_destination(
+                    parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+                )
+                if refused is not None:
+                    return f"webhook refused: {refused}"
             async with self._webhooks:
                 return await post_webhook(
                     self._http,

@@ -125,7 +125,13 @@ async def open_alerts(
         outbox = TelegramOutbox(api, settings.telegram_chat_ids, queue_size=settings.telegram_outbox_size)
         await outbox.start()
     rules = AlertRuleRepository(database) if database is not None else None
-    service = AlertService(rules, telegram=outbox, http=container.http, replayed=replayed)
+    service = AlertService(
+        rules,
+        telegram=outbox,
+        http=container.http,
+        replayed=replayed,
+        allow_internal_webhooks=settings.alert_webhooks_allow_internal,
+    )
     container.services = dataclasses.replace(container.services, alerts=service)
     runtime = AlertsRuntime(service, outbox)
     stack.push_async_callback(runtime.aclose)

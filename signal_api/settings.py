@@ -206,6 +206,8 @@ class Settings(BaseSettings):
     telegram_chat_ids: list[str] = Field(default_factory=list, description='JSON list: ["123456789", "@channel"]')
     telegram_base_url: str = "https://api.telegram.org"
     telegram_outbox_size: int = Field(default=1_000, ge=1, description="queued messages; more are dropped, counted")
+    # webhooks go to public addresses only (no loopback, private or link-local target, by name or number)
+    alert_webhooks_allow_internal: bool = False
     # The scanner computes, judges, records and alerts on these symbols every interval (one replica: a lease).
     scanner_enabled: bool = False
     scanner_interval_seconds: float = Field(default=300.0, ge=5)

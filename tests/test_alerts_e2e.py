@@ -113,6 +113,7 @@ async def test_replayed_signal_to_telegram_webhook_subscription_and_outcome(
             streams_enabled=False,
             telegram_bot_token=SecretStr(TOKEN),
             telegram_chat_ids=["1001"],
+            alert_webhooks_allow_internal=True,  # the receiver listens on 127.0.0.1
             scanner_enabled=True,
             scanner_interval_seconds=3600,  # one round at start-up; the test runs the next ones
             scanner_symbols=["BTCUSDT"],
