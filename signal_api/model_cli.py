@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from engine import Mode
 from engine.calibrated_fit import fit_shipped_model
 from providers.history_files import HistoryFormatError, HistoryNotAvailable
+from providers.symbols import InvalidSymbolFormat, parse_symbol
 from resolvers.backtest import BacktestService
 from resolvers.model import ModelNotAvailable, read_model, write_model
 from signal_api.calibrated_report import evaluate_report, format_calibrated
@@ -49,7 +50,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     fit.add_argument("--history", type=Path, metavar="DIR", help="history files (default: ../shared/fixtures/history)")
     fit.add_argument("--symbol", default="BTC", help="base asset or pair (default BTC)")
-    fit.add_argument("--out", type=Path, metavar="PATH", help="artifact to write (default: the committed one)")
+    fit.add_argument(
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help="artifact to write (default: signal_api/models/calibrated_<base>_4h.json)",
+    )
     fit.set_defaults(func=run_fit)
     show = sub.add_parser(
         "show",
@@ -64,7 +70,12 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 def run_fit(args: argparse.Namespace) -> int:
     directory: Path = args.history if args.history is not None else default_history_dir()
-    out: Path = args.out if args.out is not None else default_model_path()
+    try:
+        base = parse_symbol(args.symbol).base
+    except InvalidSymbolFormat as exc:
+        print(f"model fit: {exc}", file=sys.stderr)
+        return 2
+    out: Path = args.out if args.out is not None else default_model_path(base)
     started = time.perf_counter()
     try:
         report = BacktestService(directory).report(args.symbol, Mode.AGGRESSIVE, walk_forward=True, features=True)

@@ -26,9 +26,10 @@ def default_data_dir(environ: Mapping[str, str] | None = None, home: Path | None
     return Path(base) / APP_DIR_NAME
 
 
-def default_model_path() -> Path:
-    """The committed CALIBRATED artifact, fitted on the shared BTC year (``signal-api model fit`` rewrites it)."""
-    return Path(__file__).resolve().parent / "models" / "calibrated_btc_4h.json"
+def default_model_path(base: str = "btc") -> Path:
+    """The CALIBRATED artifact of ``base`` (the committed BTC one is fitted on the shared year; ``signal-api
+    model fit`` rewrites it)."""
+    return Path(__file__).resolve().parent / "models" / f"calibrated_{base.lower()}_4h.json"
 
 
 def default_history_dir(repo: Path = REPO_ROOT) -> Path:

@@ -36,7 +36,7 @@ from signal_api.cli import main
 from signal_api.paths import default_model_path
 from tests.conftest import load_cassette_json, running_service
 from tests.test_backtest_engine import perturb_after
-from tests.test_backtest_support import real_history, real_history_dir
+from tests.test_backtest_support import real_history, real_history_dir, write_synthetic_history
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -386,3 +386,16 @@ async def test_signal_and_model_query_over_http(graphql: Any, tmp_path: Path) ->
         status, body = await graphql(base_url, SIGNAL, {"symbol": "BTC", "mode": "CALIBRATED", "timeframe": "H4"})
         refused = body["data"]["signal"]
         assert refused["code"] == "MODEL_NOT_AVAILABLE" and "absent.json" in refused["message"]
+
+
+def test_any_history_in_the_fixture_format_is_evaluated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not tied to the shared year: a synthetic market in the same file format is fitted, judged and written."""
+    directory = write_synthetic_history(tmp_path / "synthetic", bars=1500, seed=11)
+    out = tmp_path / "synthetic.json"
+    assert main(["model", "fit", "--history", str(directory), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "CALIBRATED vs baselines" in printed and "Gate at 24h" in printed
+    model = read_model(out)
+    assert model.fit_from.startswith("2024-01") and model.version != read_model(default_model_path()).version
+    assert [h["horizonHours"] for h in model.out_of_sample["horizons"]] == [4.0, 24.0]
+    assert main(["model", "fit", "--symbol", "!!", "--out", str(out)]) == 2
