@@ -21,16 +21,18 @@ import structlog
 from engine import FactorName, InputName, Recommendation
 from engine.indicators import rsi_wilder
 from engine.judge import JudgeInputs, Judgement, StructureView, Verdict, judge_rules, structure_view
+from engine.market import CandleInterval
 from engine.plan import ATR_PERIOD, PlanUnavailable, TradePlan, build_plan
 from engine.smc import DEFAULT_SWING_BARS, analyze_structure
 from providers.symbols import parse_symbol
+from resolvers.structure import DEFAULT_CANDLES as STRUCTURE_CANDLES
 from resolvers.ticks import resolve_tick_size
 
 if TYPE_CHECKING:
     from collections.abc import Hashable
     from datetime import datetime
 
-    from engine import Signal
+    from engine import Reading, Signal
     from engine.market import Candle, Timeframe
     from resolvers.context import RequestContext
 
@@ -62,8 +64,8 @@ STRUCTURE_MEMO_ENTRIES = 512
 
 
 def _structure(symbol: str, candles: tuple[Candle, ...], timeframe: Timeframe) -> tuple[StructureView | None, str]:
-    """Market structure for the ``smc_structure`` check: the SMC engine on the same closed candles (too few
-    candles for a swing on each side is reported as unavailable, never as passed)."""
+    """Market structure for the ``smc_structure`` check: the SMC engine on the window ``Signal.structure``
+    reads (too few candles for a swing on each side is reported as unavailable, never as passed)."""
     if len(candles) < 2 * DEFAULT_SWING_BARS + 2:
         return None, f"{len(candles)} closed candles are too few for market structure"
     key = (symbol, timeframe, len(candles), candles[0].open_time, candles[-1].open_time, candles[-1].close)
@@ -77,9 +79,14 @@ def _structure(symbol: str, candles: tuple[Candle, ...], timeframe: Timeframe) -
 
 
 def judge_inputs(
-    signal: Signal, candles: tuple[Candle, ...], quote_volume: float | None, volume_error: str
+    signal: Signal,
+    candles: tuple[Candle, ...],
+    quote_volume: float | None,
+    volume_error: str,
+    structure_window: Reading[tuple[Candle, ...]] | None = None,
 ) -> JudgeInputs:
-    """The rules' inputs from the signal and its candles; each missing one with its reason."""
+    """The rules' inputs from the signal, its candles and the structure window (``Signal.structure``'s
+    candles; the signal's own when not given); each missing one with its reason."""
     missing: dict[str, str] = {}
     closes = [c.close for c in candles]
     rsi = rsi_wilder(closes, RSI_PERIOD) if len(closes) > RSI_PERIOD else None
@@ -90,7 +97,10 @@ def judge_inputs(
         missing["funding"] = funding_error or "unavailable"
     if quote_volume is None:
         missing["volume_24h"] = volume_error
-    structure, structure_error = _structure(signal.symbol, candles, signal.timeframe)
+    window = candles if structure_window is None else (structure_window.value or ())
+    structure, structure_error = _structure(signal.symbol, window, signal.timeframe)
+    if structure_window is not None and structure_window.value is None:
+        structure_error = f"no candles for market structure: {structure_window.error or 'none served'}"
     if structure is None:
         missing["smc_structure"] = structure_error
     return JudgeInputs(
@@ -114,14 +124,16 @@ async def assess(ctx: RequestContext, signal: Signal) -> Assessment | None:
     gateway = ctx.services.gateway
     instrument = parse_symbol(signal.symbol)
     price_source = next((s.source for s in signal.data_quality.sources if s.input is InputName.PRICE), None)
-    candles_r, ticker_r, tick = await asyncio.gather(
+    candles_r, ticker_r, tick, window = await asyncio.gather(
         gateway.closed_candles(instrument, signal.timeframe),
         gateway.ticker_24h(instrument, ctx.loaders),
         resolve_tick_size(gateway, signal.symbol, price_source),
+        # the window Signal.structure reads (the same cached call), so the check and the field agree
+        gateway.candle_window(instrument, CandleInterval.of(signal.timeframe), STRUCTURE_CANDLES),
     )
     candles = candles_r.value or ()
     volume = ticker_r.value.quote_volume if ticker_r.value is not None else None
-    inputs = judge_inputs(signal, candles, volume, ticker_r.error or "no 24h ticker answered")
+    inputs = judge_inputs(signal, candles, volume, ticker_r.error or "no 24h ticker answered", window)
     rules = judge_rules(inputs)
     plan: TradePlan | None = None
     plan_error: str | None = None

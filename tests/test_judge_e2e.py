@@ -15,7 +15,7 @@ QUERY = """
 query($symbol: String!, $mode: Mode!) {
   signal(symbol: $symbol, mode: $mode) {
     ... on Signal {
-      recommendation score price tickSize
+      recommendation score price tickSize structure { structure }
       plan { entry stop takeProfit atr atrPct sizeMultiplier riskMode }
       verdict { verdict riskMode decidedBy fallbackReason reason checks { name value passed } }
     }
@@ -57,6 +57,9 @@ async def test_rules_on_the_three_moments(
     assert set(by_name) == {"rsi", "funding", "volume_24h", "conflicting_factors", "smc_structure", "threshold_margin"}
     assert [n for n, (_, ok) in by_name.items() if ok is False] == ([failed] if failed else [])
     assert by_name["volume_24h"][0] is not None and by_name["volume_24h"][0] > 1e10  # BTC's real volume
+    # the structure check reads what Signal.structure shows (the same window)
+    bias = {"BULLISH": 1.0, "BEARISH": -1.0, "RANGING": 0.0}[s["structure"]["structure"]]
+    assert by_name["smc_structure"][0] == bias
     # the plan follows the rules' risk mode, on the call's side, on the 0.1 tick
     assert plan["riskMode"] == risk and plan["entry"] == s["price"] and s["tickSize"] == 0.01
     if call == "LONG":
