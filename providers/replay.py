@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -380,3 +381,46 @@ async def serve_in_background(
     finally:
         server.should_exit = True
         await task
+
+
+@dataclass
+class ThreadedServer:
+    """A uvicorn server running in a thread of its own, with its own event loop."""
+
+    base_url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+
+@contextlib.asynccontextmanager
+async def serve_in_thread(
+    app: Any, host: str = "127.0.0.1", port: int = 0, *, lifespan: Literal["auto", "on", "off"] = "off"
+) -> AsyncIterator[ThreadedServer]:
+    """Run an ASGI app with uvicorn in a thread with its own event loop (``serve --replay``).
+
+    Why: a replayed stream paces itself with ``asyncio.sleep``; in the service's loop every busy moment of
+    the service (a fan-out burst, a cold query) delayed those sleeps, so the replay's publish rate fell
+    exactly when the service was under load. In a thread of its own it keeps the cassette's pace (the
+    sockets carry it to the service, which reads when it can). The app must not share loop-bound objects
+    with the caller."""
+    port = port or _free_port(host)
+    with _uvicorn_quiet():
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", log_config=None, lifespan=lifespan, access_log=False
+        )
+        server = uvicorn.Server(config)  # uvicorn installs signal handlers only in the main thread
+        thread = threading.Thread(target=asyncio.run, args=(server.serve(),), name=f"replay:{port}", daemon=True)
+        thread.start()
+        for _ in range(1000):  # bounded: 10 s
+            if server.started or not thread.is_alive():
+                break
+            await asyncio.sleep(0.01)
+    if not server.started:
+        server.should_exit = True
+        await asyncio.to_thread(thread.join, 10)
+        raise RuntimeError(f"server on {host}:{port} did not start")
+    try:
+        yield ThreadedServer(base_url=f"http://{host}:{port}", server=server, thread=thread)
+    finally:
+        server.should_exit = True
+        await asyncio.to_thread(thread.join, 10)

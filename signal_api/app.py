@@ -28,7 +28,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from providers.errors import UpstreamError
 from providers.okx.venue import OkxProvider
-from providers.replay import Cassette, ReplayApp, serve_in_background
+from providers.replay import Cassette, ReplayApp, serve_in_thread
 from resolvers.context import RequestContext
 from schema.build import build_schema
 from signal_api.alerts import open_alerts
@@ -425,7 +425,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 cassette = Cassette.load(settings.replay_cassette)
                 # streams loop: a subscriber joining at any time sees the recorded events flow
                 replay = ReplayApp(cassette, latency_ms=settings.replay_latency_ms, ws_loop=True)
-                running = await stack.enter_async_context(serve_in_background(replay.app))
+                # its own thread and loop: the replay keeps its pace while this loop is busy
+                running = await stack.enter_async_context(serve_in_thread(replay.app))
                 effective = settings.with_replay_base(running.base_url)
                 now = clock or (lambda: cassette.now)  # the cassette's moment is "now"
                 app.state.replay_cassette = str(settings.replay_cassette)
