@@ -2,11 +2,12 @@
 
 matplotlib with the non-interactive Agg backend (no display needed). Three charts:
 
-- ``equity_<h>h.png``: the running sum of net returns (percent points, every call the same size) of each
-  strategy over the test bars, always-long drawn thick in black as the line to beat;
+- ``equity_<h>h.png``: the running sum of net returns (percent points, every call the same size) of every
+  strategy over the test bars, always-long drawn thick in black as the line to beat, CALIBRATED in blue;
 - ``calibration_<h>h.png``: the reliability curve, mean predicted P(up) against the observed frequency per
   decile, with the diagonal of perfect calibration;
-- ``buckets_<h>h.png``: hit rate and mean net return of a LONG per P(up) decile (what the probability buys).
+- ``buckets_<h>h.png``: hit rate and mean net return of a LONG per decile of P(up) and of the engine's score
+  (what each number buys).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from engine.calibrated_fit import CalibratedEvaluation
 
 DPI = 80
-SHOWN = (CALIBRATED, ALWAYS_LONG, "momentum_only", "only_long_short", "engine_static_aggressive", "engine")
 
 
 def _equity(values: list[float | None]) -> list[float]:
@@ -42,21 +42,24 @@ def _equity(values: list[float | None]) -> list[float]:
 
 
 def plot_equity(ev: CalibratedEvaluation, hours: float, path: Path) -> None:
+    """Every evaluated strategy; CALIBRATED and always-long drawn thick, the rest thin."""
     times = mdates.date2num([d.as_of for d in ev.test])  # type: ignore[no-untyped-call]
-    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=DPI)
-    for strategy in SHOWN:
+    fig, ax = plt.subplots(figsize=(9, 4.8), dpi=DPI)
+    for strategy in ev.strategies:
         series = ev.net.get((strategy, hours))
         if series is None:
             continue
         if strategy == ALWAYS_LONG:
-            ax.plot(times, _equity(series), color="black", linewidth=2.2, label="always-long")
+            ax.plot(times, _equity(series), color="black", linewidth=2.4, label="always-long", zorder=3)
+        elif strategy == CALIBRATED:
+            ax.plot(times, _equity(series), color="tab:blue", linewidth=2.0, label=CALIBRATED, zorder=4)
         else:
-            ax.plot(times, _equity(series), linewidth=1.6 if strategy == CALIBRATED else 1.0, label=strategy)
+            ax.plot(times, _equity(series), linewidth=0.8, alpha=0.75, label=strategy)
     ax.axhline(0, color="grey", linewidth=0.6)
     ax.xaxis_date()
     ax.set_title(f"Out of sample, {hours:g}h calls after {FEE_PCT:g}% fees: running sum of net returns")
     ax.set_ylabel("percent points")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path)
@@ -84,36 +87,48 @@ def plot_calibration(ev: CalibratedEvaluation, hours: float, path: Path) -> None
     plt.close(fig)
 
 
-def plot_buckets(ev: CalibratedEvaluation, hours: float, path: Path) -> None:
-    """Hit rate and mean net return of a LONG per P(up) decile (the SHORT side is the mirror image)."""
-    h = ev.horizons_hours.index(hours)
-    pairs = []
-    for d, p in zip(ev.test, ev.probabilities.get(hours, []), strict=False):
-        outcome = d.outcome(Recommendation.LONG, h)
-        if outcome is not None:
-            pairs.append((p, outcome.return_pct - FEE_PCT))
-    pairs.sort()
+def _deciles(pairs: list[tuple[float, float]], fmt: str) -> tuple[list[str], list[float], list[float]]:
+    """Label, hit rate (%) and mean net return per decile of the first element (by rank)."""
+    pairs = sorted(pairs)
     n = len(pairs)
     labels, hit, mean = [], [], []
     for k in range(10):
         chunk = pairs[round(k * n / 10) : round((k + 1) * n / 10)]
         if not chunk:
             continue
-        labels.append(f"{chunk[0][0]:.2f}–{chunk[-1][0]:.2f}")
+        labels.append(f"{chunk[0][0]:{fmt}}–{chunk[-1][0]:{fmt}}")
         hit.append(100.0 * sum(r > 0 for _, r in chunk) / len(chunk))
         mean.append(sum(r for _, r in chunk) / len(chunk))
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.8), dpi=DPI)
-    a1.bar(range(len(hit)), hit, color="tab:blue")
-    a1.axhline(50, color="grey", linewidth=0.6)
-    a1.set_title(f"LONG hit rate by P(up) decile, {hours:g}h")
-    a1.set_ylabel("% of LONGs beating fees")
-    a2.bar(range(len(mean)), mean, color=["tab:green" if m > 0 else "tab:red" for m in mean])
-    a2.axhline(0, color="grey", linewidth=0.6)
-    a2.set_title(f"LONG mean net return by P(up) decile, {hours:g}h")
-    a2.set_ylabel("% per call after fees")
-    for ax in (a1, a2):
-        ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels(labels, rotation=60, fontsize=6)
+    return labels, hit, mean
+
+
+def plot_buckets(ev: CalibratedEvaluation, hours: float, path: Path) -> None:
+    """Hit rate and mean net return of a LONG per decile of CALIBRATED's P(up) (top) and of the engine's
+    0..100 score (bottom); the SHORT side is the mirror image."""
+    h = ev.horizons_hours.index(hours)
+    by_p: list[tuple[float, float]] = []
+    by_score: list[tuple[float, float]] = []
+    for d, p in zip(ev.test, ev.probabilities.get(hours, []), strict=False):
+        outcome = d.outcome(Recommendation.LONG, h)
+        if outcome is not None:
+            by_p.append((p, outcome.return_pct - FEE_PCT))
+            if d.score is not None:
+                by_score.append((d.score, outcome.return_pct - FEE_PCT))
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6.4), dpi=DPI)
+    for row, (pairs, name, fmt) in enumerate(((by_p, "P(up)", ".2f"), (by_score, "engine score", ".0f"))):
+        labels, hit, mean = _deciles(pairs, fmt)
+        a1, a2 = axes[row]
+        a1.bar(range(len(hit)), hit, color="tab:blue")
+        a1.axhline(50, color="grey", linewidth=0.6)
+        a1.set_title(f"LONG hit rate by {name} decile, {hours:g}h", fontsize=9)
+        a1.set_ylabel("% beating fees")
+        a2.bar(range(len(mean)), mean, color=["tab:green" if m > 0 else "tab:red" for m in mean])
+        a2.axhline(0, color="grey", linewidth=0.6)
+        a2.set_title(f"LONG mean net return by {name} decile, {hours:g}h", fontsize=9)
+        a2.set_ylabel("% per call after fees")
+        for ax in (a1, a2):
+            ax.set_xticks(range(len(labels)))
+            ax.set_xticklabels(labels, rotation=60, fontsize=6)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
