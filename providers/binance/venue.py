@@ -92,6 +92,14 @@ class BinanceProvider(MarketProvider):
             hours = DEFAULT_FUNDING_INTERVAL_HOURS
             return hours, f"{exc.describe()} (funding interval assumed {hours:g}h)"
 
+    async def _intervals(self, instruments: Sequence[Instrument]) -> list[tuple[float, str | None]]:
+        try:
+            adjusted = await self.market.raw.funding_info()
+        except UpstreamError:
+            return list(await asyncio.gather(*(self._interval(i) for i in instruments)))
+        hours = {row.symbol: float(row.fundingIntervalHours) for row in adjusted}
+        return [(hours.get(i.for_provider(PROVIDER), DEFAULT_FUNDING_INTERVAL_HOURS), None) for i in instruments]
+
     async def ticker(self, instrument: Instrument) -> Ticker24h:
         return await self.market.ticker(instrument)
 
@@ -111,11 +119,11 @@ class BinanceProvider(MarketProvider):
         return to_funding(premium, interval, note)
 
     async def fundings(self, instruments: Sequence[Instrument]) -> Mapping[str, FundingRate]:
-        """Every rate from one ``premiumIndex`` call; each symbol's interval from its (cached) history, asked in
-        the same round (not after it: one upstream round trip, not two; an unlisted symbol's is dropped)."""
-        rows, intervals = await asyncio.gather(
-            self.market.raw.premium_indexes(), asyncio.gather(*(self._interval(i) for i in instruments))
-        )
+        """Every rate from one ``premiumIndex`` call; the intervals from one ``fundingInfo`` call (the adjusted
+        symbols; the others settle every 8 h, Binance's documented default), in the same round: two calls
+        for any number of symbols. When ``fundingInfo`` fails, each symbol's interval comes from its (cached)
+        history as for a single symbol; an unlisted symbol is dropped."""
+        rows, intervals = await asyncio.gather(self.market.raw.premium_indexes(), self._intervals(instruments))
         premiums = {p.symbol: p for p in rows}
         return {
             i.canonical: to_funding(premiums[i.for_provider(PROVIDER)], hours, note)

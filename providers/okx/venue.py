@@ -24,7 +24,7 @@ from providers.okx.raw import (
 from providers.venue import Capability, MarketProvider, interval_code
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from engine.market import (
         Candle,
@@ -59,8 +59,17 @@ class OkxProvider(ExchangeVenue["OkxClient"]):
     """OKX USDT-margined perpetual swaps over the keyless v5 REST API."""
 
     name = PROVIDER
-    capabilities = PERPETUALS_CORE | CEX_MARKET_DATA | {Capability.LIQUIDATIONS, Capability.OPEN_INTEREST_ALL}
-    endpoints = MappingProxyType({Capability.OPEN_INTEREST_ALL: "public.open-interest.all"})
+    capabilities = (
+        PERPETUALS_CORE
+        | CEX_MARKET_DATA
+        | {Capability.LIQUIDATIONS, Capability.OPEN_INTEREST_ALL, Capability.OPEN_INTERESTS}
+    )
+    endpoints = MappingProxyType(
+        {
+            Capability.OPEN_INTEREST_ALL: "public.open-interest.all",
+            Capability.OPEN_INTERESTS: "public.open-interest.all",
+        }
+    )
 
     async def contract_value(self, instrument: Instrument) -> float:
         """Coins per contract (``ctVal``), cached with the instruments answer (``ttls.exchange_info``)."""
@@ -126,6 +135,12 @@ class OkxProvider(ExchangeVenue["OkxClient"]):
             else dataclasses.replace(oi, usd=oi.coins * tickers[symbol].last_price)
             for symbol, oi in answer.items()
         }
+
+    async def open_interests(self, instruments: Sequence[Instrument]) -> Mapping[str, OpenInterest]:
+        """Several symbols' open interest from the one all-swaps call (a request's concurrent symbols: one
+        call, not one each); a symbol OKX does not list is absent."""
+        every = await self.open_interest_all()
+        return {i.canonical: every[i.canonical] for i in instruments if i.canonical in every}
 
     async def open_interest_history(
         self, instrument: Instrument, interval: CandleInterval, limit: int
