@@ -50,8 +50,12 @@ class HypeHistory:
         self._max_coins = max_coins
         self._by_symbol: OrderedDict[str, deque[tuple[datetime, float]]] = OrderedDict()
 
-    def earlier(self, symbol: str) -> tuple[float, ...]:
-        return tuple(score for _, score in self._by_symbol.get(symbol, ()))
+    def earlier(self, symbol: str, now: datetime) -> tuple[float, ...]:
+        """Scores kept from before ``now - min_interval``: a reading within the interval counts as the current
+        one, so requests in the same few minutes get the same answer."""
+        return tuple(
+            score for at, score in self._by_symbol.get(symbol, ()) if (now - at).total_seconds() >= self._min_interval
+        )
 
     def record(self, symbol: str, at: datetime, score: float) -> bool:
         series = self._by_symbol.get(symbol)

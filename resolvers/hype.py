@@ -79,7 +79,7 @@ async def resolve_hype(ctx: RequestContext, symbol: str) -> HypeReport | Invalid
         "alt_rank": _metric(keyed, keyed.value.alt_rank if keyed.value else None, "AltRank"),
     }
     history = ctx.services.discovery.hype_history
-    earlier = history.earlier(instrument.canonical)
+    earlier = history.earlier(instrument.canonical, gateway.now())
     price_change = ticker.value.price_change_pct if ticker.value is not None else None
     report = score_hype(instrument.canonical, readings, _context(details, keyed), earlier, price_change)
     if report.score is not None:

@@ -33,6 +33,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "listings.new": {"withinHours": 72},
     "screener.run": {"kind": "GAINERS", "limit": 5, "minQuoteVolumeUsd": 0},
     "spikes.scan": {"minZ": 3.0},
+    "mss.get": {"symbol": "BTC"},
+    "mss.scan": {"limit": 5, "withinHours": 72},
+    "market.summary": {"mode": "AGGRESSIVE", "timeframe": "H4"},
+    "social.hype": {"symbol": "BTC"},
+    "watchlist.list": {"historyPoints": 3},
 }
 ENVELOPE_KEYS = {"ok", "operation", "data", "error", "meta"}
 

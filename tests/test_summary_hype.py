@@ -183,10 +183,13 @@ def test_hype_history_keeps_one_reading_per_interval_and_bounds_coins() -> None:
     assert history.record("A", t0, 10) and not history.record("A", t0 + timedelta(seconds=60), 99)
     for i in range(1, 5):
         history.record("A", t0 + timedelta(minutes=5 * i), 10 + i)
-    assert history.earlier("A") == (12, 13, 14)  # bounded per coin
+    later = t0 + timedelta(hours=1)
+    assert history.earlier("A", later) == (12, 13, 14)  # bounded per coin
+    # a reading within the interval is the current one, not history: same-minute requests agree
+    assert history.earlier("A", t0 + timedelta(minutes=22)) == (12, 13)
     history.record("B", t0, 1)
     history.record("C", t0, 1)  # a third coin drops the least recently used
-    assert history.earlier("A") == () and history.earlier("C") == (1,)
+    assert history.earlier("A", later) == () and history.earlier("C", later) == (1,)
 
 
 HYPE = """

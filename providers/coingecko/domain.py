@@ -168,7 +168,10 @@ class CoinGeckoClient:
         self.raw = CoinGeckoRawClient(http, ttls)
 
     async def coin(self, coin_id: str) -> SocialSentiment:
-        return converted(PROVIDER, "coins", await self.raw.coin(coin_id), to_social)
+        """The up-vote share from the same (cached) ``coins/{id}`` answer MSS and hype read, market and
+        community data included: one keyless call per coin serves the signal, ``mss`` and ``socialHype``
+        (the keyless budget is 5 calls a minute)."""
+        return converted(PROVIDER, "coins", await self.raw.coin_details(coin_id), to_social)
 
     async def sentiment(self, instrument: Instrument) -> SocialSentiment:
         coin_id = COINGECKO_IDS.get(instrument.base)
