@@ -1,0 +1,166 @@
+"""What one upstream call costs the service's HTTP client, side by side with the floor, at the fan-outs
+the service makes (1 call: a lone read; 20: ``signals``; 150: ``market`` for 20 symbols, all at once).
+
+Clients, each against the same local server (a child process on 127.0.0.1 answering a 2 KB JSON body, as a
+venue does), fresh client per burst size, every burst repeated ``--rounds`` times, CPU time of this process:
+
+- ``httpx2.AsyncClient`` as the service builds it (``providers.http.create_http_client``, one pool of 100);
+- the same with 20 connections per pool (what a per-host limit of 20 would give one venue);
+- a minimal keep-alive HTTP/1.1 client over asyncio streams (no pool logic, no header model): the floor
+  for any Python client on this event loop, not a candidate (no TLS, redirects, timeouts per phase).
+
+No other async client (aiohttp, ...) is installed in the project's environment, so none is measured.
+
+    .venv/bin/python bench/bench_http_client.py [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterator
+
+    import httpx2
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+BURSTS = (1, 20, 150)
+SERVER = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+body = b'{"symbol":"BTCUSDT","rows":[' + b','.join([b'{"t":1763150399999,"v":"695555.129"}'] * 55) + b']}'
+async def answer(request):
+    return Response(body, media_type="application/json")
+app = Starlette(routes=[Route("/{path:path}", answer)])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=REPO, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.2):
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("the local server did not start")
+        yield f"http://{HOST}:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def httpx_burst(client: httpx2.AsyncClient, base: str, n: int) -> None:
+    responses = await asyncio.gather(*(client.get(f"{base}/fapi/v1/x{i}") for i in range(n)))
+    assert all(r.status_code == 200 and r.content.endswith(b"]}") for r in responses)
+
+
+class RawClient:
+    """Keep-alive connections reused LIFO; one request per connection at a time."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def get(self, path: str) -> bytes:
+        if self.idle:
+            reader, writer = self.idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\nAccept: application/json\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        match = re.search(rb"(?i)content-length:\s*(\d+)", head)
+        assert match is not None
+        body = await reader.readexactly(int(match.group(1)))
+        self.idle.append((reader, writer))
+        return body
+
+    async def aclose(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
+async def measure(name: str, burst: Callable[[int], Awaitable[None]], n: int, rounds: int) -> tuple[float, float]:
+    await burst(n)  # open the connections first: steady state, as a running service
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(rounds):
+        await burst(n)
+    return (time.process_time() - cpu) / (rounds * n), (time.perf_counter() - wall) / rounds
+
+
+async def run(base: str, rounds: int) -> list[list[str]]:
+    from providers.http import create_http_client
+
+    port = int(base.rsplit(":", 1)[1])
+    rows = []
+    for n in BURSTS:
+        results: dict[str, tuple[float, float]] = {}
+        async with create_http_client() as client:
+            results["httpx2, pool of 100 (the service)"] = await measure(
+                "httpx2", lambda k: httpx_burst(client, base, k), n, rounds
+            )
+        async with create_http_client(max_connections=20) as client:
+            results["httpx2, pool of 20"] = await measure(
+                "httpx2-20", lambda k: httpx_burst(client, base, k), n, rounds
+            )
+        raw = RawClient(HOST, port)
+
+        async def raw_burst(k: int, raw: RawClient = raw) -> None:
+            bodies = await asyncio.gather(*(raw.get(f"/fapi/v1/x{i}") for i in range(k)))
+            assert all(b.endswith(b"]}") for b in bodies)
+
+        results["raw asyncio streams (floor)"] = await measure("raw", raw_burst, n, rounds)
+        await raw.aclose()
+        floor = results["raw asyncio streams (floor)"][0]
+        for name, (cpu, wall) in results.items():
+            rows.append([str(n), name, f"{cpu * 1e3:.3f} ms", f"{cpu / floor:.1f} x", f"{wall * 1e3:.1f} ms"])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5, help="bursts per size (default 5)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.rounds <= 100:
+        parser.error("--rounds must be in 1..100")
+    print("# HTTP client cost per upstream call")
+    print(f"command: {' '.join([sys.executable, *sys.argv])}")
+    print(f"machine: nproc {os.cpu_count()}, {platform.machine()}, {platform.system()} {platform.release()}")
+    with server() as base:
+        rows = asyncio.run(run(base, args.rounds))
+    headers = ["burst", "client", "CPU per call", "vs floor", "burst wall time"]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    print("CPU per call: this process's CPU time / calls (client side only; the server is another process)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
