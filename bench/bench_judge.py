@@ -78,8 +78,10 @@ async def interleaved(client: httpx2.AsyncClient, url: str, texts: list[str], n:
         rng.shuffle(order)
         for i in order:
             start = time.perf_counter()
-            await client.post(f"{url}/graphql", json={"query": texts[i]})
+            response = await client.post(f"{url}/graphql", json={"query": texts[i]})
             out[i].append((time.perf_counter() - start) * 1000)
+            if response.status_code != 200 or "errors" in response.json():  # a refusal is not a measurement
+                raise RuntimeError(f"refused: {response.status_code} {response.text[:200]}")
     return out
 
 
@@ -116,6 +118,7 @@ async def service_run(cassette: dict[str, Any], n: int) -> None:
                 history_enabled=False,
                 liquidation_stream_enabled=False,
                 response_cache_enabled=False,  # every request computes its signal, plan and verdict
+                rate_limit_enabled=False,  # no request or cost budget (300 requests a window would refuse the rest)
                 **extra,
             ).with_replay_base(upstream.base_url)
             app = create_app(settings, clock=functools.partial(_fixed, parsed.now))
