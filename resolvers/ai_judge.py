@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from engine.judge import DecidedBy, Verdict, VerdictKind
 from engine.plan import RiskMode
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 AI_JUDGE_CALLS = Counter("ai_judge_calls_total", "AI judge calls by outcome", ["outcome"])
+AI_JUDGE_BUDGET_USED = Gauge("ai_judge_budget_used_calls", "AI judge calls spent today (UTC) of the daily budget")
 MAX_REASON_CHARS = 300
 CACHE_ENTRIES = 2048
 
@@ -67,6 +68,7 @@ class DailyBudget:
         today = self._clock().date()
         if today != self._day:
             self._day, self._used = today, 0
+            AI_JUDGE_BUDGET_USED.set(0)
 
     def try_spend(self) -> bool:
         """Take one call from today's budget; False when it is spent. Never awaits: atomic on the loop."""
@@ -74,6 +76,7 @@ class DailyBudget:
         if self._used >= self._limit:
             return False
         self._used += 1
+        AI_JUDGE_BUDGET_USED.set(self._used)
         return True
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import structlog
+from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.requests import Request  # noqa: TC002 - starlette reads it at runtime
 from starlette.responses import JSONResponse
@@ -161,6 +162,7 @@ async def test_the_daily_budget_holds_under_concurrency(fake: tuple[FakeOpenAi, 
     assert by == {DecidedBy.AI: 5, DecidedBy.RULES: 35}
     assert len(server.requests) == 5
     assert judge.budget.used() == 5
+    assert REGISTRY.get_sample_value("ai_judge_budget_used_calls") == 5  # today's spend, on /metrics
     spent = [v for v in verdicts if v.decided_by is DecidedBy.RULES]
     assert all(v.fallback_reason == "daily AI budget of 5 calls is spent" for v in spent)
 
