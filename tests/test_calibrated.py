@@ -399,3 +399,13 @@ def test_any_history_in_the_fixture_format_is_evaluated(tmp_path: Path, capsys: 
     assert model.fit_from.startswith("2024-01") and model.version != read_model(default_model_path()).version
     assert [h["horizonHours"] for h in model.out_of_sample["horizons"]] == [4.0, 24.0]
     assert main(["model", "fit", "--symbol", "!!", "--out", str(out)]) == 2
+
+
+def test_mode_calibrated_needs_a_model_of_the_snapshots_bar(real: MarketHistory) -> None:
+    snap = snapshot_at(real, 500)
+    with pytest.raises(ValueError, match="needs a model"):
+        compute_signal(snap, Mode.CALIBRATED)
+    other_bar = dataclasses.replace(read_model(default_model_path()), timeframe="1h")
+    with pytest.raises(ValueError, match="needs a model"):
+        compute_signal(snap, Mode.CALIBRATED, other_bar)
+    assert compute_signal(snap, Mode.AGGRESSIVE, other_bar).calibration is None  # no probability off its bar
