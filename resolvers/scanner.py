@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
@@ -38,13 +38,21 @@ if TYPE_CHECKING:
 
     from engine.market import Timeframe
     from engine.screener import ScreenKind
-    from persistence.alerts import LeaseRepository
     from resolvers.alerts import AlertService
     from resolvers.context import Services
 
 log = structlog.get_logger(__name__)
 
 LEASE_NAME = "scanner"
+
+
+class LeaseStore(Protocol):
+    """Where the lease lives: PostgreSQL (persistence.alerts.LeaseRepository) or, with REDIS_URL, Redis
+    (signal_api.cluster.ClusterLeaseStore: held while the replica lives, taken over within seconds)."""
+
+    async def acquire(self, name: str, holder: str, ttl_seconds: float) -> bool: ...
+
+
 SCREENER_MIN_QUOTE_VOLUME_USD = 10_000_000.0  # the rules judge's own liquidity floor
 
 
@@ -130,7 +138,7 @@ class Scanner(BackgroundLoop):
         self,
         services: Callable[[], Services],
         alerts: AlertService,
-        leases: LeaseRepository,
+        leases: LeaseStore,
         *,
         symbols: Sequence[str],
         modes: Sequence[Mode],

@@ -22,6 +22,7 @@ from providers.telegram.outbox import TelegramOutbox
 from providers.telegram.raw import TelegramBotApi
 from resolvers.alerts import AlertService
 from resolvers.scanner import Scanner
+from signal_api.cluster import ClusterLeaseStore
 from signal_api.metrics import ALERT_DELIVERIES, SCANNER_LAST_FINISHED, SCANNER_ROUNDS, TELEGRAM_MESSAGES
 
 if TYPE_CHECKING:
@@ -142,7 +143,10 @@ async def open_alerts(
             runtime.scanner = Scanner(
                 lambda: container.services,
                 service,
-                LeaseRepository(database),
+                # REDIS_URL: the lease on Redis, taken over within seconds of its holder dying
+                ClusterLeaseStore(container.cluster.leases)
+                if container.cluster is not None
+                else LeaseRepository(database),
                 symbols=settings.scanner_symbols,
                 modes=[Mode.parse(m) for m in settings.scanner_modes],
                 timeframe=Timeframe(settings.scanner_timeframe.lower()),

@@ -32,6 +32,7 @@ from providers.replay import Cassette, ReplayApp, serve_in_thread
 from resolvers.context import RequestContext
 from schema.build import build_schema
 from signal_api.alerts import open_alerts
+from signal_api.cluster import open_cluster, redis_client, run_outcome_job, run_spike_poller
 from signal_api.container import build_container, system_clock
 from signal_api.graphiql import GRAPHIQL_HTML, graphiql_routes
 from signal_api.health import build_health_monitor, count_embedded_restart, health, live, ready
@@ -39,8 +40,9 @@ from signal_api.http_guards import BodyGuard, RequestRefused, decode_json
 from signal_api.logging import configure_logging, secret_values
 from signal_api.metrics import GraphQLMetrics
 from signal_api.persisted_queries import PersistedQueries, load_trusted_documents
+from signal_api.redis_response_cache import RedisResponseCache
 from signal_api.request_log import RequestLog
-from signal_api.response_cache import MemoryResponseCache
+from signal_api.response_cache import MemoryResponseCache, ResponseCache
 from signal_api.response_cache_middleware import ResponseCacheMiddleware
 from signal_api.rest import build_rest_routes
 from signal_api.rest.docs import REDOC_HTML, SWAGGER_HTML
@@ -229,13 +231,22 @@ async def _open_history(
     history = await stack.enter_async_context(
         open_history(
             # serve --replay --record-history: rows are tagged replayed (signals.replayed, migration 0007)
-            dataclasses.replace(history_config(settings), replayed=replaying),
+            dataclasses.replace(
+                history_config(settings), replayed=replaying, run_outcome_job=container.cluster is None
+            ),
             RegistryCandleSource(registry),
             clock=now,
             on_embedded_restart=count_embedded_restart,
         )
     )
     container.attach_history(history)  # the history fields, the recorder, and /health's storage view
+    if container.cluster is not None and history.outcomes is not None:  # REDIS_URL: one replica runs it (lease)
+        from persistence.outcomes import OutcomeJob
+
+        interval = settings.outcome_job_interval_seconds
+        job = OutcomeJob(history.outcomes, RegistryCandleSource(registry), interval_seconds=interval, clock=now)
+        outcomes = asyncio.ensure_future(run_outcome_job(container.cluster, job, interval, now))
+        stack.push_async_callback(_cancel, outcomes)
     return history.database
 
 
@@ -277,9 +288,11 @@ async def _open_streams(
     from providers.streams import StreamKey, StreamKind
     from providers.streams.hub import StreamHub
     from resolvers.broker import InProcessBroker
+    from resolvers.leases import LeasedHub
     from resolvers.streams import StreamServices
 
-    broker = InProcessBroker()
+    cluster = container.cluster  # REDIS_URL: events cross replicas; each stream is ingested by its lease holder
+    broker = cluster.broker if cluster is not None else InProcessBroker()
     contract_values: dict[str, float] = {}  # OKX instId → coins per contract, filled in the background
     hub = StreamHub(
         publisher=broker,
@@ -291,6 +304,11 @@ async def _open_streams(
         recorded=None if replay is None else _recorded_in(replay),
     )
     stack.push_async_callback(hub.aclose)
+    leased = LeasedHub(hub, cluster.leases) if cluster is not None else None
+    if cluster is not None and leased is not None:
+        cluster.hub = leased
+        stack.push_async_callback(leased.aclose)
+    streams_hub: StreamHub | LeasedHub = leased if leased is not None else hub
     okx = container.registry.providers.get("okx")
     if isinstance(okx, OkxProvider):
         loading = asyncio.ensure_future(_load_contract_values(okx, contract_values))
@@ -298,7 +316,7 @@ async def _open_streams(
     container.attach_streams(
         StreamServices(
             broker,
-            hub,
+            streams_hub,
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
             liquidation_min_value_usd=settings.liquidation_min_value_usd,
             large_trade_threshold_usd=settings.large_trade_threshold_usd,
@@ -312,7 +330,7 @@ async def _open_streams(
             window.start(since=replay.cassette.stream_since("binance", "!forceOrder@arr"))
         subscription = broker.subscribe("liquidations:binance:*", maxsize=10_000)
         feeding = asyncio.ensure_future(window.run(subscription))
-        release = hub.acquire(StreamKey(StreamKind.LIQUIDATIONS, "binance"))
+        release = streams_hub.acquire(StreamKey(StreamKind.LIQUIDATIONS, "binance"))
         stack.push_async_callback(_cancel, feeding)
         stack.callback(subscription.close)
         stack.callback(release)
@@ -326,7 +344,7 @@ async def _open_streams(
         status = hub.stats().get(key)
         return 0 if status is None else status.reconnects
 
-    trades = TradeWindow(now, hub.acquire, hub.check, reconnects=reconnects)
+    trades = TradeWindow(now, streams_hub.acquire, hub.check, reconnects=reconnects)
     trade_feed = broker.subscribe([f"trades:{venue}:*" for venue in sorted(STREAM_VENUES)], maxsize=50_000)
     trade_feeding = asyncio.ensure_future(trades.run(trade_feed))
     stack.callback(trades.close)
@@ -411,7 +429,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
     authenticator = Authenticator(allow_anonymous=anonymous_allowed(settings.allow_anonymous, settings.host))
     graphql.authenticator = authenticator
     rate_limits = build_rate_limits(settings)
-    response_cache = MemoryResponseCache(max_entries=settings.response_cache_max_entries)
+    redis = redis_client(settings.redis_url.get_secret_value()) if settings.redis_url is not None else None
+    response_cache: ResponseCache = (
+        MemoryResponseCache(max_entries=settings.response_cache_max_entries)
+        if redis is None
+        else RedisResponseCache(redis)  # every replica serves what one of them computed
+    )
     cache_seconds = settings.response_cache_max_seconds
 
     @contextlib.asynccontextmanager
@@ -444,7 +467,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 now = clock or (lambda: moment)
                 app.state.replay_cassette = settings.replay_url
                 log.info("replay mode", upstream=settings.replay_url, now=moment.isoformat())
-            container = build_container(effective, now)
+            cluster = None
+            if redis is not None:  # REDIS_URL: refuses to start when Redis does not answer
+                cluster = await stack.enter_async_context(open_cluster(redis, settings.redis_lease_seconds))
+            container = build_container(effective, now, redis=redis)
+            container.cluster = cluster
             stack.push_async_callback(container.aclose)
             database: Database | None = None
             # replays stay out of history unless HISTORY_IN_REPLAY (tests, demos)
@@ -461,8 +488,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             stack.push_async_callback(_cancel, warm_up)
             # the spike monitor's history, first sample after one interval (a replay's frozen clock builds none)
             if settings.spike_poll_seconds > 0 and app.state.replay_cassette is None:
-                spikes = container.services.spikes
-                poller = asyncio.ensure_future(spikes.poll(container.services.gateway, settings.spike_poll_seconds))
+                spikes, gateway = container.services.spikes, container.services.gateway
+                every = settings.spike_poll_seconds
+                if cluster is None:
+                    poller = asyncio.ensure_future(spikes.poll(gateway, every))
+                else:  # one replica samples upstream, the others read the same answers from the shared cache
+                    poller = asyncio.ensure_future(run_spike_poller(cluster, spikes, gateway, every))
                 stack.push_async_callback(_cancel, poller)
             # Modules, schema and services live as long as the process: keep them out of every later full
             # garbage collection, which would otherwise scan them all again (~100 ms each on 2 cores).

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from engine import WEIGHTS, validate_weights
-from providers.cache import MemoryCache
+from providers.cache import Cache, MemoryCache
 from providers.http import ProviderHttp, RetryPolicy, create_http_client
 from providers.registry import build_registry, rate_limits
 from providers.resilience import CircuitBreaker, OutgoingLimiter, RateLimit
@@ -27,19 +27,21 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     import httpx2
+    from redis.asyncio import Redis
 
     from persistence.runtime import HistoryRuntime
     from providers.http import ErrorHook
     from providers.registry import Registry
     from resolvers.streams import StreamServices
     from signal_api.alerts import AlertsRuntime
+    from signal_api.cluster import Cluster
     from signal_api.settings import Settings
 
 
 @dataclass
 class Container:
     http: httpx2.AsyncClient
-    cache: MemoryCache
+    cache: Cache  # MemoryCache, or RedisCache shared by the replicas when REDIS_URL is set
     registry: Registry  # every enabled venue; the gateway reaches them only through the venue interface
     services: Services
     provider_status: dict[str, str]
@@ -47,6 +49,7 @@ class Container:
     liquidation_window: LiquidationWindow | None = None
     history: HistoryRuntime | None = None  # the opened history (database, spool), for /health and /metrics
     alerts: AlertsRuntime | None = None  # Telegram outbox, alert service, scanner (signal_api.alerts)
+    cluster: Cluster | None = None  # REDIS_URL: leases, shared broker (signal_api.cluster), for /health
 
     def attach_history(self, history: HistoryRuntime) -> None:
         """The lifespan opened the history: its repository serves the history fields, and its recorder
@@ -94,10 +97,16 @@ def build_ai_judge(settings: Settings, http: httpx2.AsyncClient, clock: Callable
     return AiJudge(client, DailyBudget(settings.openai_daily_call_budget, clock), clock, model=settings.openai_model)
 
 
-def build_container(settings: Settings, clock: Callable[[], datetime] = system_clock) -> Container:
+def build_container(
+    settings: Settings, clock: Callable[[], datetime] = system_clock, *, redis: Redis | None = None
+) -> Container:
     validate_weights(WEIGHTS)  # the weights must sum to exactly 100 before we serve a single signal
     http = create_http_client(max_connections=settings.upstream_max_connections)
-    cache = MemoryCache(max_entries=settings.cache_max_entries)
+    cache: Cache = MemoryCache(max_entries=settings.cache_max_entries)
+    if redis is not None:  # REDIS_URL: one upstream load per key and TTL for every replica
+        from providers.redis_cache import RedisCache
+
+        cache = RedisCache(redis, max_local_entries=settings.cache_max_entries)
     ttls = settings.cache_ttls()
     retry = RetryPolicy(
         attempts=settings.upstream_retry_attempts, max_wait_seconds=settings.upstream_max_retry_wait_seconds

@@ -294,6 +294,8 @@ class HealthMonitor:
             "storage": history,
             "streams": streams,
             "alerts": alerts[0] if alerts is not None else None,  # Telegram, deliveries, the scanner
+            # REDIS_URL: this replica, its leases, the streams it ingests, its jobs' rounds (signal_api.cluster)
+            "cluster": self.container.cluster.view() if self.container.cluster is not None else None,
             "providers": self.container.provider_status,
             "circuit_breakers": {name: b.state.value for name, b in self.container.breakers.items()},
             "replay": self.replay,

@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     response_cache_enabled: bool = True
     response_cache_max_seconds: float = Field(default=5.0, ge=0, description="cap for inputs outside the cache")
     response_cache_max_entries: int = Field(default=2_000, ge=1)
+    # several replicas (signal_api/cluster.py): unset, everything is in-process. Set (redis://host:6379/0),
+    # the provider and response caches, rate-limit counters and stream events are shared, and leases
+    # (expiring REDIS_LEASE_SECONDS after a replica dies) run each stream, the outcome job, the scanner and
+    # the spike poller once per cluster. Redis holds pickled values: keep it on a private network.
+    redis_url: SecretStr | None = None
+    redis_lease_seconds: float = Field(default=5.0, ge=1, le=60)
 
     # --- limits, cost budgets, WebSocket limits, CORS and security headers (limits engineer) ---
     # Budgets per caller (an API key, or the client address for anonymous callers) per fixed window;

@@ -108,7 +108,9 @@ class RateLimits:
     def __init__(self, policy: LimitPolicy, storage_uri: str = "memory://") -> None:
         self.policy = policy
         uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
-        self.storage: Storage = storage_from_string(uri)  # type: ignore[assignment]
+        # Redis through the official client (the `redis` package REDIS_URL uses), not limits' coredis default
+        options = {"implementation": "redispy"} if uri.split("://")[0] in ("async+redis", "async+rediss") else {}
+        self.storage: Storage = storage_from_string(uri, **options)  # type: ignore[assignment]
         self.limiter = FixedWindowRateLimiter(self.storage)
         self.connections: Counter[str] = Counter()  # open WebSocket connections by address / key
 
@@ -189,10 +191,13 @@ class RateLimits:
         return slot
 
     async def aclose(self) -> None:
-        """Stop the in-memory storage's expiry task, if it runs one."""
+        """Stop the in-memory storage's expiry task, if it runs one; close a Redis storage's connections."""
         timer = getattr(self.storage, "timer", None)
         if timer is not None and not timer.done():
             timer.cancel()
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)  # limits' redis-py client
+        if client is not None and hasattr(client, "aclose"):
+            await client.aclose()
 
 
 def limits_of(scope: MutableMapping[str, Any]) -> RateLimits | None:
@@ -338,4 +343,7 @@ def build_rate_limits(settings: Settings) -> RateLimits:
         ws_per_key=settings.ws_max_connections_per_key,
         max_frame_bytes=settings.max_body_bytes,
     )
-    return RateLimits(policy, settings.rate_limit_storage_uri)
+    storage = settings.rate_limit_storage_uri
+    if storage == "memory://" and settings.redis_url is not None:  # replicas share each caller's budget
+        storage = settings.redis_url.get_secret_value()
+    return RateLimits(policy, storage)

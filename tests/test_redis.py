@@ -1,0 +1,233 @@
+"""REDIS_URL: the shared provider cache, response cache, rate-limit counters, broker and leases, each
+against a real redis-server (tests/redis_helpers.py). Two instances of each stand for two replicas: they
+share nothing but the Redis server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import pytest
+from redis.asyncio import Redis
+
+from engine.market import Liquidation, PositionSide
+from providers.freshness import track, untrack
+from providers.redis_cache import RedisCache
+from providers.streams import StreamKey, StreamKind
+from resolvers.leases import LeasedHub, RedisLeases
+from resolvers.redis_broker import RedisBroker
+from signal_api.redis_response_cache import RedisResponseCache
+from signal_api.response_cache import CachedResponse, etag_of
+from signal_api.security.principal import Principal
+from signal_api.security.ratelimit import LimitPolicy, RateLimits
+from tests.redis_helpers import running_redis
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from pathlib import Path
+
+    from providers.streams.hub import StreamHub
+
+
+@pytest.fixture
+async def redis_url(tmp_path: Path) -> AsyncIterator[str]:
+    with running_redis(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def clients(redis_url: str) -> AsyncIterator[tuple[Redis, Redis]]:
+    """Two clients (two replicas' connections) to the same server."""
+    a, b = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    yield a, b
+    await a.aclose()
+    await b.aclose()
+
+
+async def test_provider_cache_one_load_for_two_replicas(clients: tuple[Redis, Redis]) -> None:
+    a, b = RedisCache(clients[0]), RedisCache(clients[1])
+    calls = 0
+
+    async def load() -> dict[str, float]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.2)  # an upstream round trip: the other replica arrives while it is in flight
+        return {"price": 117_000.5}
+
+    first, second = await asyncio.gather(a.get_or_load("k", 30, load), b.get_or_load("k", 30, load))
+    assert first == second == {"price": 117_000.5}
+    assert calls == 1  # the second replica waited for the first one's load instead of calling upstream
+    assert b.remote_waits == 1
+    freshness, token = track()
+    try:
+        assert await b.get_or_load("k", 30, load) == {"price": 117_000.5}  # its own copy now
+    finally:
+        untrack(token)
+    assert calls == 1
+    assert 29 < freshness.ttl <= 30  # the shared entry's remaining lifetime, not a fresh 30 s
+
+
+async def test_provider_cache_errors_are_not_shared_and_expiry_reloads(clients: tuple[Redis, Redis]) -> None:
+    a, b = RedisCache(clients[0]), RedisCache(clients[1])
+
+    async def fail() -> int:
+        raise RuntimeError("upstream 503")
+
+    with pytest.raises(RuntimeError):
+        await a.get_or_load("e", 30, fail)
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        return loads
+
+    assert await b.get_or_load("e", 0.3, load) == 1  # the failure left nothing behind
+    assert await a.get_or_load("e", 0.3, load) == 1  # shared
+    await asyncio.sleep(0.4)
+    assert await a.get_or_load("e", 0.3, load) == 2  # expired on both: loaded again
+    assert loads == 2
+
+
+async def test_response_cache_shared_until_expiry(clients: tuple[Redis, Redis]) -> None:
+    a, b = RedisResponseCache(clients[0]), RedisResponseCache(clients[1])
+    body = b'{"data":{"signal":{"recommendation":"LONG"}}}'
+    await a.put("rc:1", CachedResponse(body, etag_of(body), time.time() + 0.5))
+    got = await b.get("rc:1")
+    assert got is not None
+    assert (got.body, got.etag, got.content_type) == (body, etag_of(body), "application/json")
+    assert await b.get("rc:2") is None
+    await asyncio.sleep(0.6)
+    assert await b.get("rc:1") is None  # Redis expired it at expires_at
+    assert b.stats().hits == 1
+    assert b.stats().misses == 2
+
+
+async def test_rate_limit_budget_shared_by_replicas(redis_url: str) -> None:
+    policy = LimitPolicy(window_seconds=60, anonymous_requests=3)
+    one, two = RateLimits(policy, redis_url), RateLimits(policy, redis_url)
+    caller = Principal(address="203.0.113.9")
+    try:
+        charges = [await one.charge_request(caller), await two.charge_request(caller), await one.charge_request(caller)]
+        assert [c.allowed for c in charges] == [True, True, True]
+        refused = await two.charge_request(caller)
+        assert not refused.allowed  # the fourth request, on the other replica, is over the shared budget
+        assert refused.remaining == 0
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+def _liquidation(symbol: str, usd: float) -> Liquidation:
+    return Liquidation("binance", symbol, PositionSide.LONG, 100.0, usd / 100.0, datetime(2025, 10, 10, tzinfo=UTC))
+
+
+async def test_broker_every_subscriber_on_any_replica_gets_every_event(clients: tuple[Redis, Redis]) -> None:
+    a, b = RedisBroker(clients[0]), RedisBroker(clients[1])
+    await a.start()
+    await b.start()
+    try:
+        on_a = a.subscribe("liquidations:binance:*")
+        on_b = b.subscribe("liquidations:binance:*")
+        only_eth = b.subscribe("liquidations:binance:ETHUSDT")
+        events = [_liquidation("BTCUSDT", 50_000), _liquidation("ETHUSDT", 20_000)]
+        for event in events:
+            a.publish(f"liquidations:binance:{event.symbol}", event)
+        got_b = [await asyncio.wait_for(anext(aiter(on_b)), 5) for _ in events]
+        assert got_b == events  # the other replica's subscriber, in order, equal after the round trip
+        assert await asyncio.wait_for(anext(aiter(only_eth)), 5) == events[1]
+        got_a = [await asyncio.wait_for(anext(aiter(on_a)), 5) for _ in events]
+        assert got_a == events
+        await asyncio.sleep(0.2)
+        assert len(on_a) == 0  # the publisher's own subscriber got each event once (its echo is skipped)
+        assert (a.remote_sent, b.remote_received, a.remote_received) == (2, 2, 0)
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+async def _until(condition: Callable[[], bool], seconds: float) -> float:
+    """Seconds until ``condition()`` holds (polled every 50 ms, at most ``seconds``); fails otherwise."""
+    started = time.monotonic()
+    for _ in range(int(seconds / 0.05) + 1):
+        if condition():
+            return time.monotonic() - started
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not true within {seconds} s")
+
+
+async def test_lease_one_holder_and_takeover_after_death(clients: tuple[Redis, Redis]) -> None:
+    a = RedisLeases(clients[0], "replica-a", ttl_seconds=1.0)
+    b = RedisLeases(clients[1], "replica-b", ttl_seconds=1.0)
+    a.start()
+    b.start()
+    changes: list[bool] = []
+    try:
+        assert await a.want("job:outcomes") is True
+        assert await b.want("job:outcomes", changes.append) is False
+        assert await b.holder_of("job:outcomes") == "replica-a"
+        await asyncio.sleep(1.5)  # renewed by a's keeper past its TTL
+        assert a.holds("job:outcomes")
+        assert not b.holds("job:outcomes")
+        # a dies: its keeper stops without giving anything up
+        assert a._task is not None
+        a._task.cancel()
+        took = await _until(lambda: b.holds("job:outcomes"), 3.0)
+        assert took <= 1.0 * 4 / 3 + 0.3
+        assert changes == [True]
+        assert not a.holds("job:outcomes")  # a's own view expired with its last renewal
+        await b.drop("job:outcomes")  # a clean stop gives it up at once
+        assert await a.holder_of("job:outcomes") is None
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+class RecordingHub:
+    """Stands in for the stream hub (not for Redis): records which streams this replica opens upstream."""
+
+    def __init__(self) -> None:
+        self.open: list[StreamKey] = []
+
+    def check(self, key: StreamKey) -> None:
+        return None
+
+    def acquire(self, key: StreamKey) -> Callable[[], None]:
+        self.open.append(key)
+        return lambda: self.open.remove(key)
+
+    def stats(self) -> dict[StreamKey, object]:
+        return {}
+
+
+async def test_one_replica_ingests_each_stream(clients: tuple[Redis, Redis]) -> None:
+    leases_a = RedisLeases(clients[0], "replica-a", ttl_seconds=1.0)
+    leases_b = RedisLeases(clients[1], "replica-b", ttl_seconds=1.0)
+    hub_a, hub_b = RecordingHub(), RecordingHub()
+    a = LeasedHub(cast_hub(hub_a), leases_a)
+    b = LeasedHub(cast_hub(hub_b), leases_b)
+    leases_a.start()
+    leases_b.start()
+    key = StreamKey(StreamKind.LIQUIDATIONS, "binance")
+    try:
+        release_a = a.acquire(key)
+        await _until(lambda: hub_a.open == [key], 2.0)
+        release_b = b.acquire(key)
+        await asyncio.sleep(0.8)  # two keeper ticks
+        assert hub_b.open == []  # the stream is ingested once for both replicas
+        release_a()  # a's last subscriber leaves: it gives the lease up, b opens the stream
+        await _until(lambda: hub_b.open == [key], 2.0)
+        assert hub_a.open == []
+        release_b()
+        await _until(lambda: hub_b.open == [], 2.0)
+    finally:
+        await leases_a.aclose()
+        await leases_b.aclose()
+
+
+def cast_hub(hub: RecordingHub) -> StreamHub:
+    from typing import cast
+
+    return cast("StreamHub", hub)
