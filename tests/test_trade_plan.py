@@ -3,6 +3,7 @@ and the direction-aware rules (predecessor defects 6 and 7)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -253,3 +254,25 @@ def test_neutral_is_not_judged() -> None:
 def test_cassette_timeframe_is_4h() -> None:
     candles, _ = cassette_candles(CASSETTE_NAMES[0])
     assert candles[1].open_time - candles[0].open_time == Timeframe.H4.duration
+
+
+def test_missing_inputs_are_named_and_the_call_waits() -> None:
+    """Ten closed candles and no ticker: RSI, volume and structure are missing with their reasons, so the
+    rules WAIT (AVOID) rather than guess, and the plan cannot be built (ATR14 needs 15 candles)."""
+    from resolvers.judge import judge_inputs
+    from tests.history_helpers import make_signal
+
+    made = make_signal(recommendation=Recommendation.LONG)
+    funding = [dataclasses.replace(f, raw_value=0.01) if f.name.value == "funding" else f for f in made.factors]
+    signal = dataclasses.replace(made, factors=tuple(funding))  # a calm 0.01 % per 8 h: passes
+    candles = tuple(_candle(i, 110.0, 100.0, 105.0) for i in range(10))
+    facts = judge_inputs(signal, candles, None, "binance.ticker24hr: HTTP 451")
+    assert facts.rsi is None and "needs 15 closed candles, got 10" in facts.missing["rsi"]
+    assert facts.missing["volume_24h"] == "binance.ticker24hr: HTTP 451"
+    verdict = judge_rules(facts)
+    assert [c.name for c in verdict.checks if c.passed is False] == []
+    assert (verdict.verdict, verdict.risk_mode) == (VerdictKind.WAIT, RiskMode.AVOID)
+    volume = verdict.check("volume_24h")
+    assert volume is not None and volume.passed is None and "HTTP 451" in volume.detail
+    with pytest.raises(PlanUnavailable, match="15 closed candles"):
+        build_plan(Recommendation.LONG, 105.0, candles, verdict.risk_mode)
