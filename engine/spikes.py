@@ -1,19 +1,22 @@
 """Open-interest and volume spikes: z-scores of a symbol's change over 5m, 15m and 1h against its own history.
 
 Pure (no I/O, no clock): the caller feeds samples with their times. Each (venue, symbol) keeps one bounded
-ring of 5-minute slots (:data:`SLOT`) holding the latest open interest (USD) and rolling 24 h quote volume
-seen in that slot, enough for :data:`WINDOWS` past windows of the longest horizon (13 h).
+ring of 5-minute slots (:data:`SLOT`) holding the latest open interest (USD), rolling 24 h volume (coins) and
+last price seen in that slot, enough for :data:`WINDOWS` past windows of the longest horizon (13 h).
 
 For a horizon of ``m`` slots the reading is ``x = V(now) − V(now − m)``; its history is the same change over
 the :data:`WINDOWS` earlier, non-overlapping windows ending ``m``, ``2m``, … slots before now, and
 ``z = (x − mean) / stdev`` (sample standard deviation). A z-score needs at least :data:`MIN_WINDOWS` complete
 windows (both ends sampled); otherwise the reading says how many it has. A flat history (stdev 0) gives no z.
 
-Volume: venues publish a rolling 24 h quote volume on their all-symbol tickers, not per-5-minute volume, so
+Volume: venues publish a rolling 24 h volume on their all-symbol tickers, not per-5-minute volume, so
 ``x`` for volume is the change of that rolling sum: the volume traded in the last window minus the volume of
 the same window 24 h earlier. A burst of trading shows as a large positive change; the 24 h-old window that
-drops out is the baseline. Only positive volume spikes count (a negative change is yesterday's burst leaving
-the window). Open-interest spikes count both ways (a build-up or a flush).
+drops out is the baseline. The change is measured in coins (the base volume every venue reports exactly) and
+valued in USD at the latest price: a quote volume that is an estimate of coins x last price (OKX swaps)
+would move with every price tick, so a 1 % move of a $10 B/day market would read as $100 M of new volume.
+Only positive volume spikes count (a negative change is yesterday's burst leaving the window). Open-interest
+spikes count both ways (a build-up or a flush).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ MIN_WINDOWS = 6  # fewer complete windows: no z-score yet
 
 class SpikeMetric(enum.Enum):
     OPEN_INTEREST = "OPEN_INTEREST"  # USD notional
-    QUOTE_VOLUME = "QUOTE_VOLUME"  # rolling 24 h quote volume (USD)
+    QUOTE_VOLUME = "QUOTE_VOLUME"  # rolling 24 h volume: recorded in coins, changes valued in USD at the last price
 
 
 class Horizon(enum.Enum):
@@ -89,17 +92,19 @@ def zscore(current: float, history: Iterable[float]) -> ZScore | None:
 
 
 class SlotRing:
-    """One symbol's samples by 5-minute slot: two float arrays indexed ``slot % CAPACITY`` (NaN = unsampled),
-    so memory is fixed (~4 KB) whatever the sampling rate."""
+    """One symbol's samples by 5-minute slot: float arrays indexed ``slot % CAPACITY`` (NaN = unsampled),
+    so memory is fixed (~5 KB) whatever the sampling rate. ``QUOTE_VOLUME`` is recorded in coins with the
+    slot's last ``price``; its readings are in USD at the latest slot's price."""
 
-    __slots__ = ("_slots", "_values", "latest")
+    __slots__ = ("_prices", "_slots", "_values", "latest")
 
     def __init__(self) -> None:
         self._slots = array("q", [-1]) * CAPACITY
         self._values = {m: array("d", [math.nan]) * CAPACITY for m in SpikeMetric}
+        self._prices = array("d", [math.nan]) * CAPACITY
         self.latest = -1
 
-    def record(self, slot: int, values: Mapping[SpikeMetric, float | None]) -> None:
+    def record(self, slot: int, values: Mapping[SpikeMetric, float | None], price: float | None = None) -> None:
         """The latest sample of a slot wins; a sample older than the ring is ignored."""
         if slot <= self.latest - CAPACITY:
             return
@@ -108,10 +113,19 @@ class SlotRing:
             self._slots[index] = slot
             for metric in SpikeMetric:
                 self._values[metric][index] = math.nan
+            self._prices[index] = math.nan
         for metric, value in values.items():
             if value is not None and math.isfinite(value):
                 self._values[metric][index] = value
+        if price is not None and math.isfinite(price) and price > 0:
+            self._prices[index] = price
         self.latest = max(self.latest, slot)
+
+    def price(self, slot: int) -> float | None:
+        index = slot % CAPACITY
+        if self._slots[index] != slot or math.isnan(self._prices[index]):
+            return None
+        return self._prices[index]
 
     def value(self, metric: SpikeMetric, slot: int) -> float | None:
         index = slot % CAPACITY
@@ -137,7 +151,13 @@ class SlotRing:
         ]
         if current is None:
             return None, len(past)
-        return zscore(current, past), len(past)
+        score = zscore(current, past)
+        if score is None or metric is not SpikeMetric.QUOTE_VOLUME:
+            return score, len(past)
+        price = self.price(self.latest)  # coins -> USD at the latest price (z is unchanged by the scale)
+        if price is None:
+            return None, len(past)
+        return ZScore(score.value * price, score.mean * price, score.stdev * price, score.z, score.windows), len(past)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,14 +186,21 @@ class SpikeHistory:
     def __len__(self) -> int:
         return len(self._rings)
 
-    def record(self, venue: str, time: datetime, values: Mapping[str, Mapping[SpikeMetric, float | None]]) -> None:
-        """One venue's scan at ``time``: symbol → metric → value (``None`` where the venue gave none)."""
+    def record(
+        self,
+        venue: str,
+        time: datetime,
+        values: Mapping[str, Mapping[SpikeMetric, float | None]],
+        prices: Mapping[str, float] | None = None,
+    ) -> None:
+        """One venue's scan at ``time``: symbol → metric → value (``None`` where the venue gave none; volume in
+        coins) and symbol → last price (what values a volume change in USD)."""
         slot = slot_of(time)
         for symbol, by_metric in values.items():
             ring = self._rings.get((venue, symbol))
             if ring is None:
                 ring = self._rings[(venue, symbol)] = SlotRing()
-            ring.record(slot, by_metric)
+            ring.record(slot, by_metric, prices.get(symbol) if prices is not None else None)
         if self.first_sample is None or time < self.first_sample:
             self.first_sample = time
         if self.last_sample is None or time > self.last_sample:
@@ -183,10 +210,19 @@ class SpikeHistory:
         return self._rings.get((venue, symbol))
 
     def spikes(self, thresholds: Mapping[Horizon, float] | None = None) -> list[Spike]:
-        """Every reading at or over its horizon's threshold (default: 3.0, 2.5, 2.0), strongest first."""
+        """Every reading at or over its horizon's threshold (default: 3.0, 2.5, 2.0), strongest first.
+
+        Only rings sampled in the slot of the latest sample count: a venue that failed this round, or a
+        symbol it no longer lists, keeps its old ring, whose last change would otherwise be reported again
+        as if it were happening now."""
         limits = thresholds or {h: h.threshold for h in Horizon}
         found: list[Spike] = []
+        if self.last_sample is None:
+            return found
+        current = slot_of(self.last_sample)
         for (venue, symbol), ring in self._rings.items():
+            if ring.latest != current:
+                continue
             for metric in SpikeMetric:
                 for horizon, threshold in limits.items():
                     score, _ = ring.reading(metric, horizon)

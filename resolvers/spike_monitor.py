@@ -55,7 +55,7 @@ class SpikeMonitor:
             tickers, oi = await asyncio.gather(gateway.universe_tickers(venues), gateway.universe_open_interest(venues))
             now = gateway.now()
             for venue in venues:
-                self.history.record(venue, now, _values(tickers[venue], oi[venue]))
+                self.history.record(venue, now, _values(tickers[venue], oi[venue]), _prices(tickers[venue]))
             missing = tuple(
                 f"{kind} {venue}: {reading.error}"
                 for kind, readings in (("volume", tickers), ("open interest", oi))
@@ -84,7 +84,13 @@ def _values(
 ) -> dict[str, dict[SpikeMetric, float | None]]:
     values: dict[str, dict[SpikeMetric, float | None]] = {}
     for symbol, ticker in (tickers.value or {}).items():
-        values.setdefault(symbol, {})[SpikeMetric.QUOTE_VOLUME] = ticker.quote_volume
+        # coins: every venue reports them exactly (OKX's swap quote volume is only coins x last price)
+        values.setdefault(symbol, {})[SpikeMetric.QUOTE_VOLUME] = ticker.volume
     for symbol, interest in (oi.value or {}).items():
         values.setdefault(symbol, {})[SpikeMetric.OPEN_INTEREST] = interest.usd
     return values
+
+
+def _prices(tickers: Reading[Mapping[str, Ticker24h]]) -> dict[str, float]:
+    """Each symbol's last price: values a volume change (coins) in USD."""
+    return {symbol: ticker.last_price for symbol, ticker in (tickers.value or {}).items()}

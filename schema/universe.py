@@ -46,7 +46,8 @@ SpikeMetricEnum = described(
     "What spiked.",
     {
         "OPEN_INTEREST": "Open interest in USD (a build-up or a flush).",
-        "QUOTE_VOLUME": "The rolling 24 h quote volume (a burst of trading); upward only.",
+        "QUOTE_VOLUME": "The rolling 24 h volume (a burst of trading), its change in coins valued in USD at the "
+        "last price (so a price move alone is not volume); upward only.",
     },
 )
 HorizonEnum = described(

@@ -32,7 +32,7 @@ from tests.conftest import running_service
 from tests.providers_helpers import fixture_json, served_deps
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 CLOCK_2021 = 1626858243909  # exchangeInfo's serverTime: the moment the fixture was captured
 TLM_LISTED = 1626332400000  # TLMUSDT's onboardDate in that answer, the newest listing there
@@ -291,18 +291,73 @@ def test_history_flags_spikes_by_threshold_and_direction() -> None:
     for i, n in enumerate(base):
         t = NOW + i * SLOT
         history.record(
-            "bybit", t, {"AUSDT": {SpikeMetric.QUOTE_VOLUME: 1e6 + 10 * i + n, SpikeMetric.OPEN_INTEREST: 5e5 + n}}
+            "bybit",
+            t,
+            {"AUSDT": {SpikeMetric.QUOTE_VOLUME: 1e6 + 10 * i + n, SpikeMetric.OPEN_INTEREST: 5e5 + n}},
+            {"AUSDT": 2.0},
         )
     t = NOW + len(base) * SLOT
     last_volume = 1e6 + 10 * (len(base) - 1) + base[-1]
     history.record(
-        "bybit", t, {"AUSDT": {SpikeMetric.QUOTE_VOLUME: last_volume - 500, SpikeMetric.OPEN_INTEREST: 5e5 - 400}}
+        "bybit",
+        t,
+        {"AUSDT": {SpikeMetric.QUOTE_VOLUME: last_volume - 500, SpikeMetric.OPEN_INTEREST: 5e5 - 400}},
+        {"AUSDT": 2.0},
     )
+    volume, _ = history.ring("bybit", "AUSDT").reading(SpikeMetric.QUOTE_VOLUME, Horizon.M5)  # type: ignore[union-attr]
+    assert volume is not None and volume.z < -Horizon.M5.threshold  # a strong drop, read and not counted
+    assert volume.value == pytest.approx(-500 * 2.0)  # coins valued at the last price
     spikes = history.spikes()
     # the OI flush counts (both ways); the volume drop does not (volume counts upward only)
     assert [(s.metric, s.horizon) for s in spikes] == [(SpikeMetric.OPEN_INTEREST, Horizon.M5)]
     assert spikes[0].score.z < -Horizon.M5.threshold
     assert history.windows_available(Horizon.M5) == 7 and history.windows_available(Horizon.H1) == 0
+
+
+def _okx_ticker(symbol: str, coins_24h: float, last: float) -> Ticker24h:
+    """What providers/okx/domain.to_ticker makes of a swap ticker: its quote volume is coins x last."""
+    return Ticker24h(symbol, last, 0.0, last, last, coins_24h, coins_24h * last, NOW)
+
+
+def test_a_price_move_is_not_a_volume_spike_but_a_burst_of_coins_is() -> None:
+    from engine.inputs import Reading
+    from resolvers.spike_monitor import _prices, _values
+
+    history = SpikeHistory()
+    noise = [0, 40, -40, 30, -30, 20, -20, 10, 0]
+    coins = [1e6 + 100 * i + n for i, n in enumerate(noise)]  # ~100 coins a slot more than a day ago
+    prices = [100.0] * len(coins)
+    coins.append(coins[-1] + 100)  # the usual volume ...
+    prices.append(103.0)  # ... while the price jumps 3 %: ~$3 M more "quote volume" if it were coins x last
+    coins.append(coins[-1] + 5_000)  # then a real burst: 5,000 coins in five minutes
+    prices.append(103.0)
+    empty: Reading[Mapping[str, OpenInterest]] = Reading({}, "okx.open-interest")
+    for i, (c, p) in enumerate(zip(coins, prices, strict=True)):
+        tickers: Reading[Mapping[str, Ticker24h]] = Reading({"AUSDT": _okx_ticker("AUSDT", c, p)}, "okx.tickers")
+        history.record("okx", NOW + i * SLOT, _values(tickers, empty), _prices(tickers))
+        if i == len(coins) - 2:
+            assert history.spikes() == []  # the price move alone
+    [burst] = history.spikes()
+    assert (burst.metric, burst.horizon) == (SpikeMetric.QUOTE_VOLUME, Horizon.M5)
+    assert burst.score.value == pytest.approx(5_000 * 103.0)  # USD at the latest price
+    assert burst.score.z > Horizon.M5.threshold
+
+
+def test_a_venue_missing_from_the_latest_sample_reports_no_old_spike() -> None:
+    history = SpikeHistory()
+    noise = [0, 3, -3, 2, -2, 1, -1, 0]
+    for i, n in enumerate(noise):
+        t = NOW + i * SLOT
+        history.record("bybit", t, {"AUSDT": {SpikeMetric.OPEN_INTEREST: 5e5 + n}})
+        history.record("okx", t, {"AUSDT": {SpikeMetric.OPEN_INTEREST: 7e5 + n}})
+    t = NOW + len(noise) * SLOT
+    history.record("bybit", t, {"AUSDT": {SpikeMetric.OPEN_INTEREST: 5e5 - 400}})  # a flush on Bybit
+    history.record("okx", t, {"AUSDT": {SpikeMetric.OPEN_INTEREST: 7e5 + 1}})
+    assert [s.venue for s in history.spikes()] == ["bybit"]
+    # five minutes later Bybit's tickers fail (nothing recorded for it) while OKX answers as usual: the
+    # flush is 5 minutes old and Bybit's current change is unknown, so no Bybit spike is reported as current
+    history.record("okx", t + SLOT, {"AUSDT": {SpikeMetric.OPEN_INTEREST: 7e5 - 1}})
+    assert history.spikes() == []
 
 
 # --------------------------------------------------------------------------------------------------
