@@ -180,6 +180,11 @@ async def test_a_replayed_signal_is_stored_with_its_ai_verdict_and_plan(graphql:
         live = await signal(graphql, url)
         status, body = await graphql(url, history_query)
         ai_calls = replay.calls["openai POST /chat/completions"]
+        _, performance = await graphql(
+            url,
+            "{ signalPerformance(horizon: H24) { ... on SignalPerformance { pending "
+            "byVerdict { key count takeProfitFirst stopFirst } byJudge { key count } byRulesVerdict { key } } } }",
+        )
     assert status == 200 and "errors" not in body, body
     (edge,) = body["data"]["signalHistory"]["edges"]
     node = edge["node"]
@@ -192,3 +197,8 @@ async def test_a_replayed_signal_is_stored_with_its_ai_verdict_and_plan(graphql:
     )
     assert node["rulesVerdict"] == "CONFIRM" and live["verdict"]["verdict"] == "DOWNSIZE"
     assert node["plan"] == {k: live["plan"][k] for k in ("entry", "stop", "takeProfit", "riskMode")}
+    perf = performance["data"]["signalPerformance"]
+    assert perf["pending"] == 1  # stored, not yet evaluated: no group counts it
+    assert [g["key"] for g in perf["byVerdict"]] == ["CONFIRM", "DOWNSIZE", "SKIP", "WAIT"]
+    assert [g["key"] for g in perf["byJudge"]] == ["AI", "RULES"] and all(g["count"] == 0 for g in perf["byJudge"])
+    assert [g["key"] for g in perf["byRulesVerdict"]] == ["CONFIRM", "DOWNSIZE", "SKIP", "WAIT"]
