@@ -33,6 +33,7 @@ _SIGNAL_RESULT = f"""
     __typename
     ... on Signal {{
       id symbol recommendation score confidence mode timeframe price tickSize generatedAt probabilityUp
+      calibration {{ longThreshold shortThreshold missingFeatures }}
       thresholds {{ shortMax longMin }}
       factors {{ {_FACTOR} }}
       topFactors {{ name score contribution detail }}
