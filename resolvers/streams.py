@@ -22,30 +22,28 @@ applies its filters. The events are the engine's (``Liquidation``, ``Trade``, ``
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from engine import Signal
 from engine.market import CandleInterval, CandleUpdate, Liquidation, Trade
 from providers.streams import StreamKey, StreamKind
 from providers.streams.client import STREAM_VENUES, check_stream
 from providers.streams.parsers import StreamNotRecorded, UnsupportedStream
 from providers.symbols import InvalidSymbolFormat, parse_symbol
-from resolvers.context import RequestContext
 from resolvers.gateway import SymbolNotListed
-from resolvers.problems import InvalidArgument, Problem, UnknownSymbol
-from resolvers.signals import resolve_signal
+from resolvers.problems import Problem
+from resolvers.signal_feeds import FeedEnded, SignalListener, feeds_of
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 
-    from engine import Mode
+    from engine import Mode, Signal
     from engine.market import Timeframe
     from providers.symbols import Instrument
     from resolvers.broker import Broker
     from resolvers.broker import Subscription as BrokerSubscription
+    from resolvers.context import RequestContext
 
 E = TypeVar("E", Liquidation, Trade)
 
@@ -310,27 +308,23 @@ async def _signal_updates(
     timeframe: Timeframe,
     score_threshold: float,
 ) -> AsyncGenerator[Signal, None]:
-    keys = [StreamKey(StreamKind.CANDLES, "binance", s, timeframe.value) for s in symbols]
-    services = ctx.services
-    last: dict[str, Signal] = {}
-    async with _open(ctx, streams, keys, [k.topic for k in keys]) as subscription:
-        events = aiter(subscription)
-        due = set(symbols)
-        while True:
-            for symbol in sorted(due):
-                # fresh loaders per evaluation: the connection's context outlives any cache
-                outcome = await resolve_signal(RequestContext.create(services), symbol, mode, timeframe)
-                if isinstance(outcome, InvalidArgument | UnknownSymbol):
-                    raise StreamRefused(outcome.code, outcome.message)
-                if isinstance(outcome, Signal) and signal_changed(last.get(symbol), outcome, score_threshold):
-                    last[symbol] = outcome
-                    yield outcome
-                # NotEnoughData is transient (an upstream gap): keep the last signal, try again later
-            try:
-                event = await asyncio.wait_for(anext(events), timeout=streams.signal_interval_seconds)
-            except TimeoutError:
-                due = set(symbols)
-                continue
-            except StopAsyncIteration:
-                return
-            due = {event.symbol} if isinstance(event, CandleUpdate) and event.closed else set()
+    """This subscriber's view of the shared feeds (:mod:`resolvers.signal_feeds`: one evaluation per
+    symbol, mode and timeframe for every subscriber), filtered by its own score threshold."""
+    with _slot(ctx, streams):
+        listener = SignalListener()
+        feeds = feeds_of(streams)
+        joined = [feeds.join(listener, ctx.services, streams, s, mode, timeframe) for s in symbols]
+        last: dict[str, Signal] = {}
+        try:
+            while True:
+                item = await listener.get()
+                if isinstance(item, FeedEnded):
+                    if item.code is None:
+                        return
+                    raise StreamRefused(item.code, item.message)
+                if signal_changed(last.get(item.symbol), item, score_threshold):
+                    last[item.symbol] = item
+                    yield item
+        finally:
+            for feed in joined:
+                feed.leave(listener)

@@ -1,9 +1,10 @@
 """Shared subscription fan-out for graphql-transport-ws: one execution per distinct operation, many sockets.
 
 Strawberry executes a subscription once per subscriber: every event is resolved, serialized and sent
-N times. For the market streams (``liquidations``, ``largeTrades``, ``candles``) the result depends
-only on the operation, not on who asked, so :class:`SharedFanoutHandler` runs identical operations
-once per process:
+N times. For the market streams (``liquidations``, ``largeTrades``, ``candles``, ``spikes``) and
+``signalUpdates`` the result depends only on the operation, not on who asked, so
+:class:`SharedFanoutHandler` runs identical operations once per process (``signalUpdates`` also shares
+its evaluations across different operations: :mod:`resolvers.signal_feeds`):
 
 - Key: the normalized document (parsed and printed, so whitespace and comments do not matter), the
   variables (sorted JSON) and the operation name. The first subscriber starts ``schema.subscribe``;
@@ -13,9 +14,13 @@ once per process:
   loaders, no subscription count, no request/response), so it can outlive that connection. Anything
   per-connection (``connection_params``, authentication, the rate-limit status) is therefore not seen by
   shared operations, which is why sharing is limited to :data:`SHAREABLE_FIELDS`; everything else
-  (``signalUpdates``, queries, mutations, unparsable documents) goes through Strawberry's handler.
+  (``alerts``: per caller; queries, mutations, unparsable documents) goes through Strawberry's handler.
 - Each result's payload is serialized once (orjson, ``str``); each subscriber's ``next`` frame is the
   string concatenation of its id prefix and that payload.
+- State streams (:data:`STATE_FIELDS`: ``signalUpdates``): the group keeps its newest payload per
+  symbol and sends them to a subscriber that joins later, so it gets each signal first as it would
+  alone. To know whose state a payload is, the shared execution also selects ``symbol`` under
+  :data:`STATE_ALIAS` and removes it before serializing.
 - Each subscriber owns a bounded queue (``queue_size`` payloads, oldest dropped first and counted);
   one writer task per connection drains its subscribers' queues, so a slow or stalled client only
   loses its own old events and never delays the group or other connections.
@@ -40,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import weakref
@@ -47,7 +53,16 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse, print_ast
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    NameNode,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+    print_ast,
+)
 from graphql.error import GraphQLSyntaxError
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -77,8 +92,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SHAREABLE_FIELDS = frozenset({"liquidations", "largeTrades", "candles", "spikes"})
+SHAREABLE_FIELDS = frozenset({"liquidations", "largeTrades", "candles", "spikes", "signalUpdates"})
 """Root subscription fields whose results depend only on the operation, never on the connection."""
+
+STATE_FIELDS = {"signalUpdates": "symbol"}
+"""Root fields whose events are states, by the field naming whose state: a subscriber joining a running
+group is sent the group's latest payload of each (``signalUpdates`` pushes each symbol's signal first)."""
+
+STATE_ALIAS = "fanoutStateKey_"
+"""The alias under which a shared execution also selects the state field; removed before serializing."""
 
 DEFAULT_QUEUE_SIZE = 256
 
@@ -92,6 +114,40 @@ GroupKey = tuple[str, str, str | None]
 def _normalized(query: str, operation_name: str | None) -> str | None:
     """The printed document when its selected operation is a subscription of shareable root fields only;
     ``None`` (not shareable: Strawberry's own path handles it, errors included) otherwise."""
+    shared = _shared_operation(query, operation_name)
+    return None if shared is None else print_ast(shared[0])
+
+
+@functools.lru_cache(maxsize=1024)
+def executed_document(normalized: str) -> tuple[str, str | None]:
+    """What a shared execution runs, and the response key of its state field (None: events, not states).
+
+    For a :data:`STATE_FIELDS` root field, the document also selects the state's key field under
+    :data:`STATE_ALIAS`, so each payload says whose state it is whatever the subscriber selected."""
+    document = parse(normalized)
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        for selection in definition.selection_set.selections:
+            if isinstance(selection, FieldNode) and selection.name.value in STATE_FIELDS and selection.selection_set:
+                name = NameNode(value=STATE_FIELDS[selection.name.value])
+                extra = FieldNode(name=name, alias=NameNode(value=STATE_ALIAS), arguments=(), directives=())
+                fields = dataclasses.replace(
+                    selection.selection_set, selections=(*selection.selection_set.selections, extra)
+                )
+                field = dataclasses.replace(selection, selection_set=fields)
+                root = tuple(field if s is selection else s for s in definition.selection_set.selections)
+                operation = dataclasses.replace(
+                    definition, selection_set=dataclasses.replace(definition.selection_set, selections=root)
+                )
+                definitions = tuple(operation if d is definition else d for d in document.definitions)
+                document = dataclasses.replace(document, definitions=definitions)
+                response_key = (selection.alias or selection.name).value
+                return print_ast(document), response_key
+    return normalized, None
+
+
+def _shared_operation(query: str, operation_name: str | None) -> tuple[DocumentNode] | None:
     try:
         document = parse(query)
     except GraphQLSyntaxError:
@@ -109,7 +165,7 @@ def _normalized(query: str, operation_name: str | None) -> str | None:
         isinstance(s, FieldNode) and s.name.value in SHAREABLE_FIELDS and not s.directives for s in selections
     ):
         return None
-    return print_ast(document)
+    return (document,)
 
 
 def group_key(query: str, variables: dict[str, object] | None, operation_name: str | None) -> GroupKey | None:
@@ -168,15 +224,21 @@ class SharedGroup:
         self.subscribers: dict[tuple[int, str], SharedSubscriber] = {}
         self.task: asyncio.Task[None] | None = None
         self.events = 0  # results serialized (once each)
+        self.document = key[0]  # what start() executes (the state field's key added)
+        self.state_key: str | None = None
+        self.latest: dict[str, str] = {}  # state fields: the newest payload per state (sent to late joiners)
 
     def start(
         self, schema: Any, query: str, variables: dict[str, object] | None, context: object, root: object
     ) -> None:
+        self.document, self.state_key = executed_document(self.key[0])
         self.task = asyncio.create_task(self._run(schema, query, variables, context, root))
         self.task.add_done_callback(_retrieve)
 
     def add(self, subscriber: SharedSubscriber) -> None:
         self.subscribers[(id(subscriber.connection), subscriber.id)] = subscriber
+        for payload in self.latest.values():  # a state stream's current states first
+            subscriber.push(payload)
 
     def remove(self, subscriber: SharedSubscriber) -> None:
         """Detach; the last one out cancels the execution (releasing the streams it holds)."""
@@ -192,7 +254,11 @@ class SharedGroup:
         frames: list[Any] | None = None  # error payload, or None for a plain complete
         try:
             source = await schema.subscribe(
-                query, variable_values=variables, context_value=context, root_value=root, operation_name=self.key[2]
+                self.document,
+                variable_values=variables,
+                context_value=context,
+                root_value=root,
+                operation_name=self.key[2],
             )
             if isinstance(source, ExecutionResult):  # defensive: older Strawberry returned a single result
                 frames = [e.formatted for e in source.errors or []]
@@ -220,13 +286,21 @@ class SharedGroup:
         self.subscribers.clear()
 
     def _serialize(self, result: ExecutionResult) -> str:
+        state = None
+        if self.state_key is not None and isinstance(result.data, dict):
+            value = result.data.get(self.state_key)
+            if isinstance(value, dict):
+                state = value.pop(STATE_ALIAS, None)  # ours, not the subscriber's
         payload: dict[str, object] = {"data": result.data}
         if result.errors:
             payload["errors"] = [e.formatted for e in result.errors]
         if result.extensions:
             payload["extensions"] = result.extensions
         self.events += 1
-        return _dumps(payload)
+        text = _dumps(payload)
+        if isinstance(state, str):
+            self.latest[state] = text
+        return text
 
     def _broadcast(self, payload: str) -> None:
         for subscriber in tuple(self.subscribers.values()):

@@ -234,7 +234,8 @@ def test_group_key_normalizes_and_restricts_sharing() -> None:
     b = group_key("subscription {\n  liquidations {\n    symbol\n  }\n}  # comment", {}, None)
     assert a is not None and a == b
     assert group_key("subscription { liquidations { symbol } }", {"x": 1}, None) != a
-    assert group_key('subscription { signalUpdates(symbols: ["BTC"]) { score } }', None, None) is None
+    assert group_key('subscription { signalUpdates(symbols: ["BTC"]) { score } }', None, None) is not None
+    assert group_key("subscription { alerts { id } }", None, None) is None  # per caller: never shared
     assert group_key("query { __typename }", None, None) is None
     assert group_key("subscription {", None, None) is None  # Strawberry's path reports the syntax error
 
