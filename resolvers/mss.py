@@ -17,7 +17,7 @@ import structlog
 
 from engine.factors import oi_change_24h
 from engine.inputs import Reading
-from engine.listings import Listing, VenueListing, coin_symbol, coins_by_base, new_listings
+from engine.listings import VenueListing, coin_symbol, coins_by_base, new_listings
 from engine.market import Candle, CandleInterval, Ticker24h, Timeframe
 from engine.mss import CoinDetails, MssReport, score_mss
 from persistence.db import DATABASE_ERRORS
@@ -26,6 +26,8 @@ from providers.symbols import InvalidSymbolFormat, parse_symbol
 from providers.venue import Capability
 from resolvers.gateway import SymbolNotListed
 from resolvers.problems import InvalidArgument, UnknownSymbol, UpstreamDown
+from resolvers.universe import MAX_LIMIT as MAX_SCREEN_ROWS
+from resolvers.universe import resolve_screener
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from engine.hype import SocialMetrics
     from engine.listings import CoinMarket
     from engine.market import SymbolInfo
+    from engine.screener import ScreenKind
     from providers.symbols import Instrument
     from resolvers.context import RequestContext
     from resolvers.gateway import MarketGateway
@@ -47,6 +50,7 @@ VOLUME_DAYS = 7  # the volume spike compares the last 24 h with the mean of up t
 WHALE_MISSING = "no whale-accumulation source is wired into MSS yet (the +5 bonus is left out, and the range says so)"
 MAX_SCAN_LIMIT = 50
 MAX_WITHIN_HOURS = 24 * 30
+SCREEN_MIN_QUOTE_VOLUME_USD = 1_000_000.0  # the screener's own default: illiquid rows are not candidates
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,13 @@ class ScanBudget:
 
 @dataclass(frozen=True, slots=True)
 class ScanItem:
-    listing: Listing
+    """A scored candidate: where it came from (``origin``), its listing when known, and its report."""
+
+    symbol: str
+    venue: str
+    listed_at: datetime | None
+    age_hours: float | None
+    origin: str  # "new listing on binance", "screener gainers #3"
     report: MssReport
 
 
@@ -289,29 +299,23 @@ async def resolve_mss(
     return report, failures
 
 
-async def resolve_mss_scan(
-    ctx: RequestContext, limit: int, max_fdv_usd: float | None, within_hours: float
-) -> MssScan | InvalidArgument | UpstreamDown:
-    """New listings (every universe venue, newest first) filtered by FDV where CoinGecko's first page knows it,
-    then the first ``limit`` scored; CoinGecko and LunarCrush calls stay within the scan's budget."""
-    config = ctx.services.discovery.config
-    cap = min(MAX_SCAN_LIMIT, config.scan_max_coins)
-    if not 1 <= limit <= cap:
-        return InvalidArgument("limit", f"limit must be 1..{cap}, not {limit}")
-    if not (0 < within_hours <= MAX_WITHIN_HOURS) or not math.isfinite(within_hours):
-        return InvalidArgument("withinHours", f"withinHours must be in (0, {MAX_WITHIN_HOURS}], not {within_hours}")
-    if max_fdv_usd is not None and not (max_fdv_usd > 0 and math.isfinite(max_fdv_usd)):
-        return InvalidArgument("maxFdvUsd", f"maxFdvUsd must be a positive number, not {max_fdv_usd}")
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    symbol: str
+    venue: str
+    listed_at: datetime | None
+    age_hours: float | None
+    origin: str
+    coin: CoinMarket | None
+    listing_source: str | None = None  # venue.endpoint of listed_at
+
+
+async def _listing_candidates(
+    ctx: RequestContext, within_hours: float, table: Mapping[str, CoinMarket]
+) -> tuple[list[_Candidate], list[str]] | UpstreamDown:
+    """New listings on every universe venue, newest first, one per symbol."""
     gateway = ctx.services.gateway
-    budget = ScanBudget(coingecko=config.scan_coingecko_calls, lunarcrush=config.scan_lunarcrush_calls)
-    spent, budget = budget.spend("coingecko")
-
-    async def no_markets() -> None:
-        return None
-
-    by_venue, markets = await asyncio.gather(  # one round: the listings and CoinGecko's first page together
-        gateway.listings(), gateway.coin_markets(pages=1) if spent else no_markets()
-    )
+    by_venue = await gateway.listings()
     answered: dict[str, Mapping[str, VenueListing]] = {}
     failures: list[str] = []
     for venue, reading in by_venue.items():
@@ -324,29 +328,92 @@ async def resolve_mss_scan(
     fresh = new_listings(
         answered, gateway.now(), timedelta(hours=within_hours), unavailable=set(by_venue) - set(answered)
     )
-    unique: dict[str, Listing] = {}
+    unique: dict[str, _Candidate] = {}
     for item in fresh:
-        unique.setdefault(item.symbol, item)
-    table = coins_by_base(markets.value) if markets is not None and markets.value is not None else {}
-    if markets is not None:
-        failures.extend(markets.failed)
+        coin = table.get(_base(item.base_asset, item.symbol))
+        origin = f"new listing on {item.venue}"
+        source = by_venue[item.venue].source
+        candidate = _Candidate(item.symbol, item.venue, item.listed_at, item.age_hours, origin, coin, source)
+        unique.setdefault(item.symbol, candidate)
+    return list(unique.values()), failures
+
+
+async def _screener_candidates(
+    ctx: RequestContext, kind: ScreenKind, limit: int
+) -> tuple[list[_Candidate], list[str]] | UpstreamDown:
+    """The screener's top rows for ``kind`` (its own minimum volume of $1M; CoinGecko facts where it has them)."""
+    result = await resolve_screener(ctx, kind, limit, SCREEN_MIN_QUOTE_VOLUME_USD, None)
+    if isinstance(result, UpstreamDown):
+        return result
+    if isinstance(result, InvalidArgument):  # pragma: no cover - limit is within the screener's bounds
+        return UpstreamDown(result.message)
+    rows = result.outcome.rows
+    return [
+        _Candidate(r.symbol, r.price_venue, None, None, f"screener {kind.value.lower()} #{rank}", r.coin)
+        for rank, r in enumerate(rows, start=1)
+    ], list(result.missing)
+
+
+async def resolve_mss_scan(
+    ctx: RequestContext,
+    limit: int,
+    max_fdv_usd: float | None,
+    within_hours: float,
+    screen: ScreenKind | None = None,
+) -> MssScan | InvalidArgument | UpstreamDown:
+    """New listings (every universe venue, newest first), or a screener's top rows when ``screen`` is given,
+    filtered by FDV where CoinGecko's first page knows it, then the first ``limit`` scored; CoinGecko and
+    LunarCrush calls stay within the scan's budget."""
+    config = ctx.services.discovery.config
+    cap = min(MAX_SCAN_LIMIT, config.scan_max_coins)
+    if not 1 <= limit <= cap:
+        return InvalidArgument("limit", f"limit must be 1..{cap}, not {limit}")
+    if not (0 < within_hours <= MAX_WITHIN_HOURS) or not math.isfinite(within_hours):
+        return InvalidArgument("withinHours", f"withinHours must be in (0, {MAX_WITHIN_HOURS}], not {within_hours}")
+    if max_fdv_usd is not None and not (max_fdv_usd > 0 and math.isfinite(max_fdv_usd)):
+        return InvalidArgument("maxFdvUsd", f"maxFdvUsd must be a positive number, not {max_fdv_usd}")
+    gateway = ctx.services.gateway
+    budget = ScanBudget(coingecko=config.scan_coingecko_calls, lunarcrush=config.scan_lunarcrush_calls)
+    failures: list[str] = []
+    if screen is None:
+        spent, budget = budget.spend("coingecko")
+
+        async def no_markets() -> None:
+            return None
+
+        # one round: the listings and CoinGecko's first page together
+        markets, found = await asyncio.gather(
+            gateway.coin_markets(pages=1) if spent else no_markets(), _listing_candidates(ctx, within_hours, {})
+        )
+        table = coins_by_base(markets.value) if markets is not None and markets.value is not None else {}
+        if markets is not None:
+            failures.extend(markets.failed)
+        source = markets.source if markets is not None else None
+    else:  # the screener reads CoinGecko's pages itself (its own bounded wait), within this scan's budget
+        spent, budget = budget.spend("coingecko")
+        found = await _screener_candidates(ctx, screen, min(MAX_SCREEN_ROWS, 2 * limit))
+        table, source = {}, "coingecko.coins.markets.page"
+    if isinstance(found, UpstreamDown):
+        return found
+    candidates, notes = found
+    failures.extend(notes)
     skipped: list[str] = []
-    chosen: list[tuple[Listing, CoinMarket | None]] = []
-    for item in unique.values():
-        coin = table.get(_base(item))
+    chosen: list[_Candidate] = []
+    for item in candidates:
+        coin = item.coin or table.get(_base("", item.symbol))
         if max_fdv_usd is not None and coin is not None and coin.fdv_usd is not None and coin.fdv_usd > max_fdv_usd:
             skipped.append(f"{item.symbol}: FDV ${coin.fdv_usd:,.0f} above ${max_fdv_usd:,.0f}")
             continue
         if len(chosen) >= limit:
             skipped.append(f"{item.symbol}: beyond limit {limit}")
             continue
-        chosen.append((item, coin))
+        chosen.append(replace(item, coin=coin))
     plans = []
     coingecko_used = 1 if spent else 0
     lunarcrush_used = 0
     lunar_on = any(v.keyed for v in gateway.registry.with_capability(Capability.SOCIAL_METRICS))
-    for item, coin in chosen:
-        fetch_details = coin is None
+    for item in chosen:
+        fetch_details = item.coin is None
         if fetch_details:
             fetch_details, budget = budget.spend("coingecko")
             coingecko_used += int(fetch_details)
@@ -354,20 +421,19 @@ async def resolve_mss_scan(
         if lunar_on:
             fetch_social, budget = budget.spend("lunarcrush")
             lunarcrush_used += int(fetch_social)
-        plans.append((item, coin, fetch_details, fetch_social))
-    source = markets.source if markets is not None else None
+        plans.append((item, fetch_details, fetch_social))
     results = await asyncio.gather(
         *(
             compute_mss(
                 ctx,
                 parse_symbol(item.symbol),
-                listed_at=Reading(value=item.listed_at, source=f"{item.venue}.instruments"),
-                market=coin,
+                listed_at=None if item.listed_at is None else Reading(value=item.listed_at, source=item.listing_source),
+                market=item.coin,
                 market_source=source,
                 fetch_details=fetch_details,
                 fetch_social=fetch_social,
             )
-            for item, coin, fetch_details, fetch_social in plans
+            for item, fetch_details, fetch_social in plans
         )
     )
     items: list[ScanItem] = []
@@ -378,12 +444,13 @@ async def resolve_mss_scan(
                 skipped.append(f"{item.symbol}: FDV ${fdv.value:,.0f} above ${max_fdv_usd:,.0f}")
                 continue
         failures.extend(report_failures)
-        items.append(ScanItem(item, report))
+        age = _age(report) if item.age_hours is None else item.age_hours
+        items.append(ScanItem(item.symbol, item.venue, item.listed_at, age, item.origin, report))
         await record_if_watched(ctx, report)
-    items.sort(key=lambda i: (-i.report.total, i.listing.symbol))
+    items.sort(key=lambda i: (-i.report.total, i.symbol))
     return MssScan(
         items=tuple(items),
-        candidates=len(unique),
+        candidates=len(candidates),
         skipped=tuple(skipped),
         failures=tuple(dict.fromkeys(failures)),
         coingecko_calls=coingecko_used,
@@ -393,8 +460,13 @@ async def resolve_mss_scan(
     )
 
 
-def _base(listing: Listing) -> str:
-    return coin_symbol(listing.base_asset or listing.symbol.removesuffix("USDT"))
+def _age(report: MssReport) -> float | None:
+    """The age input's value (hours since listing) when it was measured."""
+    return next((i.value for p in report.phases for i in p.inputs if i.name == "age"), None)
+
+
+def _base(base_asset: str, symbol: str) -> str:
+    return coin_symbol(base_asset or symbol.removesuffix("USDT"))
 
 
 def _venue_listing(venue: str, info: SymbolInfo) -> VenueListing:

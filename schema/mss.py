@@ -18,6 +18,7 @@ from engine import DEFAULT_MODE, Mode
 from engine.hype import Divergence
 from engine.market import Timeframe
 from engine.mss import Band, MssTier
+from engine.screener import ScreenKind
 from engine.summary import Overall
 from resolvers.context import RequestContext  # noqa: TC001
 from resolvers.hype import resolve_hype
@@ -29,6 +30,7 @@ from resolvers.watchlist import watchlist as resolve_watchlist
 from schema.enums import ModeEnum, TimeframeEnum, described
 from schema.errors import InvalidInput, SymbolNotFound, UpstreamUnavailable, problem
 from schema.history import HistoryUnavailable, history_unavailable
+from schema.universe import ScreenerKindEnum  # noqa: TC001 - strawberry reads the annotation at runtime
 
 if TYPE_CHECKING:
     from engine.hype import HypeComponent, HypeReport
@@ -183,19 +185,24 @@ MssResult = Annotated[
 ]
 
 
-@strawberry.type(description="A newly listed coin and its MSS report.")
+@strawberry.type(description="A scanned coin (a new listing or a screener row) and its MSS report.")
 class MssScanItem:
     symbol: str = strawberry.field(description="The USDT perpetual, canonical spelling.")
-    venue: str = strawberry.field(description="The venue whose listing is the newest.")
-    listed_at: datetime = strawberry.field(description="When that venue listed it (UTC, ISO-8601).")
-    age_hours: float = strawberry.field(description="Hours since listing, by the service clock.")
+    venue: str = strawberry.field(description="The venue of its newest listing, or the screener row's price venue.")
+    listed_at: datetime | None = strawberry.field(
+        description="When that venue listed it (UTC, ISO-8601); null for a screener row (see the age input)."
+    )
+    age_hours: float | None = strawberry.field(description="Hours since listing, by the service clock; null: unknown.")
+    origin: str = strawberry.field(description="Why it was scanned: new listing on <venue>, or screener <kind> #rank.")
     report: MSSReport = strawberry.field(description="Its MSS report.")
 
 
 @strawberry.type(description="New listings scored by MSS, best total first, with what was left out and why.")
 class MssScan:
     items: list[MssScanItem] = strawberry.field(description="Scored coins, best total first.")
-    candidates: int = strawberry.field(description="New listings found in the window (one per symbol).")
+    candidates: int = strawberry.field(
+        description="Candidates found: new listings in the window (one per symbol), or the screener's rows."
+    )
     skipped: list[str] = strawberry.field(description="Each candidate left out, as symbol: reason.")
     failures: list[str] = strawberry.field(description="Sources that failed during the scan.")
     coingecko_calls: int = strawberry.field(description="CoinGecko calls this scan was allowed (its budget).")
@@ -208,10 +215,11 @@ class MssScan:
         return cls(
             items=[
                 MssScanItem(
-                    symbol=i.listing.symbol,
-                    venue=i.listing.venue,
-                    listed_at=i.listing.listed_at,
-                    age_hours=round(i.listing.age_hours, 2),
+                    symbol=i.symbol,
+                    venue=i.venue,
+                    listed_at=i.listed_at,
+                    age_hours=None if i.age_hours is None else round(i.age_hours, 2),
+                    origin=i.origin,
                     report=MSSReport.of(i.report, (), at),
                 )
                 for i in s.items
@@ -450,7 +458,7 @@ class MssQuery:
         report, failures = result
         return MSSReport.of(report, failures, info.context.services.gateway.now())
 
-    @strawberry.field(description="New listings scored by MSS with a bounded upstream budget per scan.")
+    @strawberry.field(description="New listings (or a screener's rows) scored by MSS with a bounded upstream budget.")
     async def mss_scan(
         self,
         info: Info[RequestContext, None],
@@ -462,8 +470,15 @@ class MssQuery:
         within_hours: Annotated[
             float, strawberry.argument(description="Listed within this many hours (default 72, at most 720).")
         ] = 72.0,
+        screen: Annotated[
+            ScreenerKindEnum | None,  # type: ignore[valid-type]
+            strawberry.argument(
+                description="Scan a screener's top rows (GAINERS, VOLUME, ...) instead of new listings; null: listings."
+            ),
+        ] = None,
     ) -> MssScanResult:
-        result = await resolve_mss_scan(info.context, limit, max_fdv_usd, within_hours)
+        kind = None if screen is None else ScreenKind(screen)
+        result = await resolve_mss_scan(info.context, limit, max_fdv_usd, within_hours, kind)
         if isinstance(result, Problem):
             return problem(result)
         return MssScan.of(result, info.context.services.gateway.now())

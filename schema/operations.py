@@ -763,19 +763,24 @@ query MssGet($symbol: String!) {{
             ParamDoc("limit", "How many new listings to score, 1 to 20 (default 10).", minimum=1, maximum=20),
             ParamDoc("maxFdvUsd", "Leave out coins whose fully diluted valuation is above this many USD.", minimum=1),
             ParamDoc("withinHours", "Listed within this many hours, 1 to 720 (default 72).", minimum=1, maximum=720),
+            ParamDoc(
+                "screen",
+                "Scan a screener's top rows instead of new listings: GAINERS, LOSERS, VOLUME, FUNDING_HIGH, "
+                "FUNDING_LOW or OPEN_INTEREST; leave out for new listings.",
+            ),
         ),
         description=(
-            "New USDT-perpetual listings (Binance, Bybit, OKX) within withinHours, scored by MSS, best first; "
-            "CoinGecko and LunarCrush calls are budgeted per scan and what was left out is listed in skipped."
+            "New USDT-perpetual listings (Binance, Bybit, OKX) within withinHours, or a screener's top rows, "
+            "scored by MSS, best first; vendor calls are budgeted per scan and what was left out is in skipped."
         ),
         timeout_seconds=30.0,
         document=f"""
-query MssScan($limit: Int! = 10, $maxFdvUsd: Float, $withinHours: Float! = 72) {{
-  mssScan(limit: $limit, maxFdvUsd: $maxFdvUsd, withinHours: $withinHours) {{
+query MssScan($limit: Int! = 10, $maxFdvUsd: Float, $withinHours: Float! = 72, $screen: ScreenerKind) {{
+  mssScan(limit: $limit, maxFdvUsd: $maxFdvUsd, withinHours: $withinHours, screen: $screen) {{
     __typename
     ... on MssScan {{
       candidates skipped coingeckoCalls lunarcrushCalls
-      items {{ symbol venue listedAt ageHours report {{{_MSS_REPORT}    }} }}
+      items {{ symbol venue origin listedAt ageHours report {{{_MSS_REPORT}    }} }}
     }}
     ... on Problem {{ code message }}
     ... on InvalidInput {{ field }}

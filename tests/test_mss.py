@@ -398,3 +398,21 @@ async def test_mss_scan_scores_new_listings_within_its_budget(graphql: Callable[
     assert coingecko <= 2  # the budget bounds the calls, not just the counter
     if len(window) > 3:
         assert any("beyond limit 3" in s for s in scan["skipped"])
+
+
+async def test_mss_scan_over_a_screener(graphql: Callable[..., Any]) -> None:
+    """The screener's top gainer (the cassette's one ticker row, BTCUSDT) scored; its age from the listing."""
+    query = """
+    { mssScan(limit: 2, screen: GAINERS) { __typename ... on MssScan {
+        candidates items { symbol origin listedAt ageHours report { phases { name inputs { name value source } } } }
+    } ... on Problem { code message } } }
+    """
+    async with running_service(mss_cassette(lunarcrush=False)) as (base, _):
+        status, body = await graphql(base, query)
+    assert status == 200, body
+    scan = body["data"]["mssScan"]
+    assert scan["__typename"] == "MssScan", scan
+    [item] = scan["items"]
+    assert item["symbol"] == "BTCUSDT" and item["origin"] == "screener gainers #1" and item["listedAt"] is None
+    age = next(i for p in item["report"]["phases"] for i in p["inputs"] if i["name"] == "age")
+    assert age["source"] == "binance.exchangeInfo" and item["ageHours"] == pytest.approx(age["value"], abs=0.01)
