@@ -8,6 +8,8 @@ For a horizon of ``m`` slots the reading is ``x = V(now) − V(now − m)``; its
 the :data:`WINDOWS` earlier, non-overlapping windows ending ``m``, ``2m``, … slots before now, and
 ``z = (x − mean) / stdev`` (sample standard deviation). A z-score needs at least :data:`MIN_WINDOWS` complete
 windows (both ends sampled); otherwise the reading says how many it has. A flat history (stdev 0) gives no z.
+A slot holds its last sample, so the current change runs from the last sample of slot ``now − m`` to the
+latest sample: early in a slot it spans less than ``m`` slots (a burst is under-read, never inflated).
 
 Volume: venues publish a rolling 24 h volume on their all-symbol tickers, not per-5-minute volume, so
 ``x`` for volume is the change of that rolling sum: the volume traded in the last window minus the volume of
