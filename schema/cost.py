@@ -68,6 +68,7 @@ COST_WEIGHTS: Mapping[str, FieldCost] = {
     "Query.signal": FieldCost(1),
     "Query.signals": FieldCost(1, per="symbols"),
     "Signal.plan": FieldCost(1),  # the cached candles and ticker the signal already read, and the ATR
+    "Signal.planMissing": FieldCost(1),  # the plan's reads, when selected without it
     "Signal.verdict": FieldCost(2),  # the plan's reads plus, with OPENAI_API_KEY, one budgeted AI call
     "Query.symbols": FieldCost(1),
     "Query.market": FieldCost(3),  # fans out to every venue

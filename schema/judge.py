@@ -172,6 +172,14 @@ async def resolve_plan(ctx: RequestContext, holder: Any) -> TradePlan | None:
     return None if a is None or a.plan is None else TradePlan.of(a.plan)
 
 
+async def resolve_plan_missing(ctx: RequestContext, holder: Any) -> str | None:
+    signal: EngineSignal | None = holder.engine_signal
+    if signal is None:
+        return None
+    a = await _assessment(ctx, holder, signal)
+    return None if a is None else a.plan_error
+
+
 async def resolve_verdict(ctx: RequestContext, holder: Any) -> TradeVerdict | None:
     signal: EngineSignal | None = holder.engine_signal
     if signal is None:

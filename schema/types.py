@@ -23,7 +23,7 @@ from schema.enums import (
     TierEnum,
     TimeframeEnum,
 )
-from schema.judge import TradePlan, TradeVerdict, resolve_plan, resolve_verdict
+from schema.judge import TradePlan, TradeVerdict, resolve_plan, resolve_plan_missing, resolve_verdict
 
 if TYPE_CHECKING:
     from engine import DataQuality as EngineDataQuality
@@ -186,6 +186,13 @@ class Signal:
     )
     async def plan(self, info: Info[RequestContext, None]) -> TradePlan | None:
         return await resolve_plan(info.context, self)
+
+    @strawberry.field(
+        description="Why plan is null on a LONG or SHORT (e.g. too few closed candles for ATR14, no candles "
+        "served); null when there is a plan, and on NEUTRAL (which never gets one)."
+    )
+    async def plan_missing(self, info: Info[RequestContext, None]) -> str | None:
+        return await resolve_plan_missing(info.context, self)
 
     @strawberry.field(
         description="The judge's verdict (CONFIRM / DOWNSIZE / SKIP / WAIT) with its rule checks; the AI decides "

@@ -202,3 +202,23 @@ async def test_a_replayed_signal_is_stored_with_its_ai_verdict_and_plan(graphql:
     assert [g["key"] for g in perf["byVerdict"]] == ["CONFIRM", "DOWNSIZE", "SKIP", "WAIT"]
     assert [g["key"] for g in perf["byJudge"]] == ["AI", "RULES"] and all(g["count"] == 0 for g in perf["byJudge"])
     assert [g["key"] for g in perf["byRulesVerdict"]] == ["CONFIRM", "DOWNSIZE", "SKIP", "WAIT"]
+
+
+async def test_too_few_candles_say_why_there_is_no_plan(graphql: Any) -> None:
+    """The cassette's klines cut to the last 10 (the signal, mode ultra, stands on its other factors): no ATR14,
+    so plan is null and planMissing says why; the RSI check cannot be made, so the rules WAIT."""
+    cassette = copy.deepcopy(load_cassette_json("btc-2025-11-14-latest.json"))
+    for entry in cassette["http"]:
+        if entry["provider"] == "binance" and entry["path"] == "/fapi/v1/klines":
+            entry["body"] = entry["body"][-10:]
+    async with running_service(cassette) as (url, _):
+        status, body = await graphql(
+            url,
+            '{ signal(symbol: "BTC", mode: ULTRA) { ... on Signal { recommendation score plan { entry } planMissing '
+            "verdict { verdict riskMode checks { name passed } } } } }",
+        )
+    s = body["data"]["signal"]
+    assert status == 200 and s["recommendation"] in ("LONG", "SHORT"), body
+    assert s["plan"] is None and s["planMissing"] == "ATR14 needs 15 closed candles, got 9"
+    assert (s["verdict"]["verdict"], s["verdict"]["riskMode"]) == ("WAIT", "AVOID")
+    assert {c["name"]: c["passed"] for c in s["verdict"]["checks"]}["rsi"] is None
