@@ -176,3 +176,46 @@ async def test_stored_judgements_outcomes_and_performance_by_verdict_and_judge(d
 
     insights = await signals.insights("BTCUSDT", horizon_hours=24)
     assert {g.key: g.summary.count for g in insights.performance.by_judge} == {"AI": 1, "RULES": 2}
+
+
+@pytest.mark.parametrize(
+    ("name", "side", "first_month"),
+    [
+        ("btc-2025-07-11-rising.json", Recommendation.LONG, ExitFirst.STOP),  # stopped on 2025-08-01
+        ("btc-2025-10-11-falling.json", Recommendation.SHORT, ExitFirst.TAKE_PROFIT),  # target on 2025-11-04
+    ],
+)
+def test_first_exit_on_the_real_history(name: str, side: Recommendation, first_month: ExitFirst) -> None:
+    """The NORMAL plan of each cassette moment, on the recorded BTC 4h candles that followed it."""
+    from engine.market import utc_from_ms
+    from engine.plan import build_plan
+    from tests.conftest import load_cassette_json
+    from tests.test_backtest_support import real_history
+
+    bar = timedelta(hours=4)
+    clock = utc_from_ms(load_cassette_json(name)["clock"])
+    candles = real_history().candles
+    closed = [c for c in candles if c.open_time + bar <= clock][-200:]
+    later = [c for c in candles if c.open_time + bar > clock]
+    plan = build_plan(side, closed[-1].close, closed, RiskMode.NORMAL, 0.1)
+    start = closed[-1].open_time + bar
+    assert first_exit(side, plan.stop, plan.take_profit, start, timedelta(days=7), later, bar) is ExitFirst.NEITHER
+    month = first_exit(side, plan.stop, plan.take_profit, start, timedelta(days=30), later, bar)
+    assert month is first_month
+    # the same answer by a plain scan of the month's highs and lows
+    long = side is Recommendation.LONG
+    hit = next(
+        (
+            c
+            for c in later[:180]
+            if (
+                c.low <= plan.stop or c.high >= plan.take_profit
+                if long
+                else c.high >= plan.stop or c.low <= plan.take_profit
+            )
+        ),
+        None,
+    )
+    assert hit is not None
+    stopped = hit.low <= plan.stop if long else hit.high >= plan.stop
+    assert (ExitFirst.STOP if stopped else ExitFirst.TAKE_PROFIT) is first_month
