@@ -7,8 +7,9 @@ Run: ``.venv/bin/python bench/bench_summary.py [--runs N] [--latency-ms MS]``. P
 Each run starts a fresh service (empty caches) in this process, pointed at an in-process replay server on
 127.0.0.1 that adds the latency to every answer and counts the calls it answers. The cassette is the shared
 ``btc-2025-11-14-latest.json`` plus the real CoinGecko ``coins/bitcoin`` and ``search/trending`` payloads and
-daily candles aggregated from its 4 h candles; ETH, SOL, XRP and BNB get BTC's payloads under their own
-symbols (the bench measures calls and waiting, not the numbers). The service's start-up listing call is
+daily candles aggregated from its 4 h candles, CoinGecko's ``coins/list`` fixture and an empty Binance
+``fundingInfo`` (no symbol with an adjusted interval); ETH, SOL, XRP and BNB get BTC's payloads under their
+own symbols (the bench measures calls and waiting, not the numbers). The service's start-up listing call is
 waited for and the counters reset, so each query's calls are its own.
 """
 
@@ -75,6 +76,10 @@ def summary_cassette() -> dict[str, Any]:
             "status": 200,
             "body": coins_list,
         }
+    )
+    # fundingInfo lists only the symbols whose interval Binance adjusted: none of these five (all 8 h)
+    extra.append(
+        {"provider": "binance", "method": "GET", "path": "/fapi/v1/fundingInfo", "match": {}, "status": 200, "body": []}
     )
     data["http"].extend(extra)
     return data
