@@ -73,7 +73,11 @@ class ResponsePolicy(SchemaExtension):
         execution = self.execution_context
         result = execution.result
         document = execution.graphql_document
-        if result is None or getattr(result, "errors", None) or document is None:
-            return
-        if _root_fields_cacheable(document, execution.operation_name):
-            freshness.allowed = True
+        # assigned, not only set: an operation run inside this one (``ask`` executes a registry document)
+        # ends first, and the outer operation decides
+        freshness.allowed = (
+            result is not None
+            and not getattr(result, "errors", None)
+            and document is not None
+            and _root_fields_cacheable(document, execution.operation_name)
+        )

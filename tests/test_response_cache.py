@@ -117,11 +117,14 @@ async def test_errors_problems_and_per_caller_fields_are_never_stored() -> None:
         bad_input = await twice({"query": SIGNAL_VARS, "variables": {"s": "B T C"}})
         budget = await twice({"query": '{ rateLimit { cost } signal(symbol: "BTC") { __typename } }'})
         mutation = await twice({"query": "mutation { __typename }"})
+        # ask runs the routed signal document inside this request: the outer operation decides
+        routed = await twice({"query": '{ ask(question: "signal BTC") { ... on AskAnswer { operation answer } } }'})
     assert invalid[0].json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert problem[0].json()["data"]["signal"]["code"] == "SYMBOL_NOT_FOUND"
     assert bad_input[0].json()["data"]["signal"]["code"] == "INVALID_INPUT"
     assert budget[0].status_code == 200 and "errors" not in budget[0].json()
-    for pair in (invalid, problem, bad_input, budget, mutation):
+    assert routed[0].json()["data"]["ask"]["answer"]["symbol"] == "BTCUSDT"
+    for pair in (invalid, problem, bad_input, budget, mutation, routed):
         for response in pair:
             assert "x-cache" not in response.headers, response.text
             assert response.headers["cache-control"] == "no-store"
