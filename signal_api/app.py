@@ -70,6 +70,9 @@ CACHE_STATS = Gauge(
     "cache_operations", "Upstream cache counters (hits, misses, coalesced, evictions, entries)", ["kind"]
 )
 
+RESPONSE_CACHE_STATS = Gauge(
+    "response_cache_operations", "Response cache counters (hits, misses, stores, evictions, entries)", ["kind"]
+)
 
 VIEW_ERROR_CODES = {405: "METHOD_NOT_ALLOWED", 404: "NOT_FOUND", 415: "UNSUPPORTED_MEDIA_TYPE"}
 
@@ -200,6 +203,9 @@ async def metrics(request: Request) -> Response:
     stats = request.app.state.container.cache.stats()
     for kind in ("hits", "misses", "coalesced", "evictions", "entries"):
         CACHE_STATS.labels(kind).set(getattr(stats, kind))
+    responses = request.app.state.response_cache.stats()
+    for kind in ("hits", "misses", "stores", "evictions", "entries"):
+        RESPONSE_CACHE_STATS.labels(kind).set(getattr(responses, kind))
     request.app.state.health.export_metrics()  # broker drops, spool, pool, not-durable rows
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -482,6 +488,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 await _open_streams(stack, container, effective, now, replay)
             await open_alerts(stack, container, effective, database, replayed=replay is not None)
             app.state.container = container
+            app.state.response_cache = response_cache  # its counters for /metrics
             app.state.health = build_health_monitor(container, settings, replay=app.state.replay_cassette)
             stack.push_async_callback(app.state.health.aclose)  # a running price probe, before the client
             warm_up = asyncio.ensure_future(_warm_up(container))

@@ -50,7 +50,7 @@ class ResponseCacheMiddleware:
 
     def __init__(self, app: ASGIApp, cache: ResponseCache, max_seconds: float, path: str = "/graphql") -> None:
         self.app = app
-        self.cache = cache  # replaceable (a shared cache) before the first request
+        self.cache = cache  # in-process or shared (Redis): chosen by create_app
         self.max_seconds = max_seconds
         self.path = path
         self._inflight: dict[str, asyncio.Future[None]] = {}  # single flight: one execution per key at a time
@@ -81,20 +81,21 @@ class ResponseCacheMiddleware:
                 more = message.get("more_body", False)
             body = b"".join(chunks)
         key = request_key(scope["method"], scope["path"], scope["query_string"], body, accept, principal.scopes)
+        cache = self.cache
         if not no_cache:
-            entry = await self.cache.get(key)
+            entry = await cache.get(key)
             if entry is None and (running := self._inflight.get(key)) is not None:
                 await asyncio.shield(running)  # the same request is executing: its answer may be stored
-                entry = await self.cache.get(key)
+                entry = await cache.get(key)
             if entry is not None:
                 await self._answer(entry, if_none_match if scope["method"] == "GET" else b"", send)
                 return
         if key in self._inflight:  # no-cache, or the one in flight was not stored: run without coalescing
-            await self._run(scope, body, key, send)
+            await self._run(scope, body, key, cache, send)
             return
         done = self._inflight[key] = asyncio.get_running_loop().create_future()
         try:
-            await self._run(scope, body, key, send)
+            await self._run(scope, body, key, cache, send)
         finally:
             del self._inflight[key]
             done.set_result(None)
@@ -113,7 +114,7 @@ class ResponseCacheMiddleware:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": entry.body})
 
-    async def _run(self, scope: Scope, body: bytes, key: str, send: Send) -> None:
+    async def _run(self, scope: Scope, body: bytes, key: str, cache: ResponseCache, send: Send) -> None:
         freshness, token = track()
         start: Message | None = None
         chunks: list[bytes] = []
@@ -144,17 +145,20 @@ class ResponseCacheMiddleware:
             chunks.append(message.get("body", b""))
             if message.get("more_body", False):
                 return
-            await self._store_and_send(key, start, b"".join(chunks), min(freshness.ttl, self.max_seconds), send)
+            ttl = min(freshness.ttl, self.max_seconds)
+            await self._store_and_send(cache, key, start, b"".join(chunks), ttl, send)
 
         try:
             await self.app(scope, receive, capture)
         finally:
             untrack(token)
 
-    async def _store_and_send(self, key: str, start: Message, body: bytes, ttl: float, send: Send) -> None:
+    async def _store_and_send(
+        self, cache: ResponseCache, key: str, start: Message, body: bytes, ttl: float, send: Send
+    ) -> None:
         now = time.time()
         entry = CachedResponse(body=body, etag=etag_of(body), expires_at=now + ttl)
-        await self.cache.put(key, entry)
+        await cache.put(key, entry)
         headers = [(n, v) for n, v in start.get("headers", []) if n != b"cache-control"]
         headers += _freshness_headers(entry, now, b"MISS")
         await send({**start, "headers": headers})

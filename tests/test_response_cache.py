@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from typing import Any
 
 import httpx2
@@ -51,6 +52,7 @@ async def test_identical_queries_hit_with_etag_and_304() -> None:
             "/graphql", params={"query": SIGNAL}, headers={"accept": "application/json", "if-none-match": '"x"'}
         )
         bypass = await client.post("/graphql", json={"query": SIGNAL}, headers={"cache-control": "no-cache"})
+        metrics = (await client.get("/metrics")).text
     assert first.status_code == second.status_code == 200
     assert (first.headers["x-cache"], second.headers["x-cache"]) == ("MISS", "HIT")
     assert first.content == second.content and first.json()["data"]["signal"]["symbol"] == "BTCUSDT"
@@ -62,6 +64,8 @@ async def test_identical_queries_hit_with_etag_and_304() -> None:
     assert not_modified.status_code == 304 and not_modified.content == b"" and not_modified.headers["etag"] == etag
     assert stale_tag.status_code == 200 and stale_tag.content == get.content
     assert bypass.headers["x-cache"] == "MISS" and bypass.content == first.content
+    hits = re.search(r'^response_cache_operations\{kind="hits"\} (\S+)$', metrics, re.M)
+    assert hits is not None and float(hits.group(1)) >= 3  # the POST, the second variables and the 304
 
 
 async def test_concurrent_identical_requests_execute_once() -> None:
