@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from engine.hype import SocialMetrics
     from engine.inputs import Reading
     from engine.listings import CoinMarket
+    from engine.market import Trade
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +260,21 @@ def score_mss(symbol: str, readings: Mapping[str, Reading[float]]) -> MssReport:
         inputs = tuple(score_input(phase, rule, readings.get(rule.name)) for rule in rules)
         phases.append(PhaseScore(phase, inputs, sum(r.max_points for r in rules), PASS_AT[phase]))
     return MssReport(symbol, tuple(phases))
+
+
+def whale_accumulation(trades: Sequence[Trade], threshold_usd: float) -> tuple[float, str]:
+    """``(1.0, detail)`` when the trades of at least ``threshold_usd`` notional bought more than they sold (by
+    the taker's side), ``(0.0, detail)`` otherwise, none at all included: a window with no whale trade was
+    read, and shows no accumulation. ``detail`` names the window and the sums."""
+    large = [t for t in trades if t.usd >= threshold_usd]
+    bought = sum(t.usd for t in large if t.taker_side == "BUY")
+    sold = sum(t.usd for t in large if t.taker_side == "SELL")
+    span = (trades[-1].time - trades[0].time).total_seconds() / 60 if trades else 0.0
+    detail = (
+        f"{len(large)} of the last {len(trades)} trades ≥ ${threshold_usd:,.0f} over {span:.0f} min: "
+        f"bought ${bought:,.0f}, sold ${sold:,.0f}"
+    )
+    return (1.0 if bought > sold else 0.0), detail
 
 
 def rule_names(phase: Phase | None = None) -> Sequence[str]:

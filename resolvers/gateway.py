@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         SymbolInfo,
         Ticker24h,
         Timeframe,
+        Trade,
     )
     from engine.mss import CoinDetails
     from providers.registry import Registry
@@ -579,6 +580,15 @@ class MarketGateway:
         """The first trending list that answers (CoinGecko ``search/trending``, keyless), most searched first."""
         venues = self._registry.with_capability(Capability.TRENDING)
         return await first_answer([(v.source(Capability.TRENDING), v.trending) for v in venues])
+
+    async def recent_trades(self, instrument: Instrument, limit: int) -> Reading[tuple[Trade, ...]]:
+        """The latest ``limit`` trades from the first venue serving them over REST (Binance ``aggTrades``),
+        oldest first, observed at the newest trade."""
+        venues = self._registry.with_capability(Capability.TRADES, ("binance",))
+        return await first_answer(
+            [(v.source(Capability.TRADES), _call(v.trades, instrument, limit)) for v in venues],
+            observed=lambda trades: trades[-1].time if trades else None,
+        )
 
     async def top_trader_reading(self, instrument: Instrument, timeframe: Timeframe) -> Reading[LongShortPoint]:
         """The latest top traders' long/short (by position) point of ``timeframe``'s period."""

@@ -19,7 +19,7 @@ from engine.factors import oi_change_24h
 from engine.inputs import Reading
 from engine.listings import VenueListing, coin_symbol, coins_by_base, new_listings
 from engine.market import Candle, CandleInterval, Ticker24h, Timeframe
-from engine.mss import CoinDetails, MssReport, score_mss
+from engine.mss import CoinDetails, MssReport, score_mss, whale_accumulation
 from persistence.db import DATABASE_ERRORS
 from persistence.watchlist import MssPoint
 from providers.symbols import InvalidSymbolFormat, parse_symbol
@@ -47,7 +47,8 @@ log = structlog.get_logger(__name__)
 # upstream calls as a signal of the coin, and 24 h of open interest in 12 points.
 INSTITUTIONAL_TIMEFRAME = Timeframe.H4
 VOLUME_DAYS = 7  # the volume spike compares the last 24 h with the mean of up to this many closed days
-WHALE_MISSING = "no whale-accumulation source is wired into MSS yet (the +5 bonus is left out, and the range says so)"
+# Whale accumulation: the large trades (LARGE_TRADE_THRESHOLD_USD, $100k) among the latest REST trades
+WHALE_TRADES = 1000
 MAX_SCAN_LIMIT = 50
 MAX_WITHIN_HOURS = 24 * 30
 SCREEN_MIN_QUOTE_VOLUME_USD = 1_000_000.0  # the screener's own default: illiquid rows are not candidates
@@ -161,12 +162,13 @@ async def exchange_readings(
     gateway: MarketGateway, ctx: RequestContext, instrument: Instrument
 ) -> dict[str, Reading[float]]:
     """Volume spike, open-interest change, funding and the top-trader ratio, in one concurrent round."""
-    ticker, days, oi, funding, top = await asyncio.gather(
+    ticker, days, oi, funding, top, trades = await asyncio.gather(
         gateway.ticker_24h(instrument, ctx.loaders),
         gateway.candle_window(instrument, CandleInterval.D1, VOLUME_DAYS),
         gateway.open_interest_reading(instrument, INSTITUTIONAL_TIMEFRAME),
         gateway.funding_reading(instrument, ctx.loaders),
         gateway.top_trader_reading(instrument, INSTITUTIONAL_TIMEFRAME),
+        gateway.recent_trades(instrument, WHALE_TRADES),
     )
     out: dict[str, Reading[float]] = {"volume_spike": _volume_spike(ticker, days)}
     if oi.value is not None:
@@ -179,7 +181,11 @@ async def exchange_readings(
         out["oi_change"] = _value(oi, None, "open interest")
     out["funding"] = _value(funding, funding.value.percent_8h if funding.value else None, "funding")
     out["top_trader_ratio"] = _value(top, top.value.long_short_ratio if top.value else None, "top-trader ratio")
-    out["whale_accumulation"] = Reading.missing(WHALE_MISSING)
+    if trades.value:
+        value, detail = whale_accumulation(trades.value, ctx.services.order_flow.large_trade_usd)
+        out["whale_accumulation"] = Reading(value=value, source=f"{trades.source} ({detail})")
+    else:
+        out["whale_accumulation"] = _value(trades, None, "trades")
     return out
 
 

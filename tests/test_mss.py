@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from engine.inputs import Reading
+from engine.market import Trade
 from engine.mss import (
     AGE,
     ALT_RANK,
@@ -28,6 +29,7 @@ from engine.mss import (
     MssTier,
     Phase,
     score_mss,
+    whale_accumulation,
 )
 from tests.conftest import cassette_body, load_cassette_json, running_service, shared_path
 
@@ -193,6 +195,24 @@ def test_passes_at_the_predecessor_thresholds() -> None:
     assert report.phases[1].points == 8 + 6 + 3 + 2 and report.phases[1].passes  # 19 ≥ 18
 
 
+def test_whale_accumulation_from_large_trades() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def trade(side: str, usd: float, minute: int) -> Trade:
+        return Trade("binance", "XUSDT", side, 10.0, usd / 10.0, t0 + timedelta(minutes=minute))
+
+    buying = [trade("BUY", 150_000, 0), trade("SELL", 120_000, 1), trade("SELL", 99_999, 2), trade("BUY", 10, 30)]
+    value, detail = whale_accumulation(buying, 100_000)
+    assert value == 1.0 and detail == (
+        "2 of the last 4 trades ≥ $100,000 over 30 min: bought $150,000, sold $120,000"
+    )  # the $99,999 sell is not a whale trade
+    assert whale_accumulation([*buying, trade("SELL", 40_000_000, 31)], 100_000)[0] == 0.0
+    assert whale_accumulation([trade("BUY", 5, 0)], 100_000) == (
+        0.0,
+        "0 of the last 1 trades ≥ $100,000 over 0 min: bought $0, sold $0",
+    )
+
+
 def test_a_non_finite_value_is_missing_not_scored() -> None:
     report = score_mss("X", readings(dict(FULL_TOP, funding=math.nan)))
     assert not report.phases[2].available
@@ -254,6 +274,14 @@ def mss_cassette(*, lunarcrush: bool) -> dict[str, Any]:
             "match": {"market_data": "true", "community_data": "true"},
             "status": 200,
             "body": _fixture("coingecko", "coins_id.json"),
+        },
+        {
+            "provider": "binance",
+            "method": "GET",
+            "path": "/fapi/v1/aggTrades",
+            "match": {"symbol": "BTCUSDT"},
+            "status": 200,
+            "body": _fixture("binance", "fapi_v1_aggTrades.json"),
         },
         {
             "provider": "coingecko",
@@ -323,12 +351,16 @@ async def test_mss_keyless_on_real_payloads(graphql: Callable[..., Any]) -> None
     assert inputs["top_trader_ratio"]["points"] == TOP_TRADER.points(float(top[-1]["longShortRatio"]))
     assert inputs["volume_spike"]["value"] is not None and inputs["volume_spike"]["points"] is not None
     institutional = next(p for p in data["phases"] if p["name"] == "institutional")
-    assert institutional["available"] and "whale_accumulation" in institutional["missing"][0]
+    # the aggTrades fixture's two trades are small: no whale bought, a measured 0 (not missing)
+    assert institutional["available"] and institutional["missing"] == []
+    whale = inputs["whale_accumulation"]
+    assert whale["value"] == 0 and whale["points"] == 0
+    assert whale["source"].startswith("binance.aggTrades (0 of the last 2 trades ≥ $100,000")
     assert data["measurableMax"] == 70 and data["total"] == sum(p["points"] for p in data["phases"] if p["available"])
     measured_social = sum(i["points"] for i in social["inputs"] if i["points"] is not None)
-    # missing: AltRank (1..10), Galaxy Score (1..8), the whale bonus (0..5)
+    # missing: AltRank (1..10), Galaxy Score (1..8)
     assert data["totalLow"] == data["total"] + measured_social + 1 + 1
-    assert data["totalHigh"] == data["total"] + measured_social + 10 + 8 + 5
+    assert data["totalHigh"] == data["total"] + measured_social + 10 + 8
 
 
 async def test_mss_with_a_lunarcrush_key_completes_the_social_phase(graphql: Callable[..., Any]) -> None:

@@ -126,6 +126,16 @@ class BinanceTakerRatio(_Venue):
     timestamp: int
 
 
+class BinanceAggTrade(_Venue):
+    """One ``/fapi/v1/aggTrades`` row: ``m`` true when the buyer was the maker (the taker sold)."""
+
+    a: int  # aggregate trade id
+    p: float  # price
+    q: float  # quantity, coins
+    T: int  # trade time, epoch ms
+    m: bool  # buyer is the maker
+
+
 class BinanceDepth(_Venue):
     lastUpdateId: int
     E: int | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from providers.binance.models import (
+    BinanceAggTrade,
     BinanceDepth,
     BinanceExchangeInfo,
     BinanceFundingInfo,
@@ -279,6 +280,21 @@ class BinanceFuturesClient:
             endpoint="takerlongshortRatio",
             ttl=self._ttls.ratios,
             parse=lambda rows: tuple(BinanceTakerRatio.model_validate(r) for r in rows),
+        )
+
+    async def agg_trades(self, symbol: str, limit: int = 1000) -> tuple[BinanceAggTrade, ...]:
+        """``GET /fapi/v1/aggTrades?symbol=BTCUSDT&limit=1000``: the latest aggregate trades, oldest first.
+
+        Sample: ``[{"a": 3450415493, "p": "76906.00", "q": "0.004", "nq": "0.004", "f": 8079747315,
+        "l": 8079747315, "T": 1789478330891,  # epoch ms
+        "m": false}]``  # m: the buyer was the maker (the taker sold)
+        """
+        return await self._http.get(
+            "/fapi/v1/aggTrades",
+            {"symbol": symbol, "limit": limit},
+            endpoint="aggTrades",
+            ttl=self._ttls.price,
+            parse=lambda rows: tuple(BinanceAggTrade.model_validate(r) for r in rows),
         )
 
     async def depth(self, symbol: str, limit: int = 100) -> BinanceDepth:

@@ -6,7 +6,7 @@ import asyncio
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from engine.market import OpenInterest, OrderBook, utc_from_ms
+from engine.market import OpenInterest, OrderBook, Trade, utc_from_ms
 from providers.binance.domain import PROVIDER, BinanceMarket, to_funding
 from providers.binance.raw import BinanceFuturesClient, binance_error_hook
 from providers.errors import UpstreamError
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         SymbolInfo,
         Ticker24h,
     )
-    from providers.binance.models import BinanceOpenInterest, BinancePremiumIndex
+    from providers.binance.models import BinanceAggTrade, BinanceOpenInterest, BinancePremiumIndex
     from providers.symbols import Instrument
     from providers.venue import ProviderDeps
 
@@ -54,6 +54,7 @@ class BinanceProvider(MarketProvider):
             Capability.LONG_SHORT_RATIO,
             Capability.TOP_TRADER_POSITIONS,
             Capability.ORDER_BOOK,
+            Capability.TRADES,
             Capability.INSTRUMENTS,
             Capability.FUNDING_ALL,
         }
@@ -72,6 +73,7 @@ class BinanceProvider(MarketProvider):
             Capability.LONG_SHORT_RATIO: "globalLongShortAccountRatio",
             Capability.TOP_TRADER_POSITIONS: "topLongShortPositionRatio",
             Capability.ORDER_BOOK: "depth",
+            Capability.TRADES: "aggTrades",
             Capability.INSTRUMENTS: "exchangeInfo",
             Capability.FUNDING_ALL: "premiumIndex.all+fundingInfo",
         }
@@ -182,6 +184,12 @@ class BinanceProvider(MarketProvider):
     ) -> tuple[LongShortPoint, ...]:
         return await self.market.top_trader_positions(instrument, interval, limit)
 
+    async def trades(self, instrument: Instrument, limit: int) -> tuple[Trade, ...]:
+        """The latest ``limit`` (at most 1000) aggregate trades, oldest first; the taker's side from ``m``."""
+        symbol = instrument.for_provider(PROVIDER)
+        rows = await self.market.raw.agg_trades(symbol, min(max(limit, 1), 1000))
+        return tuple(_trade(instrument.canonical, r) for r in rows)
+
     async def order_book(self, instrument: Instrument, depth: int) -> OrderBook:
         symbol = instrument.for_provider(PROVIDER)
         book = await self.market.raw.depth(symbol, limit=_depth_limit(depth))
@@ -191,6 +199,10 @@ class BinanceProvider(MarketProvider):
             asks=book.asks[:depth],
             time=utc_from_ms(book.E or book.T or 0),
         )
+
+
+def _trade(symbol: str, row: BinanceAggTrade) -> Trade:
+    return Trade(PROVIDER, symbol, "SELL" if row.m else "BUY", row.p, row.q, utc_from_ms(row.T))
 
 
 def _open_interest(oi: BinanceOpenInterest, premium: BinancePremiumIndex) -> OpenInterest:
