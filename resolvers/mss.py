@@ -248,7 +248,7 @@ async def compute_mss(
     if not fetch_social:
         for name in ("alt_rank", "galaxy_score", "sentiment"):
             if readings[name].value is None:
-                readings[name] = Reading.missing("left out: this scan's LunarCrush budget is spent or no key is set")
+                readings[name] = Reading.missing("left out: this scan's LunarCrush budget is spent")
     failures = tuple(dict.fromkeys(f for r in readings.values() for f in r.failed))
     return score_mss(instrument.canonical, readings), failures
 
@@ -423,7 +423,7 @@ async def resolve_mss_scan(
         if fetch_details:
             fetch_details, budget = budget.spend("coingecko")
             coingecko_used += int(fetch_details)
-        fetch_social = False
+        fetch_social = True  # without a key the gateway answers "set LUNARCRUSH_API_KEY" with no call
         if lunar_on:
             fetch_social, budget = budget.spend("lunarcrush")
             lunarcrush_used += int(fetch_social)

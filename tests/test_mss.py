@@ -448,3 +448,19 @@ async def test_mss_scan_over_a_screener(graphql: Callable[..., Any]) -> None:
     assert item["symbol"] == "BTCUSDT" and item["origin"] == "screener gainers #1" and item["listedAt"] is None
     age = next(i for p in item["report"]["phases"] for i in p["inputs"] if i["name"] == "age")
     assert age["source"] == "binance.exchangeInfo" and item["ageHours"] == pytest.approx(age["value"], abs=0.01)
+
+
+async def test_mss_scan_leaves_out_what_its_lunarcrush_budget_cannot_pay(graphql: Callable[..., Any]) -> None:
+    cassette = mss_cassette(lunarcrush=True)
+    info = cassette_body(cassette, "binance", "/fapi/v1/exchangeInfo")
+    newest = max(s["onboardDate"] for s in info["symbols"])
+    now = datetime.fromtimestamp(newest / 1000, tz=UTC) + timedelta(hours=1)
+    query = "{ mssScan(limit: 1, withinHours: 24) { ... on MssScan { lunarcrushCalls items { report { missing } } } } }"
+    settings = {"lunarcrush_api_key": "test-key", "mss_scan_lunarcrush_calls": 0}
+    async with running_service(cassette, clock=lambda: now, **settings) as (base, replay):
+        _, body = await graphql(base, query)
+        lunar_calls = sum(n for key, n in replay.calls.items() if key.startswith("lunarcrush "))
+    scan = body["data"]["mssScan"]
+    assert scan["lunarcrushCalls"] == 0 and lunar_calls == 0
+    [item] = scan["items"]
+    assert "alt_rank: left out: this scan's LunarCrush budget is spent" in item["report"]["missing"]
