@@ -231,3 +231,34 @@ def cast_hub(hub: RecordingHub) -> StreamHub:
     from typing import cast
 
     return cast("StreamHub", hub)
+
+
+async def test_redis_gone_degrades_to_uncached_and_unbudgeted(tmp_path: Path) -> None:
+    """Redis stops: provider reads go upstream, the response cache misses, budgets are not enforced; no
+    request fails because of it."""
+    with running_redis(tmp_path) as url:
+        client = Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        cache, responses = RedisCache(client), RedisResponseCache(client)
+        limits = RateLimits(LimitPolicy(window_seconds=60, anonymous_requests=1), url)
+        caller = Principal(address="203.0.113.10")
+        assert (await limits.charge_request(caller)).allowed
+        assert not (await limits.charge_request(caller)).allowed  # working: the budget of 1 is spent
+    # the server is stopped now
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        return loads
+
+    try:
+        assert await cache.get_or_load("x", 30, load) == 1
+        assert await responses.get("rc:x") is None
+        body = b"{}"
+        await responses.put("rc:x", CachedResponse(body, etag_of(body), time.time() + 5))  # skipped, no error
+        charge = await limits.charge_request(caller)
+        assert charge.allowed
+        assert limits.storage_errors == 1
+    finally:
+        await limits.aclose()
+        await client.aclose()

@@ -109,8 +109,12 @@ class RateLimits:
         self.policy = policy
         uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
         # Redis through the official client (the `redis` package REDIS_URL uses), not limits' coredis default
-        options = {"implementation": "redispy"} if uri.split("://")[0] in ("async+redis", "async+rediss") else {}
+        shared = uri.split("://")[0] in ("async+redis", "async+rediss")
+        options = {"implementation": "redispy"} if shared else {}
         self.storage: Storage = storage_from_string(uri, **options)  # type: ignore[assignment]
+        # Redis unreachable: budgets are not enforced (counted as unspent) rather than every request failing
+        self._outage: tuple[type[Exception], ...] = tuple(self._errors_of(self.storage)) if shared else ()
+        self.storage_errors = 0
         self.limiter = FixedWindowRateLimiter(self.storage)
         self.connections: Counter[str] = Counter()  # open WebSocket connections by address / key
 
@@ -155,12 +159,21 @@ class RateLimits:
             RATE_LIMIT_REFUSALS.labels("cost").inc()
         return charge
 
+    @staticmethod
+    def _errors_of(storage: Storage) -> tuple[type[Exception], ...]:
+        errors = storage.base_exceptions
+        return errors if isinstance(errors, tuple) else (errors,)
+
     async def _charge(self, budget: str, who: str, limit: int, cost: int) -> Charge:
         item = RateLimitItemPerSecond(limit, self.policy.window_seconds)
-        allowed = cost <= limit and (cost == 0 or await self.limiter.test(item, budget, who, cost=cost))
-        if allowed and cost > 0:
-            allowed = await self.limiter.hit(item, budget, who, cost=cost)  # False only if a racer got there first
-        stats = await self.limiter.get_window_stats(item, budget, who)
+        try:
+            allowed = cost <= limit and (cost == 0 or await self.limiter.test(item, budget, who, cost=cost))
+            if allowed and cost > 0:
+                allowed = await self.limiter.hit(item, budget, who, cost=cost)  # False only if a racer got there first
+            stats = await self.limiter.get_window_stats(item, budget, who)
+        except self._outage:
+            self.storage_errors += 1  # the shared store is away: serve, unbudgeted, until it is back
+            return Charge(limit, limit, time.time() + self.policy.window_seconds, cost <= limit, 0)
         reset_at = stats.reset_time if stats.remaining < limit else time.time() + self.policy.window_seconds
         return Charge(limit, max(0, stats.remaining), reset_at, allowed, cost if allowed else 0)
 
