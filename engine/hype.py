@@ -60,6 +60,10 @@ class SocialMetrics:
     interactions_24h: float | None = None
     community: Mapping[str, float] = field(default_factory=dict)
     time: datetime | None = None
+    topic: str | None = None  # LunarCrush's social topic of the coin (``bitcoin``)
+    topic_trend: str | None = None  # the topic's trend: "up", "down" or "flat"
+    topic_rank: float | None = None  # the topic's rank among all topics (1 = most talked about)
+    topic_error: str | None = None  # why the topic was not read, when asked for
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,8 +175,9 @@ class MarketProvider:
         """One page (1-based) of coins by market cap, largest first."""
         raise self._unsupported(Capability.COIN_MARKETS)
 
-    async def social_metrics(self, instrument: Instrument) -> SocialMetrics:
-        """The coin's social numbers, each ``None`` where the venue has none."""
+    async def social_metrics(self, instrument: Instrument, *, topic: bool = False) -> SocialMetrics:
+        """The coin's social numbers, each ``None`` where the venue has none; ``topic`` also asks for its
+        social topic's trend where the venue has topics (one more call)."""
         raise self._unsupported(Capability.SOCIAL_METRICS)
 
     async def trending(self) -> tuple[TrendingCoin, ...]:

@@ -561,7 +561,9 @@ class MarketGateway:
             observed=lambda d: d.market.last_updated,
         )
 
-    async def social_metrics(self, instrument: Instrument, *, keyed_only: bool = False) -> Reading[SocialMetrics]:
+    async def social_metrics(
+        self, instrument: Instrument, *, keyed_only: bool = False, topic: bool = False
+    ) -> Reading[SocialMetrics]:
         """The coin's social numbers from the ``social`` input's sources in order (LunarCrush first when keyed);
         ``keyed_only`` asks only keyed vendors (the keyless numbers already came with :meth:`coin_details`)."""
         venues = [
@@ -572,7 +574,7 @@ class MarketGateway:
         if not venues:
             return Reading.missing("no keyed social source enabled; set LUNARCRUSH_API_KEY", source=None)
         return await first_answer(
-            [(v.source(Capability.SOCIAL_METRICS), _call(v.social_metrics, instrument)) for v in venues],
+            [(v.source(Capability.SOCIAL_METRICS), _social_call(v, instrument, topic)) for v in venues],
             observed=lambda m: m.time,
         )
 
@@ -604,6 +606,10 @@ class MarketGateway:
 def _hours(span: timedelta) -> str:
     minutes = int(span.total_seconds() // 60)
     return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def _social_call(venue: MarketProvider, instrument: Instrument, topic: bool) -> Callable[[], Awaitable[SocialMetrics]]:
+    return lambda: venue.social_metrics(instrument, topic=topic)
 
 
 def _call(fetch: Callable[..., Awaitable[T]], *args: Any) -> Callable[[], Awaitable[T]]:

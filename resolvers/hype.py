@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from resolvers.context import RequestContext
 
 
+TOPIC_TRENDS = {"up": 1.0, "flat": 0.0, "down": -1.0}
+
+
 def _trending_position(reading: Reading[tuple[TrendingCoin, ...]], base: str) -> Reading[float]:
     """The coin's 0-based place in the trending list, ``-1`` when the list was read and it is not there."""
     if reading.value is None:
@@ -46,6 +49,17 @@ def _context(details: Reading[CoinDetails], keyed: Reading[SocialMetrics]) -> tu
         ):
             if value is not None:
                 out.append(HypeComponent(name, value, None, 0.0, keyed.source))
+        metrics = keyed.value
+        if metrics.topic_trend is not None:  # up +1, flat 0, down -1
+            trend = TOPIC_TRENDS.get(metrics.topic_trend)
+            error = None if trend is not None else f"unknown trend {metrics.topic_trend!r}"
+            out.append(HypeComponent("lunarcrush_topic_trend", trend, None, 0.0, "lunarcrush.topic", error))
+        if metrics.topic_rank is not None:
+            out.append(HypeComponent("lunarcrush_topic_rank", metrics.topic_rank, None, 0.0, "lunarcrush.topic"))
+        if metrics.topic_error is not None:
+            out.append(
+                HypeComponent("lunarcrush_topic_trend", None, None, 0.0, "lunarcrush.topic", metrics.topic_error)
+            )
     if details.value is not None:
         social = details.value.social
         if social.sentiment_pct is not None:
@@ -69,7 +83,7 @@ async def resolve_hype(ctx: RequestContext, symbol: str) -> HypeReport | Invalid
         return UnknownSymbol(exc.symbol, str(exc))
     trending, keyed, details, ticker = await asyncio.gather(
         gateway.trending(),
-        gateway.social_metrics(instrument, keyed_only=True),
+        gateway.social_metrics(instrument, keyed_only=True, topic=True),
         gateway.coin_details(instrument),
         gateway.ticker_24h(instrument, ctx.loaders),
     )

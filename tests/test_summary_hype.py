@@ -217,3 +217,36 @@ async def test_social_hype_keyless_on_real_fixtures(graphql: Callable[..., Any])
     assert context["coingecko_up_votes_pct"] == coin_id["sentiment_votes_up_percentage"]
     assert context["reddit_subscribers"] == coin_id["community_data"]["reddit_subscribers"]
     assert hype["spike"] is None and hype["historyPoints"] == 0 and "LUNARCRUSH_API_KEY" in hype["keyAdds"]
+
+
+async def test_social_hype_with_a_lunarcrush_key_adds_galaxy_altrank_and_the_topic_trend(
+    graphql: Callable[..., Any],
+) -> None:
+    from tests.test_venue_lunarcrush import TOPIC_V1  # the documented topic answer the venue tests parse
+
+    cassette = mss_cassette(lunarcrush=True)
+    cassette["http"].append(
+        {
+            "provider": "lunarcrush",
+            "method": "GET",
+            "path": "/public/topic/bitcoin/v1",
+            "match": {},
+            "status": 200,
+            "body": TOPIC_V1,
+        }
+    )
+    coin = _fixture("lunarcrush", "public_coins_BTC_v1.json")["data"]
+    async with running_service(cassette, lunarcrush_api_key="test-key") as (base, replay):
+        _, body = await graphql(base, HYPE)
+    hype = body["data"]["socialHype"]
+    components = {c["name"]: c for c in hype["components"]}
+    assert components["galaxy_score"]["rawValue"] == coin["galaxy_score"]
+    assert components["alt_rank"]["score"] == pytest.approx(alt_rank_score(coin["alt_rank"]), abs=0.01)
+    weighted = [
+        (c["score"], {"trending": 0.3, "galaxy_score": 0.4, "alt_rank": 0.3}[c["name"]]) for c in components.values()
+    ]
+    assert hype["score"] == pytest.approx(sum(s * w for s, w in weighted) / sum(w for _, w in weighted), abs=0.01)
+    context = {c["name"]: c for c in hype["context"]}
+    assert context["lunarcrush_topic_trend"]["rawValue"] == 1.0  # "up"
+    assert context["lunarcrush_topic_rank"]["rawValue"] == TOPIC_V1["data"]["topic_rank"]
+    assert replay.calls["lunarcrush GET /public/topic/bitcoin/v1"] == 1

@@ -61,7 +61,8 @@ class CoinGeckoVenue(SocialVenue):
     async def coin_details(self, instrument: Instrument) -> CoinDetails:
         return await self.raw.details(instrument)
 
-    async def social_metrics(self, instrument: Instrument) -> SocialMetrics:
+    async def social_metrics(self, instrument: Instrument, *, topic: bool = False) -> SocialMetrics:
+        """CoinGecko has no social topics: ``topic`` is ignored (the metrics say so by leaving it null)."""
         return await self.raw.social_metrics(instrument)
 
     async def trending(self) -> tuple[TrendingCoin, ...]:

@@ -3,11 +3,12 @@ Galaxy Score™ (0..100); AltRank™ and sentiment stay on the venue model for c
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from engine.hype import SocialMetrics
 from engine.market import SocialSentiment
-from providers.errors import InvalidSymbol
+from providers.errors import InvalidSymbol, UpstreamError
 from providers.lunarcrush.models import Answer, LunarCrushCoin
 
 if TYPE_CHECKING:
@@ -37,12 +38,24 @@ def to_metrics(coin: LunarCrushCoin) -> SocialMetrics:
         social_volume_24h=coin.social_volume_24h,
         interactions_24h=coin.interactions_24h,
         time=coin.generated,
+        topic=coin.topic,
     )
 
 
-async def social_metrics(client: LunarCrushClient, instrument: Instrument) -> SocialMetrics:
-    """The instrument's coin answer (the same cached call as :func:`galaxy_score`), every number kept."""
-    return to_metrics(await client.coin(instrument.for_provider(PROVIDER)))
+async def social_metrics(client: LunarCrushClient, instrument: Instrument, *, topic: bool = False) -> SocialMetrics:
+    """The instrument's coin answer (the same cached call as :func:`galaxy_score`), every number kept; with
+    ``topic``, also its social topic's trend and rank (``/public/topic/{topic}/v1``, one more call)."""
+    coin = await client.coin(instrument.for_provider(PROVIDER))
+    metrics = to_metrics(coin)
+    if not topic:
+        return metrics
+    if coin.topic is None:
+        return replace(metrics, topic_error="LunarCrush names no topic for this coin")
+    try:
+        found = await client.topic(coin.topic)
+    except UpstreamError as exc:
+        return replace(metrics, topic_error=exc.describe())
+    return replace(metrics, topic_trend=found.trend, topic_rank=float(found.topic_rank))
 
 
 async def galaxy_score(client: LunarCrushClient, instrument: Instrument) -> SocialSentiment:

@@ -40,6 +40,7 @@ class LunarCrushCoin(VenueModel):
     interactions_24h: OptFloat = None
     social_volume_24h: OptFloat = None  # posts with the coin over 24 h (coins/list/v2 rows)
     generated: datetime | None = None  # the answer's config.generated
+    topic: str | None = None  # the answer's config.topic: the coin's social topic (``bitcoin``)
 
 
 class LunarCrushTopicSummary(VenueModel):
@@ -85,5 +86,7 @@ class Answer(VenueModel, Generic[D]):
         if generated is None:
             return payload
         if isinstance(data, dict):
-            return {**payload, "data": {"generated": generated, **data}}
+            topic = config.get("topic") if isinstance(config, dict) else None
+            stamp = {"generated": generated, **({"topic": topic} if isinstance(topic, str) else {})}
+            return {**payload, "data": {**stamp, **data}}
         return {**payload, "data": [{"generated": generated, **r} if isinstance(r, dict) else r for r in data]}

@@ -35,8 +35,8 @@ class LunarCrushMarket(SocialVenue):
     def __init__(self, client: LunarCrushClient) -> None:
         super().__init__(client, functools.partial(galaxy_score, client))
 
-    async def social_metrics(self, instrument: Instrument) -> SocialMetrics:
-        return await social_metrics(self.raw, instrument)
+    async def social_metrics(self, instrument: Instrument, *, topic: bool = False) -> SocialMetrics:
+        return await social_metrics(self.raw, instrument, topic=topic)
 
 
 def build(deps: ProviderDeps) -> MarketProvider | None:
