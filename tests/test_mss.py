@@ -456,7 +456,7 @@ async def test_mss_scan_leaves_out_what_its_lunarcrush_budget_cannot_pay(graphql
     newest = max(s["onboardDate"] for s in info["symbols"])
     now = datetime.fromtimestamp(newest / 1000, tz=UTC) + timedelta(hours=1)
     query = "{ mssScan(limit: 1, withinHours: 24) { ... on MssScan { lunarcrushCalls items { report { missing } } } } }"
-    settings = {"lunarcrush_api_key": "test-key", "mss_scan_lunarcrush_calls": 0}
+    settings: dict[str, Any] = {"lunarcrush_api_key": "test-key", "mss_scan_lunarcrush_calls": 0}
     async with running_service(cassette, clock=lambda: now, **settings) as (base, replay):
         _, body = await graphql(base, query)
         lunar_calls = sum(n for key, n in replay.calls.items() if key.startswith("lunarcrush "))
