@@ -310,6 +310,9 @@ class AlertEvent:
     top_factors: tuple[tuple[str, float], ...] = ()  # (factor, score) strongest first
     plan: tuple[tuple[str, str], ...] = ()  # (label, value) of the trade plan, empty when none
     replayed: bool = False  # from a replayed cassette, not the live market
+    risk_mode: str | None = None  # the deciding verdict's risk mode (None: not judged)
+    decided_by: str | None = None  # AI or RULES (None: not judged)
+    fallback_reason: str | None = None  # why the rules stood in for the AI; None when the AI decided or is off
 
     @property
     def dedup_key(self) -> str:
@@ -332,6 +335,9 @@ class AlertEvent:
             "timeframe": f.timeframe,
             "mode": f.mode,
             "verdict": f.verdict,
+            "riskMode": self.risk_mode,
+            "decidedBy": self.decided_by,
+            "fallbackReason": self.fallback_reason,
             "mssTier": f.mss_tier,
             "spikeZ": f.spike_z,
             "generatedAt": self.generated_at.isoformat(),

@@ -10,7 +10,8 @@ Firing (:meth:`AlertService.fire`, called by the scanner): each active rule is m
 (:func:`engine.alert_rules.match_rule`); a match is claimed once per channel in the database
 (``alert_deliveries``), so the same alert is never delivered twice, across restarts and replicas. Telegram
 is queued on the outbox (never waits); a webhook is posted with a bounded timeout, at most
-``MAX_CONCURRENT_WEBHOOKS`` at once; the subscription gets it in-process.
+``MAX_CONCURRENT_WEBHOOKS`` at once; the subscription gets it through the stream broker (in-process, or
+with ``REDIS_URL`` the cluster's: every replica's subscribers, whichever replica fired it).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from engine import Signal
     from persistence.alerts import AlertRuleRepository
     from providers.telegram.outbox import TelegramOutbox
+    from resolvers.broker import Broker
 
 log = structlog.get_logger(__name__)
 
@@ -193,6 +195,9 @@ class Judged:
 
     verdict: str | None = None
     plan: tuple[tuple[str, str], ...] = ()
+    risk_mode: str | None = None  # the deciding verdict's
+    decided_by: str | None = None  # AI or RULES
+    fallback_reason: str | None = None  # why the rules stood in for the AI
     mss_tier: str | None = None
     spike_z: float | None = None
 
@@ -216,6 +221,7 @@ class AlertService:
         replayed: bool = False,
         allow_internal_webhooks: bool = False,
         clock: Callable[[], float] = time.time,
+        broker: Broker | None = None,
     ) -> None:
         self._rules = rules
         self.telegram = telegram
@@ -223,7 +229,9 @@ class AlertService:
         self._replayed = replayed
         self._allow_internal = allow_internal_webhooks
         self._clock = clock
-        self._broker = InProcessBroker()
+        # the stream broker: with REDIS_URL the cluster's, so an alert fired by the replica holding the
+        # scanner lease reaches `alerts` subscribers on every replica (events are pickled onto Redis)
+        self._broker: Broker = broker if broker is not None else InProcessBroker()
         self._webhooks = asyncio.Semaphore(MAX_CONCURRENT_WEBHOOKS)
         self._cached: tuple[float, list[tuple[StoredRule, AlertCondition]]] | None = None
         self.stats = DispatchStats()
@@ -351,12 +359,9 @@ class AlertService:
             mss_tier=judged.mss_tier,
             spike_z=judged.spike_z,
         )
-        ranked = sorted(
-            (f for f in signal.factors if f.available and f.score is not None),
-            key=lambda f: abs(f.contribution),
-            reverse=True,
-        )
-        top = tuple((f.name.value, float(f.score)) for f in ranked[:3] if f.score is not None)
+        # the engine's own top factors (hardest pull from neutral 50), as Signal.topFactors shows them; a
+        # contribution (score x weight) would rank a neutral 50 above a bearish 20 on a SHORT
+        top = tuple((f.name.value, float(f.score)) for f in signal.top_factors if f.score is not None)
         fired: list[AlertEvent] = []
         for rule, condition in await self._active():
             if not match_condition(condition, facts).matched:
@@ -369,6 +374,9 @@ class AlertService:
                 top_factors=top,
                 plan=judged.plan,
                 replayed=self._replayed,
+                risk_mode=judged.risk_mode,
+                decided_by=judged.decided_by,
+                fallback_reason=judged.fallback_reason,
             )
             delivered = await self._deliver(rule, event)
             if delivered:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import structlog
 
 from engine import Mode, Recommendation, Signal
+from engine.plan import size_multiplier
 from engine.spikes import Horizon
 from persistence.background import BackgroundLoop
 from persistence.db import DATABASE_ERRORS
@@ -79,14 +80,23 @@ async def judge_for_alerts(ctx: RequestContext, signal: Signal) -> Judged:
     plan = assessed.plan
     items: tuple[tuple[str, str], ...] = ()
     if plan is not None:
+        # the stored plan is sized by the rules' risk mode; the message sizes by the verdict that decided
+        # (an AI DOWNSIZE over a rules SKIP is a smaller position, not a zero one)
+        size = size_multiplier(plan.atr_pct, verdict.risk_mode)
         items = (
             ("Entry", _price(plan.entry)),
             ("Stop", _price(plan.stop)),
             ("TP", _price(plan.take_profit)),
             ("ATR", f"{plan.atr_pct:.2f}%"),
-            ("Size", f"{plan.size_multiplier:.2f}x"),
+            ("Size", f"{size:.2f}x"),
         )
-    return Judged(verdict=verdict.verdict.value, plan=items)
+    return Judged(
+        verdict=verdict.verdict.value,
+        plan=items,
+        risk_mode=verdict.risk_mode.value,
+        decided_by=verdict.decided_by.value,
+        fallback_reason=verdict.fallback_reason,
+    )
 
 
 @dataclass(slots=True)

@@ -275,6 +275,15 @@ class Alert:
     timeframe: str = strawberry.field(description="The signal's timeframe (15m, 1h, 4h, 1d).")
     mode: str = strawberry.field(description="The signal's mode (conservative, aggressive, ...).")
     verdict: str | None = strawberry.field(description="The judge's verdict; null when not judged.")
+    risk_mode: str | None = strawberry.field(
+        description="The deciding verdict's risk mode (AVOID, REDUCED, NORMAL, AGGRESSIVE); null when not judged."
+    )
+    decided_by: str | None = strawberry.field(
+        description="Which judge decided the verdict: AI or RULES; null when not judged."
+    )
+    fallback_reason: str | None = strawberry.field(
+        description="Why the rules decided instead of the AI (timeout, refusal, budget ...); null otherwise."
+    )
     generated_at: datetime = strawberry.field(description="When the signal was computed (UTC).")
     top_factors: list[AlertFactor] = strawberry.field(description="The strongest factors, strongest first.")
     plan: list[AlertPlanItem] = strawberry.field(description="The trade plan's lines; empty when none.")
@@ -295,6 +304,9 @@ class Alert:
             timeframe=f.timeframe,
             mode=f.mode,
             verdict=f.verdict,
+            risk_mode=e.risk_mode,
+            decided_by=e.decided_by,
+            fallback_reason=e.fallback_reason,
             generated_at=e.generated_at,
             top_factors=[AlertFactor(name=n, score=s) for n, s in e.top_factors],
             plan=[AlertPlanItem(label=k, value=v) for k, v in e.plan],

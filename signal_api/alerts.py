@@ -132,6 +132,7 @@ async def open_alerts(
         http=container.http,
         replayed=replayed,
         allow_internal_webhooks=settings.alert_webhooks_allow_internal,
+        broker=container.cluster.broker if container.cluster is not None else None,
     )
     container.services = dataclasses.replace(container.services, alerts=service)
     runtime = AlertsRuntime(service, outbox)

@@ -36,8 +36,11 @@ def event(name: str = "BTC <longs> & co", symbol: str = "BTCUSDT") -> AlertEvent
         rule_name=name,
         facts=facts,
         generated_at=AT,
-        top_factors=(("FUNDING_RATE", -62.0), ("RSI", -40.0)),
+        top_factors=(("funding", 18.0), ("momentum", 31.0)),  # factor scores are 0..100, 50 neutral
         plan=(("Entry", "117,250.5"), ("Stop", "119,100"), ("TP", "112,625")),
+        risk_mode="REDUCED",
+        decided_by="RULES",
+        fallback_reason="AI timeout after 10s <retry>",
     )
 
 
@@ -46,9 +49,9 @@ def test_the_message_escapes_every_value() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;" in text
     assert "<script>" not in text
     assert text.startswith("▼ <b>BTCUSDT SHORT</b> · 4h · aggressive")
-    assert "Verdict: <b>DOWNSIZE</b>" in text
+    assert "Verdict: <b>DOWNSIZE</b> · risk REDUCED · decided by RULES (AI timeout after 10s &lt;retry&gt;)" in text
     assert "Entry <code>117,250.5</code> · Stop <code>119,100</code> · TP <code>112,625</code>" in text
-    assert "Top factors: FUNDING_RATE -62, RSI -40" in text
+    assert "Top factors: funding 18/100, momentum 31/100" in text  # unsigned: a 0..100 score, not a delta
     # only our own tags remain
     import re
 

@@ -33,11 +33,19 @@ def format_alert(event: AlertEvent) -> str:
         f"Score <b>{f.score:.1f}</b> · confidence {f.confidence:.0f}% · price <code>{_e(_num(f.price))}</code>",
     ]
     if f.verdict is not None:
-        lines.append(f"Verdict: <b>{_e(f.verdict)}</b>")
+        verdict = f"Verdict: <b>{_e(f.verdict)}</b>"
+        if event.risk_mode is not None:
+            verdict += f" · risk {_e(event.risk_mode)}"
+        if event.decided_by is not None:
+            verdict += f" · decided by {_e(event.decided_by)}"
+            if event.fallback_reason:
+                verdict += f" ({_e(event.fallback_reason)})"
+        lines.append(verdict)
     if event.plan:
         lines.append(" · ".join(f"{_e(label)} <code>{_e(value)}</code>" for label, value in event.plan))
     if event.top_factors:
-        factors = ", ".join(f"{_e(name)} {score:+.0f}" for name, score in event.top_factors)
+        # factor scores are 0..100 (50 neutral), not signed: "+20" would read as bullish on a SHORT's factor
+        factors = ", ".join(f"{_e(name)} {score:.0f}/100" for name, score in event.top_factors)
         lines.append(f"Top factors: {factors}")
     lines.append(f"Rule: {_e(event.rule_name)} · {_e(event.generated_at.strftime('%Y-%m-%d %H:%M UTC'))}")
     text = "\n".join(lines)
