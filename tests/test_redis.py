@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from redis.asyncio import Redis
@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
     from pathlib import Path
 
+    from persistence.outcomes import OutcomeJob
     from providers.streams.hub import StreamHub
+    from resolvers.gateway import MarketGateway
+    from resolvers.spike_monitor import SpikeMonitor
 
 
 @pytest.fixture
@@ -228,8 +231,6 @@ async def test_one_replica_ingests_each_stream(clients: tuple[Redis, Redis]) -> 
 
 
 def cast_hub(hub: RecordingHub) -> StreamHub:
-    from typing import cast
-
     return cast("StreamHub", hub)
 
 
@@ -262,3 +263,91 @@ async def test_redis_gone_degrades_to_uncached_and_unbudgeted(tmp_path: Path) ->
     finally:
         await limits.aclose()
         await client.aclose()
+
+
+class RecordingJob:
+    """Stands in for the outcome job (the lease logic is under test, not the evaluation): the time of
+    every round it is asked to run."""
+
+    def __init__(self) -> None:
+        self.rounds: list[float] = []
+
+    async def run_once(self, now: datetime) -> int:
+        self.rounds.append(time.monotonic())
+        return 1
+
+
+async def test_outcome_job_runs_on_one_replica_and_moves_when_it_dies(redis_url: str) -> None:
+    from signal_api.cluster import open_cluster, run_outcome_job
+
+    def clock() -> datetime:
+        return datetime(2025, 11, 14, tzinfo=UTC)
+
+    jobs = [RecordingJob(), RecordingJob()]
+    async with (
+        open_cluster(Redis.from_url(redis_url), 1.0) as first,
+        open_cluster(Redis.from_url(redis_url), 1.0) as second,
+    ):
+        tasks = [
+            asyncio.ensure_future(run_outcome_job(c, cast("OutcomeJob", j), 0.3, clock))
+            for c, j in zip((first, second), jobs, strict=True)
+        ]
+        try:
+            await asyncio.sleep(1.5)
+            running = [i for i, job in enumerate(jobs) if job.rounds]
+            assert len(running) == 1  # one replica evaluates outcomes, the other waits
+            holder, other = (first, second) if running == [0] else (second, first)
+            assert len(jobs[running[0]].rounds) >= 3  # a round at once, then every 0.3 s
+            # the holder dies: its keeper and its job stop, its lease is not given up
+            assert holder.leases._task is not None
+            holder.leases._task.cancel()
+            tasks[running[0]].cancel()
+            died = time.monotonic()
+            waiting = jobs[1 - running[0]]
+            took = await _until(lambda: bool(waiting.rounds), 3.0)
+            assert took <= 1.0 * 4 / 3 + 0.5
+            assert waiting.rounds[0] > max(jobs[running[0]].rounds)  # never two replicas' rounds at once
+            assert other.jobs["outcomes"].rounds >= 1
+            assert time.monotonic() - died < 3
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class RecordingSpikes:
+    """Stands in for the spike monitor: the times it sampled (its upstream reads are tested elsewhere)."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+
+    async def sample(self, gateway: object) -> None:
+        self.samples.append(time.monotonic())
+
+
+async def test_spike_poller_samples_upstream_once_and_every_replica_follows(redis_url: str) -> None:
+    from signal_api.cluster import SPIKES_LEASE, open_cluster, run_spike_poller
+
+    monitors = [RecordingSpikes(), RecordingSpikes()]
+    async with (
+        open_cluster(Redis.from_url(redis_url), 1.0) as first,
+        open_cluster(Redis.from_url(redis_url), 1.0) as second,
+    ):
+        gateway = cast("MarketGateway", object())
+        tasks = [
+            asyncio.ensure_future(run_spike_poller(c, cast("SpikeMonitor", m), gateway, 0.3))
+            for c, m in zip((first, second), monitors, strict=True)
+        ]
+        try:
+            await _until(lambda: all(len(m.samples) >= 3 for m in monitors), 5.0)
+            leader = 0 if first.leases.holds(SPIKES_LEASE) else 1
+            assert (first.leases.holds(SPIKES_LEASE), second.leases.holds(SPIKES_LEASE)).count(True) == 1
+            rounds = (first, second)[leader].jobs["spikes"].rounds
+            assert rounds >= 3  # only the leader's rounds sample (upstream); the follower never runs a round
+            assert (first, second)[1 - leader].jobs["spikes"].rounds == 0
+            lead, follow = monitors[leader].samples, monitors[1 - leader].samples
+            assert all(any(0 <= f - t < 0.5 for f in follow) for t in lead[:-1])  # each followed at once
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
