@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from redis.asyncio import Redis
 
 from engine import DataQuality, Mode, Recommendation, Signal
+from engine.alert_rules import AlertEvent
 from engine.market import Timeframe
 from persistence.alerts import AlertRuleRepository
 from resolvers.alerts import AlertService, Caller, Judged, RuleSpec
@@ -52,7 +53,7 @@ async def test_an_alert_fired_on_one_replica_reaches_a_subscriber_on_another(tmp
                 owner = Caller(owner="7", admin=False)
                 await leader.create(owner, RuleSpec(name="shorts", channels=("SUBSCRIPTION",), symbols=("BTC",)))
 
-                received = asyncio.Queue[object]()
+                received = asyncio.Queue[tuple[str | None, AlertEvent]]()
 
                 async def listen(service: AlertService, caller: Caller) -> None:
                     async for event in service.subscribe(caller):
@@ -68,7 +69,7 @@ async def test_an_alert_fired_on_one_replica_reaches_a_subscriber_on_another(tmp
                 assert len(fired) == 1
                 who, event = await asyncio.wait_for(received.get(), 5)
                 assert who == "7" and event == fired[0]  # equal after the round trip through Redis
-                assert event.decided_by == "AI" and event.facts.verdict == "DOWNSIZE"  # type: ignore[attr-defined]
+                assert event.decided_by == "AI" and event.facts.verdict == "DOWNSIZE"
                 await asyncio.sleep(0.3)
                 assert received.empty()  # owner 8 gets nothing of owner 7's rule
                 assert (brokers[0].remote_sent, brokers[1].remote_received) == (1, 1)
