@@ -101,7 +101,7 @@ def _holds(op: str, value: float, bound: float) -> bool:
 # Discovery: small, young, thinly floated coins score most.
 FDV = Rule("fdv", "USD", (("<=", 5e6, 15), ("<=", 10e6, 13), ("<=", 25e6, 10), ("<=", 50e6, 6)), 2)
 AGE = Rule("age", "hours", (("<=", 24, 12), ("<=", 48, 10), ("<=", 72, 7), ("<=", 168, 4)), 1)
-CIRCULATING = Rule("circulating_share", "% of max supply", (("<=", 20, 8), ("<=", 40, 6), ("<=", 60, 4)), 2)
+CIRCULATING = Rule("circulating_share", "% of total supply", (("<=", 20, 8), ("<=", 40, 6), ("<=", 60, 4)), 2)
 # Social: rank 1 is the strongest momentum (AltRank); Galaxy Score and sentiment are 0..100.
 ALT_RANK = Rule("alt_rank", "rank", (("<=", 50, 10), ("<=", 100, 8), ("<=", 200, 5), ("<=", 500, 3)), 1)
 GALAXY = Rule("galaxy_score", "0..100", ((">=", 75, 8), (">=", 65, 6), (">=", 50, 4)), 1)

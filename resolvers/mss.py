@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -90,16 +90,6 @@ class MssScan:
     lunarcrush_calls: int
     within_hours: float
     max_fdv_usd: float | None
-
-
-@dataclass(slots=True)
-class _Coin:
-    """What one coin's MSS reads besides the exchange data: its listing and its vendor facts."""
-
-    listing: Reading[SymbolInfo] | None = None
-    details: Reading[CoinDetails] | None = None
-    social: Reading[SocialMetrics] | None = None
-    readings: dict[str, Reading[float]] = field(default_factory=dict)
 
 
 def _value(reading: Reading[Any] | None, value: float | None, name: str) -> Reading[float]:
