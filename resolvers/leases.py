@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 
     from providers.streams import StreamKey
     from providers.streams.hub import StreamHub, StreamStatus
+    from resolvers.broker import Broker, Subscription
 
 log = structlog.get_logger(__name__)
 PREFIX = "fsa:lease:"
+TAKEN_TOPIC = "cluster:streams:taken"  # a replica opened a stream upstream: every replica counts a gap
 MAX_TICKS = 10_000_000  # the keeper's loop bound
 _RENEW = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
@@ -147,14 +149,33 @@ class RedisLeases:
 
 class LeasedHub:
     """The stream hub behind leases: ``acquire``/``check``/``stats`` like :class:`StreamHub`, but the upstream
-    socket is opened only by the replica holding the stream's lease (the others receive its events)."""
+    socket is opened only by the replica holding the stream's lease (the others receive its events).
 
-    def __init__(self, hub: StreamHub, leases: RedisLeases) -> None:
+    A takeover is a gap like a reconnect (events between the old holder's death and the new socket are
+    lost): the new holder announces it on ``broker`` and every replica counts it in :meth:`takeovers`, which
+    the trade window adds to the hub's reconnect count so its coverage restarts."""
+
+    def __init__(self, hub: StreamHub, leases: RedisLeases, broker: Broker | None = None) -> None:
         self._hub = hub
         self._leases = leases
+        self._broker = broker
         self._interest: dict[StreamKey, int] = {}
         self._upstream: dict[StreamKey, Callable[[], None]] = {}
         self._pending: set[asyncio.Task[object]] = set()
+        self._takeovers: dict[str, int] = {}
+        self._announcements: Subscription | None = None
+        if broker is not None:
+            self._announcements = broker.subscribe(TAKEN_TOPIC, maxsize=1_000)
+            self._spawn(self._count_takeovers(self._announcements))
+
+    def takeovers(self, key: StreamKey) -> int:
+        """How many times a replica (this one included) opened ``key`` upstream since this one started."""
+        return self._takeovers.get(key.topic, 0)
+
+    async def _count_takeovers(self, announcements: Subscription) -> None:
+        async for topic in announcements:
+            if isinstance(topic, str):
+                self._takeovers[topic] = self._takeovers.get(topic, 0) + 1
 
     def check(self, key: StreamKey) -> None:
         self._hub.check(key)
@@ -191,6 +212,8 @@ class LeasedHub:
     def _toggle(self, key: StreamKey, held: bool) -> None:
         if held and key in self._interest and key not in self._upstream:
             self._upstream[key] = self._hub.acquire(key)
+            if self._broker is not None:
+                self._broker.publish(TAKEN_TOPIC, key.topic)
         elif not held and key in self._upstream:
             self._upstream.pop(key)()
 
@@ -203,6 +226,11 @@ class LeasedHub:
         for release in self._upstream.values():
             release()
         self._upstream.clear()
+        if self._announcements is not None:
+            self._announcements.close()
+        for task in list(self._pending):
+            task.cancel()
+        await asyncio.gather(*self._pending, return_exceptions=True)
 
 
 def _lease_name(key: StreamKey) -> str:

@@ -310,7 +310,7 @@ async def _open_streams(
         recorded=None if replay is None else _recorded_in(replay),
     )
     stack.push_async_callback(hub.aclose)
-    leased = LeasedHub(hub, cluster.leases) if cluster is not None else None
+    leased = LeasedHub(hub, cluster.leases, broker) if cluster is not None else None
     if cluster is not None and leased is not None:
         cluster.hub = leased
         stack.push_async_callback(leased.aclose)
@@ -348,7 +348,8 @@ async def _open_streams(
 
     def reconnects(key: StreamKey) -> int:
         status = hub.stats().get(key)
-        return 0 if status is None else status.reconnects
+        # REDIS_URL: another replica taking the stream over is a gap too
+        return (0 if status is None else status.reconnects) + (leased.takeovers(key) if leased is not None else 0)
 
     trades = TradeWindow(now, streams_hub.acquire, hub.check, reconnects=reconnects)
     trade_feed = broker.subscribe([f"trades:{venue}:*" for venue in sorted(STREAM_VENUES)], maxsize=50_000)

@@ -209,8 +209,11 @@ async def test_one_replica_ingests_each_stream(clients: tuple[Redis, Redis]) -> 
     leases_a = RedisLeases(clients[0], "replica-a", ttl_seconds=1.0)
     leases_b = RedisLeases(clients[1], "replica-b", ttl_seconds=1.0)
     hub_a, hub_b = RecordingHub(), RecordingHub()
-    a = LeasedHub(cast_hub(hub_a), leases_a)
-    b = LeasedHub(cast_hub(hub_b), leases_b)
+    broker_a, broker_b = RedisBroker(clients[0]), RedisBroker(clients[1])
+    await broker_a.start()
+    await broker_b.start()
+    a = LeasedHub(cast_hub(hub_a), leases_a, broker_a)
+    b = LeasedHub(cast_hub(hub_b), leases_b, broker_b)
     leases_a.start()
     leases_b.start()
     key = StreamKey(StreamKind.LIQUIDATIONS, "binance")
@@ -220,14 +223,17 @@ async def test_one_replica_ingests_each_stream(clients: tuple[Redis, Redis]) -> 
         release_b = b.acquire(key)
         await asyncio.sleep(0.8)  # two keeper ticks
         assert hub_b.open == []  # the stream is ingested once for both replicas
+        assert (a.takeovers(key), b.takeovers(key)) == (1, 1)  # both saw a open it
         release_a()  # a's last subscriber leaves: it gives the lease up, b opens the stream
         await _until(lambda: hub_b.open == [key], 2.0)
         assert hub_a.open == []
+        # the takeover is a gap on every replica (the trade window restarts its coverage on it)
+        await _until(lambda: (a.takeovers(key), b.takeovers(key)) == (2, 2), 2.0)
         release_b()
         await _until(lambda: hub_b.open == [], 2.0)
     finally:
-        await leases_a.aclose()
-        await leases_b.aclose()
+        for closing in (a, b, leases_a, leases_b, broker_a, broker_b):
+            await closing.aclose()
 
 
 def cast_hub(hub: RecordingHub) -> StreamHub:
