@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
-import json
 import statistics
 import sys
 import time
@@ -34,10 +32,9 @@ sys.path.insert(0, str(ROOT))
 from providers.replay import Cassette, ReplayApp, serve_in_background  # noqa: E402
 from signal_api.app import create_app  # noqa: E402
 from signal_api.settings import Settings  # noqa: E402
-from tests.test_mss import mss_cassette  # noqa: E402
+from tests.test_summary_hype import five_coin_cassette  # noqa: E402
 
 COINS = {"ETH": "ethereum", "SOL": "solana", "XRP": "ripple", "BNB": "binancecoin"}
-SCANNED = ("TLM",)  # the exchangeInfo fixture's newest listing: what mssScan finds, given BTC's payloads too
 WARM_UP_WAIT_S = 5.0
 SUMMARY = "{ marketSummary { __typename ... on MarketSummary { overall explanationEn explanationId } } }"
 MSS = '{ mss(symbol: "BTC") { __typename ... on MSSReport { total tier } } }'
@@ -46,43 +43,8 @@ SIGNAL = '{ signal(symbol: "%s") { __typename } }'
 
 
 def summary_cassette() -> dict[str, Any]:
-    """The MSS test cassette with BTC's per-symbol entries repeated under the other summary coins."""
-    data = mss_cassette(lunarcrush=False)
-    extra: list[dict[str, Any]] = []
-    for entry in data["http"]:
-        body = entry["body"]
-        if entry["match"].get("symbol") == "BTCUSDT":
-            for base in (*COINS, *SCANNED):
-                clone = copy.deepcopy(entry)
-                clone["match"]["symbol"] = f"{base}USDT"
-                if isinstance(clone["body"], dict) and clone["body"].get("symbol") == "BTCUSDT":
-                    clone["body"]["symbol"] = f"{base}USDT"
-                extra.append(clone)
-        elif entry["provider"] == "binance" and not entry["match"] and isinstance(body, list):
-            btc = [r for r in body if isinstance(r, dict) and r.get("symbol") == "BTCUSDT"]
-            body.extend({**row, "symbol": f"{base}USDT"} for row in btc for base in (*COINS, *SCANNED))
-        elif entry["provider"] == "coingecko" and entry["path"] == "/coins/bitcoin":
-            for coin_id in COINS.values():
-                clone = copy.deepcopy(entry)
-                clone["path"] = f"/coins/{coin_id}"
-                extra.append(clone)
-    coins_list = json.loads((ROOT.parent / "shared" / "fixtures" / "coingecko" / "coins_list.json").read_text())
-    extra.append(
-        {
-            "provider": "coingecko",
-            "method": "GET",
-            "path": "/coins/list",
-            "match": {},
-            "status": 200,
-            "body": coins_list,
-        }
-    )
-    # fundingInfo lists only the symbols whose interval Binance adjusted: none of these five (all 8 h)
-    extra.append(
-        {"provider": "binance", "method": "GET", "path": "/fapi/v1/fundingInfo", "match": {}, "status": 200, "body": []}
-    )
-    data["http"].extend(extra)
-    return data
+    """The test suite's five-coin cassette (``tests/test_summary_hype.py``), TLMUSDT's payloads included."""
+    return five_coin_cassette()
 
 
 async def _round_trip(base: str) -> float:

@@ -250,3 +250,67 @@ async def test_social_hype_with_a_lunarcrush_key_adds_galaxy_altrank_and_the_top
     assert context["lunarcrush_topic_trend"]["rawValue"] == 1.0  # "up"
     assert context["lunarcrush_topic_rank"]["rawValue"] == TOPIC_V1["data"]["topic_rank"]
     assert replay.calls["lunarcrush GET /public/topic/bitcoin/v1"] == 1
+
+
+def five_coin_cassette() -> dict[str, Any]:
+    """The MSS cassette with BTC's per-symbol payloads repeated under ETH, SOL, XRP and BNB (and their rows in
+    the all-symbol answers): five coins with a signal each. Shared with bench/bench_summary.py."""
+    import copy
+
+    data = mss_cassette(lunarcrush=False)
+    coins = {"ETH": "ethereum", "SOL": "solana", "XRP": "ripple", "BNB": "binancecoin", "TLM": None}
+    extra: list[dict[str, Any]] = []
+    for entry in data["http"]:
+        body = entry["body"]
+        if entry["match"].get("symbol") == "BTCUSDT":
+            for base in coins:
+                clone = copy.deepcopy(entry)
+                clone["match"]["symbol"] = f"{base}USDT"
+                if isinstance(clone["body"], dict) and clone["body"].get("symbol") == "BTCUSDT":
+                    clone["body"]["symbol"] = f"{base}USDT"
+                extra.append(clone)
+        elif entry["provider"] == "binance" and not entry["match"] and isinstance(body, list):
+            btc = [r for r in body if isinstance(r, dict) and r.get("symbol") == "BTCUSDT"]
+            body.extend({**row, "symbol": f"{base}USDT"} for row in btc for base in coins)
+        elif entry["provider"] == "coingecko" and entry["path"] == "/coins/bitcoin":
+            for coin_id in filter(None, coins.values()):
+                clone = copy.deepcopy(entry)
+                clone["path"] = f"/coins/{coin_id}"
+                extra.append(clone)
+    extra.append(
+        {
+            "provider": "coingecko",
+            "method": "GET",
+            "path": "/coins/list",
+            "match": {},
+            "status": 200,
+            "body": _fixture("coingecko", "coins_list.json"),
+        }
+    )
+    # fundingInfo lists only the symbols whose interval Binance adjusted: none of these (all 8 h)
+    extra.append(
+        {"provider": "binance", "method": "GET", "path": "/fapi/v1/fundingInfo", "match": {}, "status": 200, "body": []}
+    )
+    data["http"].extend(extra)
+    return data
+
+
+async def test_market_summary_over_five_coins_calls_the_market(graphql: Callable[..., Any]) -> None:
+    async with running_service(five_coin_cassette()) as (base, replay):
+        _, body = await graphql(base, SUMMARY, {"symbols": None})
+        calls = dict(replay.calls)
+    data = body["data"]["marketSummary"]
+    recs = [c["recommendation"] for c in data["coins"]]
+    assert [c["symbol"] for c in data["coins"]] == ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "BNBUSDT"]
+    assert None not in recs and len(set(recs)) == 1  # the same payloads: the same signal five times
+    longs, shorts = recs.count("LONG"), recs.count("SHORT")
+    overall = overall_of(longs, shorts, 5 - longs - shorts)
+    assert overall is not None and data["overall"] == overall.value
+    assert data["explanationEn"].startswith(
+        f"Market is {overall.value}: of 5 coins, 5 {recs[0]} (BTC, ETH, SOL, XRP, BNB)"
+    )
+    label = {"LONG": "LONG", "SHORT": "SHORT", "NEUTRAL": "NETRAL"}[recs[0]]
+    word = {"BULLISH": "BULLISH", "BEARISH": "BEARISH", "NEUTRAL": "NETRAL", "MIXED": "CAMPURAN"}[overall.value]
+    assert data["explanationId"].startswith(f"Pasar {word}: dari 5 koin, 5 {label} (BTC, ETH, SOL, XRP, BNB)")
+    # batched: the all-symbol answers once for the five coins
+    assert calls["binance GET /fapi/v1/premiumIndex"] == 1 and calls["binance GET /fapi/v1/ticker/24hr"] == 1
