@@ -9,8 +9,15 @@ entry with its take-profit below. ATR14 is Wilder's, on the signal timeframe's *
 - ``atr_pct = ATR / last close x 100``; ``size = clamp(3.0 / atr_pct, 0.25, 2.0) x risk multiplier``;
 - ``stop = entry -/+ ATR x stop multiple``, ``take_profit = entry +/- |entry - stop| x reward:risk``.
 
-Prices are rounded to the venue's tick (nearest tick; a stop or target that would round onto the entry
-is moved one tick outward, so the plan never has a zero-distance leg).
+Prices are on the venue's tick, each rounded in the direction that never flatters the plan:
+
+- entry: the nearest tick (the last price is on the grid already);
+- stop: *away* from entry (a LONG's down, a SHORT's up), so it is never tighter than the ATR rule: a
+  stop half a tick inside the rule would be hit by noise the rule means to allow. The risk it shows is
+  at most one tick more than the rule's, never less;
+- take-profit: *toward* entry (a LONG's down, a SHORT's up), so the reward:risk shown is never more
+  than the rule's (an order resting there fills no later than the rule's level);
+- a leg that would land on the entry is put one tick beyond it: the plan never has a zero-distance leg.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ import enum
 import itertools
 import math
 from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from engine.modes import Recommendation
 
@@ -109,17 +117,24 @@ def size_multiplier(atr_pct: float, risk_mode: RiskMode) -> float:
     return round(base * RISK_MULTIPLIER[risk_mode], 4)
 
 
-def round_to_tick(price: float, tick: float | None) -> float:
-    """Nearest multiple of ``tick``, printed with the tick's decimals (no 0.30000000000000004)."""
-    if tick is None or tick <= 0:
+_ROUNDING = {"nearest": ROUND_HALF_EVEN, "down": ROUND_FLOOR, "up": ROUND_CEILING}
+_GRID_NOISE = Decimal("1e-6")  # of a tick: float noise (117427.73 / 0.01 = 11742772.999999998) is not a tick
+
+
+def round_to_tick(price: float, tick: float | None, direction: Literal["nearest", "down", "up"] = "nearest") -> float:
+    """A multiple of ``tick`` (the nearest, or the next one down or up), exact in decimal: no
+    0.30000000000000004, and a price already on the grid stays where it is whatever the direction."""
+    if tick is None or tick <= 0 or not math.isfinite(price):
         return price
-    fraction = f"{tick:.12f}".rstrip("0").partition(".")[2]
-    return round(round(price / tick) * tick, len(fraction))
+    step = Decimal(repr(tick))
+    ticks = (Decimal(repr(price)) / step).quantize(_GRID_NOISE).to_integral_value(rounding=_ROUNDING[direction])
+    return float(ticks * step)
 
 
-def _outward(price: float, entry: float, below: bool, tick: float | None) -> float:
-    """``price`` on the tick grid, strictly on its side of ``entry`` (one tick out if rounding met it)."""
-    rounded = round_to_tick(price, tick)
+def _leg(price: float, entry: float, below: bool, away: bool, tick: float | None) -> float:
+    """A stop or target on the tick grid, rounded away from ``entry`` (a stop) or toward it (a target), and
+    strictly on its side of ``entry`` (one tick beyond it if rounding met it)."""
+    rounded = round_to_tick(price, tick, "down" if below == away else "up")
     step = tick if tick is not None and tick > 0 else 0.0
     if below and rounded >= entry:
         return round_to_tick(entry - step, tick)
@@ -149,10 +164,10 @@ def build_plan(
     distance = atr * rule.atr_multiple
     entry_r = round_to_tick(entry, tick_size)
     long = side is Recommendation.LONG
-    stop = _outward(entry - distance if long else entry + distance, entry_r, below=long, tick=tick_size)
+    stop = _leg(entry_r - distance if long else entry_r + distance, entry_r, below=long, away=True, tick=tick_size)
     risk = abs(entry_r - stop)
     target = entry_r + risk * rule.reward_risk if long else entry_r - risk * rule.reward_risk
-    take_profit = _outward(target, entry_r, below=not long, tick=tick_size)
+    take_profit = _leg(target, entry_r, below=not long, away=False, tick=tick_size)
     if min(stop, take_profit) <= 0:
         raise PlanUnavailable(f"an ATR of {atr:g} puts a leg of the plan at or below zero")
     return TradePlan(

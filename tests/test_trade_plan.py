@@ -105,6 +105,32 @@ def test_round_to_tick_prints_the_ticks_decimals() -> None:
     assert round_to_tick(123.456, None) == 123.456
 
 
+def test_round_to_tick_in_a_direction_is_exact_on_the_grid() -> None:
+    assert round_to_tick(117427.731, 0.01, "up") == 117427.74
+    assert round_to_tick(117427.739, 0.01, "down") == 117427.73
+    # float noise is not a tick: 117427.73 / 0.01 is 11742772.999999998 in binary
+    assert round_to_tick(117427.73, 0.01, "down") == 117427.73
+    assert round_to_tick(117427.73, 0.01, "up") == 117427.73
+    assert round_to_tick(0.1 + 0.2, 0.1, "up") == 0.3
+
+
+@pytest.mark.parametrize("side", [Recommendation.LONG, Recommendation.SHORT])
+def test_stops_round_away_from_entry_and_targets_toward_it(side: Recommendation) -> None:
+    """ATR 10.15 (ranges of 10.15), entry 105, tick 1, NORMAL (2 ATR, 2.5 R:R): the rule's stop is 20.3 away;
+    on the 1.0 grid the stop goes to 21 away (the nearest tick, 20, would be tighter than the rule) and the
+    target, 2.5 x 21 = 52.5 away, to 52 (never promising more than the rule's reward:risk)."""
+    candles = [_candle(i, 110.15, 100.0, 105.0) for i in range(30)]
+    plan = build_plan(side, 105.0, candles, RiskMode.NORMAL, tick_size=1.0)
+    assert plan.atr == pytest.approx(10.15)
+    if side is Recommendation.LONG:
+        assert (plan.stop, plan.take_profit) == (84.0, 157.0)  # 105 - 21, 105 + 52
+    else:
+        assert (plan.stop, plan.take_profit) == (126.0, 53.0)  # 105 + 21, 105 - 52
+    risk = abs(plan.entry - plan.stop)
+    assert risk >= plan.atr * STOP_RULES[RiskMode.NORMAL].atr_multiple
+    assert abs(plan.take_profit - plan.entry) <= risk * STOP_RULES[RiskMode.NORMAL].reward_risk
+
+
 def test_no_plan_for_neutral() -> None:
     candles = [_candle(i, 110.0, 100.0, 105.0) for i in range(30)]
     with pytest.raises(PlanUnavailable, match="NEUTRAL"):
@@ -126,7 +152,10 @@ def test_plan_on_cassette(name: str, side: Recommendation, risk: RiskMode) -> No
     rule = STOP_RULES[risk]
     risk_distance = abs(plan.entry - plan.stop)
     assert risk_distance == pytest.approx(atr * rule.atr_multiple, abs=0.1)  # within a tick
-    assert abs(plan.take_profit - plan.entry) == pytest.approx(risk_distance * rule.reward_risk, abs=0.1)
+    assert risk_distance >= atr * rule.atr_multiple - 1e-9  # the stop is never tighter than the rule
+    reward = abs(plan.take_profit - plan.entry)
+    assert reward == pytest.approx(risk_distance * rule.reward_risk, abs=0.1)
+    assert reward <= risk_distance * rule.reward_risk + 1e-9  # the target never promises more
     if side is Recommendation.LONG:
         assert plan.stop < plan.entry < plan.take_profit
     else:  # a SHORT's stop is above entry, its target below
