@@ -53,6 +53,7 @@ from engine.evaluation import (
     reliability_table,
 )
 from engine.features import FEATURES
+from engine.market import Timeframe
 from engine.modes import SCORE_MODES, THRESHOLDS, Recommendation
 
 if TYPE_CHECKING:
@@ -114,6 +115,7 @@ class _Fitted:
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float) -> _Fitted:
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # scikit-learn's own dependency
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: handled just below
@@ -126,7 +128,8 @@ def _fit(x: np.ndarray, y: np.ndarray, c: float) -> _Fitted:
         rate = min(max(float(y.mean()) if y.size else 0.5, 1e-3), 1 - 1e-3)
         return _Fitted(means, scales, np.zeros(x.shape[1]), math.log(rate / (1 - rate)))
     model = LogisticRegression(C=c, max_iter=2000)
-    model.fit(z, y)
+    with threadpool_limits(limits=1):  # 15 features: BLAS threads only contend (4x slower on a busy 2-core host)
+        model.fit(z, y)
     return _Fitted(means, scales, model.coef_[0].astype(float), float(model.intercept_[0]))
 
 
@@ -156,9 +159,22 @@ def _best_threshold(
     return best[1]
 
 
-def _version(symbol: str, horizon_hours: float, fit_to: str, payload: Sequence[float]) -> str:
+def _version(symbol: str, timeframe: str, horizon_hours: float, fit_to: str, payload: Sequence[float]) -> str:
     digest = hashlib.sha256(json.dumps([round(v, 10) for v in payload]).encode()).hexdigest()[:8]
-    return f"{symbol.lower()}-4h-{horizon_hours:g}h-{fit_to[:10].replace('-', '')}-{digest}"
+    return f"{symbol.lower()}-{timeframe}-{horizon_hours:g}h-{fit_to[:10].replace('-', '')}-{digest}"
+
+
+def inner_validation_split(
+    labelled: Sequence[BarDecision], h: int, validation_share: float
+) -> tuple[list[int], list[int]]:
+    """Indices of the inner fit bars and of the validation bars (the last ``validation_share``, in time).
+
+    The inner fit is purged like a fold's training set: a bar whose horizon-``h`` outcome ends after the
+    validation's first decision is dropped, so C and the thresholds are not picked on prices the fit saw."""
+    cut = int(len(labelled) * (1 - validation_share))
+    valid_start = labelled[cut].as_of
+    inner = [i for i in range(cut) if labelled[i].outcome_ends[h] <= valid_start]
+    return inner, list(range(cut, len(labelled)))
 
 
 def fit_model(
@@ -180,10 +196,8 @@ def fit_model(
     snet = net_returns(labelled, h, Recommendation.SHORT)
     y = (lnet > 0).astype(int)
 
-    cut = int(len(labelled) * (1 - cfg.validation_share))
-    valid_start = labelled[cut].as_of
-    inner = [i for i in range(cut) if labelled[i].outcome_ends[h] <= valid_start]
-    valid = np.arange(cut, len(labelled))
+    inner, valid_rows = inner_validation_split(labelled, h, cfg.validation_share)
+    valid = np.array(valid_rows)
     scored_c: list[tuple[float, float, _Fitted]] = []
     for c in cfg.c_grid:
         fitted = _fit(x[inner], y[inner], c)
@@ -199,7 +213,7 @@ def fit_model(
     fit_from, fit_to = labelled[0].as_of.isoformat(), labelled[-1].as_of.isoformat()
     payload = [*final.coef.tolist(), final.intercept, *final.means.tolist(), *final.scales.tolist()]
     return CalibratedModel(
-        version=_version(symbol, horizon_hours, fit_to, payload),
+        version=_version(symbol, timeframe, horizon_hours, fit_to, payload),
         symbol=symbol,
         timeframe=timeframe,
         horizon_hours=horizon_hours,
@@ -502,5 +516,8 @@ def fit_shipped_model(
     walk-forward's out-of-sample figures (those are the only figures it has earned)."""
     h = max(range(len(horizon_bars)), key=lambda i: horizon_bars[i])
     hours = bar.total_seconds() / 3600 * horizon_bars[h]
-    model = fit_model(scored, h, hours, symbol, config)
+    timeframe = next((t.value for t in Timeframe if t.duration == bar), None)  # the history's bar, never assumed
+    if timeframe is None:
+        raise ValueError(f"no timeframe has bars of {bar}")
+    model = fit_model(scored, h, hours, symbol, config, timeframe)
     return dataclasses.replace(model, out_of_sample=out_of_sample_json(evaluation))

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 class SignalCalibration:
     probability_up: float = strawberry.field(
         description="0..1: the model's probability that a LONG at this price beats 0.1 % fees over the model's "
-        "horizon (24 h). Out of sample it has not beaten always-long; read it as a calibrated estimate, not an edge."
+        "horizon (24 h). Out of sample its calls did not beat always-long and its Brier score was no better than "
+        "always predicting the base rate: not an edge, and not a sharper estimate of the odds than the base rate."
     )
     horizon_hours: float = strawberry.field(description="The horizon the probability is about, in hours.")
     long_threshold: float | None = strawberry.field(

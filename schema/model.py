@@ -99,7 +99,10 @@ class ModelEvaluation:
     test_from: str | None = strawberry.field(description="First test decision (ISO-8601, UTC).")
     test_to: str | None = strawberry.field(description="Last test decision (ISO-8601, UTC).")
     test_bars: int | None = strawberry.field(description="4h bars in the test folds.")
-    horizons: list[ModelHorizonFigures] = strawberry.field(description="The figures per horizon (4 h and 24 h).")
+    horizons: list[ModelHorizonFigures] = strawberry.field(
+        description="The figures per horizon (4 h and 24 h). At the model's own horizon they are its procedure's; at "
+        "another horizon they are the same procedure fitted on that horizon's target (that model is not served)."
+    )
     gate: ModelGate | None = strawberry.field(description="The shipping gate's verdict.")
 
     @classmethod

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.calibrated_fit import CALIBRATED, CalibratedEvaluation, evaluate_calibrated
+from engine.calibrated_fit import CALIBRATED, CalibratedConfig, CalibratedEvaluation, evaluate_calibrated, judge_gate
+
+GATE_MIN_CALLS = CalibratedConfig().min_gate_calls
 
 if TYPE_CHECKING:
     from engine.backtest import BacktestReport
@@ -96,7 +98,24 @@ def format_calibrated(ev: CalibratedEvaluation) -> str:
         )
         out.extend([f"Walk-forward fits: {thresholds}.", ""])
     out.extend([f"**{ev.gate.statement}**", ""])
+    out.extend(_other_horizons(ev))
     return "\n".join(out)
+
+
+def _other_horizons(ev: CalibratedEvaluation) -> list[str]:
+    """The gate's rule at every other horizon, for information: only the served model's horizon decides."""
+    lines: list[str] = []
+    for hh in ev.horizons_hours:
+        if hh == ev.gate.horizon_hours:
+            continue
+        g = judge_gate(ev.figures, ev.net, hh, GATE_MIN_CALLS)
+        met = "would pass" if g.passes else "would not pass"
+        lines.append(
+            f"The same rule at {hh:g}h (for information; that target's model is not served): it {met}. "
+            f"Difference vs always-long {_iv(g.vs_always_long) or 'no interval'} pp, "
+            f"vs {g.best_factor or 'best factor'} {_iv(g.vs_best_factor) or 'no interval'} pp."
+        )
+    return [*lines, ""] if lines else []
 
 
 def _t(value: float | None) -> str:

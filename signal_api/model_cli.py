@@ -119,6 +119,23 @@ def _t(value: float | None) -> str:
     return "none (this side makes no calls)" if value is None else f"{value:.2f}"
 
 
+def _num(value: object, fmt: str, scale: float = 1.0) -> str:
+    return format(float(value) * scale, fmt) if isinstance(value, int | float) else "—"
+
+
+def _horizon_line(h: dict[str, object]) -> str:
+    """One horizon's out-of-sample figures from the artifact, with their intervals."""
+    return (
+        f"- {_num(h.get('horizonHours'), 'g')}h: {h.get('calls', 0)} calls, win "
+        f"{_num(h.get('winRate'), '.1f', 100)}% (Wilson {_num(h.get('winRateLow'), '.1f', 100)}.."
+        f"{_num(h.get('winRateHigh'), '.1f', 100)}), mean net {_num(h.get('meanNetPct'), '+.3f')}% "
+        f"(block bootstrap {_num(h.get('meanNetLow'), '+.3f')}..{_num(h.get('meanNetHigh'), '+.3f')}), "
+        f"per unit risk {_num(h.get('returnPerRisk'), '+.3f')}, max DD {_num(h.get('maxDrawdownPct'), '.1f')} pp; "
+        f"always-long {_num(h.get('alwaysLongMeanNetPct'), '+.3f')}%; Brier {_num(h.get('brier'), '.4f')} "
+        f"(base rate {_num(h.get('brierBaseRate'), '.4f')})"
+    )
+
+
 def format_model(model: CalibratedModel) -> str:
     lines = [
         "",
@@ -140,12 +157,14 @@ def format_model(model: CalibratedModel) -> str:
     oos = model.out_of_sample
     gate = oos.get("gate") if isinstance(oos, dict) else None
     if isinstance(gate, dict) and gate.get("statement"):
-        lines.extend(["", f"Out of sample {oos.get('testFrom', '')[:10]} .. {oos.get('testTo', '')[:10]}:"])
-        for h in oos.get("horizons", []):
-            mean = h.get("meanNetPct")
-            lines.append(
-                f"- {h['horizonHours']:g}h: {h['calls']} calls, mean net "
-                f"{'—' if mean is None else f'{mean:+.3f}%'}, Brier {h.get('brier') or float('nan'):.4f}"
-            )
+        lines.extend(
+            [
+                "",
+                f"Out of sample (walk-forward test folds) {oos.get('testFrom', '')[:10]} .. "
+                f"{oos.get('testTo', '')[:10]}, after {model.fee_pct:g}% fees; at a horizon other than "
+                f"{model.horizon_hours:g}h the figures are the same procedure fitted on that horizon's target:",
+            ]
+        )
+        lines.extend(_horizon_line(h) for h in oos.get("horizons", []) if isinstance(h, dict))
         lines.extend(["", str(gate["statement"])])
     return "\n".join(lines) + "\n"

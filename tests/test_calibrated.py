@@ -27,6 +27,8 @@ from engine.calibrated_fit import (
     evaluate_calibrated,
     fit_model,
     fold_train,
+    inner_validation_split,
+    walk_forward_calibrated,
 )
 from engine.evaluation import brier_score, max_drawdown, reliability_table
 from engine.features import FEATURES, context_features
@@ -100,11 +102,39 @@ def test_perturbing_data_after_a_folds_cutoff_changes_neither_its_fit_nor_an_ear
     assert leaky_new.coefficients != leaky_old.coefficients
 
 
+def test_the_walk_forward_itself_uses_only_data_before_each_folds_cutoff(
+    real: MarketHistory, played: Replay, wf: WalkForward
+) -> None:
+    """The evaluation's own loop (not only ``fit_model`` on a hand-built training set): after perturbing
+    everything after fold 2's cut-off, fold 1 (model, probabilities, calls) and fold 2's model are unchanged."""
+    cutoff = wf.folds[2].start
+    moved = replay(perturb_after(real, cutoff), CONFIG)
+    h = 1  # 24 h
+    before = walk_forward_calibrated(played.scored, wf.folds, h, 24.0, SYMBOL)
+    after = walk_forward_calibrated(moved.scored, wf.folds, h, 24.0, SYMBOL)
+    assert [f.number for f in before] == [1, 2, 3]
+    fold1_before, fold1_after = before[0], after[0]  # its last bars' outcomes do read later prices; its calls do not
+    assert fold1_after.model == fold1_before.model
+    assert fold1_after.probabilities == fold1_before.probabilities
+    assert fold1_after.recommendations == fold1_before.recommendations
+    assert after[1].model == before[1].model
+    first = next(i for i, d in enumerate(before[1].test) if d.as_of == cutoff)
+    assert after[1].probabilities[first] == before[1].probabilities[first]  # the decision at the cut-off itself
+    assert after[2].model != before[2].model  # fold 3 may see the perturbed prices, and does
+
+
 def test_training_sets_are_purged_of_outcomes_that_reach_the_test_fold(played: Replay, wf: WalkForward) -> None:
     for fold in wf.folds[1:]:
         for h in (0, 1):
             train = fold_train(played.scored, fold, h)
             assert train and max(d.outcome_ends[h] for d in train) <= fold.start
+            # inside the fit, C and the thresholds are picked on a validation tail the inner fit is purged of
+            labelled = [d for d in train if d.outcome(Recommendation.LONG, h) is not None]
+            inner, valid = inner_validation_split(labelled, h, 0.3)
+            assert inner and valid and max(inner) < min(valid)
+            assert max(labelled[i].outcome_ends[h] for i in inner) <= labelled[valid[0]].as_of
+            if h == 1:  # a 24 h outcome spans six bars: the purge drops the inner bars it would leak from
+                assert len(inner) < min(valid)
 
 
 # --------------------------------------------------------------------------------------------- features
