@@ -1,18 +1,29 @@
-"""Fan-out benchmark: the GraphQL ``liquidations`` subscription vs a plain Starlette WebSocket broadcast.
+"""Fan-out benchmark: the GraphQL ``liquidations`` subscription against a minimal encode-once broadcast.
 
-Each run starts one server process (uvicorn on 127.0.0.1) that publishes a liquidation at ``--rate``
-events/s into an InProcessBroker (GraphQL) or straight to every socket (plain), and one client process
-holding ``N`` connections for ``--seconds``. Latency = client receipt - the event's ``receivedAt``.
+Each run starts one server process (uvicorn on 127.0.0.1) that publishes a liquidation every ``1/--rate``
+s into an InProcessBroker (GraphQL) or straight to every socket (plain), and one client process holding
+``N`` connections for ``--seconds``. Latency = client receipt - the event's ``receivedAt``.
 
-Modes: ``plain`` (one serialized message sent to every socket), ``graphql`` (Strawberry's handler: one
-execution per subscriber) and ``shared`` (:class:`signal_api.fanout.SharedFanoutHandler`: one execution
-per distinct operation, serialized once, per-connection writers with drop-oldest queues).
+Modes:
+- ``plain``, the baseline and the stack's limit: a minimal Starlette WebSocket app that encodes each event
+  once (``json.dumps``) and awaits ``send_text`` of that text to every socket in turn.
+- ``graphql``: Strawberry's handler, one execution per subscriber.
+- ``shared``: :class:`signal_api.fanout.SharedFanoutHandler` (one execution per distinct operation,
+  serialized once, written at once to each socket that is not behind).
 
-Share delivered: every event carries a sequence number (in ``price``). The measured events are those
-published during the window (from the newest sequence seen at its start to the newest seen at its end);
-share = messages of those events received by the end of a grace period / (subscribers x events).
+The client is the same for every mode: a minimal WebSocket client on raw sockets (asyncio protocols on
+uvloop, :class:`RawClient`), opening at most ``HANDSHAKE_CONCURRENCY`` connections at a time, so the
+client's own cost stays small next to the server's (the ``websockets`` library costs several times more).
 
-    .venv/bin/python bench/bench_fanout.py --subscribers 200 1000 --seconds 10
+Figures: ``events`` published during the window (each event carries its sequence number in ``price``);
+``share`` = frames of those events received by the end of a grace period / (subscribers x events), so
+100 % is every event delivered and an overloaded server shows fewer events rather than a lower share;
+``frames/s`` delivered during the window and its ratio to ``plain`` in the same run; the server process's
+CPU (user + system from /proc) per delivered frame; ``init s`` from the first connect until every
+subscriber is acknowledged, subscribed and receiving; server RSS growth per subscriber; the load average
+(the machine is shared: compare modes within one run).
+
+    .venv/bin/python bench/bench_fanout.py --subscribers 1000 3000 --seconds 10 --modes plain shared
 """
 
 from __future__ import annotations
@@ -25,11 +36,12 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
+
+import orjson
 
 HOST = "127.0.0.1"
 MODES = ("plain", "graphql", "shared")
@@ -76,9 +88,12 @@ def serve(mode: str, port: int, rate: float) -> None:
             query=Query, subscription=Subscription, execution_context_class=LeakFreeExecutionContext
         )
 
+        from resolvers.context import RequestContext
+
         class View(GraphQL[Any, None]):
             async def get_context(self, request: Any, response: Any) -> Any:
-                return SimpleNamespace(services=services, active_subscriptions=0)
+                # a RequestContext, as the app's: the shared handler shares only for one (else Strawberry's path)
+                return RequestContext(services=services, loaders=None)  # type: ignore[arg-type]
 
             def encode_json(self, data: object) -> bytes:
                 return orjson.dumps(data)
@@ -162,63 +177,187 @@ def _lifespan(job: Any) -> Any:
     return lifespan
 
 
-async def clients(mode: str, port: int, count: int, seconds: float) -> dict[str, Any]:
-    import websockets
+HANDSHAKE_CONCURRENCY = 200  # connections opening at once (the same for every mode; avoids backlog overflow)
 
-    latencies: list[float] = []
-    received = 0
-    newest = 0  # the newest sequence number any client has seen
-    window: list[int] = []  # [first, last] sequence numbers of the measured events once known
-    collecting = False
-    connected = 0
+
+def _frame(text: str) -> bytes:
+    """A masked client text frame (RFC 6455 5.2)."""
+    data = text.encode()
+    mask = os.urandom(4)
+    n = len(data)
+    head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+class RawClient(asyncio.Protocol):
+    """A minimal WebSocket client on a raw socket: the same cheap reader for every mode, so the client
+    process is not what limits the server (the ``websockets`` library costs several times more CPU)."""
+
+    def __init__(self, stats: Stats, mode: str, ready: asyncio.Future[None]) -> None:
+        self.stats, self.mode, self.ready = stats, mode, ready
+        self.buffer = bytearray()
+        self.handshaken = False
+        self.initialised = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast("asyncio.Transport", transport)  # uvloop's transports do not subclass asyncio's
+        protocol = "Sec-WebSocket-Protocol: graphql-transport-ws\r\n" if self.mode != "plain" else ""
+        self.transport.write(
+            (
+                f"GET /ws HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{protocol}\r\n"
+            ).encode()
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stats.lost += 1
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("closed during the handshake"))
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self.transport is not None
+        self.transport.write(_frame(json.dumps(message)))
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        if not self.handshaken:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if b" 101 " not in buffer[:end]:
+                self.ready.set_exception(ConnectionError(bytes(buffer[:end]).decode(errors="replace")))
+                return
+            del buffer[: end + 4]
+            self.handshaken = True
+            if self.mode == "plain":
+                self.initialised = True
+                self.ready.set_result(None)
+            else:
+                self._send({"type": "connection_init"})
+        offset = 0
+        while len(buffer) - offset >= 2:
+            length, head = buffer[offset + 1] & 0x7F, 2
+            if length == 126:
+                if len(buffer) - offset < 4:
+                    break
+                length, head = int.from_bytes(buffer[offset + 2 : offset + 4], "big"), 4
+            elif length == 127:
+                if len(buffer) - offset < 10:
+                    break
+                length, head = int.from_bytes(buffer[offset + 2 : offset + 10], "big"), 10
+            if len(buffer) - offset < head + length:
+                break
+            opcode = buffer[offset] & 0x0F
+            payload = bytes(buffer[offset + head : offset + head + length])
+            offset += head + length
+            if opcode == 1:
+                self._text(payload)
+            elif opcode == 9 and self.transport is not None:  # ping: pong with the same data (masked)
+                mask = os.urandom(4)
+                body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + mask + body)
+        del buffer[:offset]
+
+    def _text(self, payload: bytes) -> None:
+        if not self.initialised:
+            message = orjson.loads(payload)
+            if message.get("type") == "connection_ack":
+                self.initialised = True
+                self._send({"id": "1", "type": "subscribe", "payload": {"query": QUERY}})
+                self.ready.set_result(None)
+            return
+        message = orjson.loads(payload)
+        kind = message.get("type")
+        if kind == "ping":
+            self._send({"type": "pong"})
+            return
+        if kind != "next":
+            self.stats.other += 1
+            return
+        self.stats.on_event(message["payload"]["data"]["liquidations"])
+
+
+class Stats:
+    """What every client saw: events of the measured window, their latency, and the window itself."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.received = 0
+        self.newest = 0
+        self.window: list[int] = []  # [first, last] sequence numbers of the measured events once known
+        self.collecting = False
+        self.lost = 0
+        self.other = 0
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        seq = int(event["price"])
+        if seq > self.newest:
+            self.newest = seq
+        window = self.window
+        if not self.collecting or seq < window[0] or (len(window) == 2 and seq > window[1]):
+            return
+        self.latencies.append(time.time() - datetime.fromisoformat(event["receivedAt"]).timestamp())
+        self.received += 1
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def clients(mode: str, port: int, count: int, seconds: float, server_pid: int) -> dict[str, Any]:
+    stats = Stats()
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Semaphore(HANDSHAKE_CONCURRENCY)
+    transports: list[asyncio.BaseTransport] = []
 
     async def one() -> None:
-        nonlocal received, connected, newest
-        url = f"ws://{HOST}:{port}/ws"
-        protocols = [websockets.Subprotocol("graphql-transport-ws")] if mode != "plain" else None
-        async with websockets.connect(url, subprotocols=protocols, compression=None, open_timeout=60) as ws:
-            if mode != "plain":
-                await ws.send(json.dumps({"type": "connection_init"}))
-                await ws.recv()
-                await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": QUERY}}))
-            connected += 1
-            async for raw in ws:
-                message = json.loads(raw)
-                if message.get("type") != "next":
-                    continue
-                event = message["payload"]["data"]["liquidations"]
-                seq = int(event["price"])
-                newest = max(newest, seq)
-                if not collecting or seq < window[0] or (len(window) == 2 and seq > window[1]):
-                    continue
-                sent = datetime.fromisoformat(event["receivedAt"])
-                latencies.append(time.time() - sent.timestamp())
-                received += 1
+        async with gate:
+            ready: asyncio.Future[None] = loop.create_future()
+            transport, _ = await loop.create_connection(lambda: RawClient(stats, mode, ready), HOST, port)
+            transports.append(transport)
+            await asyncio.wait_for(ready, 60)
 
-    tasks = [asyncio.ensure_future(one()) for _ in range(count)]
-    async with asyncio.timeout(120):
-        while connected < count:
+    rss_before = _rss_mb(server_pid)
+    started = time.perf_counter()
+    async with asyncio.timeout(300):
+        await asyncio.gather(*(one() for _ in range(count)))
+        # initialised = every subscriber has received an event (the subscription is live, not just sent)
+        while True:
+            seen = stats.newest
             await asyncio.sleep(0.05)
-            if any(t.done() for t in tasks):
-                for t in tasks:
-                    if t.done() and t.exception():
-                        raise t.exception()  # type: ignore[misc]
+            if stats.newest > seen:
+                break
+    init_seconds = time.perf_counter() - started
     await asyncio.sleep(1.0)
-    window.append(newest + 1)
-    collecting = True
+    stats.window.append(stats.newest + 1)
+    stats.collecting = True
+    cpu_start, wall_start = _cpu_seconds(server_pid), time.perf_counter()
     await asyncio.sleep(seconds)
-    window.append(newest)
+    stats.window.append(stats.newest)
+    cpu = _cpu_seconds(server_pid) - cpu_start
+    wall = time.perf_counter() - wall_start
+    received_in_window = stats.received
     await asyncio.sleep(GRACE_SECONDS)
-    collecting = False
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    latencies.sort()
-    events = max(window[1] - window[0] + 1, 0)
+    stats.collecting = False
+    rss_end = _rss_mb(server_pid)
+    for transport in transports:
+        transport.close()
+    latencies = sorted(stats.latencies)
+    events = max(stats.window[1] - stats.window[0] + 1, 0)
     return {
-        "received": received,
+        "received": stats.received,
         "events": events,
-        "share": received / (count * events) if events else 0.0,
+        "share": stats.received / (count * events) if events else 0.0,
+        "frames_per_s": received_in_window / wall,
+        "cpu_us_per_frame": cpu / received_in_window * 1e6 if received_in_window else None,
+        "server_cpu_share": cpu / wall,
+        "init_s": init_seconds,
+        "kb_per_subscriber": (rss_end - rss_before) * 1024 / count,
+        "lost": stats.lost,
         "p50_ms": statistics.median(latencies) * 1000 if latencies else None,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else None,
     }
@@ -242,41 +381,16 @@ def run_one(mode: str, count: int, seconds: float, rate: float) -> dict[str, Any
                 if s.connect_ex((HOST, port)) == 0:
                     break
             time.sleep(0.05)
-        samples: list[float] = []
-        stop = threading.Event()
-
-        def sample() -> None:  # server RSS every 0.5 s while the clients run (bounded by the run)
-            while not stop.wait(0.5):
-                samples.append(_rss_mb(server.pid))
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+        arguments = ["--client", mode, "--port", str(port), "--count", str(count), "--seconds", str(seconds)]
         client = subprocess.run(
-            [
-                sys.executable,
-                me,
-                "--client",
-                mode,
-                "--port",
-                str(port),
-                "--count",
-                str(count),
-                "--seconds",
-                str(seconds),
-            ],
+            [sys.executable, me, *arguments, "--server-pid", str(server.pid)],
             capture_output=True,
             text=True,
-            timeout=seconds + 180,
+            timeout=seconds + 400,
             check=True,
         )
-        stop.set()
-        sampler.join(timeout=5)
         result: dict[str, Any] = json.loads(client.stdout.strip().splitlines()[-1])
-        result["rss_mb"] = _rss_mb(server.pid)
-        # after the subscribers connected (2 s in) and at the end: flat memory means no per-message leak
-        result["rss_start_mb"] = samples[min(4, len(samples) - 1)] if samples else result["rss_mb"]
-        result["rss_end_mb"] = samples[-1] if samples else result["rss_mb"]
-        result["target_share"] = result["received"] / (count * rate * seconds)  # the old metric
+        result["load"] = os.getloadavg()[0]
         return result
     finally:
         server.terminate()
@@ -293,26 +407,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=MODES)
     parser.add_argument("--port", type=int)
     parser.add_argument("--count", type=int)
+    parser.add_argument("--server-pid", type=int)
     args = parser.parse_args(argv)
     if args.serve:
         serve(args.serve, args.port, args.rate)
         return 0
     if args.client:
-        print(json.dumps(asyncio.run(clients(args.client, args.port, args.count, args.seconds))))
+        import uvloop  # the client's own cost stays small next to the server's (2 cores shared)
+
+        print(json.dumps(uvloop.run(clients(args.client, args.port, args.count, args.seconds, args.server_pid))))
         return 0
     print(
-        f"{'mode':8} {'subs':>5} {'events':>6} {'share':>6} {'target':>6} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'RSS MB':>7} {'RSS 2s':>7} {'RSS end':>7} {'delivered':>9}"
+        f"{'mode':8} {'subs':>5} {'events':>6} {'share':>7} {'frames/s':>9} {'vs plain':>8} {'µs CPU/frame':>12} "
+        f"{'init s':>6} {'KB/sub':>6} {'p50 ms':>8} {'p99 ms':>8} {'load':>5}"
     )
     for count in args.subscribers:
+        plain_rate: float | None = None
         for mode in args.modes:
             r = run_one(mode, count, args.seconds, args.rate)
+            if mode == "plain":
+                plain_rate = r["frames_per_s"]
+            ratio = f"{r['frames_per_s'] / plain_rate:.2f}" if plain_rate else "-"
             p50 = f"{r['p50_ms']:.1f}" if r["p50_ms"] is not None else "-"
             p99 = f"{r['p99_ms']:.1f}" if r["p99_ms"] is not None else "-"
+            cpu = f"{r['cpu_us_per_frame']:.1f}" if r["cpu_us_per_frame"] is not None else "-"
             print(
-                f"{mode:8} {count:>5} {r['events']:>6} {r['share']:>6.1%} {r['target_share']:>6.1%} "
-                f"{p50:>8} {p99:>8} {r['rss_mb']:>7.1f} {r['rss_start_mb']:>7.1f} {r['rss_end_mb']:>7.1f} "
-                f"{r['received']:>9}",
+                f"{mode:8} {count:>5} {r['events']:>6} {r['share']:>7.2%} {r['frames_per_s']:>9.0f} {ratio:>8} "
+                f"{cpu:>12} {r['init_s']:>6.1f} {r['kb_per_subscriber']:>6.1f} {p50:>8} {p99:>8} {r['load']:>5.2f}",
                 flush=True,
             )
     return 0

@@ -79,7 +79,7 @@ from signal_api.security.ratelimit import limits_of
 from signal_api.ws_frames import frame_problem
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine, Generator
 
     from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
         CompleteMessage,
@@ -202,6 +202,9 @@ class SharedSubscriber:
         self.dropped = 0
 
     def push(self, payload: str) -> None:
+        if self.connection.idle:  # the usual case: written now, no queue, no task
+            self.connection.write(self.prefix + payload + "}")
+            return
         if len(self.queue) == self.queue.maxlen:
             self.dropped += 1  # deque(maxlen) discards the oldest on append
         self.queue.append(payload)
@@ -355,52 +358,125 @@ def registry_of(view: object) -> FanoutRegistry:
     return registry
 
 
-class _Connection:
-    """A connection's writer: drains its subscribers' queues in arrival order, one frame at a time."""
+_GONE = (WebSocketDisconnected, OSError, RuntimeError)
+"""What a send to a closed socket raises (the Starlette adapter's are all WebSocketDisconnected)."""
 
-    def __init__(self, send_text: Any) -> None:
+
+class _Resumed:
+    """Awaiting this continues a coroutine that already ran up to its first suspension (``waiting``)."""
+
+    __slots__ = ("coro", "waiting")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self.coro = coro
+        self.waiting = waiting
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, waiting = self.coro, self.waiting
+        while True:
+            try:
+                sent = yield waiting
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # thrown in by the task (a cancellation): passed on
+                try:
+                    waiting = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = coro.send(sent)
+                except StopIteration:
+                    return
+
+
+class _Connection:
+    """A connection's writer: frames in arrival order, round robin over its subscribers.
+
+    A frame with nothing queued before it is written at once: the send runs synchronously up to its first
+    suspension, and uvicorn writes to the transport without suspending unless the socket is paused, so a
+    usual frame costs neither a task nor a loop turn. When a send does suspend (a client not reading),
+    one task continues it and drains the queued frames (each subscriber's queue drops its oldest), then
+    ends: a connection holds a task only while it is behind."""
+
+    __slots__ = ("broken", "pending", "ready", "send_text", "task")
+
+    def __init__(self, send_text: Callable[[str], Coroutine[Any, Any, None]]) -> None:
         self.send_text = send_text
         self.ready: deque[SharedSubscriber] = deque()  # subscribers with something to send
         self.pending: set[SharedSubscriber] = set()
-        self.wakeup = asyncio.Event()
-        self.task: asyncio.Task[None] = asyncio.create_task(self._write())
-        self.task.add_done_callback(_retrieve)
+        self.task: asyncio.Task[None] | None = None  # while a send is suspended or frames wait behind it
         self.broken = False
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or in flight: the next frame can be written now."""
+        return self.task is None and not self.ready and not self.broken
+
+    def write(self, frame: str) -> None:
+        """Write ``frame`` now (call only when :attr:`idle`); a suspended send continues in a task."""
+        coro = self.send_text(frame)
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return
+        except _GONE:
+            self.broken = True  # the socket is gone; the read loop ends and shutdown detaches
+            return
+        self.task = asyncio.create_task(self._catch_up(coro, waiting))
+        self.task.add_done_callback(_retrieve)
 
     def wake(self, subscriber: SharedSubscriber) -> None:
         if subscriber not in self.pending:
             self.pending.add(subscriber)
             self.ready.append(subscriber)
-        self.wakeup.set()
+        while self.task is None and not self.broken:  # written now until a send suspends
+            frame = self._next_frame()
+            if frame is None:
+                return
+            self.write(frame)
 
     def discard(self, subscriber: SharedSubscriber) -> None:
         subscriber.queue.clear()
         subscriber.final = None
-        self.pending.discard(subscriber)  # a stale entry in ``ready`` is skipped by _write
+        self.pending.discard(subscriber)  # a stale entry in ``ready`` is skipped by _next_frame
 
-    async def _write(self) -> None:
+    def _next_frame(self) -> str | None:
+        while self.ready:
+            subscriber = self.ready.popleft()
+            if subscriber not in self.pending:
+                continue
+            if subscriber.queue:
+                frame = subscriber.prefix + subscriber.queue.popleft() + "}"
+            elif subscriber.final is not None:
+                frame, subscriber.final = subscriber.final, None
+            else:
+                self.pending.discard(subscriber)
+                continue
+            if subscriber.queue or subscriber.final is not None:
+                self.ready.append(subscriber)  # round robin: one frame per subscriber per turn
+            else:
+                self.pending.discard(subscriber)
+            return frame
+        return None
+
+    async def _catch_up(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
         try:
-            while True:
-                await self.wakeup.wait()
-                self.wakeup.clear()
-                while self.ready:
-                    subscriber = self.ready.popleft()
-                    if subscriber not in self.pending:
-                        continue
-                    if subscriber.queue:
-                        frame = subscriber.prefix + subscriber.queue.popleft() + "}"
-                    elif subscriber.final is not None:
-                        frame, subscriber.final = subscriber.final, None
-                    else:
-                        self.pending.discard(subscriber)
-                        continue
-                    if subscriber.queue or subscriber.final is not None:
-                        self.ready.append(subscriber)  # round robin: one frame per subscriber per turn
-                    else:
-                        self.pending.discard(subscriber)
-                    await self.send_text(frame)
-        except (WebSocketDisconnected, OSError, RuntimeError):
-            self.broken = True  # the socket is gone; the read loop ends and shutdown detaches
+            await _Resumed(coro, waiting)
+            while (frame := self._next_frame()) is not None:
+                await self.send_text(frame)
+        except _GONE:
+            self.broken = True
+        finally:
+            self.task = None
+
+    async def aclose(self) -> None:
+        task = self.task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 _LIVE_HANDLERS: weakref.WeakSet[SharedFanoutHandler[Any, Any]] = weakref.WeakSet()
@@ -589,9 +665,7 @@ class SharedFanoutHandler(BaseGraphQLTransportWSHandler[Context, RootValue]):
         for op_id in tuple(self.shared):
             self._detach(op_id)
         if self._connection is not None:
-            self._connection.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connection.task
+            await self._connection.aclose()
         scope = self._scope()
         limits = limits_of(scope) if scope is not None else None
         if self._key_slot and limits is not None:

@@ -268,4 +268,4 @@ async def test_a_blocked_writer_drops_its_oldest_events_only() -> None:
         assert [json.loads(f)["payload"] for f in slow_frames] == [0, 7, 8, 9]
         assert slow_sub.dropped == 6 and fast_sub.dropped == 0
         for sub_ in (fast_sub, slow_sub):
-            sub_.connection.task.cancel()
+            await sub_.connection.aclose()
