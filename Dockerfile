@@ -19,7 +19,8 @@ COPY engine ./engine
 COPY persistence ./persistence
 RUN pip install . && useradd --system --uid 10001 signal && mkdir /data && chown signal /data
 
-# the embedded PostgreSQL and the durable spool live here; set DATABASE_URL for several replicas
+# the embedded PostgreSQL and the durable spool live here; several replicas: DATABASE_URL and REDIS_URL
+# (compose.yaml)
 VOLUME /data
 
 USER signal

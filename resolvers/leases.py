@@ -37,9 +37,13 @@ log = structlog.get_logger(__name__)
 PREFIX = "fsa:lease:"
 TAKEN_TOPIC = "cluster:streams:taken"  # a replica opened a stream upstream: every replica counts a gap
 MAX_TICKS = 10_000_000  # the keeper's loop bound
-_RENEW = (
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
-)
+# take the lease when free, renew it when ours, in one step (so a renewal racing a take cannot disagree)
+_TAKE_OR_RENEW = """
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+if holder == false then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0
+"""
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 
@@ -63,6 +67,8 @@ class RedisLeases:
         self._wanted: dict[str, Callable[[bool], None] | None] = {}
         self._held_until: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
+        self._announced: set[str] = set()  # leases whose on_change last said "held"
+        self._locks: dict[str, asyncio.Lock] = {}  # one campaign per lease at a time (keeper tick vs want)
         self.acquired = 0  # leases taken (first time or after losing them)
         self.lost = 0  # leases another replica held when we came to renew (or Redis was away too long)
 
@@ -97,9 +103,11 @@ class RedisLeases:
     async def drop(self, name: str) -> None:
         """Stop campaigning; give the lease up at once if we hold it (another replica can take it now)."""
         on_change = self._wanted.pop(name, None)
-        was = self._held_until.pop(name, None) is not None
-        if was and on_change is not None:
-            on_change(False)
+        self._held_until.pop(name, None)
+        if name in self._announced:
+            self._announced.discard(name)
+            if on_change is not None:
+                on_change(False)
         with contextlib.suppress(RedisError):
             await self._redis.eval(_RELEASE, 1, self._prefix + name, self.holder)
 
@@ -110,17 +118,16 @@ class RedisLeases:
                 await self._campaign(name)
 
     async def _campaign(self, name: str) -> bool:
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            return await self._campaign_once(name)
+
+    async def _campaign_once(self, name: str) -> bool:
         key = self._prefix + name
         ttl_ms = int(self.ttl_seconds * 1000)
         started = self._clock()
         was = self.holds(name)
         try:
-            if name in self._held_until:
-                ok = bool(await self._redis.eval(_RENEW, 1, key, self.holder, ttl_ms))
-                if not ok:  # expired and possibly taken meanwhile: try to take it like anyone else
-                    ok = bool(await self._redis.set(key, self.holder, nx=True, px=ttl_ms))
-            else:
-                ok = bool(await self._redis.set(key, self.holder, nx=True, px=ttl_ms))
+            ok = bool(await self._redis.eval(_TAKE_OR_RENEW, 1, key, self.holder, ttl_ms))
         except RedisError as exc:
             log.warning("lease not renewed: redis unavailable", lease=name, error=repr(exc))
             ok = False
@@ -141,9 +148,14 @@ class RedisLeases:
             self.lost += 1
             log.warning("lease lost", lease=name, holder=self.holder)
         now = self.holds(name)
-        on_change = self._wanted.get(name)
-        if now != was and on_change is not None:
-            on_change(now)
+        if now != (name in self._announced):  # also after a hold lapsed while Redis was away
+            if now:
+                self._announced.add(name)
+            else:
+                self._announced.discard(name)
+            on_change = self._wanted.get(name)
+            if on_change is not None:
+                on_change(now)
         return now
 
 

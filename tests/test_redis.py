@@ -357,3 +357,22 @@ async def test_spike_poller_samples_upstream_once_and_every_replica_follows(redi
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_lease_lapses_when_redis_goes_away(tmp_path: Path) -> None:
+    """Cut off from Redis, a holder stops acting as one when its last renewal runs out (before another
+    replica could take the expired lease), and says so to the lease's owner (the stream is closed)."""
+    changes: list[bool] = []
+    with running_redis(tmp_path) as url:
+        client = Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        leases = RedisLeases(client, "replica-a", ttl_seconds=1.0)
+        leases.start()
+        assert await leases.want("stream:liquidations:binance:*", changes.append)
+    # the server is stopped now
+    try:
+        took = await _until(lambda: changes == [True, False], 3.0)
+        assert took <= 1.0 + 1.0 / 3 + 0.6  # the TTL of the last renewal, plus at most one keeper tick
+        assert not leases.holds("stream:liquidations:binance:*")
+    finally:
+        await leases.aclose()
+        await client.aclose()
