@@ -64,7 +64,8 @@ ALERTS_TOPIC = "alerts"
 
 class AlertRuleProblem(Problem):
     """A refused rule operation; ``code`` is stable (``EXPRESSION_*``, ``INVALID_INPUT``,
-    ``ALERT_RULE_NOT_FOUND``, ``TOO_MANY_ALERT_RULES``, ``ALERTS_UNAVAILABLE``), ``field`` the argument."""
+    ``ALERT_RULE_NOT_FOUND``, ``TOO_MANY_ALERT_RULES``, ``ALERTS_UNAVAILABLE``, ``ALERT_RULES_NEED_A_KEY``),
+    ``field`` the argument."""
 
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -222,6 +223,7 @@ class AlertService:
         allow_internal_webhooks: bool = False,
         clock: Callable[[], float] = time.time,
         broker: Broker | None = None,
+        anonymous_rules: bool = True,
     ) -> None:
         self._rules = rules
         self.telegram = telegram
@@ -232,19 +234,28 @@ class AlertService:
         # the stream broker: with REDIS_URL the cluster's, so an alert fired by the replica holding the
         # scanner lease reaches `alerts` subscribers on every replica (events are pickled onto Redis)
         self._broker: Broker = broker if broker is not None else InProcessBroker()
+        # anonymous callers may manage (their shared, ownerless) rules only on a loopback-bound service: on a
+        # public address a rule that messages the operator's Telegram chats or posts webhooks needs a key
+        self._anonymous_rules = anonymous_rules
         self._webhooks = asyncio.Semaphore(MAX_CONCURRENT_WEBHOOKS)
         self._cached: tuple[float, list[tuple[StoredRule, AlertCondition]]] | None = None
         self.stats = DispatchStats()
 
     # -- management ------------------------------------------------------------------------------------
 
-    def _repo(self) -> AlertRuleRepository:
+    def _repo(self, caller: Caller) -> AlertRuleRepository:
+        if caller.owner is None and not caller.admin and not self._anonymous_rules:
+            raise AlertRuleProblem(
+                "ALERT_RULES_NEED_A_KEY",
+                "alert rules are managed with an API key here (its owner, or an admin key); anonymous callers "
+                "read signals only",
+            )
         if self._rules is None:
             raise AlertRuleProblem("ALERTS_UNAVAILABLE", "alert rules need the history database, which is not open")
         return self._rules
 
     async def create(self, caller: Caller, spec: RuleSpec) -> CreatedRule:
-        repo = self._repo()
+        repo = self._repo(caller)
         conditions = validate_rule(spec, allow_internal_webhooks=self._allow_internal)
         secret = secrets.token_urlsafe(32) if spec.webhook_url is not None else None
         new = NewRule(
@@ -267,13 +278,13 @@ class AlertService:
 
     async def list_rules(self, caller: Caller) -> list[StoredRule]:
         try:
-            rules = await self._repo().list_rules(admin=caller.admin, owner=caller.owner)
+            rules = await self._repo(caller).list_rules(admin=caller.admin, owner=caller.owner)
         except DATABASE_ERRORS as exc:
             raise self._down(exc) from None
         return [r.public() for r in rules]
 
     async def set_paused(self, caller: Caller, rule_id: str, paused: bool) -> StoredRule:
-        repo = self._repo()
+        repo = self._repo(caller)
         try:
             stored = await repo.set_paused(_rule_id(rule_id), paused, admin=caller.admin, owner=caller.owner)
         except DATABASE_ERRORS as exc:
@@ -284,7 +295,7 @@ class AlertService:
         return stored.public()
 
     async def delete(self, caller: Caller, rule_id: str) -> str:
-        repo = self._repo()
+        repo = self._repo(caller)
         try:
             deleted = await repo.delete(_rule_id(rule_id), admin=caller.admin, owner=caller.owner)
         except DATABASE_ERRORS as exc:
@@ -318,7 +329,8 @@ class AlertService:
         now = time.monotonic()
         if self._cached is not None and now - self._cached[0] < RULES_TTL_SECONDS:
             return self._cached[1]
-        rules = await self._repo().active()
+        assert self._rules is not None  # needs() and fire() return early without a database
+        rules = await self._rules.active()
         compiled: list[tuple[StoredRule, AlertCondition]] = []
         for rule in rules:
             try:

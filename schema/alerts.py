@@ -200,7 +200,9 @@ class AlertQuery:
 
 @strawberry.type
 class AlertMutation:
-    @strawberry.mutation(description="Create an alert rule owned by your API key (anonymous where allowed).")
+    @strawberry.mutation(
+        description="Create an alert rule owned by your API key (anonymously only on a loopback-bound service)."
+    )
     async def create_alert_rule(
         self,
         info: Info[RequestContext, None],
@@ -252,8 +254,8 @@ async def _set_paused(info: Info[RequestContext, None], rule_id: strawberry.ID, 
 
 @strawberry.type(description="A factor of the alerted signal.")
 class AlertFactor:
-    name: str = strawberry.field(description="Factor name (FUNDING_RATE, ...).")
-    score: float = strawberry.field(description="Its score, -100..100.")
+    name: str = strawberry.field(description="Factor name (funding, momentum, smart_money, ...).")
+    score: float = strawberry.field(description="Its score, 0..100 (50 neutral, above bullish, below bearish).")
 
 
 @strawberry.type(description="One line of the alerted signal's trade plan.")
@@ -285,7 +287,9 @@ class Alert:
         description="Why the rules decided instead of the AI (timeout, refusal, budget ...); null otherwise."
     )
     generated_at: datetime = strawberry.field(description="When the signal was computed (UTC).")
-    top_factors: list[AlertFactor] = strawberry.field(description="The strongest factors, strongest first.")
+    top_factors: list[AlertFactor] = strawberry.field(
+        description="The signal's top factors (hardest pull from neutral), strongest first."
+    )
     plan: list[AlertPlanItem] = strawberry.field(description="The trade plan's lines; empty when none.")
     replayed: bool = strawberry.field(description="True when computed from a replayed cassette, not live.")
 

@@ -24,6 +24,7 @@ from resolvers.alerts import AlertService
 from resolvers.scanner import Scanner
 from signal_api.cluster import ClusterLeaseStore
 from signal_api.metrics import ALERT_DELIVERIES, SCANNER_LAST_FINISHED, SCANNER_ROUNDS, TELEGRAM_MESSAGES
+from signal_api.security.auth import is_loopback
 
 if TYPE_CHECKING:
     import contextlib
@@ -133,6 +134,7 @@ async def open_alerts(
         replayed=replayed,
         allow_internal_webhooks=settings.alert_webhooks_allow_internal,
         broker=container.cluster.broker if container.cluster is not None else None,
+        anonymous_rules=is_loopback(settings.host),
     )
     container.services = dataclasses.replace(container.services, alerts=service)
     runtime = AlertsRuntime(service, outbox)

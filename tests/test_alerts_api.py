@@ -95,3 +95,17 @@ async def test_owner_admin_and_refusals(tmp_path: Path) -> None:
             rest = await client.get(f"{base}/v1/alerts/rules", headers=bearer(reader))
         assert rest.status_code == 200, rest.text
         assert secret not in rest.text and rest.json()["data"]["count"] == 1
+
+
+async def test_anonymous_callers_need_a_key_for_rules_on_a_public_address(tmp_path: Path) -> None:
+    """ALLOW_ANONYMOUS=true on a public address serves anonymous reads, but an alert rule (which messages the
+    operator's Telegram chats or posts webhooks) needs a key: refused as data, with its code."""
+    async with keyed_service(tmp_path, host="0.0.0.0", allow_anonymous=True) as served:
+        base = served.base_url
+        anonymous = (await call(base, CREATE % '{name: "a", channels: [TELEGRAM]}', None))["data"]
+        assert anonymous["createAlertRule"]["__typename"] == "AlertRuleRefused"
+        assert anonymous["createAlertRule"]["code"] == "ALERT_RULES_NEED_A_KEY"
+        listed = (await call(base, "{ alertRules { __typename ... on AlertRuleRefused { code } } }", None))["data"]
+        assert listed["alertRules"] == {"__typename": "AlertRuleRefused", "code": "ALERT_RULES_NEED_A_KEY"}
+        keyed = (await call(base, CREATE % '{name: "k", channels: [TELEGRAM]}', served.key("reader")))["data"]
+        assert keyed["createAlertRule"]["__typename"] == "AlertRuleCreated"
