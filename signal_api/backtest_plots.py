@@ -7,7 +7,7 @@ matplotlib with the non-interactive Agg backend (no display needed). Three chart
 - ``calibration_<h>h.png``: the reliability curve, mean predicted P(up) against the observed frequency per
   decile, with the diagonal of perfect calibration;
 - ``buckets_<h>h.png``: hit rate and mean net return of a LONG per decile of P(up) and of the engine's score
-  (what each number buys).
+  (what each number buys), against always-long's over the same bars (a black line).
 """
 
 from __future__ import annotations
@@ -114,16 +114,22 @@ def plot_buckets(ev: CalibratedEvaluation, hours: float, path: Path) -> None:
             by_p.append((p, outcome.return_pct - FEE_PCT))
             if d.score is not None:
                 by_score.append((d.score, outcome.return_pct - FEE_PCT))
+    # the line to beat in every decile: always-long over the same bars (a LONG at every one of them)
+    base_hit = 100.0 * sum(r > 0 for _, r in by_p) / len(by_p) if by_p else 50.0
+    base_mean = sum(r for _, r in by_p) / len(by_p) if by_p else 0.0
     fig, axes = plt.subplots(2, 2, figsize=(9, 6.4), dpi=DPI)
     for row, (pairs, name, fmt) in enumerate(((by_p, "P(up)", ".2f"), (by_score, "engine score", ".0f"))):
         labels, hit, mean = _deciles(pairs, fmt)
         a1, a2 = axes[row]
         a1.bar(range(len(hit)), hit, color="tab:blue")
-        a1.axhline(50, color="grey", linewidth=0.6)
+        a1.axhline(base_hit, color="black", linewidth=1.2, label=f"always-long {base_hit:.1f}%")
+        a1.legend(fontsize=6, loc="best")
         a1.set_title(f"LONG hit rate by {name} decile, {hours:g}h", fontsize=9)
         a1.set_ylabel("% beating fees")
         a2.bar(range(len(mean)), mean, color=["tab:green" if m > 0 else "tab:red" for m in mean])
         a2.axhline(0, color="grey", linewidth=0.6)
+        a2.axhline(base_mean, color="black", linewidth=1.2, label=f"always-long {base_mean:+.3f}%")
+        a2.legend(fontsize=6, loc="best")
         a2.set_title(f"LONG mean net return by {name} decile, {hours:g}h", fontsize=9)
         a2.set_ylabel("% per call after fees")
         for ax in (a1, a2):
