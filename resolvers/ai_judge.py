@@ -4,8 +4,11 @@ The provider (``providers.openai``) makes one call; this module decides whether 
 its answer is worth. Why each rule:
 
 - **Budget.** ``DailyBudget.try_spend`` checks and counts in one synchronous step (no ``await`` between
-  them), so on one event loop any number of concurrent judgements cannot spend past the limit. A call is
-  counted when it starts: a timed-out call may still be billed.
+  them), so on one event loop any number of concurrent judgements cannot spend past the limit. With
+  ``REDIS_URL`` the budget is the cluster's (:class:`SharedDailyBudget`): one ``INCR`` of the day's counter
+  on Redis, atomic across replicas, so N replicas spend one budget, not N; when Redis does not answer, no
+  call is made (money is never spent on an unknown count). A call is counted when it starts: a timed-out
+  call may still be billed.
 - **Cache.** A verdict is kept per (symbol, timeframe, mode, side, last closed bar) until the next bar
   closes; concurrent requests for the same state share one call (single flight). Only AI answers are
   kept; a fallback is not, so the next request may try again (within the budget).
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from prometheus_client import Counter, Gauge
+from redis.exceptions import RedisError
 
 from engine.judge import DecidedBy, Verdict, VerdictKind
 from engine.plan import RiskMode
@@ -30,6 +34,8 @@ from providers.openai.errors import AiJudgeError
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Mapping
     from datetime import date, datetime
+
+    from redis.asyncio import Redis
 
     from providers.openai.models import AiVerdictAnswer
 
@@ -80,6 +86,67 @@ class DailyBudget:
         return True
 
 
+    async def spend(self) -> str | None:
+        """:meth:`try_spend` as the judge asks it: None when spent, else why not."""
+        return None if self.try_spend() else f"daily AI budget of {self._limit} calls is spent"
+
+
+class Budget(Protocol):
+    @property
+    def limit(self) -> int: ...
+
+    def used(self) -> int: ...
+
+    async def spend(self) -> str | None: ...
+
+
+SHARED_BUDGET_PREFIX = "fsa:ai-budget:"
+
+
+class SharedDailyBudget:
+    """The daily budget of every replica on one Redis: ``INCR fsa:ai-budget:<UTC date>`` counts a call
+    and answers the day's total in one atomic step (kept two days, then it expires)."""
+
+    def __init__(
+        self, limit: int, clock: Callable[[], datetime], redis: Redis, *, prefix: str = SHARED_BUDGET_PREFIX
+    ) -> None:
+        if limit < 0:
+            raise ValueError(f"daily budget must be >= 0, got {limit}")
+        self._limit = limit
+        self._clock = clock
+        self._redis = redis
+        self._prefix = prefix
+        self._seen: tuple[date, int] | None = None  # the last total Redis answered, for used()
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def used(self) -> int:
+        """Today's spend by every replica as last seen (0 before this replica asked today)."""
+        today = self._clock().date()
+        return min(self._limit, self._seen[1]) if self._seen is not None and self._seen[0] == today else 0
+
+    async def spend(self) -> str | None:
+        if self._limit == 0:
+            return "daily AI budget of 0 calls is spent"
+        today = self._clock().date()
+        key = f"{self._prefix}{today.isoformat()}"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, 2 * 86_400)
+                total, _ = await pipe.execute()
+        except RedisError as exc:
+            log.warning("ai judge budget store unavailable; no AI call made", error=type(exc).__name__)
+            return "AI budget store (Redis) unavailable: no call made"
+        self._seen = (today, int(total))
+        AI_JUDGE_BUDGET_USED.set(self.used())
+        if int(total) > self._limit:
+            return f"daily AI budget of {self._limit} calls is spent (shared by every replica)"
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Cached:
     verdict: Verdict
@@ -97,9 +164,7 @@ def coherent(answer: AiVerdictAnswer) -> str | None:
 class AiJudge:
     """Budgeted, cached AI verdicts with the rules as the fallback."""
 
-    def __init__(
-        self, client: AiClient, budget: DailyBudget, clock: Callable[[], datetime], *, model: str = ""
-    ) -> None:
+    def __init__(self, client: AiClient, budget: Budget, clock: Callable[[], datetime], *, model: str = "") -> None:
         self._client = client
         self._budget = budget
         self._clock = clock
@@ -108,7 +173,7 @@ class AiJudge:
         self._inflight: dict[Hashable, asyncio.Task[Verdict]] = {}
 
     @property
-    def budget(self) -> DailyBudget:
+    def budget(self) -> Budget:
         return self._budget
 
     async def judge(self, key: Hashable, expires_at: datetime, payload: Mapping[str, Any], rules: Verdict) -> Verdict:
@@ -127,9 +192,9 @@ class AiJudge:
         return await asyncio.shield(task)
 
     async def _call(self, key: Hashable, expires_at: datetime, payload: Mapping[str, Any], rules: Verdict) -> Verdict:
-        if not self._budget.try_spend():
+        if (refused := await self._budget.spend()) is not None:
             AI_JUDGE_CALLS.labels("budget_exhausted").inc()
-            return replace(rules, fallback_reason=f"daily AI budget of {self._budget.limit} calls is spent")
+            return replace(rules, fallback_reason=refused)
         try:
             answer = await self._client.verdict(payload)
         except AiJudgeError as exc:

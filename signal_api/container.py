@@ -14,7 +14,7 @@ from providers.http import ProviderHttp, RetryPolicy, create_http_client
 from providers.registry import build_registry, rate_limits
 from providers.resilience import CircuitBreaker, OutgoingLimiter, RateLimit
 from providers.venue import ProviderDeps
-from resolvers.ai_judge import AiJudge, DailyBudget
+from resolvers.ai_judge import AiJudge, DailyBudget, SharedDailyBudget
 from resolvers.backtest import BacktestService
 from resolvers.context import Services
 from resolvers.discovery import Discovery, DiscoveryConfig
@@ -82,8 +82,11 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def build_ai_judge(settings: Settings, http: httpx2.AsyncClient, clock: Callable[[], datetime]) -> AiJudge:
-    """The AI judge on the shared HTTP client; only built when ``OPENAI_API_KEY`` is set."""
+def build_ai_judge(
+    settings: Settings, http: httpx2.AsyncClient, clock: Callable[[], datetime], redis: Redis | None = None
+) -> AiJudge:
+    """The AI judge on the shared HTTP client; only built when ``OPENAI_API_KEY`` is set. With ``REDIS_URL``
+    its daily budget is the cluster's (one count on Redis for every replica)."""
     from providers.openai.client import OpenAiJudgeClient  # the openai SDK is imported only when keyed
 
     assert settings.openai_api_key is not None
@@ -94,7 +97,9 @@ def build_ai_judge(settings: Settings, http: httpx2.AsyncClient, clock: Callable
         timeout_seconds=settings.openai_timeout_seconds,
         http_client=http,
     )
-    return AiJudge(client, DailyBudget(settings.openai_daily_call_budget, clock), clock, model=settings.openai_model)
+    limit = settings.openai_daily_call_budget
+    budget = DailyBudget(limit, clock) if redis is None else SharedDailyBudget(limit, clock, redis)
+    return AiJudge(client, budget, clock, model=settings.openai_model)
 
 
 def build_container(
@@ -183,7 +188,7 @@ def build_container(
         model=load_model_state(settings.calibrated_model_path),
     )
     if settings.openai_api_key is not None:
-        services = dataclasses.replace(services, ai_judge=build_ai_judge(settings, http, clock))
+        services = dataclasses.replace(services, ai_judge=build_ai_judge(settings, http, clock, redis))
     return Container(
         http=http,
         cache=cache,
