@@ -72,6 +72,17 @@ def _route_label(scope: Scope) -> str:
     return "unmatched"
 
 
+_REQUEST_COUNTERS: dict[tuple[str, int], Any] = {}  # bounded: route templates x statuses
+
+
+def _count_request(route: str, status: int) -> None:
+    """``HTTP_REQUESTS`` + 1, its labelled child looked up once per (route, status) (``labels`` costs ~5 µs)."""
+    child = _REQUEST_COUNTERS.get((route, status))
+    if child is None:
+        child = _REQUEST_COUNTERS[route, status] = HTTP_REQUESTS.labels(route, str(status))
+    child.inc()
+
+
 def _error_code(status: int, body: bytes) -> str:
     try:
         payload = orjson.loads(body) if body else None
@@ -136,7 +147,7 @@ class RequestLog:
             error_body = error_body or [b'{"error":{"code":"INTERNAL_SERVER_ERROR"}}']
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
         route = _route_label(scope)
-        HTTP_REQUESTS.labels(route, str(status)).inc()
+        _count_request(route, status)
         fields: dict[str, Any] = {}
         if error_body is not None:
             code = _error_code(status, b"".join(error_body)[:_MAX_ERROR_BODY])

@@ -110,13 +110,49 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class CORS(CORSMiddleware):
+    """Starlette's CORS middleware, with a lean path for requests without ``Origin`` (every non-browser
+    call): the answer Starlette gives them, ``Vary: Origin`` merged into the ``Vary`` header, without
+    building its header views (~10 µs of a 0.2 ms cached answer). Requests with ``Origin`` go to Starlette."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
+            await super().__call__(scope, receive, send)
+            return
+
+        async def send_with_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = _vary_origin(message.get("headers", ()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_vary)
+
+
+def _vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` with ``Origin`` added to ``Vary`` as Starlette's ``MutableHeaders["Vary"] = ...`` does:
+    the values joined into the first ``vary`` entry (later ones dropped), or appended when there is none."""
+    pairs = list(headers)
+    merged = (b"vary", b", ".join([*(value for name, value in pairs if name == b"vary"), b"Origin"]))
+    result: list[tuple[bytes, bytes]] = []
+    placed = False
+    for pair in pairs:
+        if pair[0] != b"vary":
+            result.append(pair)
+        elif not placed:
+            result.append(merged)
+            placed = True
+    if not placed:
+        result.append(merged)
+    return result
+
+
 def security_middleware(origins: Sequence[str], *, pages: Sequence[str], https: bool) -> list[Middleware]:
     """Slot 2 of the middleware order: the security headers outside (so CORS answers get them too),
     then CORS."""
     return [
         Middleware(SecurityHeaders, pages=pages, hsts=https),
         Middleware(
-            CORSMiddleware,
+            CORS,
             allow_origins=list(origins),
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=list(ALLOWED_HEADERS),

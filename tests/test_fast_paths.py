@@ -1,0 +1,89 @@
+"""The cheap paths of the request path answer exactly what the slow ones would.
+
+- ``Redactor.text`` skips its regex passes only when they could not change the text: checked against
+  ``Redactor.scrub`` (every pass) over planted secrets, header spellings in any case and quoting, non-ASCII
+  case folds the regex engine applies (``ſ`` for ``s``, the Kelvin sign for ``k``) and random mixtures.
+- The CORS middleware's path for requests without ``Origin`` sets the same ``Vary`` as Starlette's.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from starlette.datastructures import MutableHeaders
+
+from signal_api.logging import Redactor
+from signal_api.security.headers import _vary_origin
+
+SECRETS = ("cg-PLANTED-setting-key-0b9e", 'quote"and\\slash-secret', "PLANTED-db-password-c4d7")
+SAMPLES = [
+    "",
+    "POST",
+    "/graphql",
+    "127.0.0.1",
+    '{"event":"http request","method":"POST","route":"/graphql","status":200,"key_id":null}',
+    "Authorization: Bearer sk-live-PLANTED-7f3a9c",
+    "AUTHORIZATION=abcdef",
+    "{'cookie': 'session=PLANTED-cookie-51c2e0'}",
+    '(b"x-api-key", b"PLANTED-x-api-key-88d1")',
+    "X_API_KEY: PLANTED",
+    "proxy-authorization: Basic dXNlcjpwYXNz",
+    "bearer abcdef.ghi",
+    "fsa_0123456789abcdef0123",
+    "the key is fsa_0123456789abcdefXYZ, keep the prefix",
+    "url postgresql://signals:PLANTED-db-password-c4d7@127.0.0.1/signals",
+    'json form quote\\"and\\\\slash-secret inside',
+    "baſic dXNlcjpwYXNz",  # LATIN SMALL LETTER LONG S: IGNORECASE matches it as "s"
+    "coo\u212aie: PLANTED-kelvin",  # KELVIN SIGN: IGNORECASE matches it as "k"
+    "Authorızation: dotless",  # LATIN SMALL LETTER DOTLESS I
+    "naïve text without any secret in it, long enough to be checked",
+]
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_text_equals_every_pass(text: str) -> None:
+    redactor = Redactor(SECRETS)
+    assert redactor.text(text) == redactor.scrub(text)
+
+
+def test_the_fast_path_changes_nothing_on_random_mixtures() -> None:
+    """Random strings built from fragments of every pattern: the answers agree, and some are redacted."""
+    redactor = Redactor(SECRETS)
+    fragments = [
+        "auth", "orization", "Authorization", "cookie", "COOKIE", "api", "-", "_", "key", "KEY", "x", "bearer",
+        "Basic", " ", ":", "=", "'", '"', "b", "(", ",", "fsa_", "0123456789abcdef", "PLANTED", "-db-password-c4d7",
+        "cg-PLANTED-setting-key-0b9e", "ſ", "\u212a", "ı", "é", "\n", "\\",
+    ]  # fmt: skip
+    rng = random.Random(15)
+    changed = 0
+    for _ in range(5_000):
+        text = "".join(rng.choice(fragments) for _ in range(rng.randint(1, 14)))
+        slow = redactor.scrub(text)
+        assert redactor.text(text) == slow, text
+        changed += slow != text
+    assert changed > 200  # the mixtures did exercise the patterns
+
+
+def test_plain_access_lines_skip_the_patterns() -> None:
+    redactor = Redactor(SECRETS)
+    line = '{"event":"http request","method":"POST","path":"/graphql","status":200,"client":"127.0.0.1"}'
+    assert not redactor._may_hold_secret(line)
+    assert redactor._may_hold_secret(line.replace("POST", "Cookie"))
+    assert redactor._may_hold_secret(line + SECRETS[2])
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"content-type", b"application/json")],
+        [(b"vary", b"Accept, Authorization, X-API-Key"), (b"etag", b'"x"')],
+        [(b"vary", b"Accept"), (b"x-cache", b"HIT"), (b"vary", b"Cookie")],
+    ],
+)
+def test_vary_origin_matches_starlette(headers: list[tuple[bytes, bytes]]) -> None:
+    message = {"type": "http.response.start", "headers": list(headers)}
+    starlette = MutableHeaders(scope=message)
+    starlette["Vary"] = ", ".join([*starlette.getlist("Vary"), "Origin"])
+    assert _vary_origin(headers) == message["headers"]
