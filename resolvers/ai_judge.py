@@ -85,7 +85,6 @@ class DailyBudget:
         AI_JUDGE_BUDGET_USED.set(self._used)
         return True
 
-
     async def spend(self) -> str | None:
         """:meth:`try_spend` as the judge asks it: None when spent, else why not."""
         return None if self.try_spend() else f"daily AI budget of {self._limit} calls is spent"
@@ -154,9 +153,12 @@ class _Cached:
 
 
 def coherent(answer: AiVerdictAnswer) -> str | None:
-    """Why an answer contradicts itself (SKIP/WAIT must be AVOID; CONFIRM/DOWNSIZE must not), else None."""
-    stands_aside = answer.verdict in ("SKIP", "WAIT")
-    if stands_aside != (answer.risk_mode == "AVOID"):
+    """Why an answer contradicts itself, else None: SKIP/WAIT must be AVOID, CONFIRM must not, and DOWNSIZE
+    ("take it smaller") must be REDUCED: a DOWNSIZE at NORMAL or AGGRESSIVE size would size the trade up."""
+    allowed = {"SKIP": ("AVOID",), "WAIT": ("AVOID",), "DOWNSIZE": ("REDUCED",)}.get(
+        answer.verdict, ("REDUCED", "NORMAL", "AGGRESSIVE")
+    )
+    if answer.risk_mode not in allowed:
         return f"incoherent answer: {answer.verdict} with risk mode {answer.risk_mode}"
     return None
 

@@ -210,3 +210,25 @@ async def test_the_key_is_in_no_log_line(fake: tuple[FakeOpenAi, str], caplog: p
     assert any("fell back" in repr(e) for e in events)  # the failures were logged...
     assert KEY not in text  # ... without the key
     assert KEY[-12:] not in text
+
+
+@pytest.mark.parametrize(
+    ("verdict", "risk", "ok"),
+    [
+        ("CONFIRM", "AGGRESSIVE", True),
+        ("CONFIRM", "REDUCED", True),
+        ("CONFIRM", "AVOID", False),
+        ("DOWNSIZE", "REDUCED", True),
+        ("DOWNSIZE", "NORMAL", False),  # "take it smaller" at a normal size
+        ("DOWNSIZE", "AGGRESSIVE", False),
+        ("SKIP", "AVOID", True),
+        ("SKIP", "REDUCED", False),
+        ("WAIT", "NORMAL", False),
+    ],
+)
+def test_an_answer_that_contradicts_itself_is_refused(verdict: str, risk: str, ok: bool) -> None:
+    from providers.openai.models import AiVerdictAnswer
+    from resolvers.ai_judge import coherent
+
+    answer = AiVerdictAnswer.model_validate({"verdict": verdict, "risk_mode": risk, "reason": "x"})
+    assert (coherent(answer) is None) is ok

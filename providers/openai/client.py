@@ -31,8 +31,9 @@ SYSTEM_PROMPT = (
     "(symbol, side LONG or SHORT, score 0..100, confidence, the mode's thresholds), its factors, an ATR trade "
     "plan, the market structure when known, and the rule checks already made. Answer with a verdict: CONFIRM "
     "(take it), DOWNSIZE (take it smaller), SKIP (do not take it) or WAIT (not yet), and a risk mode: AVOID "
-    "(size 0, required for SKIP and WAIT), REDUCED, NORMAL or AGGRESSIVE. Judge in the call's own direction "
-    "(a SHORT is as confirmable as a LONG). Give a one-sentence reason a trader can check against the data."
+    "(size 0, required for SKIP and WAIT), REDUCED (required for DOWNSIZE), NORMAL or AGGRESSIVE. Judge in "
+    "the call's own direction (a SHORT is as confirmable as a LONG). Give a one-sentence reason a trader can "
+    "check against the data."
 )
 
 
