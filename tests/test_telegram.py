@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -153,3 +155,30 @@ def test_the_token_is_a_redacted_secret_even_in_a_debug_url_line() -> None:
     line = f'HTTP Request: POST https://api.telegram.org/bot{TOKEN}/sendMessage "HTTP/1.1 200 OK"'  # httpx2, DEBUG
     scrubbed = Redactor(secret_values(settings)).text(line)
     assert TOKEN not in scrubbed and "/sendMessage" in scrubbed
+
+
+async def test_a_crashing_send_does_not_stop_later_alerts() -> None:
+    """An unexpected error in one send is counted as failed; the sender task lives on for the next alert."""
+    bot = BotApi()
+
+    class Flaky(TelegramBotApi):
+        calls = 0
+
+        async def send_message(self, chat_id: str, text: str) -> Any:
+            Flaky.calls += 1
+            if Flaky.calls == 1:
+                raise RuntimeError("a defect, not an upstream error")
+            return await super().send_message(chat_id, text)
+
+    async with serve_in_background(bot.app()) as server, create_http_client() as http:
+        outbox = TelegramOutbox(Flaky(http, server.base_url, TOKEN), ["1001"])
+        await outbox.start()
+        try:
+            outbox.offer("first", "one")
+            outbox.offer("second", "two")
+            await asyncio.wait_for(outbox.drain(), 10)
+        finally:
+            await outbox.aclose()
+    assert [m["text"] for m in bot.received] == ["two"]
+    assert (outbox.stats.failed, outbox.stats.sent) == (1, 1)
+    assert outbox.stats.failures_by_reason == {"internal": 1}

@@ -111,6 +111,9 @@ class TelegramOutbox:
             _key, chat, text = await self._queue.get()
             try:
                 await self._send(chat, text)
+            except Exception as exc:  # a defect in one send must not stop every later alert, silently
+                log.exception("telegram alert send crashed")
+                self._fail("internal", f"telegram.sendMessage: {type(exc).__name__}")
             finally:
                 self._queue.task_done()
 
