@@ -174,7 +174,11 @@ class Scanner(BackgroundLoop):
     async def _run(self) -> None:
         while True:
             started = time.monotonic()
-            await self.run_once()
+            try:
+                await self.run_once()
+            except Exception as exc:  # e.g. the rules' database down while reading them: retry next round
+                log.exception("scanner: round failed")
+                self.status.last_errors = [f"round: {type(exc).__name__}"]
             await asyncio.sleep(max(0.0, self._interval - (time.monotonic() - started)))
 
     async def run_once(self) -> bool:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from engine import Mode
 from engine.market import Timeframe
-from persistence.alerts import AlertRuleRepository, LeaseRepository, NewRule
+from persistence.alerts import AlertRuleRepository, LeaseRepository, NewRule, StoredRule
 from resolvers.alerts import AlertService
 from resolvers.scanner import Scanner
 from signal_api.container import build_container
@@ -67,3 +67,43 @@ async def test_costly_facts_are_asked_for_only_when_a_rule_reads_them(tmp_path: 
         service = AlertService(repo)  # a fresh cache of the active rules
         assert await service.needs() == {"mss_tier", "spike_z"}
         assert await AlertService(None).needs() == frozenset()
+
+
+async def test_a_failed_round_does_not_stop_the_scanner(tmp_path: Path) -> None:
+    """The rules' database fails while a round reads them (before any symbol): the round says so in its
+    status and the next round runs; before, the loop's task died and the scanner stopped for good."""
+    container = build_container(Settings(_env_file=None))  # type: ignore[call-arg]
+    try:
+        async with fresh_database(tmp_path) as (db, _):
+
+            class Flaky(AlertRuleRepository):
+                calls = 0
+
+                async def active(self) -> list[StoredRule]:
+                    Flaky.calls += 1
+                    if Flaky.calls == 1:
+                        raise ConnectionResetError("the database went away")
+                    return await super().active()
+
+            repo = Flaky(db)
+            await repo.create(rule("any", {}))
+            scanner = Scanner(
+                lambda: container.services,
+                AlertService(repo),
+                LeaseRepository(db),
+                symbols=[],
+                modes=[Mode.AGGRESSIVE],
+                timeframe=Timeframe.H4,
+                interval_seconds=0.05,
+            )
+            await scanner.start()
+            try:
+                for _ in range(200):  # at most ~10 s
+                    if scanner.status.rounds >= 3:
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                await scanner.aclose()
+            assert scanner.status.rounds >= 3 and Flaky.calls >= 2
+    finally:
+        await container.aclose()
