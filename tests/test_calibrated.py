@@ -319,6 +319,9 @@ def test_model_show_prints_the_artifact(capsys: pytest.CaptureFixture[str], tmp_
     assert main(["model", "show"]) == 0
     out = capsys.readouterr().out
     assert model.version in out and "smc_structure" in out and "Gate at 24h" in out
+    for h in model.out_of_sample["horizons"]:  # every horizon's figures with their intervals
+        assert f"- {h['horizonHours']:g}h: {h['calls']} calls, win {h['winRate'] * 100:.1f}% (Wilson" in out
+    assert "block bootstrap" in out and "(base rate" in out
     assert main(["model", "show", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["version"] == model.version
     assert main(["model", "show", "--path", str(tmp_path / "none.json")]) == 2
@@ -331,6 +334,7 @@ def test_backtest_plot_writes_pngs(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main([*args, "--from", "2025-05-20"]) == 0
     out = capsys.readouterr().out
     assert "CALIBRATED vs baselines" in out and "Gate at 24h" in out
+    assert "The same rule at 4h (for information" in out
     names = sorted(p.name for p in charts.iterdir())
     assert names == sorted(f"{k}_{h}h.png" for k in ("equity", "calibration", "buckets") for h in (4, 24))
     for p in charts.iterdir():
