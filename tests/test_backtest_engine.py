@@ -313,7 +313,7 @@ def test_walk_forward_never_fits_on_test_data(real_replay: Replay) -> None:
         assert fold.purged == 5  # the last five training bars' 24 h outcomes end inside the test fold
     # Fits are reproducible from the training folds alone, and each is applied only to its test fold.
     tests = [d for fold in wf.folds[1:] for d in real_replay.scored if fold.start <= d.as_of <= fold.end]
-    picks = []
+    picks: list[tuple[BarDecision, ModeThresholds]] = []
     for fold in wf.folds[1:]:
         d_engine = fold.d(ENGINE)
         assert d_engine is not None
