@@ -18,6 +18,8 @@ from tests.history_helpers import fresh_database
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from persistence.db import Connection
+
 
 def rule(name: str, conditions: dict[str, object], expression: str | None = None) -> NewRule:
     return NewRule(owner=None, name=name, conditions=conditions, expression=expression, channels=("SUBSCRIPTION",))
@@ -79,11 +81,11 @@ async def test_a_failed_round_does_not_stop_the_scanner(tmp_path: Path) -> None:
             class Flaky(AlertRuleRepository):
                 calls = 0
 
-                async def active(self) -> list[StoredRule]:
+                async def active(self, conn: Connection | None = None) -> list[StoredRule]:
                     Flaky.calls += 1
                     if Flaky.calls == 1:
                         raise ConnectionResetError("the database went away")
-                    return await super().active()
+                    return await super().active(conn)
 
             repo = Flaky(db)
             await repo.create(rule("any", {}))
