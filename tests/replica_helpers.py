@@ -162,9 +162,10 @@ def start_replica(
     replica = Replica(name, f"http://127.0.0.1:{port}", process)
     try:
         _wait(f"{replica.url}/health/live", process, wait_seconds)
-    except RuntimeError:
+    except RuntimeError as exc:
         _stop(process)
-        raise
+        tail = (tmp_path / f"{name}.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"replica {name}: {exc}; its log ends:\n{tail}") from exc
     return replica
 
 
