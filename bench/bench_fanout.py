@@ -115,10 +115,22 @@ def serve(mode: str, port: int, rate: float) -> None:
         else:
             view = View(schema)
 
+        def behind() -> bool:
+            """The last event is not yet handed to every socket (the plain broadcast's pace)."""
+            if mode != "shared":
+                return any(len(s) for members in broker._subscribers.values() for s in members)
+            from signal_api.fanout import _Connection, registry_of
+
+            groups = registry_of(view).groups.values()
+            pending = any(len(s) for members in broker._subscribers.values() for s in members)
+            return pending or _Connection.behind > 0 or any(g.broadcasting for g in groups)
+
         async def publisher() -> None:
             seq = 0
             while True:
                 await asyncio.sleep(interval)
+                while behind():  # noqa: ASYNC110 - paced like the plain broadcast: the next once the last is taken
+                    await asyncio.sleep(0.001)
                 seq += 1
                 broker.publish("liquidations:binance:BTCUSDT", _event(seq))
 
