@@ -157,7 +157,7 @@ def build_plan(
         raise PlanUnavailable(f"entry {entry!r} is not a positive finite price")
     atr = atr_wilder(candles)
     last_close = candles[-1].close
-    if not (math.isfinite(atr) and last_close > 0):
+    if not (math.isfinite(atr) and atr > 0 and last_close > 0):  # ATR 0: no range to place a stop by
         raise PlanUnavailable(f"ATR {atr!r} or last close {last_close!r} is not usable")
     atr_pct = atr / last_close * 100.0
     rule = STOP_RULES[risk_mode]

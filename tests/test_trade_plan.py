@@ -131,6 +131,13 @@ def test_stops_round_away_from_entry_and_targets_toward_it(side: Recommendation)
     assert abs(plan.take_profit - plan.entry) <= risk * STOP_RULES[RiskMode.NORMAL].reward_risk
 
 
+def test_no_plan_without_a_range() -> None:
+    """Flat candles (ATR 0) and no tick: the stop and target would sit on the entry; no plan is honest."""
+    candles = [_candle(i, 105.0, 105.0, 105.0) for i in range(30)]
+    with pytest.raises(PlanUnavailable, match=r"ATR 0\.0 "):
+        build_plan(Recommendation.LONG, 105.0, candles, RiskMode.NORMAL)
+
+
 def test_no_plan_for_neutral() -> None:
     candles = [_candle(i, 110.0, 100.0, 105.0) for i in range(30)]
     with pytest.raises(PlanUnavailable, match="NEUTRAL"):
