@@ -211,13 +211,18 @@ class SignalFeeds:
 
 
 _FEEDS: weakref.WeakKeyDictionary[object, SignalFeeds] = weakref.WeakKeyDictionary()
+_STRONG: dict[int, tuple[object, SignalFeeds]] = {}
 
 
 def feeds_of(streams: StreamServices) -> SignalFeeds:
     """The feeds of ``streams``' broker (created on first use): every subscriber of a process shares them."""
-    feeds = _FEEDS.get(streams.broker)
-    if feeds is None:
-        feeds = _FEEDS[streams.broker] = SignalFeeds()
+    broker = streams.broker
+    try:
+        feeds = _FEEDS.get(broker)
+        if feeds is None:
+            feeds = _FEEDS[broker] = SignalFeeds()
+    except TypeError:  # a broker without weak references: kept for the process's life (one per process)
+        feeds = _STRONG.setdefault(id(broker), (broker, SignalFeeds()))[1]
     return feeds
 
 
