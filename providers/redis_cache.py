@@ -117,6 +117,11 @@ class RedisCache:
                     self.remote_waits += 1
                     return self._keep(key, *found)
                 if not await self._redis.exists(shared + ":lock"):
+                    found = await self._read(shared)  # it may have stored and unlocked between our two reads
+                    if found is not None:
+                        self._stats.coalesced += 1
+                        self.remote_waits += 1
+                        return self._keep(key, *found)
                     break  # it failed (errors are not shared): try ourselves
             return await self._load_and_share(key, shared, ttl, load)
         except RedisError as exc:

@@ -61,8 +61,8 @@ async def test_provider_cache_one_load_for_two_replicas(clients: tuple[Redis, Re
 
     first, second = await asyncio.gather(a.get_or_load("k", 30, load), b.get_or_load("k", 30, load))
     assert first == second == {"price": 117_000.5}
-    assert calls == 1  # the second replica waited for the first one's load instead of calling upstream
-    assert b.remote_waits == 1
+    assert calls == 1  # one replica waited for the other's load instead of calling upstream
+    assert a.remote_waits + b.remote_waits == 1
     freshness, token = track()
     try:
         assert await b.get_or_load("k", 30, load) == {"price": 117_000.5}  # its own copy now
@@ -178,7 +178,7 @@ async def test_lease_one_holder_and_takeover_after_death(clients: tuple[Redis, R
         assert a._task is not None
         a._task.cancel()
         took = await _until(lambda: b.holds("job:outcomes"), 3.0)
-        assert took <= 1.0 * 4 / 3 + 0.3
+        assert took <= 1.0 * 4 / 3 + 0.6  # TTL plus one keeper tick (and a loaded machine)
         assert changes == [True]
         assert not a.holds("job:outcomes")  # a's own view expired with its last renewal
         await b.drop("job:outcomes")  # a clean stop gives it up at once
