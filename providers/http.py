@@ -34,6 +34,7 @@ from providers.errors import (
     parse_retry_after,
     unexpected_shape,
 )
+from providers.http_backend import install
 from providers.normalize import first_non_finite
 
 if TYPE_CHECKING:
@@ -70,14 +71,23 @@ class RetryPolicy:
     max_wait_seconds: float = 2.0  # a Retry-After longer than this is not waited for: we fail over
 
 
-def create_http_client(*, max_connections: int = 100, user_agent: str = "futures-signal-api") -> httpx2.AsyncClient:
-    """The process-wide client. Timeouts are set per call, so the default here is only a backstop."""
-    return httpx2.AsyncClient(
+def create_http_client(
+    *, max_connections: int = 100, user_agent: str = "futures-signal-api", lean_backend: bool = True
+) -> httpx2.AsyncClient:
+    """The process-wide client. Timeouts are set per call, so the default here is only a backstop.
+
+    ``lean_backend``: httpcore2's anyio backend without its per-probe socket lookup
+    (:mod:`providers.http_backend`; ``False`` only to measure the stock one side by side).
+    """
+    client = httpx2.AsyncClient(
         timeout=httpx2.Timeout(30.0),
         limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         headers={"User-Agent": user_agent, "Accept": "application/json"},
         follow_redirects=False,
     )
+    if lean_backend:
+        install(client)
+    return client
 
 
 class ProviderHttp:

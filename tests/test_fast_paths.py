@@ -87,3 +87,45 @@ def test_vary_origin_matches_starlette(headers: list[tuple[bytes, bytes]]) -> No
     starlette = MutableHeaders(scope=message)
     starlette["Vary"] = ", ".join([*starlette.getlist("Vary"), "Origin"])
     assert _vary_origin(headers) == message["headers"]
+
+
+async def test_the_http_client_uses_the_lean_backend_and_sees_a_server_hang_up() -> None:
+    """A keep-alive connection the server closed while idle is noticed (the readability probe on the socket
+    kept from the connect) and the next call opens a new one: same behaviour as httpcore2's own backend."""
+    import asyncio
+
+    import httpcore2
+
+    from providers.http import create_http_client
+    from providers.http_backend import LeanBackend
+
+    connections = 0
+
+    async def answer_once_then_hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        body = b'{"ok":true}'
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()  # no "Connection: close": the client believes it may reuse the connection
+
+    server = await asyncio.start_server(answer_once_then_hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        for lean in (True, False):
+            connections = 0
+            async with create_http_client(lean_backend=lean) as client:
+                pool = client._transport._pool  # type: ignore[attr-defined]
+                assert isinstance(pool, httpcore2.AsyncConnectionPool)
+                assert isinstance(pool._network_backend, LeanBackend) is lean
+                for _ in range(3):
+                    response = await client.get(f"http://127.0.0.1:{port}/x")
+                    assert response.json() == {"ok": True}
+                    await asyncio.sleep(0.05)  # the server's FIN arrives while the connection is idle
+            assert connections == 3, lean
+    finally:
+        server.close()
+        await server.wait_closed()
