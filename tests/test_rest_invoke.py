@@ -38,8 +38,29 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "market.summary": {"mode": "AGGRESSIVE", "timeframe": "H4"},
     "social.hype": {"symbol": "BTC"},
     "watchlist.list": {"historyPoints": 3},
+    "structure.smc": {"symbol": "BTC", "timeframes": ["1h", "4h"], "recent": 3},
+    "market.orderbook": {"symbol": "BTC"},
+    "market.flow": {"symbol": "BTC", "window": "M5"},
+    "market.scalping": {"symbol": "BTC"},
+    "alerts.rules": {},
 }
 ENVELOPE_KEYS = {"ok", "operation", "data", "error", "meta"}
+# Answers that change between two calls by design: the first flow call starts following the trade streams, so a
+# later call has seen trades the earlier one had not. Those compare by shape (type and fields), not by value.
+LIVE_STATE = {"market.flow", "market.scalping"}
+# Words that may change between two calls: with one coin's cassette the summary is partial, so it is not cached
+# and names why each venue failed; the second of four quick calls meets our own Hyperliquid rate budget (0.8/s)
+# instead of the cassette's gap. Everything else (numbers, calls, counts) must be equal.
+VOLATILE_FIELDS = {"market.summary": {"explanationEn", "explanationId", "problem"}}
+
+
+def _steady(data: Any, volatile: set[str]) -> Any:
+    """``data`` without the volatile fields' values (their keys stay, so a missing field still fails)."""
+    if isinstance(data, dict):
+        return {k: None if k in volatile else _steady(v, volatile) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_steady(v, volatile) for v in data]
+    return data
 
 
 @contextlib.asynccontextmanager
@@ -89,7 +110,15 @@ async def test_invoke_get_and_graphql_give_the_same_answer(cassette_name: str) -
             answers = [_envelope(r) for r in (flat, nested, get)]
             for response, body in zip((flat, nested, get), answers, strict=True):
                 assert body["operation"] == op.name
-                assert body["data"] == rounded, f"{op.name} via {response.request.method} {response.request.url}"
+                where = f"{op.name} via {response.request.method} {response.request.url}"
+                if op.name in LIVE_STATE:
+                    assert body["data"]["__typename"] == rounded["__typename"], where
+                    assert set(body["data"]) == set(rounded), where
+                elif op.name in VOLATILE_FIELDS:
+                    volatile = VOLATILE_FIELDS[op.name]
+                    assert _steady(body["data"], volatile) == _steady(rounded, volatile), where
+                else:
+                    assert body["data"] == rounded, where
                 assert body["meta"]["truncated"] is False
             assert flat.status_code == nested.status_code == get.status_code
             if answers[0]["ok"]:
