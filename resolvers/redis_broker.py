@@ -73,6 +73,11 @@ class RedisBroker:
         except asyncio.QueueFull:
             self.remote_dropped += 1
 
+    @property
+    def connected(self) -> bool:
+        """Whether the pattern subscription is up (other replicas' events are arriving)."""
+        return self._subscribed.is_set()
+
     def subscribe(self, topics: str | Iterable[str], maxsize: int = DEFAULT_MAXSIZE) -> BufferedSubscription:
         return self._local.subscribe(topics, maxsize)
 

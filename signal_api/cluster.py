@@ -67,6 +67,7 @@ class Cluster:
         """For /health: who this replica is, what it holds and ingests, what its jobs did."""
         return {
             "replica": self.replica,
+            "redis": "connected" if self.broker.connected else "unreachable",
             "lease_seconds": self.leases.ttl_seconds,
             "leases_held": self.leases.held(),
             "ingesting": [k.topic for k in self.hub.ingesting()] if self.hub is not None else [],

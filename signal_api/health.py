@@ -281,6 +281,9 @@ class HealthMonitor:
         alerts = self.container.alerts.view() if self.container.alerts is not None else None
         if alerts is not None:
             reasons.extend(Reason(code, detail) for code, detail in alerts[1])
+        cluster = self.container.cluster
+        if cluster is not None and not cluster.broker.connected:
+            reasons.append(Reason("redis_unavailable", "caches unshared, budgets unenforced, streams and jobs paused"))
         if price["state"] == "down":
             status = "down"
             reasons.insert(0, Reason("no_price_source", "every price source's circuit breaker is open"))

@@ -250,7 +250,12 @@ async def test_redis_gone_degrades_to_uncached_and_unbudgeted(tmp_path: Path) ->
         caller = Principal(address="203.0.113.10")
         assert (await limits.charge_request(caller)).allowed
         assert not (await limits.charge_request(caller)).allowed  # working: the budget of 1 is spent
+        broker = RedisBroker(client)
+        await broker.start()
+        assert broker.connected
     # the server is stopped now
+    await _until(lambda: not broker.connected, 3.0)  # /health says redis_unavailable
+    await broker.aclose()
     loads = 0
 
     async def load() -> int:

@@ -121,6 +121,7 @@ def test_three_replicas_one_upstream_one_ingestor_and_takeover(tmp_path: Path) -
         ingestor = next(r for r in cluster.replicas if ingesting(r))
         assert holders(cluster, "stream:" + STREAM) == [ingestor.name]
         outcome_holder = holders(cluster, "job:outcomes")
+        assert all(r.cluster()["redis"] == "connected" for r in cluster.replicas)
         assert len(outcome_holder) == 1
         # a subscriber on a replica that does not ingest receives what the ingestor publishes
         listener = next(r for r in cluster.replicas if r is not ingestor)
