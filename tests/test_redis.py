@@ -381,3 +381,22 @@ async def test_a_lease_lapses_when_redis_goes_away(tmp_path: Path) -> None:
     finally:
         await leases.aclose()
         await client.aclose()
+
+
+async def test_scanner_lease_on_redis_one_scanner_and_a_clean_stop_hands_over(redis_url: str) -> None:
+    from signal_api.cluster import ClusterLeaseStore, open_cluster
+
+    async with (
+        open_cluster(Redis.from_url(redis_url), 1.0) as first,
+        open_cluster(Redis.from_url(redis_url), 1.0) as second,
+    ):
+        one, two = ClusterLeaseStore(first.leases), ClusterLeaseStore(second.leases)
+        # the scanner asks once per round, for longer than its interval; the keeper holds it meanwhile
+        assert await one.acquire("scanner", "scanner-1", 630) is True
+        assert await two.acquire("scanner", "scanner-2", 630) is False
+        await asyncio.sleep(1.5)  # past the lease time: still the first replica's (renewed)
+        assert await one.acquire("scanner", "scanner-1", 630) is True
+        assert await two.acquire("scanner", "scanner-2", 630) is False
+    # both stopped cleanly: the lease was given up at once, a new replica takes it without waiting
+    async with open_cluster(Redis.from_url(redis_url), 1.0) as third:
+        assert await ClusterLeaseStore(third.leases).acquire("scanner", "scanner-3", 630) is True
