@@ -264,7 +264,7 @@ class RawClient(asyncio.Protocol):
             opcode = buffer[offset] & 0x0F
             payload = bytes(buffer[offset + head : offset + head + length])
             offset += head + length
-            if opcode == 1:
+            if opcode in (1, 2):  # text, or binary (an encode_json that returns bytes)
                 self._text(payload)
             elif opcode == 9 and self.transport is not None:  # ping: pong with the same data (masked)
                 mask = os.urandom(4)
