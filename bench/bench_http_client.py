@@ -4,7 +4,9 @@ the service makes (1 call: a lone read; 20: ``signals``; 150: ``market`` for 20 
 Clients, each against the same local server (a child process on 127.0.0.1 answering a 2 KB JSON body, as a
 venue does), fresh client per burst size, every burst repeated ``--rounds`` times, CPU time of this process:
 
-- ``httpx2.AsyncClient`` as the service builds it (``providers.http.create_http_client``, one pool of 100);
+- ``httpx2.AsyncClient`` as the service builds it (``providers.http.create_http_client``, one pool of 100,
+  httpcore2's anyio backend without its per-probe socket lookup: ``providers/http_backend.py``);
+- the same client with httpcore2's stock anyio backend (``lean_backend=False``: what the service ran before);
 - the same with 20 connections per pool (what a per-host limit of 20 would give one venue);
 - a minimal keep-alive HTTP/1.1 client over asyncio streams (no pool logic, no header model): the floor
   for any Python client on this event loop, not a candidate (no TLS, redirects, timeouts per phase).
@@ -123,6 +125,10 @@ async def run(base: str, rounds: int) -> list[list[str]]:
         async with create_http_client() as client:
             results["httpx2, pool of 100 (the service)"] = await measure(
                 "httpx2", lambda k: httpx_burst(client, base, k), n, rounds
+            )
+        async with create_http_client(lean_backend=False) as client:
+            results["httpx2, pool of 100, stock backend"] = await measure(
+                "httpx2-stock", lambda k: httpx_burst(client, base, k), n, rounds
             )
         async with create_http_client(max_connections=20) as client:
             results["httpx2, pool of 20"] = await measure(

@@ -4,17 +4,33 @@
   ``Redactor.scrub`` (every pass) over planted secrets, header spellings in any case and quoting, non-ASCII
   case folds the regex engine applies (``ſ`` for ``s``, the Kelvin sign for ``k``) and random mixtures.
 - The CORS middleware's path for requests without ``Origin`` sets the same ``Vary`` as Starlette's.
+- httpx2 on the lean network backend still notices a server that hung up on an idle connection.
+- Binance open interest for several symbols is one round trip (the pricing premium index asked alongside).
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
+from typing import TYPE_CHECKING
 
+import httpcore2
 import pytest
+from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from providers.binance.venue import build as build_binance
+from providers.http import create_http_client
+from providers.http_backend import LeanBackend
+from providers.symbols import parse_symbol
 from signal_api.logging import Redactor
 from signal_api.security.headers import _vary_origin
+from tests.providers_helpers import fixture_json, served_deps
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 SECRETS = ("cg-PLANTED-setting-key-0b9e", 'quote"and\\slash-secret', "PLANTED-db-password-c4d7")
 SAMPLES = [
@@ -92,13 +108,6 @@ def test_vary_origin_matches_starlette(headers: list[tuple[bytes, bytes]]) -> No
 async def test_the_http_client_uses_the_lean_backend_and_sees_a_server_hang_up() -> None:
     """A keep-alive connection the server closed while idle is noticed (the readability probe on the socket
     kept from the connect) and the next call opens a new one: same behaviour as httpcore2's own backend."""
-    import asyncio
-
-    import httpcore2
-
-    from providers.http import create_http_client
-    from providers.http_backend import LeanBackend
-
     connections = 0
 
     async def answer_once_then_hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -129,3 +138,40 @@ async def test_the_http_client_uses_the_lean_backend_and_sees_a_server_hang_up()
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_binance_open_interest_of_several_symbols_is_one_round_trip() -> None:
+    """The all-symbols ``premiumIndex`` that prices them is asked together with each ``openInterest``: the
+    local venue below holds the premium answer until an ``openInterest`` request has arrived (bounded), so
+    asking them one after the other would fail. A symbol Binance does not list fails alone."""
+
+    btc_premium = fixture_json("binance", "fapi_v1_premiumIndex.json")  # a live BTCUSDT row
+    btc_oi = fixture_json("binance", "fapi_v1_openInterest.json")  # a live BTCUSDT row
+    unknown = fixture_json("binance", "error_-1121_invalid_symbol.json")
+    listed = {"BTCUSDT": btc_oi, "ETHUSDT": {**btc_oi, "symbol": "ETHUSDT"}}
+    open_interest_asked = asyncio.Event()
+
+    async def premium_index(request: Request) -> JSONResponse:
+        try:
+            await asyncio.wait_for(open_interest_asked.wait(), 5.0)
+        except TimeoutError:
+            return JSONResponse({"code": -1, "msg": "openInterest was not asked meanwhile"}, status_code=503)
+        return JSONResponse([btc_premium, {**btc_premium, "symbol": "ETHUSDT"}])
+
+    async def open_interest(request: Request) -> JSONResponse:
+        open_interest_asked.set()
+        row = listed.get(request.query_params["symbol"])
+        return JSONResponse(row) if row is not None else JSONResponse(unknown, status_code=400)
+
+    app = Starlette(
+        routes=[
+            Route("/binance/fapi/v1/premiumIndex", premium_index),
+            Route("/binance/fapi/v1/openInterest", open_interest),
+        ]
+    )
+    async with served_deps(app, "binance", {}) as deps:
+        binance = build_binance(deps)
+        answers = await binance.open_interests([parse_symbol(s) for s in ("BTC", "ETH", "XYZ")])
+    assert set(answers) == {"BTCUSDT", "ETHUSDT"}
+    assert answers["BTCUSDT"].coins == float(btc_oi["openInterest"])
+    assert answers["BTCUSDT"].usd == float(btc_oi["openInterest"]) * float(btc_premium["markPrice"])

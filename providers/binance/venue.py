@@ -154,19 +154,24 @@ class BinanceProvider(MarketProvider):
         return _open_interest(oi, premium)
 
     async def open_interests(self, instruments: Sequence[Instrument]) -> Mapping[str, OpenInterest]:
-        """Each symbol's ``openInterest`` (no all-symbols form), priced by one all-symbols ``premiumIndex``."""
-        premiums = {p.symbol: p for p in await self.market.raw.premium_indexes()}
-        listed = [i for i in instruments if i.for_provider(PROVIDER) in premiums]
-        rows = await asyncio.gather(
-            *(self.market.raw.open_interest(i.for_provider(PROVIDER)) for i in listed), return_exceptions=True
-        )
+        """Each symbol's ``openInterest`` (no all-symbols form), priced by one all-symbols ``premiumIndex``
+        asked at the same time: one round trip, not two (a symbol Binance does not list fails alone)."""
+        symbols = [i.for_provider(PROVIDER) for i in instruments]
+        premium_task = asyncio.ensure_future(self.market.raw.premium_indexes())
+        try:
+            rows = await asyncio.gather(
+                *(self.market.raw.open_interest(symbol) for symbol in symbols), return_exceptions=True
+            )
+            premiums = {p.symbol: p for p in await premium_task}
+        finally:
+            premium_task.cancel()  # only when this call was cancelled first (awaited inline, as it was before)
         answers: dict[str, OpenInterest] = {}
-        for instrument, row in zip(listed, rows, strict=True):
-            if isinstance(row, UpstreamError):
+        for instrument, symbol, row in zip(instruments, symbols, rows, strict=True):
+            if symbol not in premiums or isinstance(row, UpstreamError):
                 continue  # that symbol alone fails (the loader reports it as not in the answer)
             if isinstance(row, BaseException):
                 raise row
-            answers[instrument.canonical] = _open_interest(row, premiums[instrument.for_provider(PROVIDER)])
+            answers[instrument.canonical] = _open_interest(row, premiums[symbol])
         return answers
 
     async def open_interest_history(
