@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 import structlog
 from redis.exceptions import RedisError
 
+from resolvers.broker import wildcard_of
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
@@ -180,6 +182,12 @@ class LeasedHub:
             self._announcements = broker.subscribe(TAKEN_TOPIC, maxsize=1_000)
             self._spawn(self._count_takeovers(self._announcements))
 
+    def publishing(self, topic: str) -> bool:
+        """Whether an event on ``topic`` comes from a stream this replica holds the lease of (a socket kept
+        open by the hub's grace period after the lease went elsewhere must not publish duplicates)."""
+        held = {key.topic for key in self._upstream}
+        return topic in held or wildcard_of(topic) in held
+
     def takeovers(self, key: StreamKey) -> int:
         """How many times a replica (this one included) opened ``key`` upstream since this one started."""
         return self._takeovers.get(key.topic, 0)
@@ -247,3 +255,19 @@ class LeasedHub:
 
 def _lease_name(key: StreamKey) -> str:
     return "stream:" + key.topic
+
+
+class LeaseGate:
+    """The stream hub's publisher in cluster mode: passes an event to the broker only while this replica
+    holds the lease of the stream it came from (:meth:`LeasedHub.publishing`); the rest is counted."""
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        self.hub: LeasedHub | None = None  # set once the leased hub exists (it wraps the hub this gate feeds)
+        self.dropped = 0
+
+    def publish(self, topic: str, event: object) -> None:
+        if self.hub is not None and self.hub.publishing(topic):
+            self._broker.publish(topic, event)
+        else:
+            self.dropped += 1

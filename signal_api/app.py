@@ -294,14 +294,15 @@ async def _open_streams(
     from providers.streams import StreamKey, StreamKind
     from providers.streams.hub import StreamHub
     from resolvers.broker import InProcessBroker
-    from resolvers.leases import LeasedHub
+    from resolvers.leases import LeasedHub, LeaseGate
     from resolvers.streams import StreamServices
 
     cluster = container.cluster  # REDIS_URL: events cross replicas; each stream is ingested by its lease holder
     broker = cluster.broker if cluster is not None else InProcessBroker()
     contract_values: dict[str, float] = {}  # OKX instId → coins per contract, filled in the background
+    gate = LeaseGate(broker) if cluster is not None else None  # only the lease holder's events go out
     hub = StreamHub(
-        publisher=broker,
+        publisher=gate if gate is not None else broker,
         ws_base_urls=settings.ws_urls(),
         clock=system_clock,  # receipt time is real time, also in replay
         grace_seconds=settings.stream_grace_seconds,
@@ -311,8 +312,8 @@ async def _open_streams(
     )
     stack.push_async_callback(hub.aclose)
     leased = LeasedHub(hub, cluster.leases, broker) if cluster is not None else None
-    if cluster is not None and leased is not None:
-        cluster.hub = leased
+    if cluster is not None and leased is not None and gate is not None:
+        cluster.hub = gate.hub = leased
         stack.push_async_callback(leased.aclose)
     streams_hub: StreamHub | LeasedHub = leased if leased is not None else hub
     okx = container.registry.providers.get("okx")

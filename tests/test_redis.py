@@ -16,7 +16,7 @@ from engine.market import Liquidation, PositionSide
 from providers.freshness import track, untrack
 from providers.redis_cache import RedisCache
 from providers.streams import StreamKey, StreamKind
-from resolvers.leases import LeasedHub, RedisLeases
+from resolvers.leases import LeasedHub, LeaseGate, RedisLeases
 from resolvers.redis_broker import RedisBroker
 from signal_api.redis_response_cache import RedisResponseCache
 from signal_api.response_cache import CachedResponse, etag_of
@@ -224,9 +224,23 @@ async def test_one_replica_ingests_each_stream(clients: tuple[Redis, Redis]) -> 
         await asyncio.sleep(0.8)  # two keeper ticks
         assert hub_b.open == []  # the stream is ingested once for both replicas
         assert (a.takeovers(key), b.takeovers(key)) == (1, 1)  # both saw a open it
+        gate_a = LeaseGate(broker_a)
+        gate_a.hub = a
+        watcher = broker_b.subscribe("liquidations:binance:*")
+        gate_a.publish("liquidations:binance:BTCUSDT", _liquidation("BTCUSDT", 9_000))  # a holds it: goes out
+        assert await asyncio.wait_for(anext(aiter(watcher)), 5) == _liquidation("BTCUSDT", 9_000)
         release_a()  # a's last subscriber leaves: it gives the lease up, b opens the stream
         await _until(lambda: hub_b.open == [key], 2.0)
         assert hub_a.open == []
+        # a's socket may linger in the hub's grace period: what it still reads is not published again
+        assert (a.publishing("liquidations:binance:ETHUSDT"), b.publishing("liquidations:binance:ETHUSDT")) == (
+            False,
+            True,
+        )
+        gate_a.publish("liquidations:binance:ETHUSDT", _liquidation("ETHUSDT", 9_000))
+        assert gate_a.dropped == 1
+        await asyncio.sleep(0.3)
+        assert len(watcher) == 0
         # the takeover is a gap on every replica (the trade window restarts its coverage on it)
         await _until(lambda: (a.takeovers(key), b.takeovers(key)) == (2, 2), 2.0)
         release_b()
