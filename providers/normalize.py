@@ -43,13 +43,29 @@ def clamp_limit(limit: int, maximum: int) -> int:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+# field types that cannot hold a float: nothing to look for in them
+_NO_FLOAT = frozenset({int, str, bool, int | None, str | None, bool | None})
+_FINITE_FLOAT = frozenset({float, float | None})
+
+
+def _model_fields_to_scan(kind: type[BaseModel]) -> tuple[str, ...]:
+    """The fields that may hold a non-finite number. A model validated with ``allow_inf_nan=False`` (every
+    venue model) has already refused them in its own ``float`` fields (``"NaN"``, ``"1e999"``): those are
+    skipped, as are ``int``/``str``/``bool`` fields; nested models, containers and anything else are scanned.
+    (A 200-candle answer was ~1.6 ms of scanning values pydantic had just checked.)"""
+    finite = kind.model_config.get("allow_inf_nan") is False
+    return tuple(
+        name
+        for name, info in kind.model_fields.items()
+        if info.annotation not in _NO_FLOAT and not (finite and info.annotation in _FINITE_FLOAT)
+    )
 
 
 def _field_names(kind: type) -> tuple[str, ...]:
     names = _FIELDS.get(kind)
     if names is None:
         if isinstance(kind, type) and issubclass(kind, BaseModel):
-            names = tuple(kind.model_fields)
+            names = _model_fields_to_scan(kind)
         elif dataclasses.is_dataclass(kind):
             names = tuple(field.name for field in dataclasses.fields(kind))
         else:

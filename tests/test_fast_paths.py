@@ -175,3 +175,39 @@ async def test_binance_open_interest_of_several_symbols_is_one_round_trip() -> N
     assert set(answers) == {"BTCUSDT", "ETHUSDT"}
     assert answers["BTCUSDT"].coins == float(btc_oi["openInterest"])
     assert answers["BTCUSDT"].usd == float(btc_oi["openInterest"]) * float(btc_premium["markPrice"])
+
+
+def test_the_non_finite_scan_skips_only_fields_that_cannot_hold_one() -> None:
+    """Fields pydantic validated finite (``allow_inf_nan=False``) and int/str/bool fields are not rescanned;
+    a model that allows NaN, a nested model and a container still are."""
+    import dataclasses
+    import math
+
+    from pydantic import BaseModel, ConfigDict
+
+    from providers.normalize import _field_names, first_non_finite
+
+    class Lax(BaseModel):
+        x: float
+        n: int = 0
+
+    class Strict(BaseModel):
+        model_config = ConfigDict(frozen=True, allow_inf_nan=False)
+        price: float
+        maybe: float | None = None
+        label: str = ""
+        inner: Lax | None = None
+        series: list[Lax] = []
+
+    @dataclasses.dataclass
+    class Domain:
+        value: float
+        rows: tuple[Strict, ...]
+
+    assert _field_names(Strict) == ("inner", "series")
+    assert _field_names(Lax) == ("x",)
+    assert first_non_finite(Strict(price=1.0, maybe=2.0, inner=Lax(x=3.0), series=[Lax(x=4.0)])) is None
+    assert first_non_finite(Strict(price=1.0, inner=Lax(x=math.nan))) == "inner.x"
+    assert first_non_finite(Strict(price=1.0, series=[Lax(x=1.0), Lax(x=math.inf)])) == "series[1].x"
+    assert first_non_finite(Domain(math.inf, ())) == "value"
+    assert first_non_finite(Domain(1.0, (Strict(price=1.0, inner=Lax(x=-math.inf)),))) == "rows[0].inner.x"
