@@ -15,15 +15,16 @@ its evaluations across different operations: :mod:`resolvers.signal_feeds`):
   per-connection (``connection_params``, authentication, the rate-limit status) is therefore not seen by
   shared operations, which is why sharing is limited to :data:`SHAREABLE_FIELDS`; everything else
   (``alerts``: per caller; queries, mutations, unparsable documents) goes through Strawberry's handler.
-- Each result's payload is serialized once (orjson, ``str``); each subscriber's ``next`` frame is the
-  string concatenation of its id prefix and that payload.
+- Each result's payload is serialized once (orjson, ``str``), and each ``next`` frame once per distinct
+  subscription id of a broadcast (clients that all say ``"id": "1"`` share one frame string).
 - State streams (:data:`STATE_FIELDS`: ``signalUpdates``): the group keeps its newest payload per
   symbol and sends them to a subscriber that joins later, so it gets each signal first as it would
   alone. To know whose state a payload is, the shared execution also selects ``symbol`` under
   :data:`STATE_ALIAS` and removes it before serializing.
-- Each subscriber owns a bounded queue (``queue_size`` payloads, oldest dropped first and counted);
-  one writer task per connection drains its subscribers' queues, so a slow or stalled client only
-  loses its own old events and never delays the group or other connections.
+- A frame is written at once to a socket that is not behind (no task, see :class:`_Connection`); a
+  socket that is behind queues it in its subscriber's bounded queue (``queue_size`` frames, oldest dropped
+  first and counted) and one task drains it, so a slow or stalled client only loses its own old events
+  and never delays the group or other connections.
 - The last subscriber to leave (``complete`` or disconnect) cancels the group's execution, which
   closes the resolver's generator and so releases the hub streams and the broker subscription.
 
@@ -188,7 +189,7 @@ def group_key(query: str, variables: dict[str, object] | None, operation_name: s
 
 
 class SharedSubscriber:
-    """One subscription id of one connection: a bounded drop-oldest queue of serialized payloads."""
+    """One subscription id of one connection: a bounded drop-oldest queue of its ``next`` frames."""
 
     __slots__ = ("connection", "dropped", "final", "group", "id", "on_done", "prefix", "queue")
 
@@ -204,13 +205,17 @@ class SharedSubscriber:
         self.final: str | None = None  # the terminal frame (error/complete), sent after the queue drains
         self.dropped = 0
 
-    def push(self, payload: str) -> None:
+    def frame(self, payload: str) -> str:
+        return self.prefix + payload + "}"
+
+    def push(self, frame: str) -> None:
+        """``frame``: this subscriber's ``next`` frame (:meth:`frame`), often shared with others of its id."""
         if self.connection.idle:  # the usual case: written now, no queue, no task
-            self.connection.write(self.prefix + payload + "}")
+            self.connection.write(frame)
             return
         if len(self.queue) == self.queue.maxlen:
             self.dropped += 1  # deque(maxlen) discards the oldest on append
-        self.queue.append(payload)
+        self.queue.append(frame)
         self.connection.wake(self)
 
     def finish(self, frame: str) -> None:
@@ -245,7 +250,7 @@ class SharedGroup:
     def add(self, subscriber: SharedSubscriber) -> None:
         self.subscribers[(id(subscriber.connection), subscriber.id)] = subscriber
         for payload in self.latest.values():  # a state stream's current states first
-            subscriber.push(payload)
+            subscriber.push(subscriber.frame(payload))
 
     def remove(self, subscriber: SharedSubscriber) -> None:
         """Detach; the last one out cancels the execution (releasing the streams it holds)."""
@@ -307,8 +312,12 @@ class SharedGroup:
         return text
 
     def _broadcast(self, payload: str) -> None:
+        frames: dict[str, str] = {}
         for subscriber in tuple(self.subscribers.values()):
-            subscriber.push(payload)
+            frame = frames.get(subscriber.prefix)
+            if frame is None:
+                frame = frames[subscriber.prefix] = subscriber.frame(payload)
+            subscriber.push(frame)
 
     async def _broadcast_fairly(self, payload: str) -> None:
         """Every subscriber, :data:`BROADCAST_CHUNK` at a time with a loop turn after each chunk.
@@ -318,13 +327,18 @@ class SharedGroup:
         events flowed). The turns also let catching-up writers run: with a backlog the source never
         suspends, and a burst larger than the queues would otherwise overflow even fast subscribers."""
         subscribers = tuple(self.subscribers.values())
+        frames: dict[str, str] = {}  # by id prefix: one frame string per distinct subscription id
         self.broadcasting = True
         try:
             for start in range(0, len(subscribers), BROADCAST_CHUNK):
                 members = self.subscribers
                 for subscriber in subscribers[start : start + BROADCAST_CHUNK]:
-                    if start == 0 or (id(subscriber.connection), subscriber.id) in members:  # still subscribed
-                        subscriber.push(payload)
+                    if start and (id(subscriber.connection), subscriber.id) not in members:
+                        continue  # left during the broadcast
+                    frame = frames.get(subscriber.prefix)
+                    if frame is None:
+                        frame = frames[subscriber.prefix] = subscriber.frame(payload)
+                    subscriber.push(frame)
                 await asyncio.sleep(0)
         finally:
             self.broadcasting = False
@@ -472,7 +486,7 @@ class _Connection:
             if subscriber not in self.pending:
                 continue
             if subscriber.queue:
-                frame = subscriber.prefix + subscriber.queue.popleft() + "}"
+                frame = subscriber.queue.popleft()
             elif subscriber.final is not None:
                 frame, subscriber.final = subscriber.final, None
             else:
