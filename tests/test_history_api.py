@@ -218,7 +218,9 @@ async def test_migrate_command_applies_then_reports_up_to_date(tmp_path: Path) -
             "applied 0002_outcomes",
             "applied 0003_api_keys",
             "applied 0004_signals_with_outcomes",
+            "applied 0005_watchlist",
             "applied 0006_verdicts",
+            "applied 0007_alerts",
         ]
         out = io.StringIO()
         await run_migrate(config, out)
