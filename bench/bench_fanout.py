@@ -10,6 +10,9 @@ Modes:
 - ``graphql``: Strawberry's handler, one execution per subscriber.
 - ``shared``: :class:`signal_api.fanout.SharedFanoutHandler` (one execution per distinct operation,
   serialized once, written at once to each socket that is not behind).
+- ``service``: the whole app (``create_app``: its middleware, authentication, cost accounting and the
+  shared fan-out) at ``/graphql``, providers on a replay of ``../shared/cassettes`` (budgets off and the
+  per-address WebSocket limit raised, as one address opens every connection).
 
 The client is the same for every mode: a minimal WebSocket client on raw sockets (asyncio protocols on
 uvloop, :class:`RawClient`), opening at most ``HANDSHAKE_CONCURRENCY`` connections at a time, so the
@@ -23,7 +26,7 @@ CPU (user + system from /proc) per delivered frame; ``init s`` from the first co
 subscriber is acknowledged, subscribed and receiving; server RSS growth per subscriber; the load average
 (the machine is shared: compare modes within one run).
 
-    .venv/bin/python bench/bench_fanout.py --subscribers 1000 3000 --seconds 10 --modes plain shared
+    .venv/bin/python bench/bench_fanout.py --subscribers 1000 3000 --seconds 10 --modes plain shared service
 """
 
 from __future__ import annotations
@@ -38,13 +41,15 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 import orjson
 
 HOST = "127.0.0.1"
-MODES = ("plain", "graphql", "shared")
+CASSETTE = "btc-2025-07-11-rising.json"  # the service mode's upstream, from ../shared/cassettes
+MODES = ("plain", "graphql", "shared", "service")
 QUERY = "subscription { liquidations(minValueUsd: 0) { venue symbol side price size valueUsd time receivedAt } }"
 
 
@@ -66,6 +71,11 @@ def _event(seq: int) -> Any:
 
 
 def serve(mode: str, port: int, rate: float) -> None:
+    if mode == "service":
+        import uvloop
+
+        uvloop.run(serve_service(port, rate))
+        return
     import uvicorn
     from starlette.applications import Starlette
     from starlette.routing import WebSocketRoute
@@ -176,6 +186,43 @@ def serve(mode: str, port: int, rate: float) -> None:
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False, ws_per_message_deflate=False)
 
 
+async def serve_service(port: int, rate: float) -> None:
+    """The whole app (``create_app``: middleware, authentication, limits, the shared fan-out) at ``/graphql``,
+    its providers on a replay server of a shared cassette, the bench's broker attached as its streams.
+    The request and cost budgets are off and the per-address WebSocket limit raised: one address opens
+    every connection here."""
+    from providers.replay import Cassette, ReplayApp, serve_in_background, serve_in_thread
+    from resolvers.broker import InProcessBroker
+    from resolvers.streams import StreamServices
+    from signal_api.app import create_app
+    from signal_api.settings import Settings
+
+    cassette_path = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "cassettes", CASSETTE)
+    cassette = Cassette.load(Path(cassette_path))
+    broker = InProcessBroker()
+    async with serve_in_thread(ReplayApp(cassette).app) as upstream:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, streams_enabled=False, rate_limit_enabled=False, ws_max_connections_per_address=100_000
+        ).with_replay_base(upstream.base_url)
+        app = create_app(settings, clock=lambda: cassette.now)
+        async with serve_in_background(app, HOST, port, lifespan="on"):
+            hub = SimpleNamespace(acquire=lambda key: lambda: None)
+            app.state.container.attach_streams(StreamServices(broker=broker, hub=hub))
+            from signal_api.fanout import _Connection
+
+            def behind() -> bool:  # as in serve(): the plain broadcast's pace
+                pending = any(len(s) for members in broker._subscribers.values() for s in members)
+                return pending or _Connection.behind > 0
+
+            seq = 0
+            while True:
+                await asyncio.sleep(1.0 / rate)
+                while behind():  # noqa: ASYNC110 - the plain broadcast's pace
+                    await asyncio.sleep(0.001)
+                seq += 1
+                broker.publish("liquidations:binance:BTCUSDT", _event(seq))
+
+
 def _lifespan(job: Any) -> Any:
     """Run ``job()`` for the server's lifetime (the task is kept and cancelled on shutdown)."""
     import contextlib
@@ -211,13 +258,14 @@ class RawClient(asyncio.Protocol):
         self.handshaken = False
         self.initialised = False
         self.transport: asyncio.Transport | None = None
+        self.path = "/graphql" if mode == "service" else "/ws"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast("asyncio.Transport", transport)  # uvloop's transports do not subclass asyncio's
         protocol = "Sec-WebSocket-Protocol: graphql-transport-ws\r\n" if self.mode != "plain" else ""
         self.transport.write(
             (
-                f"GET /ws HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"GET {self.path} HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{protocol}\r\n"
             ).encode()
         )
