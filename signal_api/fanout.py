@@ -462,8 +462,15 @@ class _Connection:
             self.broken = True  # the socket is gone; the read loop ends and shutdown detaches
             return
         _Connection.behind += 1
-        self.task = asyncio.create_task(self._catch_up(coro, waiting))
-        self.task.add_done_callback(_retrieve)
+        task = self.task = asyncio.create_task(self._catch_up(coro, waiting))
+        task.add_done_callback(self._caught_up)
+
+    def _caught_up(self, task: asyncio.Task[None]) -> None:
+        """Also after a cancellation before the task's first step (its ``finally`` never ran)."""
+        _Connection.behind -= 1
+        _retrieve(task)
+        if self.task is task:
+            self.task = None
 
     def wake(self, subscriber: SharedSubscriber) -> None:
         if subscriber not in self.pending:
@@ -507,8 +514,7 @@ class _Connection:
         except _GONE:
             self.broken = True
         finally:
-            self.task = None
-            _Connection.behind -= 1
+            self.task = None  # now, not in the done callback: a frame pushed before it runs must be written
 
     async def aclose(self) -> None:
         task = self.task

@@ -81,3 +81,17 @@ async def test_a_closed_socket_stops_the_writes_quietly() -> None:
     for n in range(10):
         group._broadcast(str(n))  # no exception reaches the group
     assert connection.broken and attempts == 1 and connection.task is None
+
+
+async def test_a_connection_closed_while_behind_leaves_the_count() -> None:
+    before = _Connection.behind
+
+    async def send(text: str) -> None:
+        await asyncio.sleep(10)  # a socket that never drains
+
+    connection = _Connection(send)
+    connection.write("frame")  # suspends: a task continues it
+    assert connection.task is not None and _Connection.behind == before + 1
+    await connection.aclose()  # cancelled before the task's first step
+    await asyncio.sleep(0)  # the done callback
+    assert connection.task is None and _Connection.behind == before
