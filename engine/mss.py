@@ -34,6 +34,7 @@ class CoinDetails:
 
     market: CoinMarket
     social: SocialMetrics
+    categories: tuple[str, ...] | None = None  # the vendor's sectors ("Layer 1 (L1)"); None when it sends none
 
 
 class Phase(enum.Enum):
@@ -203,6 +204,7 @@ def _rule(phase: Phase, name: str) -> Rule:
 class MssReport:
     symbol: str
     phases: tuple[PhaseScore, ...]
+    categories: tuple[str, ...] | None = None  # CoinGecko's sectors when its coin answer was read; not scored
 
     @property
     def total(self) -> float:
@@ -253,13 +255,16 @@ def score_input(phase: Phase, rule: Rule, reading: Reading[float] | None) -> Mss
     return MssInput(rule.name, rule.unit, value, reading.source, float(rule.points(value)), rule.max_points, rule.bonus)
 
 
-def score_mss(symbol: str, readings: Mapping[str, Reading[float]]) -> MssReport:
-    """The report for ``symbol`` from its readings by rule name; an absent name is missing ("not fetched")."""
+def score_mss(
+    symbol: str, readings: Mapping[str, Reading[float]], categories: tuple[str, ...] | None = None
+) -> MssReport:
+    """The report for ``symbol`` from its readings by rule name; an absent name is missing ("not fetched").
+    ``categories`` ride along for the reader (a sector filter such as "DeFi"); they score nothing."""
     phases = []
     for phase, rules in PHASE_RULES.items():
         inputs = tuple(score_input(phase, rule, readings.get(rule.name)) for rule in rules)
         phases.append(PhaseScore(phase, inputs, sum(r.max_points for r in rules), PASS_AT[phase]))
-    return MssReport(symbol, tuple(phases))
+    return MssReport(symbol, tuple(phases), categories)
 
 
 def whale_accumulation(trades: Sequence[Trade], threshold_usd: float) -> tuple[float, str]:

@@ -240,7 +240,8 @@ async def compute_mss(
             if readings[name].value is None:
                 readings[name] = Reading.missing("left out: this scan's LunarCrush budget is spent")
     failures = tuple(dict.fromkeys(f for r in readings.values() for f in r.failed))
-    return score_mss(instrument.canonical, readings), failures
+    categories = details.value.categories if details is not None and details.value is not None else None
+    return score_mss(instrument.canonical, readings, categories), failures
 
 
 async def record_if_watched(ctx: RequestContext, report: MssReport) -> None:

@@ -160,6 +160,11 @@ class MSSReport:
     missing: list[str] = strawberry.field(description="Every missing input as name: reason.")
     failures: list[str] = strawberry.field(description="Sources that failed before another answered, or at all.")
     generated_at: datetime = strawberry.field(description="When the report was computed (UTC, ISO-8601).")
+    categories: list[str] | None = strawberry.field(
+        description="CoinGecko's categories of the coin (Layer 1 (L1), DeFi...) from the coins/{id} answer the "
+        "discovery phase reads; not scored. Null when that answer was not read (an mssScan row uses the "
+        "coins/markets row instead, which has none) or failed."
+    )
 
     @classmethod
     def of(cls, r: MssReport, failures: tuple[str, ...], at: datetime) -> MSSReport:
@@ -176,6 +181,7 @@ class MSSReport:
             missing=list(r.missing),
             failures=list(failures),
             generated_at=at,
+            categories=list(r.categories) if r.categories is not None else None,
         )
 
 

@@ -101,7 +101,7 @@ _UNIVERSE_VENUES = ParamDoc(
 _TIMEFRAME = ParamDoc("timeframe", "Candle timeframe the signal is computed on: 15m, 1h, 4h (default) or 1d.")
 # MSS as REST shows it: the phases and their inputs' values, points and reasons (sources stay in GraphQL)
 _MSS_REPORT = """
-      symbol total measurableMax totalLow totalHigh complete band tier missing
+      symbol total measurableMax totalLow totalHigh complete band tier missing categories
       phases { name points maxPoints passPoints available passes inputs { name value unit points error } }"""
 
 

@@ -219,6 +219,20 @@ def test_a_non_finite_value_is_missing_not_scored() -> None:
     assert report.phases[2].missing == ("funding: not finite",)
 
 
+def test_categories_come_from_the_coin_answer_and_a_null_entry_or_list_is_not_a_category() -> None:
+    from providers.coingecko.domain import to_details
+    from providers.coingecko.models import CoinGeckoCoinDetails
+
+    coin = _fixture("coingecko", "coins_id.json")
+    assert to_details(CoinGeckoCoinDetails.model_validate(coin)).categories == ("Cryptocurrency", "Layer 1 (L1)")
+    with_null = CoinGeckoCoinDetails.model_validate({**coin, "categories": [None, "Decentralized Finance (DeFi)"]})
+    assert to_details(with_null).categories == ("Decentralized Finance (DeFi)",)
+    without = CoinGeckoCoinDetails.model_validate({k: v for k, v in coin.items() if k != "categories"})
+    assert to_details(without).categories is None  # not sent: unknown, not "no category"
+    report = score_mss("X", readings(FULL_TOP), ("Meme",))
+    assert report.categories == ("Meme",) and report.total == 100  # carried along, scores nothing
+
+
 # -- end to end on the replay server ---------------------------------------------------------------------
 
 
@@ -312,7 +326,7 @@ query ($symbol: String!) {
   mss(symbol: $symbol) {
     __typename
     ... on MSSReport {
-      symbol total measurableMax totalLow totalHigh complete band tier missing
+      symbol total measurableMax totalLow totalHigh complete band tier missing categories
       phases { name points maxPoints available passes missing inputs { name value source points error } }
     }
     ... on Problem { code message }
@@ -339,6 +353,8 @@ async def test_mss_keyless_on_real_payloads(graphql: Callable[..., Any]) -> None
     assert inputs["fdv"]["value"] == market["fully_diluted_valuation"]["usd"]
     assert inputs["fdv"]["points"] == FDV.points(market["fully_diluted_valuation"]["usd"])
     assert inputs["fdv"]["source"] == "coingecko.coins.details"
+    # the same coins/{id} answer names the coin's sectors (not scored): no extra call
+    assert data["categories"] == [c for c in coin["categories"] if c] == ["Cryptocurrency", "Layer 1 (L1)"]
     share = market["circulating_supply"] / market["total_supply"] * 100
     assert inputs["circulating_share"]["value"] == pytest.approx(share)
     assert inputs["age"]["points"] == 1  # listed on Binance in 2019

@@ -127,7 +127,8 @@ def to_details(coin: CoinGeckoCoinDetails) -> CoinDetails:
     social = SocialMetrics(
         venue=PROVIDER, sentiment_pct=coin.sentiment_votes_up_percentage, community=community, time=coin.last_updated
     )
-    return CoinDetails(market=market, social=social)
+    categories = None if coin.categories is None else tuple(c for c in coin.categories if c)
+    return CoinDetails(market=market, social=social, categories=categories)
 
 
 def to_trending(trending: CoinGeckoTrending) -> tuple[TrendingCoin, ...]:

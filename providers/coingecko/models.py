@@ -124,6 +124,6 @@ class CoinGeckoCoinDetails(CoinGeckoCoin):
 
     market_cap_rank: OptInt = None
     watchlist_portfolio_users: OptFloat = None
+    categories: list[str | None] | None = None  # CoinGecko's sectors; the list may hold nulls
     market_data: CoinGeckoMarketData | None = None
     community_data: CoinGeckoCommunity | None = None
-
