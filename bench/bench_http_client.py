@@ -11,7 +11,10 @@ venue does), fresh client per burst size, every burst repeated ``--rounds`` time
 - a minimal keep-alive HTTP/1.1 client over asyncio streams (no pool logic, no header model): the floor
   for any Python client on this event loop, not a candidate (no TLS, redirects, timeouts per phase).
 
-No other async client (aiohttp, ...) is installed in the project's environment, so none is measured.
+- ``aiohttp.ClientSession`` (one connector of 100) when importable: it is not a project dependency, so it is
+  measured only when put on the path from a throwaway environment, e.g.
+  ``python -m venv /tmp/aio && /tmp/aio/bin/pip install aiohttp`` then
+  ``PYTHONPATH=/tmp/aio/lib/python3.11/site-packages .venv/bin/python bench/bench_http_client.py``.
 
     .venv/bin/python bench/bench_http_client.py [--rounds 5]
 """
@@ -29,7 +32,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
@@ -134,6 +137,26 @@ async def run(base: str, rounds: int) -> list[list[str]]:
             results["httpx2, pool of 20"] = await measure(
                 "httpx2-20", lambda k: httpx_burst(client, base, k), n, rounds
             )
+        try:
+            import aiohttp  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            aiohttp = None  # not installed: see the module docstring
+        if aiohttp is not None:
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
+
+                async def aiohttp_burst(k: int, session: Any = session) -> None:
+                    async def one(i: int) -> bytes:
+                        async with session.get(f"{base}/fapi/v1/x{i}") as response:
+                            assert response.status == 200
+                            body: bytes = await response.read()
+                            return body
+
+                    bodies = await asyncio.gather(*(one(i) for i in range(k)))
+                    assert all(b.endswith(b"]}") for b in bodies)
+
+                results["aiohttp, connector of 100 (not a dependency)"] = await measure(
+                    "aiohttp", aiohttp_burst, n, rounds
+                )
         raw = RawClient(HOST, port)
 
         async def raw_burst(k: int, raw: RawClient = raw) -> None:
