@@ -5,12 +5,16 @@ later frame kept in order, and a closed socket stops the writes without an excep
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from typing import Any
 
 from strawberry.http.exceptions import WebSocketDisconnected
 
+from signal_api import fanout
 from signal_api.fanout import SharedGroup, SharedSubscriber, _Connection
-from tests.test_fanout_shared import until
+from tests.test_fanout_shared import app_with_hub, publish, sub, synced, until, values
+from tests.test_subscriptions_ws import connection, receive
 
 
 def _payloads(frames: list[str]) -> list[object]:
@@ -95,3 +99,23 @@ async def test_a_connection_closed_while_behind_leaves_the_count() -> None:
     await connection.aclose()  # cancelled before the task's first step
     await asyncio.sleep(0)  # the done callback
     assert connection.task is None and _Connection.behind == before
+
+
+async def test_every_event_reaches_every_subscriber_across_broadcast_chunks(monkeypatch: Any) -> None:
+    """48 subscribers on 16 connections, broadcasts in chunks of 16 (loop turns inside each event), a
+    burst of 300 events: each subscriber receives every one, in order."""
+    monkeypatch.setattr(fanout, "BROADCAST_CHUNK", 16)
+    async with asyncio.timeout(60), app_with_hub() as (url, _, broker), contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(connection(url)) for _ in range(16)]
+        ids = [["1", "2", f"c{i}"] for i in range(16)]  # "1" and "2" share frame strings across connections
+        for ws, own in zip(clients, ids, strict=True):
+            for op_id in own:
+                await sub(ws, op_id, 0)
+        for ws in clients:
+            await synced(ws)
+        sent = [float(1_000 * (n + 1)) for n in range(300)]  # exact as price x size
+        publish(broker, sent)
+        for ws, own in zip(clients, ids, strict=True):
+            messages = await receive(ws, 3 * len(sent))
+            for op_id in own:
+                assert values([m for m in messages if m["id"] == op_id]) == sent, op_id  # every event, in order
