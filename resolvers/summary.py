@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from engine import FactorName, Signal
 from engine.summary import CoinSignal, MarketSummary, summarize
+from providers.symbols import InvalidSymbolFormat, parse_symbol
 from resolvers.problems import InvalidArgument, Problem
 from resolvers.signals import resolve_signals
 
@@ -42,9 +43,13 @@ async def resolve_market_summary(
     ctx: RequestContext, mode: Mode, timeframe: Timeframe, symbols: list[str] | None = None
 ) -> tuple[MarketSummary, tuple[Signal, ...]] | InvalidArgument:
     """The summary and the signals behind it (the same objects the ``signals`` field answers)."""
-    wanted = tuple(symbols) if symbols else ctx.services.discovery.config.summary_symbols
-    if not 1 <= len(wanted) <= MAX_SUMMARY_SYMBOLS:
-        return InvalidArgument("symbols", f"give 1 to {MAX_SUMMARY_SYMBOLS} symbols, not {len(wanted)}")
+    given = tuple(symbols) if symbols else ctx.services.discovery.config.summary_symbols
+    if not 1 <= len(given) <= MAX_SUMMARY_SYMBOLS:
+        return InvalidArgument("symbols", f"give 1 to {MAX_SUMMARY_SYMBOLS} symbols, not {len(given)}")
+    distinct = _distinct(given)
+    if isinstance(distinct, InvalidArgument):
+        return distinct
+    wanted = tuple(distinct.values())
 
     async def build() -> tuple[MarketSummary, tuple[Signal, ...]] | InvalidArgument:
         outcomes = await resolve_signals(ctx, list(wanted), mode, timeframe)
@@ -53,9 +58,23 @@ async def resolve_market_summary(
         coins = [coin_signal(s, o) for s, o in zip(wanted, outcomes, strict=True)]
         return summarize(coins), tuple(o for o in outcomes if isinstance(o, Signal))
 
-    key = (tuple(s.upper() for s in wanted), mode, timeframe)
+    key = (tuple(distinct), mode, timeframe)
     result = await ctx.services.discovery.summaries.get(key, build, keep=_worth_keeping)
     return result  # type: ignore[return-value]
+
+
+def _distinct(symbols: tuple[str, ...]) -> dict[str, str] | InvalidArgument:
+    """Each coin once by its canonical symbol, with the spelling first given, in order: "BTC", "btcusdt" and
+    "BTC-USDT" are one coin and count once in the overall word. A malformed symbol is an input error, not a
+    coin without a signal (a well-formed one no venue lists stays a coin with its problem)."""
+    distinct: dict[str, str] = {}
+    for symbol in symbols:
+        try:
+            canonical = parse_symbol(symbol).canonical
+        except InvalidSymbolFormat as exc:
+            return InvalidArgument("symbols", str(exc))
+        distinct.setdefault(canonical, symbol)
+    return distinct
 
 
 def _worth_keeping(value: object) -> bool:

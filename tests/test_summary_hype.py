@@ -314,3 +314,19 @@ async def test_market_summary_over_five_coins_calls_the_market(graphql: Callable
     assert data["explanationId"].startswith(f"Pasar {word}: dari 5 koin, 5 {label} (BTC, ETH, SOL, XRP, BNB)")
     # batched: the all-symbol answers once for the five coins
     assert calls["binance GET /fapi/v1/premiumIndex"] == 1 and calls["binance GET /fapi/v1/ticker/24hr"] == 1
+
+
+async def test_one_coin_spelled_three_ways_counts_once_and_a_malformed_symbol_is_bad_input(
+    graphql: Callable[..., Any],
+) -> None:
+    async with running_service(five_coin_cassette()) as (base, _):
+        _, same = await graphql(base, SUMMARY, {"symbols": ["BTC", "btcusdt", "BTC-USDT", "ETH", "SOL"]})
+        _, bad = await graphql(base, SUMMARY, {"symbols": ["", "ETH", "SOL"]})
+    data = same["data"]["marketSummary"]
+    # three coins, not five: BTC's one signal must not be counted three times toward the market's word
+    assert [c["symbol"] for c in data["coins"]] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    assert data["longs"] + data["shorts"] + data["neutrals"] == 3
+    assert "of 3 coins" in data["explanationEn"] and "dari 3 koin" in data["explanationId"]
+    assert bad["data"]["marketSummary"]["__typename"] == "InvalidInput"
+    assert bad["data"]["marketSummary"]["code"] == "INVALID_INPUT"
+    assert "'' is not a symbol" in bad["data"]["marketSummary"]["message"]
