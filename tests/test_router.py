@@ -204,6 +204,25 @@ def test_words_also_say_the_operations_other_inputs() -> None:
     assert route("candles BTC 1h").interval == "1h"
 
 
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("open interest leaders", "OPEN_INTEREST"),
+        ("OI leaders today", "OPEN_INTEREST"),
+        ("open intrest leaders", "OPEN_INTEREST"),
+        ("top volume coins", "VOLUME"),
+        ("most traded coins today", "VOLUME"),
+    ],
+)
+def test_the_issues_screener_kinds_in_words(question: str, kind: str) -> None:
+    """The issue names "OI leaders" and "volume leaders": before, the first read as market.get asking for a
+    coin and "top volume coins" was not sure."""
+    routed = route(question)
+    assert routed.confident and routed.best is not None and routed.best.operation == "screener.run"
+    assert routed.best.options == (("kind", kind),)
+    assert route("open interest BTC").best.operation == "market.get"  # type: ignore[union-attr]  # one coin's OI
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=400), st.one_of(st.none(), st.sets(st.text(min_size=1, max_size=8), max_size=20)))
 def test_any_text_is_read_without_error_and_sure_only_with_everything_needed(

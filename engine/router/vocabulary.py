@@ -130,7 +130,8 @@ OPERATION_WORDS: Mapping[str, Mapping[str, Mapping[str, float]]] = MappingProxyT
                 "top gainers:3, top gainer:3, gainers:2.5, top losers:3, losers:2.5, biggest losers:3, "
                 "volume leaders:3, highest funding:2.5, negative funding:2.5, funding extremes:3, screener:3, "
                 "screen:2, small caps:2, low cap:2, under:0.6, biggest open interest:2.5, defi:1.2, "
-                "top:0.8, biggest:1, highest:1, by volume:2.5"
+                "top:0.8, biggest:1, highest:1, by volume:2.5, open interest leaders:3.5, oi leaders:3.5, "
+                "top volume:3, most volume:3, most traded:3"
             ),
             "id": _weighted(
                 "paling naik:3, paling turun:3, paling:1.2, naik:0.6, volume terbesar:3, terbesar:1.2, tertinggi:1.2"
@@ -357,10 +358,13 @@ OPTION_WORDS: Mapping[str, Mapping[str, Mapping[str, str]]] = MappingProxyType(
             "kind": {
                 **dict.fromkeys(("top gainers", "top gainer", "gainers", "paling naik"), "GAINERS"),
                 **dict.fromkeys(("top losers", "losers", "biggest losers", "paling turun"), "LOSERS"),
-                **dict.fromkeys(("volume leaders", "volume terbesar", "by volume"), "VOLUME"),
+                **dict.fromkeys(
+                    ("volume leaders", "volume terbesar", "by volume", "top volume", "most volume", "most traded"),
+                    "VOLUME",
+                ),
                 **dict.fromkeys(("highest funding", "funding extremes"), "FUNDING_HIGH"),
                 "negative funding": "FUNDING_LOW",
-                "biggest open interest": "OPEN_INTEREST",
+                **dict.fromkeys(("biggest open interest", "open interest leaders", "oi leaders"), "OPEN_INTEREST"),
             }
         }
     }
