@@ -10,7 +10,8 @@ the same ``poll``, without the lookup. Everything else (reads, writes, TLS, time
 mapping) is httpcore2's code, unchanged.
 
 Installed by :func:`providers.http.create_http_client` through the transport's pool, whose attribute is
-checked at start-up (``tests/test_fast_paths.py``): an httpx2 upgrade that moves it fails loudly there.
+checked by ``tests/test_fast_paths.py``: an httpx2 upgrade that moves it fails that test, while a service
+running on such an upgrade keeps the stock backend.
 """
 
 from __future__ import annotations
@@ -77,14 +78,17 @@ class LeanBackend(AnyIOBackend):
         return LeanStream(stream._stream, raw)
 
 
-def install(client: httpx2.AsyncClient) -> None:
-    """Give ``client``'s default transport the lean backend (proxy mounts keep httpcore2's own)."""
+def install(client: httpx2.AsyncClient) -> bool:
+    """Give ``client``'s default transport the lean backend (proxy mounts keep httpcore2's own).
+
+    Returns whether it was installed. An httpx2 release that moves the pool's private attribute leaves the
+    stock backend in place (slower, same behaviour) rather than stopping the service; the test suite asserts
+    the lean backend is installed, so such a release is caught in CI, not in production."""
     pool = getattr(client._transport, "_pool", None)
     if not isinstance(pool, httpcore2.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
-        raise RuntimeError(
-            "httpx2's transport has no httpcore2 pool with a network backend: update providers/http_backend.py"
-        )
+        return False
     pool._network_backend = LeanBackend()
+    return True
 
 
 __all__ = ["LeanBackend", "LeanStream", "install"]
