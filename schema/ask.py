@@ -135,6 +135,13 @@ def _variables(op: Operation, reading: Reading, routed: Routed, notes: list[str]
         values["interval"] = routed.interval
     if "withinHours" in declared and routed.hours is not None:
         values["withinHours"] = routed.hours
+    if routed.amount is not None and "maxFdvUsd" in declared:
+        values["maxFdvUsd"] = routed.amount
+        notes.append(f"maxFdvUsd {routed.amount:,.0f}: the amount said, read as US dollars of FDV")
+    elif routed.amount is not None:
+        notes.append(f"{op.name} takes no amount: {routed.amount:,.0f} is not applied")
+    if "defi" in reading.matched or "new defi" in reading.matched:
+        notes.append("DeFi is not filtered: no category filter here (an mss report lists CoinGecko's categories)")
     if "venues" in declared and routed.venues:
         enum_typed = _type_name(declared["venues"].type) == "Venue"
         values["venues"] = [v.upper() if enum_typed else v for v in routed.venues]

@@ -188,6 +188,17 @@ async def test_inputs_beyond_the_coin_reach_the_routed_operation() -> None:
         assert (series["exchange"], series["symbol"], series["interval"]) == ("binance", "BTCUSDT", "H4")
         assert "no exchange named: binance" in candles["notes"]
 
+        # the issue's own example: new coins under an FDV ceiling is an MSS scan with maxFdvUsd, and what
+        # cannot be applied (the DeFi sector) is said, never dropped in silence
+        defi = (await post(client, base, ASK, {"question": "find new DeFi coins under $20M"}))["data"]["ask"]
+        assert (defi["operation"], defi["confident"]) == ("mss.scan", True)
+        assert defi["answer"]["__typename"] == "MssScan"
+        assert "maxFdvUsd 20,000,000: the amount said, read as US dollars of FDV" in defi["notes"]
+        assert any(n.startswith("DeFi is not filtered") for n in defi["notes"])
+        gainers = (await post(client, base, ASK, {"question": "top gainers over 500k"}))["data"]["ask"]
+        assert gainers["operation"] == "screener.run"
+        assert "screener.run takes no amount: 500,000 is not applied" in gainers["notes"]
+
 
 ROUTED = {
     "kenapa market merah semua?": "market.summary",

@@ -205,6 +205,23 @@ def test_words_also_say_the_operations_other_inputs() -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "amount"),
+    [
+        ("find new DeFi coins under $20M", 20e6),
+        ("new coins under $1.5m", 1.5e6),
+        ("koin baru di bawah 2 juta dolar", 2e6),
+        ("fdv di bawah 1,5jt", 1.5e6),
+        ("volume over 500k", 5e5),
+        ("gems under 3 miliar", 3e9),
+        ("candles BTC 5m", None),  # five minutes, not five million
+        ("signal BTC mode 3", None),
+    ],
+)
+def test_a_money_amount_is_read_as_a_number(question: str, amount: float | None) -> None:
+    assert route(question).amount == pytest.approx(amount) if amount is not None else route(question).amount is None
+
+
+@pytest.mark.parametrize(
     ("question", "kind"),
     [
         ("open interest leaders", "OPEN_INTEREST"),

@@ -66,6 +66,9 @@ _ID_SUFFIXES = ("nya", "kah", "lah")
 _INTERVAL = re.compile(r"\b(1m|3m|5m|15m|30m|1h|2h|4h|6h|12h|1d|1w)\b")
 _WINDOW = re.compile(r"\b([0-9]{1,4})\s*(h|hr|hrs|hour|hours|jam|d|day|days|hari|w|week|weeks|minggu)\b", re.IGNORECASE)
 _AMOUNT = re.compile(r"^[0-9]+(?:k|m|b|mn|bn|jt|juta|rb|ribu|miliar)$")
+_MONEY = re.compile(r"(\$\s*)?(?<![\w.,])([0-9]{1,12}(?:[.,][0-9]{1,6})?)\s*(k|m|b|mn|bn|jt|juta|rb|ribu|miliar)\b")
+_AMOUNT_SCALE = {"k": 1e3, "rb": 1e3, "ribu": 1e3, "m": 1e6, "mn": 1e6, "jt": 1e6, "juta": 1e6}
+_AMOUNT_SCALE.update(dict.fromkeys(("b", "bn", "miliar"), 1e9))
 NATIVE_WEIGHT = {"en": 0.5, "id": 1.0}
 """How much a matched word says about the language: English trading words (funding, scalp, top gainer) are
 written by Indonesian traders too; everyday words (stop words) count 1 in both."""
@@ -104,6 +107,7 @@ class Routed:
     venues: tuple[str, ...] = ()  # exchanges named (binance, okx, ...)
     hours: float | None = None  # a time window named (this week: 168, 3 days: 72)
     interval: str | None = None  # a candle interval named (1m ... 1w), for per-candle operations
+    amount: float | None = None  # the first money amount written (20M: 20,000,000), in the question's units
     reason: str = ""
 
     @property
@@ -368,8 +372,20 @@ def route(question: str, known: Collection[str] | None = None, operations: Colle
         venues=tuple(parse.venues),
         hours=window_hours(question),
         interval=next(iter(_INTERVAL.findall(question.lower())), None),
+        amount=amount_of(question),
         reason=reason,
     )
+
+
+def amount_of(question: str) -> float | None:
+    """The first money amount a question writes (``$20M``, ``$1.5m``, ``500k``, ``2 juta``) as a number, else
+    None. A bare ``m`` needs the ``$`` (``5m`` alone is five minutes)."""
+    for found in _MONEY.finditer(question[:2000].lower()):
+        dollar, number, unit = found.groups()
+        if unit == "m" and not dollar:
+            continue
+        return float(number.replace(",", ".")) * _AMOUNT_SCALE[unit]
+    return None
 
 
 def window_hours(question: str) -> float | None:

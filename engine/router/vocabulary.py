@@ -151,8 +151,12 @@ OPERATION_WORDS: Mapping[str, Mapping[str, Mapping[str, float]]] = MappingProxyT
             "any": _weighted("mss:2.5"),
         },
         "mss.scan": {
-            "en": _weighted("hidden gems:3, gems:2.5, gem:2.5, mss scan:3, scan mss:3, scan:1.8, new coins:0.8"),
+            "en": _weighted(
+                "hidden gems:3, gems:2.5, gem:2.5, mss scan:3, scan mss:3, scan:1.8, new coins:0.8, under:0.6, "
+                "defi:1.2, new defi:2.5"
+            ),
             "id": _weighted("cari gem:3, cari:0.8, gem baru:3"),
+            "any": _weighted(f"{AMOUNT}:1"),  # "new coins under $20M": an FDV ceiling (maxFdvUsd)
         },
         "history.list": {
             "en": _weighted(
