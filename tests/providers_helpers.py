@@ -111,9 +111,9 @@ async def served_deps(app: Any, provider: str, keys: Mapping[str, str | None]) -
     cache = MemoryCache()
 
     def factory(
-        name: str, base_url: str, error_hook: ErrorHook | None, headers: Mapping[str, str] | None
+        provider: str, base_url: str, error_hook: ErrorHook | None, headers: Mapping[str, str] | None
     ) -> ProviderHttp:
-        return make_http(name, client, base_url, headers=headers, keyed=bool(headers), error_hook=error_hook,
+        return make_http(provider, client, base_url, headers=headers, keyed=bool(headers), error_hook=error_hook,
                          cache=cache, max_wait_seconds=0.1)  # fmt: skip
 
     try:
