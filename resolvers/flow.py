@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 from engine.flow import VolumeDelta, cvd_path, large_trades, volume_delta
 from providers.streams.client import STREAM_VENUES
-from resolvers.orderbook import checked_venues, listed_instrument
+from resolvers.orderbook import checked_venues
 from resolvers.problems import InvalidArgument, Problem, UnknownExchange, UnknownSymbol, UnsupportedCapability
+from resolvers.symbols import listed_instrument
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

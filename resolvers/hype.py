@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING
 from engine.hype import HypeComponent, HypeReport, score_hype
 from engine.inputs import Reading
 from engine.listings import coin_symbol
-from providers.symbols import InvalidSymbolFormat, parse_symbol
-from resolvers.gateway import SymbolNotListed
-from resolvers.problems import InvalidArgument, UnknownSymbol
+from resolvers.problems import InvalidArgument, Problem, UnknownSymbol
+from resolvers.symbols import listed_instrument
 
 if TYPE_CHECKING:
     from engine.hype import SocialMetrics, TrendingCoin
@@ -72,15 +71,10 @@ def _context(details: Reading[CoinDetails], keyed: Reading[SocialMetrics]) -> tu
 
 
 async def resolve_hype(ctx: RequestContext, symbol: str) -> HypeReport | InvalidArgument | UnknownSymbol:
-    try:
-        instrument = parse_symbol(symbol)
-    except InvalidSymbolFormat as exc:
-        return InvalidArgument("symbol", str(exc))
+    instrument = await listed_instrument(ctx, symbol)
+    if isinstance(instrument, Problem):
+        return instrument
     gateway = ctx.services.gateway
-    try:
-        await gateway.check_listed(instrument, ctx.loaders)
-    except SymbolNotListed as exc:
-        return UnknownSymbol(exc.symbol, str(exc))
     trending, keyed, details, ticker = await asyncio.gather(
         gateway.trending(),
         gateway.social_metrics(instrument, keyed_only=True, topic=True),

@@ -22,10 +22,10 @@ from engine.market import Candle, CandleInterval, Ticker24h, Timeframe
 from engine.mss import CoinDetails, MssReport, score_mss, whale_accumulation
 from persistence.db import DATABASE_ERRORS
 from persistence.watchlist import MssPoint
-from providers.symbols import InvalidSymbolFormat, parse_symbol
+from providers.symbols import parse_symbol
 from providers.venue import Capability
-from resolvers.gateway import SymbolNotListed
-from resolvers.problems import InvalidArgument, UnknownSymbol, UpstreamDown
+from resolvers.problems import InvalidArgument, Problem, UnknownSymbol, UpstreamDown
+from resolvers.symbols import listed_instrument
 from resolvers.universe import MAX_LIMIT as MAX_SCREEN_ROWS
 from resolvers.universe import resolve_screener
 
@@ -282,14 +282,9 @@ def mss_point(report: MssReport, at: datetime) -> MssPoint:
 async def resolve_mss(
     ctx: RequestContext, symbol: str, *, record: bool = True
 ) -> tuple[MssReport, tuple[str, ...]] | InvalidArgument | UnknownSymbol:
-    try:
-        instrument = parse_symbol(symbol)
-    except InvalidSymbolFormat as exc:
-        return InvalidArgument("symbol", str(exc))
-    try:
-        await ctx.services.gateway.check_listed(instrument, ctx.loaders)
-    except SymbolNotListed as exc:
-        return UnknownSymbol(exc.symbol, str(exc))
+    instrument = await listed_instrument(ctx, symbol)
+    if isinstance(instrument, Problem):
+        return instrument
     report, failures = await compute_mss(ctx, instrument)
     if record:
         await record_if_watched(ctx, report)

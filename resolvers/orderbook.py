@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.orderbook import BookAnalysis, EmptyBook, analyze_book
-from providers.symbols import InvalidSymbolFormat, parse_symbol
 from providers.venue import Capability
-from resolvers.gateway import SymbolNotListed
 from resolvers.problems import (
     InvalidArgument,
     Problem,
@@ -23,6 +21,7 @@ from resolvers.problems import (
     UnsupportedCapability,
     UpstreamDown,
 )
+from resolvers.symbols import listed_instrument
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 
     from engine.inputs import Reading
     from engine.market import OrderBook
-    from providers.symbols import Instrument
     from resolvers.context import RequestContext
     from resolvers.order_flow import OrderFlowConfig
 
@@ -52,19 +50,6 @@ class OrderBookReport:
     wall_multiple: float
     band_pct: float
     generated_at: datetime
-
-
-async def listed_instrument(ctx: RequestContext, symbol: str) -> Instrument | InvalidArgument | UnknownSymbol:
-    """The parsed symbol, once the listing sources do not say it is unknown (shared by flow and scalping)."""
-    try:
-        instrument = parse_symbol(symbol)
-    except InvalidSymbolFormat as exc:
-        return InvalidArgument("symbol", str(exc))
-    try:
-        await ctx.services.gateway.check_listed(instrument, ctx.loaders)
-    except SymbolNotListed as exc:
-        return UnknownSymbol(exc.symbol, str(exc))
-    return instrument
 
 
 def checked_venues(

@@ -21,8 +21,9 @@ from engine.market import CandleInterval, Timeframe
 from engine.orderbook import BookAnalysis
 from engine.scalping import ScalpingInputs, ScalpingView, scalping_view
 from resolvers.flow import flow_report
-from resolvers.orderbook import analyzed, listed_instrument
+from resolvers.orderbook import analyzed
 from resolvers.problems import InvalidArgument, Problem, UnknownSymbol
+from resolvers.symbols import listed_instrument
 
 if TYPE_CHECKING:
     from engine.flow import VolumeDelta
