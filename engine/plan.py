@@ -28,7 +28,7 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine.modes import Recommendation
 
@@ -88,6 +88,18 @@ class TradePlan:
     size_multiplier: float  # of a normal position; 0 when AVOID
     risk_mode: RiskMode
     tick_size: float | None  # what the prices were rounded to; None: not rounded
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values: the form stored with a signal (``signals.plan``) and shown to the AI judge."""
+        return {
+            "entry": self.entry,
+            "stop": self.stop,
+            "take_profit": self.take_profit,
+            "atr": self.atr,
+            "atr_pct": self.atr_pct,
+            "size_multiplier": self.size_multiplier,
+            "risk_mode": self.risk_mode.value,
+        }
 
 
 def true_ranges(candles: Sequence[Candle]) -> list[float]:

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 
     from engine import DataQuality, FactorScore, Signal
     from engine.judge import Judgement
-    from engine.plan import TradePlan
 
 STORED_RECOMMENDATIONS = frozenset({Recommendation.LONG, Recommendation.SHORT})
 
@@ -61,18 +60,6 @@ def _sources_json(q: DataQuality) -> list[dict[str, Any]]:
 JUDGEMENT_COLUMNS = ("verdict", "risk_mode", "decided_by", "fallback_reason", "rules_verdict", "plan")
 
 
-def plan_json(plan: TradePlan) -> dict[str, Any]:
-    return {
-        "entry": plan.entry,
-        "stop": plan.stop,
-        "take_profit": plan.take_profit,
-        "atr": plan.atr,
-        "atr_pct": plan.atr_pct,
-        "size_multiplier": plan.size_multiplier,
-        "risk_mode": plan.risk_mode.value,
-    }
-
-
 def _judgement_columns(judgement: Judgement | None) -> dict[str, Any]:
     if judgement is None:
         return {}
@@ -83,7 +70,7 @@ def _judgement_columns(judgement: Judgement | None) -> dict[str, Any]:
         "decided_by": v.decided_by.value,
         "fallback_reason": v.fallback_reason,
         "rules_verdict": judgement.rules.verdict.value,
-        "plan": plan_json(judgement.plan) if judgement.plan is not None else None,
+        "plan": judgement.plan.to_json() if judgement.plan is not None else None,
     }
 
 

@@ -151,7 +151,6 @@ async def assess(ctx: RequestContext, signal: Signal) -> Assessment | None:
 def ai_payload(a: Assessment) -> dict[str, Any]:
     """What the AI is shown: the call, its factors, the plan, the structure and the rule checks."""
     s = a.signal
-    plan = a.plan
     return {
         "call": {
             "symbol": s.symbol,
@@ -164,17 +163,7 @@ def ai_payload(a: Assessment) -> dict[str, Any]:
             "price": s.price,
         },
         "factors": [{"name": f.name.value, "score": f.score, "detail": f.detail} for f in s.factors],
-        "plan": None
-        if plan is None
-        else {
-            "entry": plan.entry,
-            "stop": plan.stop,
-            "take_profit": plan.take_profit,
-            "atr": plan.atr,
-            "atr_pct": plan.atr_pct,
-            "size_multiplier": plan.size_multiplier,
-            "risk_mode": plan.risk_mode.value,
-        },
+        "plan": None if a.plan is None else a.plan.to_json(),
         "structure": None
         if a.inputs.structure is None
         else {"bias": a.inputs.structure.bias.value, "detail": a.inputs.structure.detail},

@@ -92,7 +92,7 @@ class TradePlan:
 
     @classmethod
     def from_json(cls, p: dict[str, Any]) -> TradePlan:
-        """A plan as stored with a signal (persistence.rows.plan_json)."""
+        """A plan as stored with a signal (engine.plan.TradePlan.to_json)."""
         return cls(
             entry=float(p["entry"]),
             stop=float(p["stop"]),
