@@ -411,22 +411,19 @@ def judge_gate(
     factors = [by[s] for s in SINGLE_FACTOR_BASELINES if s in by and by[s].calls >= min_calls]
     best = max(factors, key=lambda f: f.mean_net_pct if f.mean_net_pct is not None else -math.inf, default=None)
     h = f"{hours:g}h"
+
+    def gate(passes: bool, statement: str, vs_long: Interval | None, vs_best: Interval | None) -> GateVerdict:
+        best_name, best_mean = (best.strategy, best.mean_net_pct) if best else (None, None)
+        return GateVerdict(
+            passes, statement, hours, cal.mean_net_pct, always.mean_net_pct, best_name, best_mean, vs_long, vs_best
+        )
+
     if cal.calls < min_calls or cal.mean_net_pct is None:
         statement = (
             f"Gate: NOT PASSED at {h}. CALIBRATED made {cal.calls} calls out of sample (fewer than {min_calls}); "
             "it ships as an opt-in mode, and DEFAULT_MODE stays as it is."
         )
-        return GateVerdict(
-            False,
-            statement,
-            hours,
-            cal.mean_net_pct,
-            always.mean_net_pct,
-            best.strategy if best else None,
-            best.mean_net_pct if best else None,
-            None,
-            None,
-        )
+        return gate(False, statement, None, None)
     vs_long = difference_interval(net[CALIBRATED, hours], net[ALWAYS_LONG, hours])
     vs_best = difference_interval(net[CALIBRATED, hours], net[best.strategy, hours]) if best else None
     passes = vs_long is not None and vs_long.low > 0 and (best is None or (vs_best is not None and vs_best.low > 0))
@@ -443,17 +440,7 @@ def judge_gate(
         f"Difference vs always-long {_fmt_interval(vs_long)} pp (95% paired block bootstrap), "
         f"vs {best.strategy if best else 'best factor'} {_fmt_interval(vs_best)} pp; both must be above zero."
     )
-    return GateVerdict(
-        passes,
-        statement,
-        hours,
-        cal.mean_net_pct,
-        always.mean_net_pct,
-        best.strategy if best else None,
-        best.mean_net_pct if best else None,
-        vs_long,
-        vs_best,
-    )
+    return gate(passes, statement, vs_long, vs_best)
 
 
 def out_of_sample_json(evaluation: CalibratedEvaluation) -> dict[str, Any]:
