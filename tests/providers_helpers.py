@@ -64,6 +64,21 @@ def cassette_json(name: str = RISING) -> dict[str, Any]:
     return data
 
 
+def cassette_entry(
+    provider: str, path: str, body: Any, match: Mapping[str, str] | None = None, *, status: int = 200
+) -> dict[str, Any]:
+    """One recorded HTTP answer in the cassette format (``../shared/cassettes/README.md``): a GET of ``path``
+    whose query is exactly ``match``, answered with ``status`` and ``body``."""
+    return {
+        "provider": provider,
+        "method": "GET",
+        "path": path,
+        "match": dict(match or {}),
+        "status": status,
+        "body": body,
+    }
+
+
 def cassette_entry_body(cassette: Mapping[str, Any], provider: str, path: str, **match: str) -> Any:
     """The body of the cassette entry with exactly this provider, path and ``match``."""
     for entry in cassette["http"]:

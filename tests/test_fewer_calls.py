@@ -14,11 +14,7 @@ from providers.replay import Cassette, ReplayApp
 from providers.symbols import parse_symbol
 from providers.venue import Capability
 from resolvers.loaders import Loaders
-from tests.providers_helpers import fixture_json, served_deps
-
-
-def _entry(provider: str, path: str, body: Any, match: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"provider": provider, "method": "GET", "path": path, "match": match or {}, "status": 200, "body": body}
+from tests.providers_helpers import cassette_entry, fixture_json, served_deps
 
 
 async def test_okx_open_interest_of_several_symbols_is_one_all_swaps_call() -> None:
@@ -28,7 +24,7 @@ async def test_okx_open_interest_of_several_symbols_is_one_all_swaps_call() -> N
     rows = fixture_json("okx", "api_v5_public_open_interest.docs.json")["data"]
     documented = {**rows[0], "oiUsd": "50000000"}
     http = [
-        _entry(
+        cassette_entry(
             "okx", "/api/v5/public/open-interest", {"code": "0", "msg": "", "data": [documented]}, {"instType": "SWAP"}
         ),
     ]
@@ -51,16 +47,18 @@ def _binance_cassette(with_funding_info: bool) -> dict[str, Any]:
     eth = {**btc, "symbol": "ETHUSDT"}  # the same row relabelled: a second listed symbol
     history = fixture_json("binance", "fapi_v1_fundingRate.json")  # live BTCUSDT history, 8 h apart
     http = [
-        _entry("binance", "/fapi/v1/premiumIndex", [btc, eth]),
-        _entry("binance", "/fapi/v1/fundingRate", history, {"symbol": "BTCUSDT"}),
-        _entry("binance", "/fapi/v1/fundingRate", [{**h, "symbol": "ETHUSDT"} for h in history], {"symbol": "ETHUSDT"}),
+        cassette_entry("binance", "/fapi/v1/premiumIndex", [btc, eth]),
+        cassette_entry("binance", "/fapi/v1/fundingRate", history, {"symbol": "BTCUSDT"}),
+        cassette_entry(
+            "binance", "/fapi/v1/fundingRate", [{**h, "symbol": "ETHUSDT"} for h in history], {"symbol": "ETHUSDT"}
+        ),
     ]
     if with_funding_info:
         info = [  # Binance's documented row shape; ETHUSDT adjusted to 4 h (hand-made values), BTCUSDT absent: 8 h
             {"symbol": "ETHUSDT", "adjustedFundingRateCap": "0.03000000", "adjustedFundingRateFloor": "-0.03000000",
              "fundingIntervalHours": 4, "disclaimer": False},
         ]  # fmt: skip
-        http.append(_entry("binance", "/fapi/v1/fundingInfo", info))
+        http.append(cassette_entry("binance", "/fapi/v1/fundingInfo", info))
     return {"version": 1, "clock": 1785676356000, "http": http}
 
 

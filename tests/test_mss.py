@@ -4,7 +4,6 @@ and the ``mss`` / ``mssScan`` fields end to end on real fixtures through the rep
 from __future__ import annotations
 
 import copy
-import json
 import math
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,7 +30,8 @@ from engine.mss import (
     score_mss,
     whale_accumulation,
 )
-from tests.conftest import cassette_body, load_cassette_json, running_service, shared_path
+from tests.conftest import cassette_body, load_cassette_json, running_service
+from tests.providers_helpers import cassette_entry, fixture_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -223,7 +223,7 @@ def test_categories_come_from_the_coin_answer_and_a_null_entry_or_list_is_not_a_
     from providers.coingecko.domain import to_details
     from providers.coingecko.models import CoinGeckoCoinDetails
 
-    coin = _fixture("coingecko", "coins_id.json")
+    coin = fixture_json("coingecko", "coins_id.json")
     assert to_details(CoinGeckoCoinDetails.model_validate(coin)).categories == ("Cryptocurrency", "Layer 1 (L1)")
     with_null = CoinGeckoCoinDetails.model_validate({**coin, "categories": [None, "Decentralized Finance (DeFi)"]})
     assert to_details(with_null).categories == ("Decentralized Finance (DeFi)",)
@@ -234,10 +234,6 @@ def test_categories_come_from_the_coin_answer_and_a_null_entry_or_list_is_not_a_
 
 
 # -- end to end on the replay server ---------------------------------------------------------------------
-
-
-def _fixture(*parts: str) -> Any:
-    return json.loads(shared_path("fixtures", *parts).read_text())
 
 
 def daily_klines(four_hour: list[list[Any]]) -> list[list[Any]]:
@@ -273,49 +269,21 @@ def mss_cassette(*, lunarcrush: bool) -> dict[str, Any]:
     cassette = copy.deepcopy(load_cassette_json(CASSETTE))
     four_hour = cassette_body(cassette, "binance", "/fapi/v1/klines", symbol="BTCUSDT", interval="4h")
     extra = [
-        {
-            "provider": "binance",
-            "method": "GET",
-            "path": "/fapi/v1/klines",
-            "match": {"symbol": "BTCUSDT", "interval": "1d"},
-            "status": 200,
-            "body": daily_klines(four_hour),
-        },
-        {
-            "provider": "coingecko",
-            "method": "GET",
-            "path": "/coins/bitcoin",
-            "match": {"market_data": "true", "community_data": "true"},
-            "status": 200,
-            "body": _fixture("coingecko", "coins_id.json"),
-        },
-        {
-            "provider": "binance",
-            "method": "GET",
-            "path": "/fapi/v1/aggTrades",
-            "match": {"symbol": "BTCUSDT"},
-            "status": 200,
-            "body": _fixture("binance", "fapi_v1_aggTrades.json"),
-        },
-        {
-            "provider": "coingecko",
-            "method": "GET",
-            "path": "/search/trending",
-            "match": {},
-            "status": 200,
-            "body": _fixture("coingecko", "search_trending.json"),
-        },
+        cassette_entry("binance", "/fapi/v1/klines", daily_klines(four_hour), {"symbol": "BTCUSDT", "interval": "1d"}),
+        cassette_entry(
+            "coingecko",
+            "/coins/bitcoin",
+            fixture_json("coingecko", "coins_id.json"),
+            {"market_data": "true", "community_data": "true"},
+        ),
+        cassette_entry(
+            "binance", "/fapi/v1/aggTrades", fixture_json("binance", "fapi_v1_aggTrades.json"), {"symbol": "BTCUSDT"}
+        ),
+        cassette_entry("coingecko", "/search/trending", fixture_json("coingecko", "search_trending.json")),
     ]
     if lunarcrush:
         extra.append(
-            {
-                "provider": "lunarcrush",
-                "method": "GET",
-                "path": "/public/coins/BTC/v1",
-                "match": {},
-                "status": 200,
-                "body": _fixture("lunarcrush", "public_coins_BTC_v1.json"),
-            }
+            cassette_entry("lunarcrush", "/public/coins/BTC/v1", fixture_json("lunarcrush", "public_coins_BTC_v1.json"))
         )
     cassette["http"].extend(extra)
     return cassette
@@ -341,7 +309,7 @@ def _inputs(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 async def test_mss_keyless_on_real_payloads(graphql: Callable[..., Any]) -> None:
     cassette = mss_cassette(lunarcrush=False)
-    coin = _fixture("coingecko", "coins_id.json")
+    coin = fixture_json("coingecko", "coins_id.json")
     top = cassette_body(cassette, "binance", "/futures/data/topLongShortPositionRatio", symbol="BTCUSDT", period="4h")
     async with running_service(cassette) as (base, _):
         status, body = await graphql(base, MSS_QUERY, {"symbol": "btc"})
@@ -381,7 +349,7 @@ async def test_mss_keyless_on_real_payloads(graphql: Callable[..., Any]) -> None
 
 async def test_mss_with_a_lunarcrush_key_completes_the_social_phase(graphql: Callable[..., Any]) -> None:
     cassette = mss_cassette(lunarcrush=True)
-    lunar = _fixture("lunarcrush", "public_coins_BTC_v1.json")["data"]
+    lunar = fixture_json("lunarcrush", "public_coins_BTC_v1.json")["data"]
     async with running_service(cassette, lunarcrush_api_key="test-key") as (base, replay):
         status, body = await graphql(base, MSS_QUERY, {"symbol": "BTCUSDT"})
     assert status == 200, body

@@ -26,7 +26,7 @@ from providers.hyperliquid.raw import parse_l2_book
 from providers.okx.domain import to_order_book as okx_book
 from providers.okx.raw import parse_order_book as parse_okx
 from tests.conftest import CASSETTE_NAMES, load_cassette_json, running_service
-from tests.providers_helpers import fixture_json
+from tests.providers_helpers import cassette_entry, fixture_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -231,22 +231,8 @@ def _cassette_with_books() -> dict[str, Any]:
     cassette = load_cassette_json(CASSETTE_NAMES[2])
     depth = fixture_json("binance", "fapi_v1_depth.limit5.json")
     entries = [
-        {
-            "provider": "binance",
-            "method": "GET",
-            "path": "/fapi/v1/depth",
-            "match": {"symbol": "BTCUSDT"},
-            "status": 200,
-            "body": depth,
-        },
-        {
-            "provider": "bybit",
-            "method": "GET",
-            "path": "/v5/market/orderbook",
-            "match": {"category": "linear", "symbol": "BTCUSDT"},
-            "status": 200,
-            "body": BYBIT_DOC,
-        },
+        cassette_entry("binance", "/fapi/v1/depth", depth, {"symbol": "BTCUSDT"}),
+        cassette_entry("bybit", "/v5/market/orderbook", BYBIT_DOC, {"category": "linear", "symbol": "BTCUSDT"}),
     ]
     return {**cassette, "http": [*cassette["http"], *entries]}
 

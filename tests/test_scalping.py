@@ -20,7 +20,7 @@ from engine.market import Candle, FearGreed, FundingRate, LiquidationTotals, Lon
 from engine.orderbook import analyze_book
 from engine.scalping import LayerName, ScalpingInputs, Verdict, scalping_view
 from tests.conftest import CASSETTE_NAMES, load_cassette_json
-from tests.providers_helpers import fixture_json
+from tests.providers_helpers import cassette_entry, fixture_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -154,22 +154,10 @@ def _klines_1m(cassette: dict[str, Any]) -> list[list[Any]]:
 def _cassette() -> dict[str, Any]:
     cassette = load_cassette_json(CASSETTE_NAMES[2])
     extra = [
-        {
-            "provider": "binance",
-            "method": "GET",
-            "path": "/fapi/v1/klines",
-            "match": {"symbol": "BTCUSDT", "interval": "1m"},
-            "status": 200,
-            "body": _klines_1m(cassette),
-        },
-        {
-            "provider": "binance",
-            "method": "GET",
-            "path": "/fapi/v1/depth",
-            "match": {"symbol": "BTCUSDT"},
-            "status": 200,
-            "body": fixture_json("binance", "fapi_v1_depth.limit5.json"),
-        },
+        cassette_entry("binance", "/fapi/v1/klines", _klines_1m(cassette), {"symbol": "BTCUSDT", "interval": "1m"}),
+        cassette_entry(
+            "binance", "/fapi/v1/depth", fixture_json("binance", "fapi_v1_depth.limit5.json"), {"symbol": "BTCUSDT"}
+        ),
     ]
     return {**cassette, "http": [*cassette["http"], *extra]}
 

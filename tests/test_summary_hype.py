@@ -15,7 +15,8 @@ from engine.inputs import Reading
 from engine.summary import CoinSignal, Overall, overall_of, summarize
 from resolvers.discovery import HypeHistory
 from tests.conftest import cassette_body, running_service
-from tests.test_mss import _fixture, mss_cassette
+from tests.providers_helpers import cassette_entry, fixture_json
+from tests.test_mss import mss_cassette
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -202,8 +203,8 @@ query { socialHype(symbol: "BTC") { __typename ... on SocialHype {
 
 
 async def test_social_hype_keyless_on_real_fixtures(graphql: Callable[..., Any]) -> None:
-    trending = _fixture("coingecko", "search_trending.json")
-    coin_id = _fixture("coingecko", "coins_id.json")
+    trending = fixture_json("coingecko", "search_trending.json")
+    coin_id = fixture_json("coingecko", "coins_id.json")
     listed = {c["item"]["symbol"].upper() for c in trending["coins"]}
     async with running_service(mss_cassette(lunarcrush=False)) as (base, _):
         _, first = await graphql(base, HYPE)
@@ -225,17 +226,8 @@ async def test_social_hype_with_a_lunarcrush_key_adds_galaxy_altrank_and_the_top
     from tests.test_venue_lunarcrush import TOPIC_V1  # the documented topic answer the venue tests parse
 
     cassette = mss_cassette(lunarcrush=True)
-    cassette["http"].append(
-        {
-            "provider": "lunarcrush",
-            "method": "GET",
-            "path": "/public/topic/bitcoin/v1",
-            "match": {},
-            "status": 200,
-            "body": TOPIC_V1,
-        }
-    )
-    coin = _fixture("lunarcrush", "public_coins_BTC_v1.json")["data"]
+    cassette["http"].append(cassette_entry("lunarcrush", "/public/topic/bitcoin/v1", TOPIC_V1))
+    coin = fixture_json("lunarcrush", "public_coins_BTC_v1.json")["data"]
     async with running_service(cassette, lunarcrush_api_key="test-key") as (base, replay):
         _, body = await graphql(base, HYPE)
     hype = body["data"]["socialHype"]
@@ -277,20 +269,9 @@ def five_coin_cassette() -> dict[str, Any]:
                 clone = copy.deepcopy(entry)
                 clone["path"] = f"/coins/{coin_id}"
                 extra.append(clone)
-    extra.append(
-        {
-            "provider": "coingecko",
-            "method": "GET",
-            "path": "/coins/list",
-            "match": {},
-            "status": 200,
-            "body": _fixture("coingecko", "coins_list.json"),
-        }
-    )
+    extra.append(cassette_entry("coingecko", "/coins/list", fixture_json("coingecko", "coins_list.json")))
     # fundingInfo lists only the symbols whose interval Binance adjusted: none of these (all 8 h)
-    extra.append(
-        {"provider": "binance", "method": "GET", "path": "/fapi/v1/fundingInfo", "match": {}, "status": 200, "body": []}
-    )
+    extra.append(cassette_entry("binance", "/fapi/v1/fundingInfo", []))
     data["http"].extend(extra)
     return data
 

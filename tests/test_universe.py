@@ -29,17 +29,13 @@ from providers.binance.venue import build as build_binance
 from providers.coingecko.venue import build as build_coingecko
 from providers.replay import Cassette, ReplayApp
 from tests.conftest import running_service
-from tests.providers_helpers import fixture_json, served_deps
+from tests.providers_helpers import cassette_entry, fixture_json, served_deps
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 CLOCK_2021 = 1626858243909  # exchangeInfo's serverTime: the moment the fixture was captured
 TLM_LISTED = 1626332400000  # TLMUSDT's onboardDate in that answer, the newest listing there
-
-
-def _entry(provider: str, path: str, body: Any, match: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"provider": provider, "method": "GET", "path": path, "match": match or {}, "status": 200, "body": body}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -49,7 +45,7 @@ def _entry(provider: str, path: str, body: Any, match: dict[str, str] | None = N
 async def test_binance_listing_dates_come_from_onboard_date() -> None:
     info = fixture_json("binance", "fapi_v1_exchangeInfo.json")
     cassette = Cassette.model_validate(
-        {"version": 1, "clock": CLOCK_2021, "http": [_entry("binance", "/fapi/v1/exchangeInfo", info)]}
+        {"version": 1, "clock": CLOCK_2021, "http": [cassette_entry("binance", "/fapi/v1/exchangeInfo", info)]}
     )
     async with served_deps(ReplayApp(cassette).app, "binance", {}) as deps:
         listed = await build_binance(deps).instruments()
@@ -112,7 +108,7 @@ async def test_coin_markets_page_reads_fdv_and_supply() -> None:
     page = fixture_json("coingecko", "coins_markets.json")
     match = {"vs_currency": "usd", "order": "market_cap_desc", "per_page": "250", "page": "1"}
     cassette = Cassette.model_validate(
-        {"version": 1, "clock": 1747572561599, "http": [_entry("coingecko", "/coins/markets", page, match)]}
+        {"version": 1, "clock": 1747572561599, "http": [cassette_entry("coingecko", "/coins/markets", page, match)]}
     )
     async with served_deps(ReplayApp(cassette).app, "coingecko", {}) as deps:
         venue = build_coingecko(deps)
@@ -151,7 +147,10 @@ async def test_binance_funding_all_reads_adjusted_intervals_from_funding_info() 
         {"symbol": "BTCUSDT", "adjustedFundingRateCap": "0.03000000", "adjustedFundingRateFloor": "-0.03000000",
          "fundingIntervalHours": 4, "disclaimer": False},
     ]  # fmt: skip
-    http = [_entry("binance", "/fapi/v1/premiumIndex", [premium]), _entry("binance", "/fapi/v1/fundingInfo", info)]
+    http = [
+        cassette_entry("binance", "/fapi/v1/premiumIndex", [premium]),
+        cassette_entry("binance", "/fapi/v1/fundingInfo", info),
+    ]
     cassette = Cassette.model_validate({"version": 1, "clock": CLOCK_2021, "http": http})
     async with served_deps(ReplayApp(cassette).app, "binance", {}) as deps:
         rates = await build_binance(deps).funding_all()
@@ -160,7 +159,7 @@ async def test_binance_funding_all_reads_adjusted_intervals_from_funding_info() 
         assert (btc.rate, btc.interval_hours, btc.interval_note) == (0.00009145, 4.0, None)
         assert btc.percent_8h == pytest.approx(0.00009145 * 2 * 100)
         # without the adjustment BTCUSDT settles on Binance's documented default, 8 h
-        http[1] = _entry("binance", "/fapi/v1/fundingInfo", info[:1])
+        http[1] = cassette_entry("binance", "/fapi/v1/fundingInfo", info[:1])
     cassette = Cassette.model_validate({"version": 1, "clock": CLOCK_2021, "http": http})
     async with served_deps(ReplayApp(cassette).app, "binance", {}) as deps:
         assert (await build_binance(deps).funding_all())["BTCUSDT"].interval_hours == 8.0
@@ -170,7 +169,7 @@ async def test_bybit_one_tickers_answer_serves_open_interest_and_funding() -> No
     from providers.bybit.venue import build as build_bybit
 
     answer = fixture_json("bybit", "v5_market_tickers_linear.docs.json")  # Bybit's documented example
-    http = [_entry("bybit", "/v5/market/tickers", answer, {"category": "linear"})]
+    http = [cassette_entry("bybit", "/v5/market/tickers", answer, {"category": "linear"})]
     cassette = Cassette.model_validate({"version": 1, "clock": 1672376496682, "http": http})
     replay = ReplayApp(cassette)
     async with served_deps(replay.app, "bybit", {}) as deps:
@@ -193,8 +192,12 @@ async def test_okx_open_interest_all_keeps_usdt_swaps_and_never_invents_usd() ->
     tickers = fixture_json("okx", "ws_tickers.json")["data"]  # a live UNI-USD-SWAP row (REST rows are the same)
     for rows, expected_usd in (([documented], 50000000.0), (without_usd["data"], None)):
         http = [
-            _entry("okx", "/api/v5/public/open-interest", {"code": "0", "msg": "", "data": rows}, {"instType": "SWAP"}),
-            _entry("okx", "/api/v5/market/tickers", {"code": "0", "msg": "", "data": tickers}, {"instType": "SWAP"}),
+            cassette_entry(
+                "okx", "/api/v5/public/open-interest", {"code": "0", "msg": "", "data": rows}, {"instType": "SWAP"}
+            ),
+            cassette_entry(
+                "okx", "/api/v5/market/tickers", {"code": "0", "msg": "", "data": tickers}, {"instType": "SWAP"}
+            ),
         ]
         cassette = Cassette.model_validate({"version": 1, "clock": 1597026383085, "http": http})
         async with served_deps(ReplayApp(cassette).app, "okx", {}) as deps:
@@ -396,8 +399,8 @@ BYBIT_INSTRUMENTS = {
 def _listing_cassette() -> dict[str, Any]:
     info = fixture_json("binance", "fapi_v1_exchangeInfo.json")
     http = [
-        _entry("binance", "/fapi/v1/exchangeInfo", info),
-        _entry("bybit", "/v5/market/instruments-info", BYBIT_INSTRUMENTS, {"category": "linear"}),
+        cassette_entry("binance", "/fapi/v1/exchangeInfo", info),
+        cassette_entry("bybit", "/v5/market/instruments-info", BYBIT_INSTRUMENTS, {"category": "linear"}),
     ]
     return {"version": 1, "clock": CLOCK_2021, "http": http}
 
@@ -450,9 +453,9 @@ def _ticker_cassette() -> dict[str, Any]:
         "version": 1,
         "clock": 1789478298702,
         "http": [
-            _entry("binance", "/fapi/v1/ticker/24hr", [tickers]),
-            _entry("binance", "/fapi/v1/premiumIndex", [premium]),
-            _entry("binance", "/fapi/v1/fundingInfo", []),
+            cassette_entry("binance", "/fapi/v1/ticker/24hr", [tickers]),
+            cassette_entry("binance", "/fapi/v1/premiumIndex", [premium]),
+            cassette_entry("binance", "/fapi/v1/fundingInfo", []),
         ],
     }
 
@@ -538,7 +541,7 @@ async def test_coin_markets_names_the_pages_left_out() -> None:
     page = fixture_json("coingecko", "coins_markets.json")
     match = {"vs_currency": "usd", "order": "market_cap_desc", "per_page": "250", "page": "1"}
     cassette = Cassette.model_validate(
-        {"version": 1, "clock": 1747572561599, "http": [_entry("coingecko", "/coins/markets", page, match)]}
+        {"version": 1, "clock": 1747572561599, "http": [cassette_entry("coingecko", "/coins/markets", page, match)]}
     )
     async with served_deps(ReplayApp(cassette).app, "coingecko", {}) as deps:
         venue = build_coingecko(deps)
