@@ -82,6 +82,15 @@ def parse_funding(payload: Any) -> OkxFundingRate:
     return first_row(payload, OkxFundingRate)
 
 
+def parse_fundings(payload: Any) -> tuple[OkxFundingRate, ...]:
+    """The USDT-margined swaps of the all-swaps answer only: the other rows are never read, so never validated."""
+    rows = payload.get("data") if isinstance(payload, dict) else None
+    if isinstance(rows, list):
+        usdt = [r for r in rows if not isinstance(r, dict) or str(r.get("instId", "")).endswith("-USDT-SWAP")]
+        payload = {**payload, "data": usdt}  # a row that is not an object still fails validation below
+    return data_rows(payload, OkxFundingRate)
+
+
 def parse_funding_history(payload: Any) -> tuple[OkxFundingRateHistory, ...]:
     return data_rows(payload, OkxFundingRateHistory)
 
@@ -219,6 +228,17 @@ class OkxClient:
             endpoint="public.funding-rate",
             ttl=self._ttls.funding,
             parse=parse_funding,
+        )
+
+    async def funding_rates(self) -> tuple[OkxFundingRate, ...]:
+        """``GET /api/v5/public/funding-rate?instId=ANY``: every swap's current rate in one answer (USDT and USD
+        margined), each row shaped like :meth:`funding_rate`'s. Docs: same page (``instId`` accepts ``ANY``)."""
+        return await self._http.get(
+            "/api/v5/public/funding-rate",
+            {"instId": "ANY"},
+            endpoint="public.funding-rate.all",
+            ttl=self._ttls.funding,
+            parse=parse_fundings,
         )
 
     async def funding_rate_history(self, inst_id: str, limit: int) -> tuple[OkxFundingRateHistory, ...]:

@@ -62,10 +62,11 @@ class OkxProvider(ExchangeVenue["OkxClient"]):
     capabilities = (
         PERPETUALS_CORE
         | CEX_MARKET_DATA
-        | {Capability.LIQUIDATIONS, Capability.OPEN_INTEREST_ALL, Capability.OPEN_INTERESTS}
+        | {Capability.LIQUIDATIONS, Capability.OPEN_INTEREST_ALL, Capability.OPEN_INTERESTS, Capability.FUNDINGS}
     )
     endpoints = MappingProxyType(
         {
+            Capability.FUNDINGS: "public.funding-rate.all",
             Capability.OPEN_INTEREST_ALL: "public.open-interest.all",
             Capability.OPEN_INTERESTS: "public.open-interest.all",
         }
@@ -106,6 +107,13 @@ class OkxProvider(ExchangeVenue["OkxClient"]):
     async def funding(self, instrument: Instrument) -> FundingRate:
         row = await self.raw.funding_rate(instrument.for_provider(PROVIDER))
         return self._convert("public.funding-rate", row, domain.to_funding)
+
+    async def fundings(self, instruments: Sequence[Instrument]) -> Mapping[str, FundingRate]:
+        """Several symbols' funding from one ``public/funding-rate?instId=ANY`` call (a request's concurrent
+        symbols: one call, not one each); a symbol OKX does not list is absent."""
+        wanted = {i.for_provider(PROVIDER): i.canonical for i in instruments}
+        rows = [r for r in await self.raw.funding_rates() if r.instId in wanted]
+        return {wanted[r.instId]: self._convert("public.funding-rate.all", r, domain.to_funding) for r in rows}
 
     async def funding_history(self, instrument: Instrument, limit: int) -> tuple[FundingRate, ...]:
         rows = await self.raw.funding_rate_history(
