@@ -1,5 +1,6 @@
 """A local server answering like the Telegram Bot API (``sendMessage``) and a webhook receiver that checks
-the HMAC signature, both on 127.0.0.1, for the alert tests."""
+the HMAC signature, both on 127.0.0.1, for the alert tests; and the one local upstream that serves them
+beside a replayed cassette."""
 
 from __future__ import annotations
 
@@ -15,9 +16,29 @@ from starlette.routing import Route
 from providers.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from starlette.requests import Request
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from providers.replay import ReplayApp
 
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"  # the Bot API's documented token shape
+
+
+def replay_upstream(replay: ReplayApp, routes: Mapping[str, ASGIApp]) -> ASGIApp:
+    """One local upstream, as ``--replay-url`` expects (``/<provider>`` prefixes): each prefix in ``routes``
+    (``/telegram``, ``/openai``) answered by its app with the prefix stripped, everything else from the cassette."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for prefix, target in routes.items():
+                if scope["path"].startswith(prefix + "/"):
+                    await target({**scope, "path": scope["path"].removeprefix(prefix)}, receive, send)
+                    return
+        await replay.app(scope, receive, send)
+
+    return app
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

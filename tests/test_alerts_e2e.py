@@ -25,14 +25,13 @@ from persistence.sql import load_queries
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from tests.conftest import load_cassette_json, shared_path
 from tests.history_helpers import fresh_database
-from tests.telegram_helpers import TOKEN, BotApi, WebhookReceiver
+from tests.telegram_helpers import TOKEN, BotApi, WebhookReceiver, replay_upstream
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
     import pytest
-    from starlette.types import ASGIApp, Receive, Scope, Send
 
 CREATE = """
 mutation Create($rule: AlertRuleInput!) {
@@ -45,19 +44,6 @@ mutation Create($rule: AlertRuleInput!) {
 }
 """
 ALERTS = "subscription { alerts { ruleName symbol recommendation verdict replayed plan { label value } dedupKey } }"
-
-
-def upstream(replay: ReplayApp, bot: BotApi) -> ASGIApp:
-    """One local upstream: ``/telegram/...`` answers like the Bot API, everything else from the cassette."""
-    telegram = bot.app()
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/telegram/"):
-            await telegram({**scope, "path": scope["path"].removeprefix("/telegram")}, receive, send)
-        else:
-            await replay.app(scope, receive, send)
-
-    return app
 
 
 class FixtureCandles:
@@ -100,7 +86,7 @@ async def test_replayed_signal_to_telegram_webhook_subscription_and_outcome(
     bot, hook = BotApi(), WebhookReceiver()
     async with (
         fresh_database(tmp_path) as (db, url),
-        serve_in_background(upstream(ReplayApp(cassette), bot)) as market,
+        serve_in_background(replay_upstream(ReplayApp(cassette), {"/telegram": bot.app()})) as market,
         serve_in_background(hook.app()) as receiver,
     ):
         settings = Settings(  # type: ignore[call-arg]

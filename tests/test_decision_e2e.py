@@ -32,7 +32,7 @@ from persistence.repository import OutcomeRepository
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from tests.conftest import load_cassette_json, shared_path
 from tests.history_helpers import fresh_database
-from tests.telegram_helpers import TOKEN, BotApi
+from tests.telegram_helpers import TOKEN, BotApi, replay_upstream
 from tests.test_alerts_e2e import fixture_candles, gql
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
     import pytest
     from starlette.requests import Request
-    from starlette.types import ASGIApp, Receive, Scope, Send
 
 KEY = "sk-decision-e2e-never-logged-5e8a21"
 AI_ANSWER = {"verdict": "DOWNSIZE", "risk_mode": "REDUCED", "reason": "Oversold but structure is bearish; go small."}
@@ -81,22 +80,6 @@ class OpenAiServer:
         return JSONResponse(copy.deepcopy(self.body))
 
 
-def upstream(replay: ReplayApp, bot: BotApi, openai: OpenAiServer) -> ASGIApp:
-    """One local upstream, as ``--replay-url`` expects (``/<provider>`` prefixes): ``/telegram`` answers like
-    the Bot API, ``/openai`` like the OpenAI API, everything else from the cassette."""
-    routes = {"/telegram": bot.app(), "/openai": openai.app()}
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for prefix, target in routes.items():
-                if scope["path"].startswith(prefix + "/"):
-                    await target({**scope, "path": scope["path"].removeprefix(prefix)}, receive, send)
-                    return
-        await replay.app(scope, receive, send)
-
-    return app
-
-
 def expected_first_exit(side: str, stop: float, take_profit: float, candles: list[Any], start: Any) -> str:
     """Which leg a 24 h window of 4 h candles from ``start`` reaches first (written out again here, so the
     job's answer is checked, not repeated)."""
@@ -120,7 +103,9 @@ async def test_replayed_signal_to_ai_and_rules_verdicts_storage_telegram_and_out
     bot, openai = BotApi(), OpenAiServer(AI_ANSWER)
     async with (
         fresh_database(tmp_path) as (db, url),
-        serve_in_background(upstream(ReplayApp(cassette), bot, openai)) as market,
+        serve_in_background(
+            replay_upstream(ReplayApp(cassette), {"/telegram": bot.app(), "/openai": openai.app()})
+        ) as market,
     ):
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
