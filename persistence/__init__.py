@@ -72,6 +72,7 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     leases.name                         text                        NOT NULL
     leases.holder                       text                        NOT NULL
     leases.expires_at                   timestamp with time zone    NOT NULL
+    watchlist.owner                     text                        NOT NULL
     watchlist.symbol                    text                        NOT NULL
     watchlist.note                      text                        NULL
     watchlist.added_at                  timestamp with time zone    NOT NULL
@@ -121,7 +122,8 @@ The schema the migrations produce (``tests/test_history_persistence.py`` checks 
     index alert_rules_owner_idx                     alert_rules (owner)
     index alert_deliveries_pkey                     alert_deliveries (dedup_key, channel)
     index leases_pkey                               leases (name)
-    index watchlist_pkey                            watchlist (symbol)
+    index watchlist_pkey                            watchlist (owner, symbol)
+    index watchlist_symbol_idx                      watchlist (symbol)
     index watchlist_mss_pkey                        watchlist_mss (id)
     index watchlist_mss_symbol_measured_at_idx      watchlist_mss (symbol, measured_at)
     index schema_migrations_pkey                    schema_migrations (version)
@@ -136,5 +138,7 @@ delivered alert and channel (``alert_deliveries``: an alert goes out once), name
 scanner across replicas), and ``signals.replayed``: true for rows a ``serve --replay --record-history``
 process stored (its connections set ``signal_api.replayed``); performance and insights leave them out.
 Migration 0005 (:mod:`~persistence.watchlist`) adds the server's ``watchlist`` and each watched coin's MSS
-history (``watchlist_mss``, deleted with its coin).
+history (``watchlist_mss``, deleted with its coin). Migration 0008 makes the list per owner: ``owner`` is the
+API key id ('' the anonymous callers' shared list, where 0005's rows went), keyed ``(owner, symbol)``; the
+MSS history stays one series per coin, deleted when the last owner removes the coin.
 """

@@ -37,6 +37,8 @@ class DiscoveryConfig:
     hype_history_points: int = 288  # per coin: a day at one reading per 5 minutes
     hype_min_interval_seconds: float = 300.0
     hype_max_coins: int = 500
+    # anonymous callers share one watchlist only on a loopback-bound service (like alert rules); elsewhere a key
+    watchlist_anonymous: bool = True
 
 
 class HypeHistory:

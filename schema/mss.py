@@ -25,10 +25,19 @@ from resolvers.hype import resolve_hype
 from resolvers.mss import resolve_mss, resolve_mss_scan
 from resolvers.problems import Problem
 from resolvers.summary import resolve_market_summary
-from resolvers.watchlist import MAX_HISTORY_POINTS, WatchlistUnavailable, watchlist_add, watchlist_remove
+from resolvers.watchlist import (
+    ANONYMOUS_OWNER,
+    MAX_HISTORY_POINTS,
+    MAX_PER_OWNER,
+    WatchlistRefused,
+    WatchlistUnavailable,
+    watchlist_add,
+    watchlist_remove,
+)
 from resolvers.watchlist import watchlist as resolve_watchlist
 from schema.enums import ModeEnum, TimeframeEnum, described
 from schema.errors import InvalidInput, SymbolNotFound, UpstreamUnavailable, problem
+from schema.errors import Problem as ProblemType
 from schema.history import HistoryUnavailable, history_unavailable
 from schema.universe import ScreenerKindEnum  # noqa: TC001 - strawberry reads the annotation at runtime
 
@@ -408,45 +417,72 @@ class MssHistoryPoint:
         )
 
 
-@strawberry.type(description="A watched coin and its MSS history, newest first.")
+@strawberry.type(description="A watched coin and its MSS history since its owner added it, newest first.")
 class WatchlistEntry:
     symbol: str = strawberry.field(description="The USDT perpetual, canonical spelling.")
+    owner: str | None = strawberry.field(
+        description="The API key id whose list it is on; null: the anonymous callers' shared list."
+    )
     note: str | None = strawberry.field(description="The note given when it was added.")
-    added_at: datetime = strawberry.field(description="When it was first added (UTC, ISO-8601).")
-    history: list[MssHistoryPoint] = strawberry.field(description="Its newest MSS measurements, newest first.")
+    added_at: datetime = strawberry.field(description="When it was first added to this list (UTC, ISO-8601).")
+    history: list[MssHistoryPoint] = strawberry.field(
+        description="Its newest MSS measurements since addedAt, newest first (one series per coin, kept while "
+        "anyone watches it)."
+    )
 
     @classmethod
     def of(cls, e: WatchEntry, history: tuple[MssPoint, ...] = ()) -> WatchlistEntry:
         return cls(
             symbol=e.symbol,
+            owner=e.owner,
             note=e.note,
             added_at=e.added_at,
             history=[MssHistoryPoint.of(p) for p in history],
         )
 
 
-@strawberry.type(description="The server's watchlist: every watched coin with its MSS history.")
+@strawberry.type(description="Your watchlist (every owner's for an admin key): watched coins with their MSS history.")
 class Watchlist:
-    entries: list[WatchlistEntry] = strawberry.field(description="Watched coins, oldest first.")
+    entries: list[WatchlistEntry] = strawberry.field(description="Watched coins by owner, oldest first.")
+    truncated: bool = strawberry.field(
+        description="True when an admin's view of every owner's entries stopped at its 500-entry bound."
+    )
 
 
-@strawberry.type(description="A coin removed from the watchlist (its MSS history went with it).")
+@strawberry.type(description="A coin removed from a watchlist (its MSS history goes when nobody watches it).")
 class WatchlistRemoved:
     symbol: str = strawberry.field(description="The coin, canonical spelling.")
-    removed: bool = strawberry.field(description="False when it was not on the watchlist.")
+    owner: str | None = strawberry.field(description="Whose list: an API key id; null: the anonymous list.")
+    removed: bool = strawberry.field(description="False when it was not on that list.")
+
+
+@strawberry.type(
+    description="A watchlist operation was refused: WATCHLIST_NEEDS_A_KEY (anonymous callers on a public address), "
+    f"WATCHLIST_FULL (at most {MAX_PER_OWNER} coins per owner), WATCHLIST_NOT_YOURS (owner names another "
+    "owner's list without an admin key)."
+)
+class WatchlistRefusedProblem(ProblemType):
+    field: str | None = strawberry.field(description="The argument at fault; null when none is.")
 
 
 WatchlistResult = Annotated[
-    Watchlist | InvalidInput | HistoryUnavailable,
+    Watchlist | InvalidInput | HistoryUnavailable | WatchlistRefusedProblem,
     strawberry.union("WatchlistResult", description="The watchlist, or why it cannot be read."),
 ]
 WatchlistEntryResult = Annotated[
-    WatchlistEntry | InvalidInput | SymbolNotFound | HistoryUnavailable,
+    WatchlistEntry | InvalidInput | SymbolNotFound | HistoryUnavailable | WatchlistRefusedProblem,
     strawberry.union("WatchlistEntryResult", description="The watched coin, or why it was not added."),
 ]
 WatchlistRemoveResult = Annotated[
-    WatchlistRemoved | InvalidInput | HistoryUnavailable,
+    WatchlistRemoved | InvalidInput | HistoryUnavailable | WatchlistRefusedProblem,
     strawberry.union("WatchlistRemoveResult", description="The removal, or why it could not be made."),
+]
+OwnerArg = Annotated[
+    str | None,
+    strawberry.argument(
+        description=f"Admin keys only: whose list to change, an API key id or {ANONYMOUS_OWNER!r} (the anonymous "
+        "callers' list); null: your own."
+    ),
 ]
 
 SymbolArg = Annotated[
@@ -520,7 +556,9 @@ class MssQuery:
         at = max((s.generated_at for s in signals), default=info.context.services.gateway.now())
         return MarketSummary.of(summary, at)
 
-    @strawberry.field(description="The server's watchlist: every watched coin with its newest MSS measurements.")
+    @strawberry.field(
+        description="Your watchlist (every owner's for an admin key): each coin with its newest MSS measurements."
+    )
     async def watchlist(
         self,
         info: Info[RequestContext, None],
@@ -531,19 +569,25 @@ class MssQuery:
         result = await resolve_watchlist(info.context, history_points)
         if isinstance(result, Problem):
             return _problem(result)  # type: ignore[return-value]
-        return Watchlist(entries=[WatchlistEntry.of(c.entry, c.history) for c in result])
+        return Watchlist(
+            entries=[WatchlistEntry.of(c.entry, c.history) for c in result.coins], truncated=result.truncated
+        )
 
 
-def _problem(p: Problem) -> InvalidInput | SymbolNotFound | HistoryUnavailable:
+def _problem(p: Problem) -> InvalidInput | SymbolNotFound | HistoryUnavailable | WatchlistRefusedProblem:
     """The union member of a watchlist problem (the shared ``problem`` plus the watchlist's own)."""
     if isinstance(p, WatchlistUnavailable):
         return history_unavailable(p.message)
+    if isinstance(p, WatchlistRefused):
+        return WatchlistRefusedProblem(code=p.code, message=p.message, field=p.field)
     return problem(p)  # type: ignore[call-overload,no-any-return]
 
 
 @strawberry.type
 class WatchlistMutation:
-    @strawberry.mutation(description="Watch a coin: it is stored, and each MSS computed for it joins its history.")
+    @strawberry.mutation(
+        description=f"Watch a coin on your list (at most {MAX_PER_OWNER}): each MSS computed for it joins its history."
+    )
     async def watchlist_add(
         self,
         info: Info[RequestContext, None],
@@ -551,15 +595,18 @@ class WatchlistMutation:
         note: Annotated[
             str | None, strawberry.argument(description="A short note to keep with it (at most 200 characters).")
         ] = None,
+        owner: OwnerArg = None,
     ) -> WatchlistEntryResult:
-        result = await watchlist_add(info.context, symbol, note)
+        result = await watchlist_add(info.context, symbol, note, owner)
         if isinstance(result, Problem):
             return _problem(result)
         return WatchlistEntry.of(result.entry, result.history)
 
-    @strawberry.mutation(description="Stop watching a coin; its MSS history is deleted with it.")
-    async def watchlist_remove(self, info: Info[RequestContext, None], symbol: SymbolArg) -> WatchlistRemoveResult:
-        result = await watchlist_remove(info.context, symbol)
+    @strawberry.mutation(description="Stop watching a coin; its MSS history is deleted when nobody else watches it.")
+    async def watchlist_remove(
+        self, info: Info[RequestContext, None], symbol: SymbolArg, owner: OwnerArg = None
+    ) -> WatchlistRemoveResult:
+        result = await watchlist_remove(info.context, symbol, owner)
         if isinstance(result, Problem):
             return _problem(result)  # type: ignore[return-value]
-        return WatchlistRemoved(symbol=result[0], removed=result[1])
+        return WatchlistRemoved(symbol=result[0], owner=result[1], removed=result[2])

@@ -841,7 +841,7 @@ query SocialHype($symbol: String!) {
     Operation(
         name="watchlist.list",
         gpt=False,
-        summary="The server's watchlist: each watched coin with its newest MSS measurements",
+        summary="Your watchlist (every owner's for an admin key): each coin with its newest MSS measurements",
         params=(
             ParamDoc(
                 "historyPoints",
@@ -850,13 +850,15 @@ query SocialHype($symbol: String!) {
                 maximum=100,
             ),
         ),
-        description="Every watched coin (admins add and remove them) with its MSS history, newest first.",
+        description="Each coin on the caller's watchlist (add and remove them with the GraphQL mutations "
+        "watchlistAdd / watchlistRemove) with its MSS history since it was added, newest first.",
         document="""
 query WatchlistList($historyPoints: Int! = 10) {
   watchlist(historyPoints: $historyPoints) {
     __typename
     ... on Watchlist {
-      entries { symbol note addedAt history { measuredAt total measurableMax totalLow totalHigh tier } }
+      truncated
+      entries { symbol owner note addedAt history { measuredAt total measurableMax totalLow totalHigh tier } }
     }
     ... on Problem { code message }
     ... on InvalidInput { field }

@@ -22,6 +22,7 @@ from resolvers.gateway import MarketGateway, SourceOrder
 from resolvers.liquidation_window import LiquidationWindow
 from resolvers.model import load_state as load_model_state
 from resolvers.order_flow import OrderFlowConfig
+from signal_api.security.auth import is_loopback
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -172,6 +173,7 @@ def build_container(
                 scan_max_coins=settings.mss_scan_max_coins,
                 scan_coingecko_calls=settings.mss_scan_coingecko_calls,
                 scan_lunarcrush_calls=settings.mss_scan_lunarcrush_calls,
+                watchlist_anonymous=is_loopback(settings.host),
             )
         ),
         order_flow=OrderFlowConfig(

@@ -221,6 +221,7 @@ async def test_migrate_command_applies_then_reports_up_to_date(tmp_path: Path) -
             "applied 0005_watchlist",
             "applied 0006_verdicts",
             "applied 0007_alerts",
+            "applied 0008_watchlist_owners",
         ]
         out = io.StringIO()
         await run_migrate(config, out)

@@ -82,6 +82,7 @@ async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_p
             (5, "watchlist"),
             (6, "verdicts"),
             (7, "alerts"),
+            (8, "watchlist_owners"),
         ]
         records = await conn.fetch(
             "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
@@ -98,8 +99,8 @@ async def test_migrations_yield_the_documented_schema_and_rerun_is_a_no_op(tmp_p
             actual_indexes[r["indexname"]] = f"{m[1]} ({m[2]})"
         expected_columns, expected_indexes = documented_schema()
         # the docstring parsed (+20 columns, +4 indexes: migration 0007, alerts; +13 columns: 0006, verdicts;
-        # +12 columns, +3 indexes: 0005, watchlist)
-        assert len(expected_columns) == 54 + 20 + 13 + 12 and len(expected_indexes) == 9 + 4 + 3
+        # +12 columns, +3 indexes: 0005, watchlist; +1 column, +1 index: 0008, watchlist owners)
+        assert len(expected_columns) == 54 + 20 + 13 + 12 + 1 and len(expected_indexes) == 9 + 4 + 3 + 1
         assert actual_columns == expected_columns
         assert actual_indexes == expected_indexes
 

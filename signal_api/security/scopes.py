@@ -58,10 +58,11 @@ ROOT_FIELD_SCOPES: Mapping[str, Scope | None] = MappingProxyType(
         "mssScan": Scope.READ,
         "socialHype": Scope.READ,
         "marketSummary": Scope.READ,
-        # the server-wide watchlist: stored data to read; one list shared by every caller, so only admins change it
-        "watchlist": Scope.HISTORY,
-        "watchlistAdd": Scope.ADMIN,
-        "watchlistRemove": Scope.ADMIN,
+        # watchlists: like alert rules, each key reads and changes its own list (ownership is checked by the
+        # resolvers); an admin key reads every owner's and changes any (resolvers/watchlist.py)
+        "watchlist": Scope.READ,
+        "watchlistAdd": Scope.READ,
+        "watchlistRemove": Scope.READ,
         "newListings": Scope.READ,
         "screener": Scope.READ,
         "spikes": Scope.READ,  # the query; the subscription of the same name needs stream as well (every one does)
