@@ -19,12 +19,17 @@ if TYPE_CHECKING:
     from engine.stats import Interval
 
 
+def evaluation_symbol(symbol: str) -> str:
+    """The pair the model is fitted and evaluated for: the history's base asset (``BTC``) as ``BTCUSDT``."""
+    return symbol if symbol.endswith("USDT") else f"{symbol}USDT"
+
+
 def evaluate_report(report: BacktestReport) -> CalibratedEvaluation:
     """CALIBRATED against every baseline on ``report``'s walk-forward test folds (needs ``--walk-forward``)."""
     if report.walk_forward is None:
         raise ValueError("the calibrated evaluation needs the walk-forward folds (--walk-forward)")
     scored = [d for d in report.decisions if d.score is not None]
-    symbol = f"{report.symbol}" if report.symbol.endswith("USDT") else f"{report.symbol}USDT"
+    symbol = evaluation_symbol(report.symbol)
     return evaluate_calibrated(scored, report.walk_forward, report.horizon_bars, report.bar, symbol)
 
 

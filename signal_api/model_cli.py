@@ -23,7 +23,7 @@ from providers.history_files import HistoryFormatError, HistoryNotAvailable
 from providers.symbols import InvalidSymbolFormat, parse_symbol
 from resolvers.backtest import BacktestService
 from resolvers.model import ModelNotAvailable, read_model, write_model
-from signal_api.calibrated_report import evaluate_report, format_calibrated
+from signal_api.calibrated_report import evaluate_report, evaluation_symbol, format_calibrated
 from signal_api.paths import default_history_dir, default_model_path
 
 if TYPE_CHECKING:
@@ -94,10 +94,6 @@ def run_fit(args: argparse.Namespace) -> int:
     sys.stdout.write(format_model(model))
     print(f"model fit: wrote {out.name} ({model.version}) in {time.perf_counter() - started:.2f}s", file=sys.stderr)
     return 0
-
-
-def evaluation_symbol(symbol: str) -> str:
-    return symbol if symbol.endswith("USDT") else f"{symbol}USDT"
 
 
 def run_show(args: argparse.Namespace) -> int:
