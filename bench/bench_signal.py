@@ -621,9 +621,25 @@ def standalone_pair(cassette: Path, latency_ms: float, log_dir: Path) -> Iterato
         running("signal-api replay", replay_argv, f"{replay_base}/__replay__/stats", log_dir),
         running("signal-api serve (standalone replay)", serve_argv, f"{serve_base}/health", log_dir, env) as serve,
     ):
+        settle(replay_base)
         with httpx2.Client(timeout=REQUEST_TIMEOUT_S) as client:
             client.post(f"{replay_base}/__replay__/reset").raise_for_status()
         yield replay_base, serve_base, serve
+
+
+def settle(replay_base: str, quiet_s: float = 0.4, timeout_s: float = 5.0) -> None:
+    """Wait until the service's start-up calls (the listing warm-up, the streams' instrument lists) are done:
+    the replay server's call count unchanged for ``quiet_s`` (bounded by ``timeout_s``). Health answers
+    before the warm-up finishes; a query sent then waits on the warm-up's round and shares its CPU."""
+    deadline = time.perf_counter() + timeout_s
+    last, quiet_since = -1, time.perf_counter()
+    while time.perf_counter() < deadline:
+        total = int(replay_stats(replay_base).get("total", 0))
+        if total != last:
+            last, quiet_since = total, time.perf_counter()
+        elif time.perf_counter() - quiet_since >= quiet_s:
+            return
+        time.sleep(0.05)
 
 
 def print_calls(stats: dict[str, Any], group: Callable[[str], str] | None = None, indent: str = "     ") -> None:

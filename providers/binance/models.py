@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from providers._shared import field_names
+
 
 class _Venue(BaseModel):
     # allow_inf_nan=False: Binance sends numbers as strings and "NaN" would parse; a non-finite number
@@ -159,5 +161,5 @@ class BinanceKline(_Venue):
 
     @classmethod
     def from_row(cls, row: list[object]) -> BinanceKline:
-        names = tuple(cls.model_fields)
+        names = field_names(cls)
         return cls.model_validate(dict(zip(names, row[: len(names)], strict=True)))
