@@ -15,7 +15,9 @@ feel or how many follow, not how much attention is new.
 
 Spike: the score against this coin's own earlier scores (at least :data:`MIN_HISTORY`): a spike when it is
 at least :data:`SPIKE_Z` standard deviations and :data:`SPIKE_MIN_POINTS` points above their mean.
-Divergence: the score's change since the oldest kept reading against the 24 h price change.
+Divergence: the score's change since the oldest kept reading against the 24 h price change. The two windows
+differ (the hype one is as long as this server has kept readings of the coin, a day at most by default), so
+the detail states both: "hype +12.0 points over 3.2 h, price +0.40% in 24 h".
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class HypeReport:
     spike_detail: str
     history_points: int
     hype_change: float | None
+    hype_change_hours: float | None  # the span hype_change covers: from the oldest kept reading to now
     price_change_24h_pct: float | None
     divergence: Divergence | None
     divergence_detail: str
@@ -155,12 +158,20 @@ def _spike(score: float | None, history: Sequence[float]) -> tuple[bool | None, 
     return spike, detail
 
 
-def _divergence(change: float | None, price_pct: float | None) -> tuple[Divergence | None, str]:
+def span_text(hours: float) -> str:
+    """A time span as a trader reads it: minutes under an hour, else hours with one decimal."""
+    return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
+
+
+def _divergence(
+    change: float | None, price_pct: float | None, span_hours: float | None
+) -> tuple[Divergence | None, str]:
     if change is None:
         return None, "no earlier hype reading of this coin yet"
     if price_pct is None or not math.isfinite(price_pct):
         return None, "no 24 h price change"
-    text = f"hype {change:+.1f} points, price {price_pct:+.2f}% in 24 h"
+    over = f" over {span_text(span_hours)}" if span_hours is not None else ""
+    text = f"hype {change:+.1f} points{over}, price {price_pct:+.2f}% in 24 h"
     rising, fading = change >= DIVERGENCE_HYPE_POINTS, change <= -DIVERGENCE_HYPE_POINTS
     if rising and abs(price_pct) < FLAT_PRICE_PCT:
         return Divergence.HYPE_RISING_PRICE_FLAT, text
@@ -177,9 +188,13 @@ def score_hype(
     context: Sequence[HypeComponent] = (),
     history: Sequence[float] = (),
     price_change_24h_pct: float | None = None,
+    history_span_hours: float | None = None,
 ) -> HypeReport:
     """``readings``: ``trending`` (0-based position; value ``-1`` = read, not listed), ``galaxy_score``,
-    ``alt_rank``; ``history``: this coin's earlier scores, oldest first."""
+    ``alt_rank``; ``history``: this coin's earlier scores, oldest first; ``history_span_hours``: how long ago
+    the oldest of them was read (the window the hype change covers)."""
+    if history_span_hours is not None and not (math.isfinite(history_span_hours) and history_span_hours >= 0):
+        raise ValueError(f"history_span_hours must be finite and not negative, not {history_span_hours!r}")
     components = (
         _component("trending", readings.get("trending"), lambda p: trending_score(None if p < 0 else int(p))),
         _component("galaxy_score", readings.get("galaxy_score"), lambda g: min(100.0, max(0.0, g))),
@@ -190,7 +205,8 @@ def score_hype(
     score = round(sum(s * w for s, w in scored) / total_weight, 2) if scored else None
     spike, spike_detail = _spike(score, history)
     change = round(score - history[0], 2) if score is not None and history else None
-    divergence, divergence_detail = _divergence(change, price_change_24h_pct)
+    span = round(history_span_hours, 2) if change is not None and history_span_hours is not None else None
+    divergence, divergence_detail = _divergence(change, price_change_24h_pct, span)
     return HypeReport(
         symbol=symbol,
         score=score,
@@ -200,6 +216,7 @@ def score_hype(
         spike_detail=spike_detail,
         history_points=len(history),
         hype_change=change,
+        hype_change_hours=span,
         price_change_24h_pct=price_change_24h_pct,
         divergence=divergence,
         divergence_detail=divergence_detail,

@@ -55,8 +55,14 @@ class HypeHistory:
     def earlier(self, symbol: str, now: datetime) -> tuple[float, ...]:
         """Scores kept from before ``now - min_interval``: a reading within the interval counts as the current
         one, so requests in the same few minutes get the same answer."""
+        return tuple(score for _, score in self.earlier_readings(symbol, now))
+
+    def earlier_readings(self, symbol: str, now: datetime) -> tuple[tuple[datetime, float], ...]:
+        """:meth:`earlier` with each score's time, oldest first (the first one dates the hype change)."""
         return tuple(
-            score for at, score in self._by_symbol.get(symbol, ()) if (now - at).total_seconds() >= self._min_interval
+            (at, score)
+            for at, score in self._by_symbol.get(symbol, ())
+            if (now - at).total_seconds() >= self._min_interval
         )
 
     def record(self, symbol: str, at: datetime, score: float) -> bool:

@@ -87,9 +87,18 @@ async def resolve_hype(ctx: RequestContext, symbol: str) -> HypeReport | Invalid
         "alt_rank": _metric(keyed, keyed.value.alt_rank if keyed.value else None, "AltRank"),
     }
     history = ctx.services.discovery.hype_history
-    earlier = history.earlier(instrument.canonical, gateway.now())
+    now = gateway.now()
+    kept = history.earlier_readings(instrument.canonical, now)
+    span_hours = (now - kept[0][0]).total_seconds() / 3600 if kept else None  # what the hype change covers
     price_change = ticker.value.price_change_pct if ticker.value is not None else None
-    report = score_hype(instrument.canonical, readings, _context(details, keyed), earlier, price_change)
+    report = score_hype(
+        instrument.canonical,
+        readings,
+        _context(details, keyed),
+        tuple(score for _, score in kept),
+        price_change,
+        history_span_hours=span_hours,
+    )
     if report.score is not None:
         history.record(instrument.canonical, gateway.now(), report.score)
     return report

@@ -288,6 +288,9 @@ class SocialHype:
     spike_detail: str = strawberry.field(description="The comparison behind spike.")
     history_points: int = strawberry.field(description="Earlier readings of this coin kept by this server.")
     hype_change: float | None = strawberry.field(description="Score change since the oldest kept reading.")
+    hype_change_hours: float | None = strawberry.field(
+        description="The hours hypeChange covers: from the oldest kept reading to now (the price change covers 24 h)."
+    )
     price_change_24h_pct: float | None = strawberry.field(description="24 h price change, percent.")
     divergence: DivergenceEnum | None = strawberry.field(  # type: ignore[valid-type]
         description="Hype against price; null without an earlier reading or a price change."
@@ -307,6 +310,7 @@ class SocialHype:
             spike_detail=h.spike_detail,
             history_points=h.history_points,
             hype_change=h.hype_change,
+            hype_change_hours=h.hype_change_hours,
             price_change_24h_pct=h.price_change_24h_pct,
             divergence=h.divergence,
             divergence_detail=h.divergence_detail,

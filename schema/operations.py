@@ -826,7 +826,8 @@ query SocialHype($symbol: String!) {
   socialHype(symbol: $symbol) {
     __typename
     ... on SocialHype {
-      symbol score spike spikeDetail historyPoints hypeChange priceChange24hPct divergence divergenceDetail
+      symbol score spike spikeDetail historyPoints hypeChange hypeChangeHours priceChange24hPct divergence
+      divergenceDetail
       missing keyAdds
       components { name rawValue score weight source error }
       context { name rawValue source }
