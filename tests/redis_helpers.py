@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.process_helpers import free_port, stop_process
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -26,13 +28,6 @@ def redis_server_binary() -> Path | None:
         return None
     binary = Path(spec.origin).parent / "bin" / "redis-server"
     return binary if binary.is_file() else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -61,9 +56,4 @@ def running_redis(tmp_path: Path) -> Iterator[str]:
             raise RuntimeError("redis-server did not answer within 10 s")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process, grace=5)

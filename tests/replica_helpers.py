@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from tests.redis_helpers import free_port, running_redis
+from tests.process_helpers import free_port, stop_process
+from tests.redis_helpers import running_redis
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -87,16 +88,6 @@ def _wait(url: str, process: subprocess.Popen[bytes], seconds: float) -> None:
     raise RuntimeError(f"{url} did not answer within {seconds} s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 @contextlib.contextmanager
 def replay_server(cassette: Path, latency_ms: float = 0.0) -> Iterator[str]:
     port = free_port()
@@ -118,7 +109,7 @@ def replay_server(cassette: Path, latency_ms: float = 0.0) -> Iterator[str]:
         _wait(f"{url}/__replay__/clock", process, 30)
         yield url
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @contextlib.contextmanager
@@ -163,7 +154,7 @@ def start_replica(
     try:
         _wait(f"{replica.url}/health/live", process, wait_seconds)
     except RuntimeError as exc:
-        _stop(process)
+        stop_process(process)
         tail = (tmp_path / f"{name}.log").read_text(errors="replace")[-2000:]
         raise RuntimeError(f"replica {name}: {exc}; its log ends:\n{tail}") from exc
     return replica
@@ -205,4 +196,4 @@ def replicas(
             yield cluster
         finally:
             for replica in cluster.replicas:
-                _stop(replica.process)
+                stop_process(replica.process)

@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 from engine.judge import DecidedBy
 from providers.openai.client import OpenAiJudgeClient
 from resolvers.ai_judge import AiJudge, SharedDailyBudget
-from tests.redis_helpers import free_port, running_redis
+from tests.process_helpers import free_port
+from tests.redis_helpers import running_redis
 from tests.test_ai_judge import CLIENTS, KEY, LATER, NOW, PAYLOAD, RULES, FakeOpenAi, close_clients, fake
 
 if TYPE_CHECKING:

@@ -15,7 +15,6 @@ import collections
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import httpx2
 from engine.market import Timeframe
 from tests.conftest import shared_path
 from tests.history_helpers import fresh_database
+from tests.process_helpers import free_port, stop_process
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -42,13 +42,6 @@ MODES = ("AGGRESSIVE", "CONSERVATIVE", "ULTRA")
 Key = tuple[str, str, str, str]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def _serve(cassette: Path, env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     command = [sys.executable, "-m", "signal_api.cli", "serve", "--replay", str(cassette)]
@@ -59,13 +52,7 @@ def _serve(cassette: Path, env: dict[str, str], port: int, log: Path) -> Iterato
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_process(proc)
 
 
 async def _wait_until(url: str, proc: subprocess.Popen[bytes], log: Path, ok: Any = None) -> dict[str, Any]:
@@ -133,7 +120,7 @@ async def test_every_answered_long_short_is_stored_after_a_sigkill(tmp_path: Pat
             "LOG_LEVEL": "WARNING",
             "LOG_JSON": "true",
         }
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         answered: collections.Counter[Key] = collections.Counter()
         with _serve(cassette, env, port, log) as proc:

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ import pytest
 import websockets
 
 from tests.conftest import CASSETTE_NAMES, load_cassette_json, running_service
+from tests.process_helpers import free_port
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -33,13 +33,6 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is n
 
 RESULT_JS = "(document.querySelector('.graphiql-response .CodeMirror') || {}).CodeMirror?.getValue() || ''"
 RUN_JS = "(() => { const b = document.querySelector('.graphiql-execute-button'); if (b) b.click(); return !!b; })()"
-
-
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Page:
@@ -84,7 +77,7 @@ class Page:
 async def browser() -> AsyncIterator[Page]:
     """Headless Chromium with no network of its own (no updates, no sync), one blank tab."""
     assert CHROMIUM is not None
-    port = _free_port()
+    port = free_port()
     # its helpers may still be writing the profile while they exit: leftovers are not an error
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         process = await asyncio.create_subprocess_exec(

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from engine.market import Liquidation, PositionSide
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from resolvers.liquidation_window import LiquidationWindow
 from tests.conftest import CASSETTE_NAMES, load_cassette_json, shared_path
+from tests.process_helpers import free_port
 from tests.test_subscriptions_ws import connection, receive, subscribe
 
 if TYPE_CHECKING:
@@ -250,16 +250,9 @@ def test_an_unreachable_upstream_is_said_once(caplog: pytest.LogCaptureFixture) 
     assert len(retries) >= 3
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _serve(args: list[str], env: dict[str, str], seconds: float) -> list[dict[str, Any]]:
     """Run ``signal-api serve`` for a while; its JSON log lines."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "signal_api.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     base = {**os.environ, "HISTORY_ENABLED": "false", **env}
     base.pop("LOG_JSON", None)

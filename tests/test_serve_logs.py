@@ -4,7 +4,6 @@ terminal), with the access line and request id, and a planted key setting never 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,18 +11,13 @@ import time
 import httpx2
 import orjson
 
+from tests.process_helpers import free_port
+
 SECRET = "cg-PLANTED-serve-key-93ab17"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_serve_writes_one_json_format_with_request_ids() -> None:
-    port = _free_port()
+    port = free_port()
     dead = "http://127.0.0.1:9"
     env = {
         **os.environ,
