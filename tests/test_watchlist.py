@@ -5,6 +5,7 @@ address, each MSS of a watched coin joins its history)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from tests.history_helpers import T0, fresh_database
 from tests.test_mss import MSS_QUERY, mss_cassette
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
     from contextlib import AbstractAsyncContextManager
     from pathlib import Path
 
@@ -141,11 +142,18 @@ LIST = """{ watchlist(historyPoints: 5) { __typename
   ... on Problem { code } } }"""
 
 
+@dataclass(frozen=True)
+class Served:
+    post: Callable[..., Awaitable[Any]]  # (GraphQL document, key or None, variables) -> answer
+    rest: Callable[[str, str], Awaitable[Any]]  # (GET path, key) -> answer
+    keys: dict[str, tuple[str, str]]  # name -> (key, key id)
+    db: Database
+
+
 def watchlist_service(
     tmp_path: Path, scopes: dict[str, list[str]], **settings: Any
-) -> AbstractAsyncContextManager[tuple[Any, dict[str, tuple[str, str]], Database]]:
-    """The app over the MSS cassette with history on a fresh database holding one key per ``scopes`` item;
-    yields ``(post, {name: (key, key id)}, database)``."""
+) -> AbstractAsyncContextManager[Served]:
+    """The app over the MSS cassette with history on a fresh database holding one key per ``scopes`` item."""
     from contextlib import asynccontextmanager
 
     from providers.replay import Cassette, ReplayApp, serve_in_background
@@ -153,7 +161,7 @@ def watchlist_service(
     from signal_api.settings import Settings
 
     @asynccontextmanager
-    async def served() -> AsyncIterator[tuple[Any, dict[str, tuple[str, str]], Database]]:
+    async def served() -> AsyncIterator[Served]:
         cassette = Cassette.model_validate(mss_cassette(lunarcrush=False))
         async with fresh_database(tmp_path) as (db, url):
             repo = ApiKeyRepository(db)
@@ -186,19 +194,29 @@ def watchlist_service(
                         assert response.status_code in (200, 403), response.text
                         return response.json()
 
-                    yield post, keys, db
+                    async def rest(path: str, key: str) -> Any:
+                        response = await client.get(
+                            f"{service.base_url}{path}", headers={"Authorization": f"Bearer {key}"}
+                        )
+                        assert response.status_code == 200, response.text
+                        return response.json()
+
+                    yield Served(post, rest, keys, db)
 
     return served()
 
 
 async def test_two_keys_keep_their_own_lists_and_an_admin_sees_and_changes_all(tmp_path: Path) -> None:
     scopes = {"alice": ["read"], "bob": ["read"], "ops": ["read", "admin"], "streamer": ["stream"]}
-    async with watchlist_service(tmp_path, scopes) as (post, keys, db):
+    async with watchlist_service(tmp_path, scopes) as served:
+        post, keys, db = served.post, served.keys, served.db
         (alice, alice_id), (bob, bob_id), (ops, _), (streamer, _) = (keys[n] for n in scopes)
         added = (await post(WATCH, alice, {"symbol": "btc"}))["data"]["watchlistAdd"]
         await post(MSS_QUERY, bob, {"symbol": "BTC"})  # anyone's MSS of a watched coin joins its history
         alice_list = (await post(LIST, alice))["data"]["watchlist"]
         bob_before = (await post(LIST, bob))["data"]["watchlist"]
+        alice_rest = (await served.rest("/v1/watchlist/list?historyPoints=1", alice))["data"]
+        bob_rest = (await served.rest("/v1/watchlist/list?historyPoints=1", bob))["data"]
         bob_added = (await post(WATCH, bob, {"symbol": "BTCUSDT"}))["data"]["watchlistAdd"]
         anonymous_added = (await post(WATCH, None, {"symbol": "BTC"}))["data"]["watchlistAdd"]  # loopback: shared
         admin_list = (await post(LIST, ops))["data"]["watchlist"]
@@ -217,6 +235,7 @@ async def test_two_keys_keep_their_own_lists_and_an_admin_sees_and_changes_all(t
     assert [p["name"] for p in added["history"][0]["phases"]] == ["discovery", "social", "institutional"]
     assert [(e["symbol"], e["owner"], len(e["history"])) for e in alice_list["entries"]] == [("BTCUSDT", alice_id, 2)]
     assert bob_before == {"__typename": "Watchlist", "truncated": False, "entries": []}  # alice's list is hers
+    assert [e["symbol"] for e in alice_rest["entries"]] == ["BTCUSDT"] and bob_rest["entries"] == []  # REST too
     assert (bob_added["owner"], len(bob_added["history"])) == (bob_id, 1)  # from when bob added it
     assert anonymous_added["owner"] is None
     assert sorted((e["owner"] or "-") for e in admin_list["entries"]) == sorted(["-", alice_id, bob_id])
@@ -231,9 +250,9 @@ async def test_two_keys_keep_their_own_lists_and_an_admin_sees_and_changes_all(t
 
 
 async def test_a_full_list_is_refused_as_data(tmp_path: Path) -> None:
-    async with watchlist_service(tmp_path, {"alice": ["read"]}) as (post, keys, db):
-        alice, alice_id = keys["alice"]
-        repo = WatchlistRepository(db)
+    async with watchlist_service(tmp_path, {"alice": ["read"]}) as served:
+        post, (alice, alice_id) = served.post, served.keys["alice"]
+        repo = WatchlistRepository(served.db)
         for i in range(MAX_PER_OWNER):
             await repo.add(alice_id, f"C{i:03d}USDT", at=T0)
         full = (await post(WATCH, alice, {"symbol": "BTC"}))["data"]["watchlistAdd"]
@@ -241,11 +260,8 @@ async def test_a_full_list_is_refused_as_data(tmp_path: Path) -> None:
 
 
 async def test_anonymous_callers_need_a_key_on_a_public_address(tmp_path: Path) -> None:
-    async with watchlist_service(tmp_path, {"alice": ["read"]}, host="0.0.0.0", allow_anonymous=True) as (
-        post,
-        keys,
-        _db,
-    ):
+    async with watchlist_service(tmp_path, {"alice": ["read"]}, host="0.0.0.0", allow_anonymous=True) as served:
+        post, keys = served.post, served.keys
         refused_add = (await post(WATCH, None, {"symbol": "BTC"}))["data"]["watchlistAdd"]
         refused_list = (await post(LIST, None))["data"]["watchlist"]
         refused_remove = (await post(REMOVE, None, {"symbol": "BTC"}))["data"]["watchlistRemove"]
