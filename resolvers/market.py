@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from providers.errors import InvalidSymbol, UpstreamError
-from providers.symbols import InvalidSymbolFormat, parse_symbol
 from providers.venue import Capability
-from resolvers.gateway import DEFAULT_SOURCE_ORDER, SymbolNotListed
-from resolvers.problems import InvalidArgument, UnknownSymbol, UpstreamDown
+from resolvers.gateway import DEFAULT_SOURCE_ORDER
+from resolvers.problems import InvalidArgument, Problem, UnknownSymbol, UpstreamDown
+from resolvers.symbols import listed_instrument
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -133,15 +133,10 @@ async def resolve_market(
 ) -> MarketView | InvalidArgument | UnknownSymbol | UpstreamDown:
     """The ``market`` field: the symbol checked against every listing source, then :func:`market_view`
     through this request's loaders; a problem when no venue lists it or none answered."""
+    instrument = await listed_instrument(ctx, symbol)
+    if isinstance(instrument, Problem):
+        return instrument
     gateway = ctx.services.gateway
-    try:
-        instrument = parse_symbol(symbol)
-    except InvalidSymbolFormat as exc:
-        return InvalidArgument("symbol", str(exc))
-    try:
-        await gateway.check_listed(instrument, ctx.loaders)
-    except SymbolNotListed as exc:
-        return UnknownSymbol(exc.symbol, str(exc))
     view = await market_view(gateway.registry, instrument, gateway.now(), ctx.loaders.venue)
     if view.symbol_unknown:
         return UnknownSymbol(view.symbol, f"no venue lists {view.symbol}")
