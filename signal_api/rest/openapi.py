@@ -8,6 +8,7 @@ parameters into comma-separated strings and leaves out operations with object pa
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLList, GraphQLNonNull
@@ -189,8 +190,11 @@ def _value_schema(param: Param, *, gpt: bool, max_items: int | None) -> dict[str
             schema["maxItems"] = max_items
         if gpt:  # GPT Actions want flat scalars: the list travels as one comma-separated string
             schema = {"type": "string", "minLength": 1}
-            if "pattern" in target:
-                item = target["pattern"].removeprefix("^").removesuffix("$")
+            item_pattern = target.get("pattern")
+            if item_pattern is None and target.get("enum"):  # a closed set: the comma string lists only its values
+                item_pattern = "^(?:" + "|".join(re.escape(str(v)) for v in target["enum"]) + ")$"
+            if item_pattern is not None:
+                item = item_pattern.removeprefix("^").removesuffix("$")
                 repeat = "*" if max_items is None else f"{{0,{max_items - 1}}}"
                 schema["pattern"] = rf"^\s*(?:{item})\s*(?:,\s*(?:{item})\s*){repeat}$"
     if param.has_default and param.default is not None:

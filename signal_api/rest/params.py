@@ -304,7 +304,8 @@ def coerce_object(object_type: GraphQLInputObjectType, value: Mapping[str, objec
 def coerce_params(params: tuple[Param, ...], raw: Mapping[str, object], *, query: bool) -> dict[str, Any]:
     """All REST parameters as GraphQL variables; ``ArgumentError`` names the first parameter at fault.
 
-    Absent optional parameters are left out so GraphQL applies the document's defaults.
+    Absent optional parameters, and optional ones given as null, are left out so GraphQL applies the
+    document's (or the argument's) defaults.
     """
     known = {p.name for p in params}
     unknown = sorted(set(raw) - known)
@@ -318,7 +319,7 @@ def coerce_params(params: tuple[Param, ...], raw: Mapping[str, object], *, query
                 raise ArgumentError(param.name, f"missing required parameter {param.name!r} ({describe(param.type)})")
             continue
         value = raw[param.name]
-        if value is None and param.has_default:
+        if value is None and not param.required:  # null is "not given": GraphQL applies its defaults
             continue
         variables[param.name] = coerce_value(param.name, param.type, value, query=query)
     return variables
