@@ -40,9 +40,41 @@ def test_each_problem_becomes_its_union_member(
         assert getattr(converted, name) == value
 
 
+def _area_cases() -> list[tuple[problems.Problem, str, object]]:
+    """Problems an area converts itself (its own union members), with the area's converter's answer."""
+    from resolvers.alerts import AlertRuleProblem
+    from resolvers.watchlist import WatchlistRefused, WatchlistUnavailable
+    from schema.alerts import refused
+    from schema.mss import _problem as watchlist_problem
+
+    rule = AlertRuleProblem("TOO_MANY_ALERT_RULES", "at most 100 rules per key", "name")
+    full = WatchlistRefused("WATCHLIST_FULL", "at most 100 coins per key", "symbol")
+    off = WatchlistUnavailable("the watchlist needs the history database")
+    return [
+        (rule, "AlertRuleRefused", refused(rule)),
+        (full, "WatchlistRefusedProblem", watchlist_problem(full)),
+        (off, "HistoryUnavailable", watchlist_problem(off)),
+    ]
+
+
+def test_area_problems_become_their_areas_union_members() -> None:
+    for domain, member, converted in _area_cases():
+        assert type(converted).__name__ == member
+        assert (converted.code, converted.message) == (domain.code, domain.message)  # type: ignore[attr-defined]
+
+
 def test_every_problem_class_has_a_case() -> None:
-    """A new Problem subclass needs a case in schema.errors.problem (streams' refusals are GraphQL errors)."""
+    """A new Problem subclass needs a case in schema.errors.problem, or in its area's converter (alert rules,
+    the watchlist; checked above); streams' refusals are GraphQL errors. Every resolver module is imported
+    first, so the answer does not depend on which tests ran before."""
+    import importlib
+    import pkgutil
+
+    import resolvers
     from resolvers.streams import StreamRefused
+
+    for module in pkgutil.iter_modules(resolvers.__path__):
+        importlib.import_module(f"resolvers.{module.name}")
 
     def subclasses(cls: type[problems.Problem]) -> set[type[problems.Problem]]:
         found: set[type[problems.Problem]] = set()
@@ -50,5 +82,5 @@ def test_every_problem_class_has_a_case() -> None:
             found |= {child, *subclasses(child)}
         return found
 
-    covered = {type(domain) for domain, _, _ in CASES}
+    covered = {type(domain) for domain, _, _ in CASES} | {type(domain) for domain, _, _ in _area_cases()}
     assert subclasses(problems.Problem) - {StreamRefused} == covered
