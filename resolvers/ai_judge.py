@@ -139,7 +139,9 @@ class SharedDailyBudget:
         except RedisError as exc:
             log.warning("ai judge budget store unavailable; no AI call made", error=type(exc).__name__)
             return "AI budget store (Redis) unavailable: no call made"
-        self._seen = (today, int(total))
+        # concurrent spends finish in any order: keep the highest total seen today, not the last to arrive
+        earlier = self._seen[1] if self._seen is not None and self._seen[0] == today else 0
+        self._seen = (today, max(earlier, int(total)))
         AI_JUDGE_BUDGET_USED.set(self.used())
         if int(total) > self._limit:
             return f"daily AI budget of {self._limit} calls is spent (shared by every replica)"
