@@ -221,9 +221,9 @@ class Settings(BaseSettings):
     scanner_modes: list[str] = Field(default_factory=lambda: ["aggressive"], min_length=1, max_length=4)
     scanner_timeframe: str = "4h"
     # or the screener's top SCANNER_SCREENER_LIMIT symbols each round (24 h quote volume >= $10M)
-    scanner_screener: (
-        Literal["GAINERS", "LOSERS", "VOLUME", "FUNDING_HIGH", "FUNDING_LOW", "OPEN_INTEREST"] | None
-    ) = None
+    scanner_screener: Literal["GAINERS", "LOSERS", "VOLUME", "FUNDING_HIGH", "FUNDING_LOW", "OPEN_INTEREST"] | None = (
+        None
+    )
     scanner_screener_limit: int = Field(default=10, ge=1, le=50)
 
     # --- MSS, social hype, watchlist, market summary (issue 13; resolvers/mss.py, resolvers/summary.py) ---
