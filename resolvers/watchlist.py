@@ -23,6 +23,7 @@ from resolvers.problems import InvalidArgument, Problem, UnknownSymbol
 
 if TYPE_CHECKING:
     from persistence.watchlist import WatchlistRepository
+    from providers.symbols import Instrument
     from resolvers.context import RequestContext
 
 # the stored values schema.mss reads (schema does not import persistence)
@@ -100,6 +101,28 @@ def _target(caller: Caller, owner: str | None) -> str | None:
     return target
 
 
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """What a watchlist change works on: the coin, whose list, and the store."""
+
+    instrument: Instrument
+    target: str | None
+    repo: WatchlistRepository
+
+
+def _change(
+    ctx: RequestContext, symbol: str, owner: str | None
+) -> _Change | InvalidArgument | WatchlistRefused | WatchlistUnavailable:
+    """The checks every change makes first (symbol, whose list, a store the caller may use), as a problem."""
+    caller = caller_of(ctx)
+    try:
+        return _Change(parse_symbol(symbol), _target(caller, owner), _repo(ctx, caller))
+    except InvalidSymbolFormat as exc:
+        return InvalidArgument("symbol", str(exc))
+    except (InvalidArgument, WatchlistRefused, WatchlistUnavailable) as exc:
+        return exc
+
+
 async def watchlist(
     ctx: RequestContext, history_points: int
 ) -> WatchedCoins | InvalidArgument | WatchlistRefused | WatchlistUnavailable:
@@ -127,15 +150,10 @@ async def watchlist_add(
     its first MSS measurement."""
     if note is not None and len(note) > MAX_NOTE:
         return InvalidArgument("note", f"note must be at most {MAX_NOTE} characters")
-    caller = caller_of(ctx)
-    try:
-        instrument = parse_symbol(symbol)
-        target = _target(caller, owner)
-        repo = _repo(ctx, caller)
-    except InvalidSymbolFormat as exc:
-        return InvalidArgument("symbol", str(exc))
-    except (InvalidArgument, WatchlistRefused, WatchlistUnavailable) as exc:
-        return exc
+    change = _change(ctx, symbol, owner)
+    if not isinstance(change, _Change):
+        return change
+    instrument, target, repo = change.instrument, change.target, change.repo
     computed = await resolve_mss(ctx, instrument.canonical, record=False)
     if isinstance(computed, Problem):
         return computed
@@ -156,16 +174,11 @@ async def watchlist_remove(
 ) -> tuple[str, str | None, bool] | InvalidArgument | WatchlistRefused | WatchlistUnavailable:
     """``(canonical symbol, owner, whether it was on that list)``; the coin's MSS history goes with the
     last owner watching it."""
-    caller = caller_of(ctx)
+    change = _change(ctx, symbol, owner)
+    if not isinstance(change, _Change):
+        return change
+    symbol = change.instrument.canonical
     try:
-        instrument = parse_symbol(symbol)
-        target = _target(caller, owner)
-        repo = _repo(ctx, caller)
-    except InvalidSymbolFormat as exc:
-        return InvalidArgument("symbol", str(exc))
-    except (InvalidArgument, WatchlistRefused, WatchlistUnavailable) as exc:
-        return exc
-    try:
-        return instrument.canonical, target, await repo.remove(target, instrument.canonical)
+        return symbol, change.target, await change.repo.remove(change.target, symbol)
     except DATABASE_ERRORS:
         return WatchlistUnavailable(NO_WATCHLIST)
