@@ -126,15 +126,19 @@ async def run(base: str, rounds: int) -> list[list[str]]:
     for n in BURSTS:
         results: dict[str, tuple[float, float]] = {}
         async with create_http_client() as client:
-            results["httpx2, pool of 100 (the service)"] = await measure(
+            results["httpx2, per-host pools of 100 (the service)"] = await measure(
                 "httpx2", lambda k: httpx_burst(client, base, k), n, rounds
             )
-        async with create_http_client(lean_backend=False) as client:
-            results["httpx2, pool of 100, stock backend"] = await measure(
+        async with create_http_client(per_host_pool=False) as client:
+            results["httpx2, httpcore2's pool of 100, asyncio backend"] = await measure(
+                "httpx2-lean", lambda k: httpx_burst(client, base, k), n, rounds
+            )
+        async with create_http_client(per_host_pool=False, lean_backend=False) as client:
+            results["httpx2 stock (httpcore2's pool and backend)"] = await measure(
                 "httpx2-stock", lambda k: httpx_burst(client, base, k), n, rounds
             )
         async with create_http_client(max_connections=20) as client:
-            results["httpx2, pool of 20"] = await measure(
+            results["httpx2, per-host pools of 20"] = await measure(
                 "httpx2-20", lambda k: httpx_burst(client, base, k), n, rounds
             )
         try:

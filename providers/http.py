@@ -34,7 +34,8 @@ from providers.errors import (
     parse_retry_after,
     unexpected_shape,
 )
-from providers.http_backend import install
+from providers.http_backend import install as install_lean_backend
+from providers.http_pool import install as install_per_host_pool
 from providers.normalize import first_non_finite
 
 if TYPE_CHECKING:
@@ -72,12 +73,18 @@ class RetryPolicy:
 
 
 def create_http_client(
-    *, max_connections: int = 100, user_agent: str = "futures-signal-api", lean_backend: bool = True
+    *,
+    max_connections: int = 100,
+    user_agent: str = "futures-signal-api",
+    lean_backend: bool = True,
+    per_host_pool: bool = True,
 ) -> httpx2.AsyncClient:
     """The process-wide client. Timeouts are set per call, so the default here is only a backstop.
 
-    ``lean_backend``: httpcore2's anyio backend without its per-probe socket lookup
-    (:mod:`providers.http_backend`; ``False`` only to measure the stock one side by side).
+    ``per_host_pool``: one keep-alive pool per upstream host, at most ``max_connections`` to each
+    (:mod:`providers.http_pool`); ``False`` keeps httpcore2's single pool of ``max_connections`` for all hosts.
+    ``lean_backend``: that single pool on asyncio's streams instead of anyio's (:mod:`providers.http_backend`;
+    the per-host pool always uses them). Both ``False`` only to measure the stock client side by side.
     """
     client = httpx2.AsyncClient(
         timeout=httpx2.Timeout(30.0),
@@ -85,8 +92,10 @@ def create_http_client(
         headers={"User-Agent": user_agent, "Accept": "application/json"},
         follow_redirects=False,
     )
-    if lean_backend:
-        install(client)
+    if per_host_pool:
+        install_per_host_pool(client, max_per_host=max_connections)
+    elif lean_backend:
+        install_lean_backend(client)
     return client
 
 

@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     upstream_timeout_seconds: float = Field(default=5.0, gt=0)
     upstream_retry_attempts: int = Field(default=3, ge=1, le=10)
     upstream_max_retry_wait_seconds: float = Field(default=2.0, ge=0)
-    upstream_max_connections: int = Field(default=100, ge=1)
+    upstream_max_connections: int = Field(default=100, ge=1, description="open connections per upstream host")
     rate_limits: dict[str, float] = Field(
         default_factory=dict, description='outgoing calls per second per provider, JSON: {"okx": 5}'
     )

@@ -23,7 +23,8 @@ from starlette.routing import Route
 
 from providers.binance.venue import build as build_binance
 from providers.http import create_http_client
-from providers.http_backend import LeanBackend
+from providers.http_backend import AsyncioBackend
+from providers.http_pool import PerHostPool
 from providers.symbols import parse_symbol
 from signal_api.logging import Redactor
 from signal_api.security.headers import _vary_origin
@@ -105,9 +106,16 @@ def test_vary_origin_matches_starlette(headers: list[tuple[bytes, bytes]]) -> No
     assert _vary_origin(headers) == message["headers"]
 
 
-async def test_the_http_client_uses_the_lean_backend_and_sees_a_server_hang_up() -> None:
-    """A keep-alive connection the server closed while idle is noticed (the readability probe on the socket
-    kept from the connect) and the next call opens a new one: same behaviour as httpcore2's own backend."""
+@pytest.mark.parametrize(
+    ("per_host_pool", "asyncio_backend"),
+    [(True, True), (False, True), (False, False)],
+    ids=["service", "one-pool", "stock"],
+)
+async def test_the_http_client_sees_a_server_hang_up_on_an_idle_connection(
+    per_host_pool: bool, asyncio_backend: bool
+) -> None:
+    """A keep-alive connection the server closed while idle is noticed (the asyncio stream has read the FIN)
+    and the next call opens a new one: the same behaviour as httpcore2's own pool on anyio (``stock``)."""
     connections = 0
 
     async def answer_once_then_hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -124,17 +132,19 @@ async def test_the_http_client_uses_the_lean_backend_and_sees_a_server_hang_up()
     server = await asyncio.start_server(answer_once_then_hang_up, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        for lean in (True, False):
-            connections = 0
-            async with create_http_client(lean_backend=lean) as client:
-                pool = client._transport._pool  # type: ignore[attr-defined]
+        async with create_http_client(per_host_pool=per_host_pool, lean_backend=asyncio_backend) as client:
+            pool = client._transport._pool  # type: ignore[attr-defined]
+            if per_host_pool:
+                assert isinstance(pool, PerHostPool)
+                assert isinstance(pool._network_backend, AsyncioBackend)
+            else:
                 assert isinstance(pool, httpcore2.AsyncConnectionPool)
-                assert isinstance(pool._network_backend, LeanBackend) is lean
-                for _ in range(3):
-                    response = await client.get(f"http://127.0.0.1:{port}/x")
-                    assert response.json() == {"ok": True}
-                    await asyncio.sleep(0.05)  # the server's FIN arrives while the connection is idle
-            assert connections == 3, lean
+                assert isinstance(pool._network_backend, AsyncioBackend) is asyncio_backend
+            for _ in range(3):
+                response = await client.get(f"http://127.0.0.1:{port}/x")
+                assert response.json() == {"ok": True}
+                await asyncio.sleep(0.05)  # the server's FIN arrives while the connection is idle
+        assert connections == 3
     finally:
         server.close()
         await server.wait_closed()

@@ -1,0 +1,188 @@
+"""The HTTP client's per-host pool and asyncio network layer (``providers/http_pool.py``,
+``providers/http_backend.py``), against local HTTP/1.1 servers on 127.0.0.1 (plain and TLS).
+
+- at most ``max_per_host`` connections to a host at once, and a saturated host never delays another;
+- keep-alive: calls one after the other reuse one connection;
+- a call waiting longer than its pool timeout for a slot fails with ``PoolTimeout``;
+- cancelled, refused and timed-out calls give their slot back (the next call on a pool of one still runs);
+- TLS: the certificate is verified (an unknown CA fails to connect) and a trusted one works, with keep-alive;
+- idle connections past their keep-alive are closed by the sweep.
+
+Each runs on both event loops: asyncio's own (the tests' default) and uvloop's, which the service runs on and
+whose ``create_connection`` differs (no happy-eyeballs argument).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from typing import TYPE_CHECKING
+
+import httpx2
+import pytest
+import trustme
+import uvloop
+
+from providers.http import create_http_client
+from providers.http_pool import PerHostPool, install
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Coroutine
+    from typing import Any
+
+
+def on_both_loops(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[str], None]:
+    """Run the coroutine test once on asyncio's loop and once on uvloop's (bounded: 30 s)."""
+
+    @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+    def run(loop: str) -> None:
+        factory = uvloop.new_event_loop if loop == "uvloop" else asyncio.new_event_loop
+        with asyncio.Runner(loop_factory=factory) as runner:
+            assert isinstance(runner.get_loop(), uvloop.Loop) is (loop == "uvloop")
+            runner.run(asyncio.wait_for(test(), 30))
+
+    run.__name__, run.__doc__ = test.__name__, test.__doc__
+    return run
+
+
+class LocalServer:
+    """A keep-alive HTTP/1.1 server: ``/sleep/<ms>`` answers after that delay; counts connections."""
+
+    def __init__(self) -> None:
+        self.open_connections = 0
+        self.most_open = 0
+        self.accepted = 0
+        self.port = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self.open_connections += 1
+        self.most_open = max(self.most_open, self.open_connections)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                path = head.split(b" ", 2)[1].decode()
+                if path.startswith("/sleep/"):
+                    await asyncio.sleep(int(path.rsplit("/", 1)[1]) / 1000)
+                body = b'{"path":"%s"}' % path.encode()
+                answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+                writer.write(answer + body)
+                await writer.drain()
+        finally:
+            self.open_connections -= 1
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def local_server(ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[LocalServer]:
+    state = LocalServer()
+    server = await asyncio.start_server(state.handle, "127.0.0.1", 0, ssl=ssl_context)
+    state.port = server.sockets[0].getsockname()[1]
+    try:
+        yield state
+    finally:
+        server.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2):
+                await server.wait_closed()
+
+
+@on_both_loops
+async def test_at_most_max_per_host_connections_and_a_busy_host_does_not_block_another() -> None:
+    async with local_server() as busy, local_server() as other, create_http_client(max_connections=3) as client:
+        slow = [asyncio.create_task(client.get(f"http://127.0.0.1:{busy.port}/sleep/300")) for _ in range(9)]
+        await asyncio.sleep(0.05)
+        started = asyncio.get_running_loop().time()
+        quick = await client.get(f"http://127.0.0.1:{other.port}/x")  # the busy host's 3 slots are all taken
+        waited = asyncio.get_running_loop().time() - started
+        responses = await asyncio.gather(*slow)
+    assert quick.json() == {"path": "/x"}
+    assert waited < 0.25, f"a call to another host waited {waited:.3f} s behind a saturated one"
+    assert [r.status_code for r in responses] == [200] * 9
+    assert busy.most_open == 3  # never more than the limit, and the limit was used
+    assert busy.accepted == 3  # the 6 queued calls reused the first 3 connections
+
+
+@on_both_loops
+async def test_calls_one_after_the_other_reuse_one_connection() -> None:
+    async with local_server() as server, create_http_client() as client:
+        for i in range(5):
+            response = await client.get(f"http://127.0.0.1:{server.port}/n/{i}")
+            assert response.json() == {"path": f"/n/{i}"}
+    assert server.accepted == 1
+
+
+@on_both_loops
+async def test_a_call_waiting_past_its_pool_timeout_fails_with_pool_timeout() -> None:
+    async with local_server() as server, create_http_client(max_connections=1) as client:
+        holder = asyncio.create_task(client.get(f"http://127.0.0.1:{server.port}/sleep/400"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(httpx2.PoolTimeout):
+            await client.get(f"http://127.0.0.1:{server.port}/x", timeout=httpx2.Timeout(5.0, pool=0.05))
+        assert (await holder).status_code == 200
+        assert (await client.get(f"http://127.0.0.1:{server.port}/after")).status_code == 200
+
+
+@on_both_loops
+async def test_cancelled_refused_and_timed_out_calls_give_their_slot_back() -> None:
+    with socket.socket() as unused:  # a port nobody listens on: the connect is refused
+        unused.bind(("127.0.0.1", 0))
+        refused_port = unused.getsockname()[1]
+    async with local_server() as server, create_http_client(max_connections=1) as client:
+        base = f"http://127.0.0.1:{server.port}"
+        cancelled = asyncio.create_task(client.get(f"{base}/sleep/5000"))
+        await asyncio.sleep(0.05)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        with pytest.raises(httpx2.ReadTimeout):
+            await client.get(f"{base}/sleep/5000", timeout=httpx2.Timeout(5.0, read=0.05))
+        with pytest.raises(httpx2.ConnectError):
+            await client.get(f"http://127.0.0.1:{refused_port}/x")
+        for i in range(3):  # one slot: each of these would wait forever if a failure had kept it
+            response = await client.get(f"{base}/ok/{i}", timeout=httpx2.Timeout(5.0, pool=1.0))
+            assert response.json() == {"path": f"/ok/{i}"}
+    pool = client._transport._pool  # type: ignore[attr-defined]
+    assert isinstance(pool, PerHostPool)
+
+
+@on_both_loops
+async def test_tls_verifies_the_certificate_and_keeps_the_connection_alive() -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    async with local_server(server_context) as server:
+        async with create_http_client() as untrusting:  # the system's CAs: this one is unknown
+            with pytest.raises(httpx2.ConnectError):
+                await untrusting.get(f"https://127.0.0.1:{server.port}/x")
+        trusting_context = ssl.create_default_context()
+        ca.configure_trust(trusting_context)
+        async with httpx2.AsyncClient(verify=trusting_context) as client:
+            assert install(client, max_per_host=4)
+            for i in range(3):
+                response = await client.get(f"https://127.0.0.1:{server.port}/tls/{i}")
+                assert response.json() == {"path": f"/tls/{i}"}
+    assert server.accepted == 1  # one kept-alive TLS connection for three calls (a failed handshake never gets here)
+
+
+@on_both_loops
+async def test_idle_connections_past_their_keep_alive_are_closed_by_the_sweep() -> None:
+    async with local_server() as first, local_server() as second:
+        pool = PerHostPool(max_per_host=4, keepalive_expiry=0.1)
+        async with httpx2.AsyncClient() as client:
+            client._transport._pool = pool  # type: ignore[attr-defined]
+            assert (await client.get(f"http://127.0.0.1:{first.port}/a")).status_code == 200
+            assert first.open_connections == 1
+            await asyncio.sleep(0.25)  # first's idle connection expires; the next call (to another host) sweeps
+            assert (await client.get(f"http://127.0.0.1:{second.port}/b")).status_code == 200
+            for _ in range(50):  # bounded: the closing runs in a task
+                if first.open_connections == 0:
+                    break
+                await asyncio.sleep(0.02)
+            assert first.open_connections == 0
+            assert second.open_connections == 1
