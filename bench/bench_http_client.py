@@ -1,22 +1,26 @@
 """What one upstream call costs the service's HTTP client, side by side with the floor, at the fan-outs
-the service makes (1 call: a lone read; 20: ``signals``; 150: ``market`` for 20 symbols, all at once).
+the service makes (1 call: a lone read; 20: ``signals``; 87: a ``market`` for 20 symbols; 150: all at once).
 
 Clients, each against the same local server (a child process on 127.0.0.1 answering a 2 KB JSON body, as a
-venue does), fresh client per burst size, every burst repeated ``--rounds`` times, CPU time of this process:
+venue does), on uvloop (the service's loop; ``--loop asyncio`` for the standard one), CPU time of this process:
 
-- ``httpx2.AsyncClient`` as the service builds it (``providers.http.create_http_client``, one pool of 100,
-  httpcore2's anyio backend without its per-probe socket lookup: ``providers/http_backend.py``);
-- the same client with httpcore2's stock anyio backend (``lean_backend=False``: what the service ran before);
-- the same with 20 connections per pool (what a per-host limit of 20 would give one venue);
-- a minimal keep-alive HTTP/1.1 client over asyncio streams (no pool logic, no header model): the floor
-  for any Python client on this event loop, not a candidate (no TLS, redirects, timeouts per phase).
-
+- ``httpx2.AsyncClient`` as the service builds it (``providers.http.create_http_client``: one keep-alive pool
+  per host, ``providers/http_pool.py``, on asyncio streams, ``providers/http_backend.py``);
+- the same client on httpcore2's single pool (all hosts, re-planned on every request) with the asyncio streams;
+- httpx2 stock: httpcore2's pool on anyio's backend (what the service ran before);
 - ``aiohttp.ClientSession`` (one connector of 100) when importable: it is not a project dependency, so it is
   measured only when put on the path from a throwaway environment, e.g.
   ``python -m venv /tmp/aio && /tmp/aio/bin/pip install aiohttp`` then
-  ``PYTHONPATH=/tmp/aio/lib/python3.11/site-packages .venv/bin/python bench/bench_http_client.py``.
+  ``PYTHONPATH=/tmp/aio/lib/python3.11/site-packages .venv/bin/python bench/bench_http_client.py``;
+- a minimal HTTP/1.1 client over asyncio streams (no pool logic, no header model): the floor for any Python
+  client on this loop, not a candidate (no TLS, redirects, timeouts per phase).
 
-    .venv/bin/python bench/bench_http_client.py [--rounds 5]
+Two regimes: **warm** (connections already open, as in a busy service: the burst is repeated ``--rounds``
+times on one client) and **cold** (a new client per burst, so each call opens its connection inside the
+measured time, as in a fan-out after the keep-alive has lapsed or in a fresh process: ``bench_signal.py``'s
+cold queries).
+
+    .venv/bin/python bench/bench_http_client.py [--rounds 5] [--loop uvloop|asyncio]
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import uvloop
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
 
@@ -41,7 +47,6 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-BURSTS = (1, 20, 150)
 SERVER = """
 import sys, uvicorn
 from starlette.applications import Starlette
@@ -110,83 +115,133 @@ class RawClient:
         self.idle.clear()
 
 
-async def measure(name: str, burst: Callable[[int], Awaitable[None]], n: int, rounds: int) -> tuple[float, float]:
-    await burst(n)  # open the connections first: steady state, as a running service
-    cpu, wall = time.process_time(), time.perf_counter()
+class Candidate:
+    """One client under test: opened, asked for ``n`` GETs at once, closed."""
+
+    def __init__(self, name: str, opener: Callable[[], Awaitable[Callable[[int], Awaitable[None]]]], closer: Any):
+        self.name, self.opener, self.closer = name, opener, closer
+
+
+async def warm(candidate: Candidate, n: int, rounds: int) -> tuple[float, float]:
+    burst = await candidate.opener()
+    try:
+        await burst(n)  # open the connections first: steady state, as a running service
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(rounds):
+            await burst(n)
+        return (time.process_time() - cpu) / (rounds * n), (time.perf_counter() - wall) / rounds
+    finally:
+        await candidate.closer()
+
+
+async def cold(candidate: Candidate, n: int, rounds: int) -> tuple[float, float]:
+    cpu = wall = 0.0
     for _ in range(rounds):
-        await burst(n)
-    return (time.process_time() - cpu) / (rounds * n), (time.perf_counter() - wall) / rounds
+        burst = await candidate.opener()
+        try:
+            started_cpu, started = time.process_time(), time.perf_counter()
+            await burst(n)  # every call opens its connection
+            cpu += time.process_time() - started_cpu
+            wall += time.perf_counter() - started
+        finally:
+            await candidate.closer()
+    return cpu / (rounds * n), wall / rounds
 
 
-async def run(base: str, rounds: int) -> list[list[str]]:
+def candidates(base: str) -> list[Candidate]:
     from providers.http import create_http_client
 
     port = int(base.rsplit(":", 1)[1])
-    rows = []
-    for n in BURSTS:
-        results: dict[str, tuple[float, float]] = {}
-        async with create_http_client() as client:
-            results["httpx2, per-host pools of 100 (the service)"] = await measure(
-                "httpx2", lambda k: httpx_burst(client, base, k), n, rounds
-            )
-        async with create_http_client(per_host_pool=False) as client:
-            results["httpx2, httpcore2's pool of 100, asyncio backend"] = await measure(
-                "httpx2-lean", lambda k: httpx_burst(client, base, k), n, rounds
-            )
-        async with create_http_client(per_host_pool=False, lean_backend=False) as client:
-            results["httpx2 stock (httpcore2's pool and backend)"] = await measure(
-                "httpx2-stock", lambda k: httpx_burst(client, base, k), n, rounds
-            )
-        async with create_http_client(max_connections=20) as client:
-            results["httpx2, per-host pools of 20"] = await measure(
-                "httpx2-20", lambda k: httpx_burst(client, base, k), n, rounds
-            )
-        try:
-            import aiohttp  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            aiohttp = None  # not installed: see the module docstring
-        if aiohttp is not None:
-            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
+    found: list[Candidate] = []
+    for name, kwargs in (
+        ("httpx2, per-host pools (the service)", {}),
+        ("httpx2, httpcore2's pool, asyncio streams", {"per_host_pool": False}),
+        ("httpx2 stock (httpcore2's pool on anyio)", {"per_host_pool": False, "lean_backend": False}),
+    ):
+        holder: dict[str, httpx2.AsyncClient] = {}
 
-                async def aiohttp_burst(k: int, session: Any = session) -> None:
-                    async def one(i: int) -> bytes:
-                        async with session.get(f"{base}/fapi/v1/x{i}") as response:
-                            assert response.status == 200
-                            body: bytes = await response.read()
-                            return body
+        async def open_httpx(kwargs: dict[str, Any] = kwargs, holder: dict[str, Any] = holder) -> Any:
+            client = holder["client"] = create_http_client(**kwargs)
+            return lambda k: httpx_burst(client, base, k)
 
-                    bodies = await asyncio.gather(*(one(i) for i in range(k)))
-                    assert all(b.endswith(b"]}") for b in bodies)
+        async def close_httpx(holder: dict[str, Any] = holder) -> None:
+            await holder.pop("client").aclose()
 
-                results["aiohttp, connector of 100 (not a dependency)"] = await measure(
-                    "aiohttp", aiohttp_burst, n, rounds
-                )
+        found.append(Candidate(name, open_httpx, close_httpx))
+    try:
+        import aiohttp  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        aiohttp = None  # not installed: see the module docstring
+    if aiohttp is not None:
+        sessions: list[Any] = []
+
+        async def open_aiohttp() -> Any:
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+            sessions.append(session)
+
+            async def burst(k: int) -> None:
+                async def one(i: int) -> bytes:
+                    async with session.get(f"{base}/fapi/v1/x{i}") as response:
+                        assert response.status == 200
+                        body: bytes = await response.read()
+                        return body
+
+                bodies = await asyncio.gather(*(one(i) for i in range(k)))
+                assert all(b.endswith(b"]}") for b in bodies)
+
+            return burst
+
+        async def close_aiohttp() -> None:
+            await sessions.pop().close()
+
+        found.append(Candidate("aiohttp, connector of 100 (not a dependency)", open_aiohttp, close_aiohttp))
+    raws: list[RawClient] = []
+
+    async def open_raw() -> Any:
         raw = RawClient(HOST, port)
+        raws.append(raw)
 
-        async def raw_burst(k: int, raw: RawClient = raw) -> None:
+        async def burst(k: int) -> None:
             bodies = await asyncio.gather(*(raw.get(f"/fapi/v1/x{i}") for i in range(k)))
             assert all(b.endswith(b"]}") for b in bodies)
 
-        results["raw asyncio streams (floor)"] = await measure("raw", raw_burst, n, rounds)
-        await raw.aclose()
+        return burst
+
+    async def close_raw() -> None:
+        await raws.pop().aclose()
+
+    found.append(Candidate("raw asyncio streams (floor)", open_raw, close_raw))
+    return found
+
+
+async def run(base: str, rounds: int) -> list[list[str]]:
+    rows = []
+    for regime, n in (("warm", 1), ("warm", 20), ("warm", 150), ("cold", 20), ("cold", 87)):
+        results = {}
+        for candidate in candidates(base):
+            measure = warm if regime == "warm" else cold
+            results[candidate.name] = await measure(candidate, n, rounds)
         floor = results["raw asyncio streams (floor)"][0]
         for name, (cpu, wall) in results.items():
-            rows.append([str(n), name, f"{cpu * 1e3:.3f} ms", f"{cpu / floor:.1f} x", f"{wall * 1e3:.1f} ms"])
+            rows.append([regime, str(n), name, f"{cpu * 1e3:.3f} ms", f"{cpu / floor:.1f} x", f"{wall * 1e3:.1f} ms"])
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5, help="bursts per size (default 5)")
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="event loop (default uvloop)")
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= 100:
         parser.error("--rounds must be in 1..100")
     print("# HTTP client cost per upstream call")
     print(f"command: {' '.join([sys.executable, *sys.argv])}")
     print(f"machine: nproc {os.cpu_count()}, {platform.machine()}, {platform.system()} {platform.release()}")
+    print(f"loop: {args.loop}; load average {os.getloadavg()[0]:.2f}")
     with server() as base:
-        rows = asyncio.run(run(base, args.rounds))
-    headers = ["burst", "client", "CPU per call", "vs floor", "burst wall time"]
+        runner = uvloop.run if args.loop == "uvloop" else asyncio.run
+        rows = runner(run(base, args.rounds))
+    headers = ["regime", "burst", "client", "CPU per call", "vs floor", "burst wall time"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     for row in rows:
