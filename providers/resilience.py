@@ -121,12 +121,32 @@ class OutgoingLimiter:
         self._limiter = AsyncLimiter(max_rate=burst, time_period=burst / limit.per_second)
 
     async def acquire(self, endpoint: str) -> None:
+        """A slot now, or within ``max_wait``; refused at once when the bucket cannot free one in time."""
+        limiter = self._limiter
+        if limiter.has_capacity():
+            await limiter.acquire()  # taken without suspending: callers in the same tick see the new level
+            return
+        if self._seconds_until_a_slot() > self.limit.max_wait:
+            raise self._refusal(endpoint)  # e.g. CoinGecko's 6th call in a minute: waiting would only delay the no
         try:
-            await asyncio.wait_for(self._limiter.acquire(), timeout=self.limit.max_wait)
+            await asyncio.wait_for(limiter.acquire(), timeout=self.limit.max_wait)
         except TimeoutError:
-            raise OwnRateLimit(
-                self.provider,
-                endpoint,
-                f"outgoing rate limit of {self.limit.per_second:g}/s reached (our own budget, not the venue's)",
-                retry_after=math.inf,
-            ) from None
+            raise self._refusal(endpoint) from None
+
+    def _seconds_until_a_slot(self) -> float:
+        """How long until the bucket has room for one more call behind those already queued (0: unknown, so
+        wait as before). Reads aiolimiter's level and queue, which ``has_capacity`` has just brought up to date."""
+        level = getattr(self._limiter, "_level", None)
+        waiters = getattr(self._limiter, "_waiters", None)
+        if not isinstance(level, float | int) or not isinstance(waiters, list):
+            return 0.0
+        excess = level + 1 + len(waiters) - self._limiter.max_rate
+        return max(excess, 0.0) / self.limit.per_second
+
+    def _refusal(self, endpoint: str) -> OwnRateLimit:
+        return OwnRateLimit(
+            self.provider,
+            endpoint,
+            f"outgoing rate limit of {self.limit.per_second:g}/s reached (our own budget, not the venue's)",
+            retry_after=math.inf,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,25 @@ async def test_limiter_refuses_instead_of_waiting_past_its_budget() -> None:
     with pytest.raises(OwnRateLimit, match="outgoing rate limit of 1/s") as caught:
         await limiter.acquire("x")
     assert caught.value.retry_after == float("inf")
+
+
+async def test_limiter_refuses_at_once_what_it_could_not_grant_in_time_and_waits_for_what_it_can() -> None:
+    """CoinGecko's keyless budget (5 a minute, burst 5): the 6th call is refused without waiting out
+    ``max_wait`` (a `signals` for 20 symbols waited 250 ms for 15 refusals); a fast bucket whose next slot
+    frees within ``max_wait`` still waits for it."""
+    coingecko = OutgoingLimiter("coingecko", RateLimit(per_second=5 / 60, max_wait=0.25))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    outcomes = await asyncio.gather(*(coingecko.acquire("coins") for _ in range(20)), return_exceptions=True)
+    assert outcomes[:5] == [None] * 5  # 20 at once, as `signals` asks: the budget's 5, then 15 refusals
+    assert all(isinstance(o, OwnRateLimit) for o in outcomes[5:])
+    assert loop.time() - started < 0.05  # none waited
+
+    fast = OutgoingLimiter("binance", RateLimit(per_second=50, burst=1, max_wait=0.25))
+    await fast.acquire("klines")
+    started = loop.time()
+    await fast.acquire("klines")  # the next slot frees in 20 ms: worth the wait
+    assert 0.01 <= loop.time() - started < 0.25
 
 
 async def test_breaker_and_limiter_through_the_http_layer() -> None:
