@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import strawberry
 import structlog
-from graphql import GraphQLError, GraphQLInterfaceType, GraphQLUnionType
+from graphql import GraphQLError, GraphQLInterfaceType, GraphQLUnionType, specified_rules
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -42,6 +42,7 @@ from schema.subscriptions import Subscription
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from graphql import ASTValidationRule
     from strawberry.types import ExecutionContext
 
 log = structlog.get_logger(__name__)
@@ -105,6 +106,7 @@ class SignalSchema(strawberry.Schema):
     including parse errors, which never reach the operation hooks."""
 
     document_cache: DocumentCache  # parsed and validated documents (schema.documents), set by build_schema
+    request_rules: tuple[type[ASTValidationRule], ...]  # what a request validates with (Strawberry's + ours)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
@@ -161,6 +163,9 @@ def build_schema(
         ],
     )
     schema.document_cache = documents
+    # Strawberry's default rules, then AddValidationRules' (for DocumentCache.prevalidate at start-up; a
+    # result validated with other rules is never reused, so a drift here costs speed, not correctness)
+    schema.request_rules = (*specified_rules, *limit_rules)
     return schema
 
 

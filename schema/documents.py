@@ -9,9 +9,13 @@ Per operation, :class:`GuardedParser` then :class:`GuardedValidation` (two schem
    (raised from ``on_parse`` it escapes the WebSocket ``subscribe`` path);
 3. the linear limit rules alone (``linear_precheck`` rules: depth, aliases; :mod:`schema.limits`);
 4. the cost with this request's variables (:func:`schema.cost.cost_errors`), on every request;
-5. graphql-core's rules with ours (cached by query text).
+5. graphql-core's rules with ours (cached by query text and rule set); the prechecks of step 3 are not
+   run a second time, and a document with no ``$`` in its text skips the three variable rules (it can
+   hold no variable, so they cannot report anything; each walks the whole operation again).
 
-A refusal skips the later steps: a fan-out document costs ~2 ms instead of ~15.
+A refusal skips the later steps: a fan-out document costs ~2 ms instead of ~15. :meth:`DocumentCache.prevalidate`
+runs steps 2 and 5 ahead of time for documents known at start-up (the registry's trusted documents), so
+their first request skips both (``signal_api.prewarm``).
 
 Why not Strawberry's ``ParserCache`` and ``ValidationCache``: they bound entries, not size. A parsed
 3.6 KB document is ~2,700 objects (graphql-core links every token both ways, so each document is a web
@@ -29,7 +33,16 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from graphql import GraphQLError, GraphQLSyntaxError, Node, Source, parse
+from graphql import (
+    GraphQLError,
+    GraphQLSyntaxError,
+    Node,
+    NoUndefinedVariablesRule,
+    NoUnusedVariablesRule,
+    Source,
+    VariablesInAllowedPositionRule,
+    parse,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
@@ -37,11 +50,25 @@ from schema.cost import cost_errors
 from schema.limits import token_overflow
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
-    from graphql import DocumentNode
+    from graphql import ASTValidationRule, DocumentNode, GraphQLSchema
 
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,127}")
+_VARIABLE_RULES = frozenset({NoUndefinedVariablesRule, NoUnusedVariablesRule, VariablesInAllowedPositionRule})
+
+Rules = tuple["type[ASTValidationRule]", ...]
+
+
+def full_rules(rules: Iterable[type[ASTValidationRule]], query: str | None) -> Rules:
+    """The rules graphql-core runs in step 5: ``rules`` without the linear prechecks (step 3 ran them),
+    and without the variable rules when the text has no ``$`` (no variable token can exist in it)."""
+    no_variables = query is not None and "$" not in query
+    return tuple(
+        rule
+        for rule in rules
+        if not getattr(rule, "linear_precheck", False) and not (no_variables and rule in _VARIABLE_RULES)
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -58,6 +85,7 @@ def unparsable(operation_name: str | None) -> DocumentNode:
 class _Entry:
     document: DocumentNode
     errors: list[GraphQLError] | None = None  # graphql-core's + our rules' result, once validated
+    rules: Rules = ()  # the rules ``errors`` came from: a result is reused only for the very same rules
 
 
 class DocumentCache:
@@ -102,19 +130,43 @@ class DocumentCache:
                 self._chars -= len(evicted)
         return document
 
-    def validation(self, query: str | None, document: DocumentNode) -> list[GraphQLError] | None:
-        """The cached validation result of this very document (``None``: not validated yet, or not kept)."""
+    def validation(self, query: str | None, document: DocumentNode, rules: Rules) -> list[GraphQLError] | None:
+        """The cached result of ``rules`` on this very document (``None``: not validated yet, or not kept)."""
         entry = self._entries.get(query) if query is not None else None
-        if entry is None or entry.document is not document or entry.errors is None:
+        if entry is None or entry.document is not document or entry.errors is None or entry.rules != rules:
             self.validation_misses += 1
             return None
         self.validation_hits += 1
         return entry.errors
 
-    def keep_validation(self, query: str | None, document: DocumentNode, errors: list[GraphQLError]) -> None:
+    def keep_validation(
+        self, query: str | None, document: DocumentNode, errors: list[GraphQLError], rules: Rules
+    ) -> None:
         entry = self._entries.get(query) if query is not None else None
         if entry is not None and entry.document is document:
-            entry.errors = errors
+            entry.errors, entry.rules = errors, rules
+
+    def prevalidate(
+        self, schema: GraphQLSchema, queries: Iterable[str], rules: Iterable[type[ASTValidationRule]]
+    ) -> int:
+        """Parse and validate ``queries`` now (step 2 and 5), so their first request does neither; ``rules``
+        as a request carries them (Strawberry's plus ``AddValidationRules``'). Stops before the kept
+        documents fill half the cache (room stays for the clients' own). Returns how many are kept."""
+        rules = tuple(rules)
+        kept = 0
+        for query in queries:
+            if len(self._entries) + 1 > self.max_entries // 2 or self._chars + len(query) > self.max_total_chars // 2:
+                break
+            try:
+                document = self.parse(query)
+            except GraphQLError:
+                continue  # a broken trusted document is refused when requested, as it always was
+            if query not in self._entries:
+                continue  # too long to keep
+            used = full_rules(rules, query)
+            self.keep_validation(query, document, validate_document(schema, document, used), used)
+            kept += 1
+        return kept
 
 
 def _drop_tokens(document: DocumentNode) -> None:
@@ -175,10 +227,11 @@ class GuardedValidation(SchemaExtension):
             if not errors:
                 errors = cost_errors(ctx.schema, document, ctx.variables, ctx.operation_name, max_cost=self.max_cost)
             if not errors:
-                cached = self.cache.validation(ctx.query, document)
+                rules = full_rules(ctx.validation_rules, ctx.query)
+                cached = self.cache.validation(ctx.query, document, rules)
                 if cached is None:
-                    cached = validate_document(schema, document, ctx.validation_rules)
-                    self.cache.keep_validation(ctx.query, document, cached)
+                    cached = validate_document(schema, document, rules)
+                    self.cache.keep_validation(ctx.query, document, cached, rules)
                 errors = cached
             ctx.pre_execution_errors = errors
         yield

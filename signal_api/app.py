@@ -40,6 +40,7 @@ from signal_api.http_guards import BodyGuard, RequestRefused, decode_json
 from signal_api.logging import configure_logging, secret_values
 from signal_api.metrics import GraphQLMetrics
 from signal_api.persisted_queries import PersistedQueries, load_trusted_documents
+from signal_api.prewarm import prewarm_documents
 from signal_api.redis_response_cache import RedisResponseCache
 from signal_api.request_log import RequestLog
 from signal_api.response_cache import MemoryResponseCache, ResponseCache
@@ -504,6 +505,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 else:  # one replica samples upstream, the others read the same answers from the shared cache
                     poller = asyncio.ensure_future(run_spike_poller(cluster, spikes, gateway, every))
                 stack.push_async_callback(_cancel, poller)
+            # the trusted documents parsed and validated now, so their first request skips both (no upstream)
+            prewarm_documents(schema, graphql.persisted.trusted_documents())
             # Modules, schema and services live as long as the process: keep them out of every later full
             # garbage collection, which would otherwise scan them all again (~100 ms each on 2 cores).
             gc.freeze()

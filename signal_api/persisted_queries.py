@@ -93,6 +93,10 @@ class PersistedQueries:
     def trusted_hashes(self) -> frozenset[str]:
         return frozenset(self._trusted)
 
+    def trusted_documents(self) -> list[str]:
+        """The trusted documents, the registry's first (validated ahead at start-up: signal_api.prewarm)."""
+        return list(self._trusted.values())
+
     def allowed(self, query: str) -> bool:
         """Whether ``query`` may run: always, unless trusted-only, then only a trusted document."""
         if not self.trusted_only or sha256_hex(query) in self._trusted:
