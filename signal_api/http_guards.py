@@ -46,6 +46,8 @@ _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _BRACKETS = b"[]{}"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
 _DELTA = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+_REMEMBERED_BODIES = 256  # accepted bodies remembered (BodyGuard), at most this many bytes each
+_REMEMBERED_BODY_BYTES = 8_192
 _GRAPHQL_FIELDS: tuple[tuple[str, type, str], ...] = (
     ("query", str, "a string"),
     ("operationName", str, "a string"),
@@ -168,6 +170,9 @@ class BodyGuard:
         self.app = app
         self.paths = frozenset(paths)
         self.max_depth = max_depth
+        # (path, content type, body) of recently accepted bodies: the checks are a pure function of the three,
+        # so a repeated request (a cached query) skips the decode and the depth scan
+        self._accepted: dict[tuple[str, str | None, bytes], None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in self.paths:
@@ -191,10 +196,18 @@ class BodyGuard:
         await self.app(scope, receive, send)
 
     def _check_body(self, scope: Scope, body: bytes) -> None:
-        check_media_type(_header(scope, b"content-type"))
+        content_type = _header(scope, b"content-type")
+        seen = (scope["path"], content_type, body)
+        if seen in self._accepted:
+            return
+        check_media_type(content_type)
         data = decode_json_object(body, max_depth=self.max_depth)
         if scope["path"] == "/graphql":
             check_graphql_request(data)
+        if len(body) <= _REMEMBERED_BODY_BYTES:
+            if len(self._accepted) >= _REMEMBERED_BODIES:
+                del self._accepted[next(iter(self._accepted))]  # the oldest
+            self._accepted[seen] = None
 
 
 async def _read_body(receive: Receive) -> bytes | None:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -116,7 +118,23 @@ class Redactor:
         return value
 
     def event(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
-        """structlog processor: redact the event's values before rendering."""
+        """structlog processor: redact the event's values before rendering.
+
+        Fast path (an access line per request): when every key is an ordinary name and every value a
+        string, number or None, one :meth:`_may_hold_secret` over all the strings joined decides for all
+        of them (a word or secret inside one of them is inside the join), and the event goes on as it is.
+        """
+        strings: list[str] = []
+        for key, value in event_dict.items():
+            if key.__class__ is not str or key.lower() in SENSITIVE_KEYS:
+                break
+            if value.__class__ is str:
+                strings.append(value)
+            elif value is not None and value.__class__ not in _PLAIN:
+                break
+        else:
+            if not self._may_hold_secret("\n".join(strings)):
+                return event_dict
         redacted: EventDict = {}
         for key, value in event_dict.items():
             if _sensitive(key):
@@ -183,6 +201,22 @@ class _Stderr:
         return sys.stderr.isatty()
 
 
+_second: tuple[int, str] = (-1, "")  # the last whole second stamped and its text: one strftime a second
+
+
+def _utc_timestamp(logger: WrappedLogger, name: str, event_dict: EventDict) -> EventDict:
+    """``timestamp`` as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it
+    (``2026-01-02T03:04:05.123456Z``, no fraction when it is 0), the date part formatted once a second."""
+    global _second  # one tuple swapped whole: threads never see half an update
+    second, nanos = divmod(time.time_ns(), 1_000_000_000)
+    cached = _second
+    if cached[0] != second:
+        cached = _second = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    micros = nanos // 1000
+    event_dict["timestamp"] = f"{cached[1]}.{micros:06d}Z" if micros else f"{cached[1]}Z"
+    return event_dict
+
+
 def _json_renderer(logger: WrappedLogger, name: str, event_dict: EventDict) -> str:
     """One JSON object per line, ``timestamp``, ``level`` and ``event`` first."""
     head = {key: event_dict.pop(key) for key in ("timestamp", "level", "event") if key in event_dict}
@@ -214,7 +248,7 @@ def configure_logging(
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _utc_timestamp,
         structlog.processors.format_exc_info,  # plain traceback text, never locals
         redactor.event,
     ]
@@ -223,7 +257,7 @@ def configure_logging(
     structlog.configure(
         processors=[*shared, final],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.WriteLoggerFactory(file=out),  # one write per line (print makes two)
         cache_logger_on_first_use=False,  # reconfiguring (tests, CLI commands) takes effect everywhere
     )
     handler = logging.StreamHandler(out)

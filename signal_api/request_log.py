@@ -16,9 +16,10 @@ last word on unexpected exceptions.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
-import uuid
+import weakref
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -62,14 +63,42 @@ def _incoming_id(scope: Scope) -> str | None:
 
 
 def _route_label(scope: Scope) -> str:
-    """The matched route's template; a request refused before routing counts under its route's path."""
+    """The matched route's template; a request refused (or answered from the cache) before routing counts
+    under its route's path."""
     path = getattr(scope.get("route"), "path", None)
     if isinstance(path, str):
         return path
-    for route in getattr(scope.get("app"), "routes", ()):
-        if getattr(route, "path", None) == scope.get("path"):
-            return str(scope["path"])
-    return "unmatched"
+    return scope["path"] if scope.get("path") in _route_paths(scope.get("app")) else "unmatched"
+
+
+_ROUTE_PATHS: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def _route_paths(app: object) -> frozenset[str]:
+    """The paths of ``app``'s routes, collected once per app (a cache hit never reaches the router)."""
+    if app is None:
+        return frozenset()
+    paths = _ROUTE_PATHS.get(app)
+    if paths is None:
+        routes = getattr(app, "routes", ())
+        paths = frozenset(p for route in routes if isinstance(p := getattr(route, "path", None), str))
+        _ROUTE_PATHS[app] = paths
+    return paths
+
+
+_bound: tuple[Any, Any, Any, Any] | None = None  # (processors, logger factory, wrapper class, bound logger)
+
+
+def _access_log() -> Any:
+    """``log`` bound once per structlog configuration: the lazy proxy binds anew on every line (~2 µs);
+    a reconfiguration (new processors, factory or wrapper) binds again, so it takes effect here too."""
+    global _bound  # one tuple swapped whole
+    config = structlog.get_config()
+    processors, factory, wrapper = config["processors"], config["logger_factory"], config["wrapper_class"]
+    bound = _bound
+    if bound is None or bound[0] is not processors or bound[1] is not factory or bound[2] is not wrapper:
+        bound = _bound = (processors, factory, wrapper, log.bind())
+    return bound[3]
 
 
 _REQUEST_COUNTERS: dict[tuple[str, int], Any] = {}  # bounded: route templates x statuses
@@ -103,7 +132,7 @@ class RequestLog:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_id(scope) or os.urandom(16).hex()  # 128 random bits, as uuid4().hex had 122
         scope.setdefault("state", {})["request_id"] = request_id
         # bound for the rest of this task: the lines logged after an error still carry it
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -154,7 +183,7 @@ class RequestLog:
             ERRORS.labels(code).inc()
             fields["code"] = code
         principal = principal_of(cast("dict[str, Any]", scope))
-        log.info(
+        _access_log().info(
             "http request",
             method=scope.get("method"),
             route=route,

@@ -91,6 +91,7 @@ class SecurityHeaders:
             common.append((b"strict-transport-security", HSTS.encode()))
         self.api_headers = [*common, (b"content-security-policy", API_CSP.encode())]
         self.page_headers = [*common, (b"content-security-policy", page_csp(pages).encode())]
+        self.names = frozenset(name for name, _ in self.api_headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,10 +101,13 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                content_type = next((value for name, value in headers if name.lower() == b"content-type"), b"")
-                extra = self.page_headers if content_type.startswith(b"text/html") else self.api_headers
-                headers += [(name, value) for name, value in extra if name not in present]
+                present = {name.lower(): value for name, value in reversed(headers)}  # the first of each name
+                html = present.get(b"content-type", b"").startswith(b"text/html")
+                extra = self.page_headers if html else self.api_headers
+                if present.keys().isdisjoint(self.names):  # the usual case: none of them set by the app
+                    headers += extra
+                else:
+                    headers += [(name, value) for name, value in extra if name not in present]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -132,18 +136,14 @@ def _vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, by
     """``headers`` with ``Origin`` added to ``Vary`` as Starlette's ``MutableHeaders["Vary"] = ...`` does:
     the values joined into the first ``vary`` entry (later ones dropped), or appended when there is none."""
     pairs = list(headers)
-    merged = (b"vary", b", ".join([*(value for name, value in pairs if name == b"vary"), b"Origin"]))
-    result: list[tuple[bytes, bytes]] = []
-    placed = False
-    for pair in pairs:
-        if pair[0] != b"vary":
-            result.append(pair)
-        elif not placed:
-            result.append(merged)
-            placed = True
-    if not placed:
-        result.append(merged)
-    return result
+    at = [i for i, (name, _) in enumerate(pairs) if name == b"vary"]
+    if not at:
+        pairs.append((b"vary", b"Origin"))
+        return pairs
+    pairs[at[0]] = (b"vary", b", ".join([*(pairs[i][1] for i in at), b"Origin"]))
+    for i in reversed(at[1:]):
+        del pairs[i]
+    return pairs
 
 
 def security_middleware(origins: Sequence[str], *, pages: Sequence[str], https: bool) -> list[Middleware]:
