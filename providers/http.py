@@ -219,6 +219,8 @@ class ProviderHttp:
         body: Mapping[str, Any] | None,
     ) -> Any:
         url = self.base_url + path
+        if query:  # encoded here, as httpx2 would: it then parses the URL once instead of twice
+            url = f"{url}?{httpx2.QueryParams(query)}"
         started = time.perf_counter()
         outcome = "ok"
         try:
@@ -228,7 +230,6 @@ class ProviderHttp:
                 response = await self._client.request(
                     method,
                     url,
-                    params=query,
                     content=orjson.dumps(body) if body is not None else None,
                     headers={**self._headers, **({"Content-Type": "application/json"} if body else {})},
                     timeout=self._timeout,

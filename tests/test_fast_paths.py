@@ -11,11 +11,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpcore2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse
@@ -221,3 +224,46 @@ def test_the_non_finite_scan_skips_only_fields_that_cannot_hold_one() -> None:
     assert first_non_finite(Strict(price=1.0, series=[Lax(x=1.0), Lax(x=math.inf)])) == "series[1].x"
     assert first_non_finite(Domain(math.inf, ())) == "value"
     assert first_non_finite(Domain(1.0, (Strict(price=1.0, inner=Lax(x=-math.inf)),))) == "rows[0].inner.x"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _OneField:
+    value: Any
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _ThreeFields:
+    price: Any
+    label: Any
+    rows: Any
+
+
+def _scannable() -> st.SearchStrategy[Any]:
+    leaves = st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(),
+        st.text(max_size=3),
+        st.none(),
+        st.booleans(),
+    )
+    return st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.lists(children, max_size=4).map(tuple),
+            st.dictionaries(st.text(max_size=2), children, max_size=3),
+            children.map(_OneField),
+            st.tuples(children, children, children).map(lambda t: _ThreeFields(*t)),
+        ),
+        max_leaves=25,
+    )
+
+
+@given(_scannable())
+@settings(max_examples=400, deadline=None)
+def test_the_fast_non_finite_scan_agrees_with_the_exact_path_search(value: Any) -> None:
+    """The scan with its inlined leaves and per-type field getters finds a NaN or infinity exactly when
+    the path search (the slow, exact walk that names where it is) does."""
+    from providers.normalize import _has_non_finite, _path_of_non_finite
+
+    assert _has_non_finite(value) is (_path_of_non_finite(value, "") is not None)
