@@ -756,6 +756,24 @@ def cold_standalone(cassette: Path, latency_ms: float, log_dir: Path) -> tuple[C
     return result, snapshots[0], extra
 
 
+def cold_rest(cassette: Path, log_dir: Path) -> tuple[CpuWindow, str, int]:
+    """Fresh processes at 0 ms; one ``POST /invoke`` of ``signals.get`` (a registry document, so validated at
+    start-up): its CPU, what it answered and the upstream calls it made."""
+    with standalone_pair(cassette, 0.0, log_dir) as (replay_base, serve_base, serve):
+        with httpx2.Client(timeout=REQUEST_TIMEOUT_S) as client:
+            client.get(f"{serve_base}/health")
+            body = json.dumps({"operation": "signals.get", "symbol": "BTC"}).encode()
+            response, cpu = post_measured(client, serve, f"{serve_base}/invoke", body, lambda: quiet(replay_base))
+        calls = int(replay_stats(replay_base).get("total", 0))
+    try:
+        answer = response.json()
+        data = answer.get("data") or {}
+        result = f"ok={answer.get('ok')} {data.get('__typename', '')} {data.get('recommendation', '')}".strip()
+    except ValueError:
+        result = f"HTTP {response.status_code}: {response.text[:120]}"
+    return cpu, result, calls
+
+
 def bench_cold(cassette: Path, log_dir: Path) -> None:
     out(f"## 2. Cold `signal` latency at {UPSTREAM_LATENCY_MS:g} ms injected upstream latency (fresh processes)")
     out(
@@ -810,6 +828,14 @@ def bench_cold(cassette: Path, log_dir: Path) -> None:
         f"(goal ≤ {OWN_CPU_GOAL_S * 1e3:g} ms: {verdict} the goal); the HTTP client's share is in it"
     )
     cpu_notes(r.cpu)
+    for run in range(2):
+        rest_cpu, rest_result, rest_calls = cold_rest(cassette, log_dir)
+        out(
+            f"   REST `POST /invoke` signals.get, fresh processes, 0 ms (run {run + 1}; a registry document, parsed "
+            f"and validated at start-up): {ms(rest_cpu.wall_s)}, CPU all threads {rest_cpu.total_ns / 1e6:.2f} ms, "
+            f"background {rest_cpu.background_ns / 1e6:.2f} ms, own {rest_cpu.own_ns / 1e6:.2f} ms; "
+            f"{rest_calls} upstream calls; {rest_result}"
+        )
     out(f"   upstream calls of the cold query (last {UPSTREAM_LATENCY_MS:g} ms run): {stats.get('total')}")
     print_calls(stats)
     out(f"   further upstream calls made by the 2nd identical query (cache): {extra}")
