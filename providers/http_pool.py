@@ -37,6 +37,7 @@ class HostPool:
 
     def __init__(self, limit: int) -> None:
         self.idle: list[httpcore2.AsyncHTTPConnection] = []
+        self.busy: set[httpcore2.AsyncHTTPConnection] = set()  # closed too when the pool closes
         self.slots = asyncio.Semaphore(limit)
 
     def take_idle(self) -> tuple[httpcore2.AsyncHTTPConnection | None, list[httpcore2.AsyncHTTPConnection]]:
@@ -67,6 +68,7 @@ class PerHostPool:
         self._network_backend = network_backend if network_backend is not None else AsyncioBackend()
         self._hosts: dict[tuple[bytes, bytes, int], HostPool] = {}  # (scheme, host, port): Origin is unhashable
         self._swept_at = time.monotonic()
+        self._sweeps: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references to tasks
 
     def _new_connection(self, origin: httpcore2.Origin) -> httpcore2.AsyncHTTPConnection:
         return httpcore2.AsyncHTTPConnection(
@@ -98,14 +100,17 @@ class PerHostPool:
                 reused = connection is not None
                 if connection is None:
                     connection = self._new_connection(origin)
+                host.busy.add(connection)
                 try:
                     response = await connection.handle_async_request(request)
                 except httpcore2.ConnectionNotAvailable:
+                    host.busy.discard(connection)
                     if not reused:
                         raise
                     closing.append(connection)  # it went away between the probe and the send: try another
                     continue
                 except BaseException:
+                    host.busy.discard(connection)
                     closing.append(connection)
                     raise
                 break
@@ -133,10 +138,12 @@ class PerHostPool:
             if len(keep) != len(host.idle):
                 expired = [c for c in host.idle if c not in keep]
                 host.idle = keep
-                asyncio.get_running_loop().create_task(_close(expired))
+                sweep = asyncio.get_running_loop().create_task(_close(expired))
+                self._sweeps.add(sweep)
+                sweep.add_done_callback(self._sweeps.discard)
 
     async def aclose(self) -> None:
-        closing = [connection for host in self._hosts.values() for connection in host.idle]
+        closing = [c for host in self._hosts.values() for c in (*host.idle, *host.busy)]
         self._hosts.clear()
         await _close(closing)
 
@@ -168,11 +175,14 @@ class _Released:
             if close is not None:
                 await close()  # HTTP/1.1: the connection is idle again (keep-alive) or closed
         finally:
-            if self._connection.is_idle():  # kept alive: the next request to this host takes it first
-                host.idle.append(self._connection)
-            else:
-                await _close([self._connection])
-            host.slots.release()
+            connection = self._connection
+            host.busy.discard(connection)
+            kept = connection.is_idle()  # kept alive: the next request to this host takes it first
+            if kept:
+                host.idle.append(connection)
+            host.slots.release()  # before any await: a cancelled close must not keep the slot
+            if not kept:
+                await _close([connection])
 
 
 async def _close(connections: list[httpcore2.AsyncHTTPConnection]) -> None:

@@ -186,3 +186,24 @@ async def test_idle_connections_past_their_keep_alive_are_closed_by_the_sweep() 
                 await asyncio.sleep(0.02)
             assert first.open_connections == 0
             assert second.open_connections == 1
+
+
+@on_both_loops
+async def test_closing_the_client_closes_idle_and_busy_connections() -> None:
+    async with local_server() as server:
+        client = create_http_client()
+        in_flight = asyncio.create_task(client.get(f"http://127.0.0.1:{server.port}/sleep/5000"))
+        for _ in range(50):  # bounded: until the slow call holds its connection
+            if server.open_connections == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert (await client.get(f"http://127.0.0.1:{server.port}/idle")).status_code == 200  # a 2nd, now idle
+        assert server.open_connections == 2
+        await client.aclose()
+        with pytest.raises(httpx2.HTTPError):  # its connection was closed under it
+            await in_flight
+        for _ in range(50):  # the idle one's handler sees the close; the busy one's sleeps on, unaware
+            if server.open_connections == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert server.open_connections == 1
