@@ -108,7 +108,8 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings(**overrides)  # type: ignore[arg-type]
     host = args.host or settings.host
     port = args.port or settings.port
-    configure_logging(settings.log_level, settings.log_json, secrets=secret_values(settings))
+    # batched: the lines of one event-loop iteration share one write (an access line per request)
+    configure_logging(settings.log_level, settings.log_json, secrets=secret_values(settings), batched=True)
     from signal_api.keys_cli import serve_access_problem
 
     problem = serve_access_problem(settings)
