@@ -221,7 +221,7 @@ class BinanceFuturesClient:
             {"symbol": symbol, "interval": interval, "limit": limit},
             endpoint="klines",
             ttl=self._ttls.candles,
-            parse=lambda rows: tuple(BinanceKline.from_row(r) for r in rows),
+            parse=BinanceKline.from_rows,
         )
 
     async def _ratio(self, path: str, endpoint: str, symbol: str, period: str, limit: int) -> Any:
