@@ -8,10 +8,14 @@
    throughput ≥ 0.5 × the plain endpoint.
 2. Cold ``signal`` latency with 100 ms injected upstream latency, on fresh processes (in-process replay,
    the cassette's clock), and the upstream calls one cold query makes (standalone replay server, which
-   counts; the service's clock is then the real now, so the data may be judged stale).
+   counts; the service's clock is then the real now, so the data may be judged stale). The query's own
+   CPU (goal ≤ 10 ms): every thread's on-CPU ns of the service process (``/proc/<pid>/task/*/schedstat``)
+   from just before the request to just after the response, minus its background rate measured over an
+   idle window just before (:class:`CpuWindow`); also a cold REST ``POST /invoke`` of ``signals.get``.
 3. Upstream calls and latency of one ``signals`` query for 20 symbols, against a temporary 20-symbol
    cassette derived from the given one (written to a temp dir, never into the repo).
 4. The same for one ``market`` query asking for the 20 symbols (20 aliased ``market`` fields).
+   Sections 3 and 4 report the service's CPU as section 2 does.
 
 Every server listens on 127.0.0.1, runs as a child process, and is terminated in a ``finally``. Every load
 loop stops at ``--max-requests`` or ``--duration`` seconds, whichever comes first.
