@@ -25,6 +25,7 @@ import atexit
 import logging
 import re
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
@@ -213,34 +214,40 @@ class _BatchedStderr(_Stderr):
     """
 
     def __init__(self) -> None:
-        self._pending: dict[asyncio.AbstractEventLoop, list[str]] = {}
+        # per thread: the loop that will flush, and the lines waiting (looked up by thread id, which costs
+        # no system call: asyncio's running-loop lookup calls getpid(), once per iteration here)
+        self._pending: dict[int, tuple[asyncio.AbstractEventLoop, list[str]]] = {}
         atexit.register(self.flush_all)
 
     def write(self, text: str) -> int:
+        thread = threading.get_ident()
+        pending = self._pending.get(thread)
+        if pending is not None:
+            if pending[0].is_running():
+                pending[1].append(text)
+                return len(text)
+            self._flush_thread(thread)  # its loop stopped before flushing
         loop = asyncio._get_running_loop()
         if loop is None:
             self.flush_all()
             return sys.stderr.write(text)
-        pending = self._pending.get(loop)
-        if pending is None:
-            pending = self._pending[loop] = []
-            loop.call_soon(self._flush_loop, loop)
-        pending.append(text)
+        self._pending[thread] = (loop, [text])
+        loop.call_soon(self._flush_thread, thread)
         return len(text)
 
     def flush(self) -> None:
-        if asyncio._get_running_loop() is None:  # inside a loop: flushed when the iteration ends
+        if threading.get_ident() not in self._pending:  # else flushed when the loop iteration ends
             sys.stderr.flush()
 
-    def _flush_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        pending = self._pending.pop(loop, None)  # one pop: two flushers never write the same lines
-        if pending:
-            sys.stderr.write("".join(pending))
+    def _flush_thread(self, thread: int) -> None:
+        pending = self._pending.pop(thread, None)  # one pop: two flushers never write the same lines
+        if pending is not None and pending[1]:
+            sys.stderr.write("".join(pending[1]))
             sys.stderr.flush()
 
     def flush_all(self) -> None:
-        for loop in list(self._pending):
-            self._flush_loop(loop)
+        for thread in list(self._pending):
+            self._flush_thread(thread)
 
 
 _second: tuple[int, str] = (-1, "")  # the last whole second stamped and its text: one strftime a second

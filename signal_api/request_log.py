@@ -16,6 +16,7 @@ last word on unexpected exceptions.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import time
@@ -60,6 +61,25 @@ def _incoming_id(scope: Scope) -> str | None:
         if key.lower() == REQUEST_ID_HEADER:
             return bytes(value).decode("ascii") if _SANE_ID.fullmatch(value) else None
     return None
+
+
+class _RequestIds:
+    """Fresh request ids, 32 hex digits: 64 random bits drawn once per process (again in a forked child),
+    then a counter. Unique without a ``getrandom`` system call per request (~5 µs on this VM: uuid4 made one)."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
+_new_request_id = _RequestIds()
 
 
 def _route_label(scope: Scope) -> str:
@@ -132,7 +152,7 @@ class RequestLog:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_id(scope) or os.urandom(16).hex()  # 128 random bits, as uuid4().hex had 122
+        request_id = _incoming_id(scope) or _new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         # bound for the rest of this task: the lines logged after an error still carry it
         structlog.contextvars.bind_contextvars(request_id=request_id)
