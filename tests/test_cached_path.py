@@ -1,0 +1,284 @@
+"""The per-request shortcuts on the cached-answer path (issue 15) give the answers the long way gave: the
+redactor's one check per event, the timestamp text, the batched log writer, request ids, the fused
+security-headers/CORS layer, the body guard's memory of accepted bodies and the one-call cache key."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import re
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import pytest
+
+from signal_api.http_guards import BodyGuard
+from signal_api.logging import REDACTED, SENSITIVE_KEYS, Redactor, _BatchedStderr, _utc_timestamp
+from signal_api.request_log import _RequestIds
+from signal_api.response_cache import request_key
+from signal_api.security.headers import ALLOWED_HEADERS, CORS, EXPOSED_HEADERS, SecureCors, SecurityHeaders
+
+if TYPE_CHECKING:
+    from starlette.types import Message, Receive, Scope, Send
+
+SECRETS = ("cg-PLANTED-setting-key-0b9e", "PLANTED-db-password-c4d7")
+STRINGS = [
+    "POST",
+    "/graphql",
+    "127.0.0.1",
+    "http request",
+    "Authorization: Bearer sk-live-PLANTED-7f3a9c",
+    "x-api-key=PLANTED-x-api-key-88d1",
+    "fsa_0123456789abcdef0123",
+    "url postgresql://signals:PLANTED-db-password-c4d7@127.0.0.1/signals",
+    "cg-PLANTED-setting-key-0b9e",
+    "naïve text",
+    "short",
+]
+KEYS = ["method", "route", "path", "client", "event", "key_id", "status", "Authorization", "X-API-Key", "note"]
+
+
+def _per_value(redactor: Redactor, event: dict[str, Any]) -> dict[str, Any]:
+    """What the processor answered before its shortcut: every key and value on its own."""
+    return {
+        key: REDACTED
+        if isinstance(key, str) and key.lower() in SENSITIVE_KEYS
+        else value
+        if value is None or type(value) in (int, float, bool)
+        else redactor.value(value)
+        for key, value in event.items()
+    }
+
+
+def test_event_redaction_equals_the_per_value_answer() -> None:
+    redactor = Redactor(SECRETS)
+    rng = random.Random(15)
+    redacted = 0
+    for _ in range(3_000):
+        event: dict[str, Any] = {}
+        for key in rng.sample(KEYS, rng.randint(1, len(KEYS))):
+            kind = rng.random()
+            event[key] = (
+                rng.choice(STRINGS)
+                if kind < 0.6
+                else None
+                if kind < 0.7
+                else rng.randint(0, 599)
+                if kind < 0.8
+                else 0.3
+                if kind < 0.9
+                else {"authorization": "Bearer x"}
+            )
+        answer = redactor.event(None, "info", dict(event))
+        assert answer == _per_value(redactor, event)
+        redacted += answer != event
+    assert redacted > 500  # the samples did exercise the redacting path
+
+
+def test_event_of_plain_fields_goes_through_unchanged() -> None:
+    event = {"event": "http request", "method": "POST", "status": 200, "duration_ms": 0.3, "key_id": None}
+    assert Redactor(SECRETS).event(None, "info", dict(event)) == event
+
+
+@pytest.mark.parametrize("nanos", [1_764_519_153_000_000_000, 1_764_519_153_123_456_789, 1_764_519_154_000_999_999])
+def test_timestamp_is_structlogs_iso_utc_text(monkeypatch: pytest.MonkeyPatch, nanos: int) -> None:
+    """structlog's ``TimeStamper(fmt="iso", utc=True)``: ``isoformat()`` of the UTC instant, ``Z`` for the
+    offset, no fraction on a whole second."""
+    monkeypatch.setattr("signal_api.logging.time.time_ns", lambda: nanos)
+    second, rest = divmod(nanos, 1_000_000_000)
+    instant = datetime.fromtimestamp(second, UTC).replace(microsecond=rest // 1000)
+    expected = instant.isoformat().replace("+00:00", "Z")
+    assert _utc_timestamp(None, "info", {})["timestamp"] == expected
+    assert _utc_timestamp(None, "info", {})["timestamp"] == expected  # and from the per-second cache
+
+
+class _Recorder:
+    """A stand-in for ``sys.stderr`` counting the writes it gets."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_batched_writer_writes_one_loop_iteration_at_once_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = _Recorder()
+    monkeypatch.setattr(sys, "stderr", recorder)
+    out = _BatchedStderr()
+
+    async def main() -> list[str]:
+        for line in ("a\n", "b\n", "c\n"):
+            out.write(line)
+            out.flush()
+        before = list(recorder.writes)
+        await asyncio.sleep(0)  # the iteration ends: its lines go out
+        out.write("d\n")
+        await asyncio.sleep(0)
+        return before
+
+    assert asyncio.run(main()) == []
+    assert recorder.writes == ["a\nb\nc\n", "d\n"]
+    out.write("outside\n")  # no running loop: at once
+    assert recorder.writes[-1] == "outside\n"
+
+
+def test_batched_writer_flushes_what_a_stopped_loop_left_before_later_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = _Recorder()
+    monkeypatch.setattr(sys, "stderr", recorder)
+    out = _BatchedStderr()
+    loop = asyncio.new_event_loop()
+    try:
+
+        async def log_and_stop() -> None:
+            out.write("in the loop\n")
+            loop.stop()  # stops before the flush callback runs
+
+        task = loop.create_task(log_and_stop())
+        loop.run_forever()
+        assert task.done()
+        out.write("after it\n")
+        assert recorder.writes == ["in the loop\n", "after it\n"]
+        loop.run_until_complete(asyncio.sleep(0))  # the late callback finds nothing left to write
+        assert recorder.writes == ["in the loop\n", "after it\n"]
+    finally:
+        loop.close()
+
+
+def test_request_ids_are_unique_32_hex_digits_and_differ_per_process_seed() -> None:
+    ids = _RequestIds()
+    seen = {ids() for _ in range(20_000)}
+    assert len(seen) == 20_000
+    assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in seen)
+    other = _RequestIds()
+    assert other.prefix != ids.prefix  # 64 random bits each
+    ids.reseed()  # what a forked child does
+    assert ids() not in seen
+
+
+async def _answer(app: Any, headers: list[tuple[bytes, bytes]], method: str = "GET") -> list[Message]:
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": method,
+        "path": "/graphql",
+        "headers": headers,
+        "query_string": b"",
+    }
+    sent: list[Message] = []
+    body = [{"type": "http.request", "body": b"{}", "more_body": False}]
+
+    async def receive() -> Message:
+        return body.pop(0) if body else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+def _app(start_headers: list[tuple[bytes, bytes]]) -> Any:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": list(start_headers)})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    return app
+
+
+CORS_OPTIONS: dict[str, Any] = {
+    "allow_origins": ["https://app.example"],
+    "allow_methods": ["GET", "POST", "OPTIONS"],
+    "allow_headers": list(ALLOWED_HEADERS),
+    "expose_headers": list(EXPOSED_HEADERS),
+    "allow_credentials": False,
+    "max_age": 600,
+}
+
+
+@pytest.mark.parametrize(
+    "answer_headers",
+    [
+        [(b"content-type", b"application/json")],
+        [(b"content-type", b"application/json"), (b"vary", b"Accept"), (b"vary", b"X-API-Key")],
+        [(b"content-type", b"text/html; charset=utf-8"), (b"x-frame-options", b"SAMEORIGIN")],
+        [],
+    ],
+)
+@pytest.mark.parametrize(
+    "request_headers",
+    [[], [(b"accept", b"application/json")], [(b"origin", b"https://app.example")], [(b"origin", b"https://evil")]],
+)
+async def test_fused_layer_answers_what_the_two_layers_answer(
+    answer_headers: list[tuple[bytes, bytes]], request_headers: list[tuple[bytes, bytes]]
+) -> None:
+    pages = ["<script>let a = 1;</script>"]
+    fused = SecureCors(_app(answer_headers), pages=pages, hsts=True, **CORS_OPTIONS)
+    layered = SecurityHeaders(CORS(_app(answer_headers), **CORS_OPTIONS), pages=pages, hsts=True)
+    expected = await _answer(layered, request_headers)
+    assert await _answer(fused, request_headers) == expected
+    assert any(name == b"content-security-policy" for name, _ in expected[0]["headers"])
+
+
+async def test_fused_layer_answers_preflights_as_cors_does() -> None:
+    preflight = [(b"origin", b"https://app.example"), (b"access-control-request-method", b"POST")]
+    fused = SecureCors(_app([]), **CORS_OPTIONS)
+    layered = SecurityHeaders(CORS(_app([]), **CORS_OPTIONS))
+    expected = await _answer(layered, preflight, method="OPTIONS")
+    assert await _answer(fused, preflight, method="OPTIONS") == expected
+    assert expected[0]["status"] == 200
+
+
+async def _guarded(guard: BodyGuard, content_type: bytes, body: bytes) -> int:
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "POST",
+        "path": "/graphql",
+        "headers": [(b"content-type", content_type)],
+        "query_string": b"",
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    status: list[int] = []
+
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    await guard(scope, receive, send)
+    return status[0]
+
+
+async def test_body_guard_remembers_a_body_only_with_its_content_type() -> None:
+    guard = BodyGuard(_app([(b"content-type", b"application/json")]))
+    body = orjson.dumps({"query": "{ __typename }"})
+    assert await _guarded(guard, b"application/json", body) == 200
+    assert await _guarded(guard, b"application/json", body) == 200  # remembered
+    assert await _guarded(guard, b"text/plain", body) == 415  # same bytes, another type: checked, refused
+    assert await _guarded(guard, b"application/json", b'{"query": 1}') == 400
+    assert await _guarded(guard, b"application/json", b'{"query": 1}') == 400  # refusals are never remembered
+    assert await _guarded(guard, b"application/json", b"[" * 100 + b"]" * 100) == 400
+
+
+def _reference_key(method: str, path: str, query: bytes, body: bytes, accept: bytes, scopes: Any) -> str:
+    digest = hashlib.sha256()
+    for part in (method.encode(), path.encode(), query, accept, ",".join(sorted(scopes)).encode()):
+        digest.update(len(part).to_bytes(4, "big"))
+        digest.update(part)
+    digest.update(body)
+    return "rc:" + digest.hexdigest()
+
+
+@pytest.mark.parametrize("scopes", [frozenset({"read"}), frozenset({"read", "history", "stream"}), ["read"], []])
+def test_request_key_is_the_length_prefixed_sha256(scopes: Any) -> None:
+    args = ("POST", "/graphql", b"x=1", b'{"query":"{ a }"}', b"application/json")
+    assert request_key(*args, scopes) == _reference_key(*args, scopes)
+    assert request_key(*args, scopes) == request_key(*args, scopes)  # and from the scope-name memo
