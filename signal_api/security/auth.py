@@ -285,7 +285,7 @@ class AuthenticationMiddleware:
                 await refuse_request(send, spent, message)
                 return
         try:
-            key = key_from_headers(scope["headers"])
+            key = key_from_headers(scope["headers"]) if presented else None
             principal = await self.authenticator.authenticate(key, address)
         except AuthError as exc:
             if public:
