@@ -209,8 +209,8 @@ class _BatchedStderr(_Stderr):
 
     Every line is written, in order, within the iteration that logged it (a ``call_soon`` callback), but
     the requests a busy loop answers in one iteration share one system call instead of one each (~5-15
-    µs apiece: ``bench/bench_signal.py``). Outside a running loop, writes go through at once (and first
-    flush what a stopped loop left); what is pending at interpreter exit is flushed by ``atexit``.
+    µs apiece: ``bench/bench_signal.py``). Outside a running loop, writes go through at once (after what a
+    stopped loop of the same thread left); what is pending at interpreter exit is flushed by ``atexit``.
     """
 
     def __init__(self) -> None:
@@ -228,8 +228,7 @@ class _BatchedStderr(_Stderr):
                 return len(text)
             self._flush_thread(thread)  # its loop stopped before flushing
         loop = asyncio._get_running_loop()
-        if loop is None:
-            self.flush_all()
+        if loop is None:  # (another thread's pending lines are its own loop's to write: no race on them)
             return sys.stderr.write(text)
         self._pending[thread] = (loop, [text])
         loop.call_soon(self._flush_thread, thread)
