@@ -9,8 +9,7 @@ In this process, on the service's schema (``schema.build.build_schema``), for tw
 2. the service before this change, for a document it has not seen: ``DocumentCache.parse`` (which also
    unlinks the tokens of a kept document) + validation with every rule of 1;
 3. the service now: the same with ``schema.documents.full_rules`` (no second run of the linear prechecks;
-   the three variable rules skipped when the text has no ``$``), run by ``schema.validation`` (graphql-core's
-   validation with each rule's visitor methods looked up once per class);
+   the three variable rules skipped when the text has no ``$``);
 4. a prewarmed document (``DocumentCache.prevalidate`` at start-up): the cache lookups a request does.
 
 Each figure is the median of ``--reps`` timings of a fresh document (a new operation name each time, so
@@ -43,7 +42,6 @@ from strawberry.schema.schema import validate_document  # noqa: E402
 from schema.build import build_schema  # noqa: E402
 from schema.documents import DocumentCache, full_rules  # noqa: E402
 from schema.operations import OPERATIONS  # noqa: E402
-from schema.validation import validate_document as service_validate  # noqa: E402
 
 SIGNALS_GET = next(op.document for op in OPERATIONS if op.name == "signals.get")
 DOCUMENTS = {"ad-hoc `signal` (COLD_QUERY)": COLD_QUERY, "registry `signals.get`": SIGNALS_GET}
@@ -54,7 +52,7 @@ sys.path[:0] = [{repo!r}, {bench!r}]
 from schema.build import build_schema
 from schema.documents import full_rules
 from schema.operations import OPERATIONS
-from schema.validation import validate_document
+from strawberry.schema.schema import validate_document
 from bench_signal import COLD_QUERY
 schema = build_schema()
 cache = schema.document_cache
@@ -111,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             def now(q: str = queries[2], cache: DocumentCache = cache) -> None:
                 document = cache.parse(q)
                 rules = full_rules(request_rules, q)
-                cache.keep_validation(q, document, service_validate(graphql_schema, document, rules), rules)
+                cache.keep_validation(q, document, validate_document(graphql_schema, document, rules), rules)
 
             def prewarmed(q: str = queries[2], cache: DocumentCache = cache) -> None:
                 document = cache.parse(q)

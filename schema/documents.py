@@ -9,8 +9,7 @@ Per operation, :class:`GuardedParser` then :class:`GuardedValidation` (two schem
    (raised from ``on_parse`` it escapes the WebSocket ``subscribe`` path);
 3. the linear limit rules alone (``linear_precheck`` rules: depth, aliases; :mod:`schema.limits`);
 4. the cost with this request's variables (:func:`schema.cost.cost_errors`), on every request;
-5. graphql-core's rules with ours (cached by query text and rule set; run by :mod:`schema.validation`, which
-   looks each rule's visitor methods up once per class); the prechecks of step 3 are not
+5. graphql-core's rules with ours (cached by query text and rule set); the prechecks of step 3 are not
    run a second time, and a document with no ``$`` in its text skips the three variable rules (it can
    hold no variable, so they cannot report anything; each walks the whole operation again).
 
@@ -45,10 +44,10 @@ from graphql import (
     parse,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from schema.cost import cost_errors
 from schema.limits import token_overflow
-from schema.validation import validate_document
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
