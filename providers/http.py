@@ -99,6 +99,17 @@ def create_http_client(
     return client
 
 
+@dataclass(frozen=True, slots=True)
+class UpstreamCall:
+    """One upstream request as the retry and cache layers pass it along."""
+
+    method: str
+    path: str
+    endpoint: str
+    query: Mapping[str, str] | None
+    body: Mapping[str, Any] | None
+
+
 class ProviderHttp:
     """One provider's use of the shared client: URL, headers, timeout, retries, cache, error hook."""
 
@@ -147,7 +158,7 @@ class ProviderHttp:
         """GET ``path``, decode JSON, check for error envelopes, parse; cached for ``ttl`` seconds."""
         query = {k: str(v) for k, v in (params or {}).items()}
         key = f"{self.provider}:GET:{path}?" + "&".join(f"{k}={query[k]}" for k in sorted(query))
-        return await self._cached(key, ttl, "GET", path, endpoint, query, None, parse)
+        return await self._cached(key, ttl, UpstreamCall("GET", path, endpoint, query, None), parse)
 
     async def post(
         self,
@@ -160,49 +171,32 @@ class ProviderHttp:
     ) -> T:
         """POST a JSON body (Hyperliquid's ``/info`` style); cached by the body's canonical JSON."""
         key = f"{self.provider}:POST:{path}:" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
-        return await self._cached(key, ttl, "POST", path, endpoint, None, body, parse)
+        return await self._cached(key, ttl, UpstreamCall("POST", path, endpoint, None, body), parse)
 
-    async def _cached(
-        self,
-        key: str,
-        ttl: float,
-        method: str,
-        path: str,
-        endpoint: str,
-        query: Mapping[str, str] | None,
-        body: Mapping[str, Any] | None,
-        parse: Callable[[Any], T],
-    ) -> T:
+    async def _cached(self, key: str, ttl: float, call: UpstreamCall, parse: Callable[[Any], T]) -> T:
         """Single-flight, cached: request with retries, then parse; a parse failure is MalformedPayload."""
 
         async def load() -> T:
-            payload = await self._request_with_retries(method, path, endpoint, query, body)
+            payload = await self._request_with_retries(call)
             try:
                 result = parse(payload)
             except (KeyError, IndexError, TypeError, ValueError) as exc:
-                raise unexpected_shape(self.provider, endpoint, exc) from exc
+                raise unexpected_shape(self.provider, call.endpoint, exc) from exc
             where = first_non_finite(result)  # venues send numbers as strings: "NaN" parses as a float
             if where is not None:
-                raise non_finite(self.provider, endpoint, where)
+                raise non_finite(self.provider, call.endpoint, where)
             return result
 
         return await self._cache.get_or_load(key, ttl, load)
 
-    async def _request_with_retries(
-        self,
-        method: str,
-        path: str,
-        endpoint: str,
-        query: Mapping[str, str] | None,
-        body: Mapping[str, Any] | None,
-    ) -> Any:
+    async def _request_with_retries(self, call: UpstreamCall) -> Any:
         if self.breaker is not None:
-            self.breaker.before_call(endpoint)  # fails fast while open, outside the retry loop
+            self.breaker.before_call(call.endpoint)  # fails fast while open, outside the retry loop
         try:
             try:
-                payload = await self._request_once(method, path, endpoint, query, body)
+                payload = await self._request_once(call)
             except RetryableError as first:
-                payload = await self._retry_after(first, method, path, endpoint, query, body)
+                payload = await self._retry_after(first, call)
         except UpstreamError as exc:
             if self.breaker is not None:
                 self.breaker.record_failure(exc)
@@ -211,15 +205,7 @@ class ProviderHttp:
             self.breaker.record_success()
         return payload
 
-    async def _retry_after(
-        self,
-        first: RetryableError,
-        method: str,
-        path: str,
-        endpoint: str,
-        query: Mapping[str, str] | None,
-        body: Mapping[str, Any] | None,
-    ) -> Any:
+    async def _retry_after(self, first: RetryableError, call: UpstreamCall) -> Any:
         """The attempts after a failed first one, under tenacity's policy. Most calls succeed at once and
         never enter tenacity (its per-attempt bookkeeping was ~10 % of a cold fan-out's CPU); a failure does,
         as its attempt 1, so the retry decision, the backoff and the attempt count are tenacity's as before."""
@@ -229,18 +215,12 @@ class ProviderHttp:
                 if not replayed:
                     replayed = True
                     raise first
-                return await self._request_once(method, path, endpoint, query, body)
+                return await self._request_once(call)
         raise AssertionError("unreachable: tenacity returns or re-raises")  # pragma: no cover
 
-    async def _request_once(
-        self,
-        method: str,
-        path: str,
-        endpoint: str,
-        query: Mapping[str, str] | None,
-        body: Mapping[str, Any] | None,
-    ) -> Any:
-        url = self.base_url + path
+    async def _request_once(self, call: UpstreamCall) -> Any:
+        method, endpoint, query, body = call.method, call.endpoint, call.query, call.body
+        url = self.base_url + call.path
         if query:  # encoded here, as httpx2 would: it then parses the URL once instead of twice
             url = f"{url}?{httpx2.QueryParams(query)}"
         started = time.perf_counter()
