@@ -68,7 +68,7 @@ class PerHostPool:
         self._network_backend = network_backend if network_backend is not None else AsyncioBackend()
         self._hosts: dict[tuple[bytes, bytes, int], HostPool] = {}  # (scheme, host, port): Origin is unhashable
         self._swept_at = time.monotonic()
-        self._sweeps: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references to tasks
+        self._closing: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references to tasks
 
     def _new_connection(self, origin: httpcore2.Origin) -> httpcore2.AsyncHTTPConnection:
         return httpcore2.AsyncHTTPConnection(
@@ -118,7 +118,7 @@ class PerHostPool:
             host.slots.release()
             raise
         finally:
-            await _close(closing)
+            self._close_soon(closing)  # never awaited here: a cancellation must not lose the answer or the slot
             self._sweep_if_due()
         return httpcore2.Response(
             status=response.status,
@@ -134,18 +134,27 @@ class PerHostPool:
             return
         self._swept_at = now
         for host in self._hosts.values():
-            keep = [c for c in host.idle if not c.has_expired()]
-            if len(keep) != len(host.idle):
-                expired = [c for c in host.idle if c not in keep]
+            keep: list[httpcore2.AsyncHTTPConnection] = []
+            expired: list[httpcore2.AsyncHTTPConnection] = []
+            for connection in host.idle:
+                (expired if connection.has_expired() else keep).append(connection)
+            if expired:
                 host.idle = keep
-                sweep = asyncio.get_running_loop().create_task(_close(expired))
-                self._sweeps.add(sweep)
-                sweep.add_done_callback(self._sweeps.discard)
+                self._close_soon(expired)
+
+    def _close_soon(self, connections: list[httpcore2.AsyncHTTPConnection]) -> None:
+        """Close ``connections`` in a task of its own (held until done)."""
+        if connections:
+            task = asyncio.get_running_loop().create_task(_close(connections))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def aclose(self) -> None:
         closing = [c for host in self._hosts.values() for c in (*host.idle, *host.busy)]
         self._hosts.clear()
         await _close(closing)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def __aenter__(self) -> PerHostPool:
         return self
