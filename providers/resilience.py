@@ -140,7 +140,8 @@ class OutgoingLimiter:
         waiters = getattr(self._limiter, "_waiters", None)
         if not isinstance(level, float | int) or not isinstance(waiters, list):
             return 0.0
-        excess = level + 1 + len(waiters) - self._limiter.max_rate
+        queued = sum(1 for *_, future in waiters if not future.done())  # a cancelled waiter stays in the heap
+        excess = level + 1 + queued - self._limiter.max_rate
         return max(excess, 0.0) / self.limit.per_second
 
     def _refusal(self, endpoint: str) -> OwnRateLimit:

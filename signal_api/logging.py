@@ -241,8 +241,14 @@ class _BatchedStderr(_Stderr):
     def _flush_thread(self, thread: int) -> None:
         pending = self._pending.pop(thread, None)  # one pop: two flushers never write the same lines
         if pending is not None and pending[1]:
-            sys.stderr.write("".join(pending[1]))
-            sys.stderr.flush()
+            try:
+                sys.stderr.write("".join(pending[1]))
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                # stderr is gone (a closed pipe): the lines are lost, as an unbatched write's would be. Raised
+                # from this callback, the error would go to the loop's handler, which logs it here again:
+                # a write that fails forever, a loop that never idles.
+                pass
 
     def flush_all(self) -> None:
         for thread in list(self._pending):

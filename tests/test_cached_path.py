@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
+import logging
 import random
 import re
 import sys
@@ -150,6 +152,36 @@ def test_batched_writer_flushes_what_a_stopped_loop_left_before_later_lines(monk
         assert recorder.writes == ["in the loop\n", "after it\n"]
     finally:
         loop.close()
+
+
+def test_batched_writer_drops_a_batch_stderr_refuses_instead_of_spinning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A closed log pipe (EPIPE): the batch is lost, once. Raised from the flush callback, the error went to
+    the loop's exception handler, whose own log line was batched, failed and was logged again: a write that
+    failed thousands of times a second and a loop that never idled."""
+    attempts = 0
+
+    class BrokenPipe(io.TextIOBase):
+        def write(self, text: str) -> int:
+            nonlocal attempts
+            attempts += 1
+            raise BrokenPipeError(32, "Broken pipe")
+
+    out = _BatchedStderr()
+    logger = logging.getLogger("test.batched.broken")
+    handler = logging.StreamHandler(out)  # what the loop's exception handler would reach
+    logger.addHandler(handler)
+
+    async def main() -> None:
+        monkeypatch.setattr(sys, "stderr", BrokenPipe())
+        asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: logger.error("callback failed: %s", ctx))
+        out.write("one line\n")
+        await asyncio.sleep(0.2)
+
+    try:
+        asyncio.run(main())
+    finally:
+        logger.removeHandler(handler)
+    assert attempts == 1
 
 
 def test_request_ids_are_unique_32_hex_digits_and_differ_per_process_seed() -> None:

@@ -18,6 +18,8 @@ import asyncio
 import contextlib
 import socket
 import ssl
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import httpx2
@@ -26,6 +28,7 @@ import trustme
 import uvloop
 
 from providers.http import create_http_client
+from providers.http_backend import race_addresses
 from providers.http_pool import PerHostPool, install
 
 if TYPE_CHECKING:
@@ -207,3 +210,123 @@ async def test_closing_the_client_closes_idle_and_busy_connections() -> None:
                 break
             await asyncio.sleep(0.02)
         assert server.open_connections == 1
+
+
+@on_both_loops
+async def test_an_idle_connection_holding_a_stray_answer_is_not_reused() -> None:
+    """A server that sends something on an idle keep-alive connection (a 408 on its idle timeout) and hangs
+    up: the next call must not read that stray answer as its own, but go out on a new connection."""
+    accepted = 0
+
+    async def answer_then_stray_408(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n" + b'{"ok":true}'
+        )
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 5\r\nConnection: close\r\n\r\nstale")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer_then_stray_408, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with create_http_client() as client:
+            for _ in range(2):
+                response = await client.get(f"http://127.0.0.1:{port}/x")
+                assert (response.status_code, response.json()) == (200, {"ok": True})
+                await asyncio.sleep(0.2)  # the stray 408 arrives on the idle connection
+        assert accepted == 2
+    finally:
+        server.close()
+
+
+@on_both_loops
+async def test_a_hang_up_that_arrives_while_the_loop_is_busy_is_noticed() -> None:
+    """The server closes an idle connection while the client's loop is busy (a fan-out's CPU): the FIN is in
+    the kernel, not yet read by the loop. The next call must still see it and open a new connection."""
+    ready = threading.Event()
+    found: dict[str, int] = {"port": 0, "accepted": 0}
+    stopper: list[Callable[[], object]] = []
+
+    def serve() -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            found["accepted"] += 1
+            idle_timeout: float | None = None  # the first request may take its time; then 50 ms of keep-alive
+            with contextlib.suppress(TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                while True:
+                    async with asyncio.timeout(idle_timeout):
+                        await reader.readuntil(b"\r\n\r\n")
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    await writer.drain()
+                    idle_timeout = 0.05
+            writer.close()
+
+        async def run() -> None:
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            found["port"] = server.sockets[0].getsockname()[1]
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            stopper.append(lambda: loop.call_soon_threadsafe(stop.set))
+            ready.set()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(30):
+                    await stop.wait()
+            server.close()
+
+        asyncio.run(run())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    try:
+        async with create_http_client() as client:
+            url = f"http://127.0.0.1:{found['port']}/x"
+            assert (await client.get(url)).text == "ok"
+            time.sleep(0.2)  # noqa: ASYNC251 (the point: the loop is busy while the server hangs up)
+            assert (await client.get(url)).text == "ok"
+        assert found["accepted"] == 2
+    finally:
+        stopper[0]()
+        thread.join(5)
+
+
+@on_both_loops
+async def test_an_address_that_never_answers_is_raced_past_after_the_happy_eyeballs_delay() -> None:
+    """RFC 8305 on both loops: the first address drops the connect (a listener whose backlog is full: the
+    kernel drops the SYNs, like a dead IPv6 route); the second, tried 0.25 s later, wins, and the hanging
+    attempt is closed. uvloop has no such option of its own: ``race_addresses`` does it."""
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(0)
+    fillers = []
+    try:
+        for _ in range(2):  # fill the backlog: further connects hang
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", hole.getsockname()[1]))
+            fillers.append(filler)
+        async with local_server() as server:
+            infos = [
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", hole.getsockname()[1])),
+                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", server.port)),
+            ]
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            sock = await race_addresses(infos, None, 0.25)
+            elapsed = loop.time() - started
+            try:
+                assert sock.getpeername() == ("127.0.0.1", server.port)
+            finally:
+                sock.close()
+            assert 0.2 <= elapsed < 2.0, elapsed
+            refused = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 1))  # port 1: nobody listens
+            with pytest.raises(OSError):
+                await race_addresses([refused, refused], None, 0.25)
+    finally:
+        for filler in fillers:
+            filler.close()
+        hole.close()
