@@ -66,7 +66,11 @@ async def _open_tcp(
     if not infos:
         raise OSError(f"no address for {host!r}")
     sock = await race_addresses(_interleaved(infos), local_address, HAPPY_EYEBALLS_DELAY_S)
-    return await asyncio.open_connection(sock=sock, limit=READ_BUFFER_LIMIT)
+    try:
+        return await asyncio.open_connection(sock=sock, limit=READ_BUFFER_LIMIT)
+    except BaseException:
+        sock.close()
+        raise
 
 
 AddrInfo = tuple[Any, Any, int, str, Any]  # what getaddrinfo returns per address
