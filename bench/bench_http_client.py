@@ -6,7 +6,6 @@ venue does), on uvloop (the service's loop; ``--loop asyncio`` for the standard 
 
 - ``httpx2.AsyncClient`` as the service builds it (``providers.http.create_http_client``: one keep-alive pool
   per host, ``providers/http_pool.py``, on asyncio streams, ``providers/http_backend.py``);
-- the same client on httpcore2's single pool (all hosts, re-planned on every request) with the asyncio streams;
 - httpx2 stock: httpcore2's pool on anyio's backend (what the service ran before);
 - ``aiohttp.ClientSession`` (one connector of 100) when importable: it is not a project dependency, so it is
   measured only when put on the path from a throwaway environment, e.g.
@@ -155,8 +154,7 @@ def candidates(base: str) -> list[Candidate]:
     found: list[Candidate] = []
     for name, kwargs in (
         ("httpx2, per-host pools (the service)", {}),
-        ("httpx2, httpcore2's pool, asyncio streams", {"per_host_pool": False}),
-        ("httpx2 stock (httpcore2's pool on anyio)", {"per_host_pool": False, "lean_backend": False}),
+        ("httpx2 stock (httpcore2's pool on anyio)", {"per_host_pool": False}),
     ):
         holder: dict[str, httpx2.AsyncClient] = {}
 

@@ -34,7 +34,6 @@ from providers.errors import (
     parse_retry_after,
     unexpected_shape,
 )
-from providers.http_backend import install as install_lean_backend
 from providers.http_pool import install as install_per_host_pool
 from providers.normalize import first_non_finite
 
@@ -73,18 +72,13 @@ class RetryPolicy:
 
 
 def create_http_client(
-    *,
-    max_connections: int = 100,
-    user_agent: str = "futures-signal-api",
-    lean_backend: bool = True,
-    per_host_pool: bool = True,
+    *, max_connections: int = 100, user_agent: str = "futures-signal-api", per_host_pool: bool = True
 ) -> httpx2.AsyncClient:
     """The process-wide client. Timeouts are set per call, so the default here is only a backstop.
 
-    ``per_host_pool``: one keep-alive pool per upstream host, at most ``max_connections`` to each
-    (:mod:`providers.http_pool`); ``False`` keeps httpcore2's single pool of ``max_connections`` for all hosts.
-    ``lean_backend``: that single pool on asyncio's streams instead of anyio's (:mod:`providers.http_backend`;
-    the per-host pool always uses them). Both ``False`` only to measure the stock client side by side.
+    ``per_host_pool``: one keep-alive pool per upstream host on asyncio streams, at most ``max_connections`` to
+    each (:mod:`providers.http_pool`); ``False`` only to measure stock httpx2 side by side (httpcore2's single
+    pool of ``max_connections`` for all hosts, on anyio).
     """
     client = httpx2.AsyncClient(
         timeout=httpx2.Timeout(30.0),
@@ -94,8 +88,6 @@ def create_http_client(
     )
     if per_host_pool:
         install_per_host_pool(client, max_per_host=max_connections)
-    elif lean_backend:
-        install_lean_backend(client)
     return client
 
 

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     import ssl
     from collections.abc import Iterable, Iterator
 
-    import httpx2
-
     SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 
 READ_BUFFER_LIMIT = 2**20  # the reader stops reading the socket past twice this much unread (flow control)
@@ -226,16 +224,4 @@ class AsyncioBackend(AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
-def install(client: httpx2.AsyncClient) -> bool:
-    """Give httpcore2's own pool (``per_host_pool=False``) this backend (proxy mounts keep httpcore2's own).
-
-    Returns whether it was installed: an httpx2 release that moves the pool's private attribute leaves the
-    stock backend in place (slower, same behaviour); ``tests/test_fast_paths.py`` catches that in CI."""
-    pool = getattr(client._transport, "_pool", None)
-    if not isinstance(pool, httpcore2.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
-        return False
-    pool._network_backend = AsyncioBackend()
-    return True
-
-
-__all__ = ["AsyncioBackend", "AsyncioStream", "install"]
+__all__ = ["AsyncioBackend", "AsyncioStream", "race_addresses"]
