@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
+from starlette.middleware.cors import CORSMiddleware
 
 from signal_api.http_guards import BodyGuard
 from signal_api.logging import REDACTED, SENSITIVE_KEYS, Redactor, _BatchedStderr, _utc_timestamp
 from signal_api.request_log import _RequestIds
 from signal_api.response_cache import request_key
-from signal_api.security.headers import ALLOWED_HEADERS, CORS, EXPOSED_HEADERS, SecureCors, SecurityHeaders
+from signal_api.security.headers import ALLOWED_HEADERS, EXPOSED_HEADERS, SecureCors, SecurityHeaders
 
 if TYPE_CHECKING:
     from starlette.types import Message, Receive, Scope, Send
@@ -252,7 +253,7 @@ async def test_fused_layer_answers_what_the_two_layers_answer(
 ) -> None:
     pages = ["<script>let a = 1;</script>"]
     fused = SecureCors(_app(answer_headers), pages=pages, hsts=True, **CORS_OPTIONS)
-    layered = SecurityHeaders(CORS(_app(answer_headers), **CORS_OPTIONS), pages=pages, hsts=True)
+    layered = SecurityHeaders(CORSMiddleware(_app(answer_headers), **CORS_OPTIONS), pages=pages, hsts=True)
     expected = await _answer(layered, request_headers)
     assert await _answer(fused, request_headers) == expected
     assert any(name == b"content-security-policy" for name, _ in expected[0]["headers"])
@@ -261,7 +262,7 @@ async def test_fused_layer_answers_what_the_two_layers_answer(
 async def test_fused_layer_answers_preflights_as_cors_does() -> None:
     preflight = [(b"origin", b"https://app.example"), (b"access-control-request-method", b"POST")]
     fused = SecureCors(_app([]), **CORS_OPTIONS)
-    layered = SecurityHeaders(CORS(_app([]), **CORS_OPTIONS))
+    layered = SecurityHeaders(CORSMiddleware(_app([]), **CORS_OPTIONS))
     expected = await _answer(layered, preflight, method="OPTIONS")
     assert await _answer(fused, preflight, method="OPTIONS") == expected
     assert expected[0]["status"] == 200

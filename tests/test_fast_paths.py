@@ -3,8 +3,8 @@
 - ``Redactor.text`` skips its regex passes only when they could not change the text: checked against
   ``Redactor.scrub`` (every pass) over planted secrets, header spellings in any case and quoting, non-ASCII
   case folds the regex engine applies (``ſ`` for ``s``, the Kelvin sign for ``k``) and random mixtures.
-- The CORS middleware's path for requests without ``Origin`` sets the same ``Vary`` as Starlette's.
-- httpx2 on the lean network backend still notices a server that hung up on an idle connection.
+- The security/CORS layer's path for requests without ``Origin`` sets the same ``Vary`` as Starlette's.
+- The HTTP client (per-host pools on asyncio streams) still notices a server that hung up on an idle connection.
 - Binance open interest for several symbols is one round trip (the pricing premium index asked alongside).
 """
 

@@ -118,10 +118,10 @@ class SecurityHeaders:
 
 
 class SecureCors(SecurityHeaders):
-    """Slot 2 as one layer: :class:`SecurityHeaders` outside :class:`CORS`. A request without ``Origin``
-    (every non-browser call) takes CORS's lean path and the security headers in one ``send`` wrapper
-    (``Vary: Origin`` merged, then the headers added: the same answer as the two layers, one hop less);
-    any other request goes through both layers as before."""
+    """Slot 2 as one layer: :class:`SecurityHeaders` outside Starlette's ``CORSMiddleware``. A request without
+    ``Origin`` (every non-browser call) gets CORS's answer for it (``Vary: Origin`` merged) and the security
+    headers in one ``send`` wrapper, without building Starlette's header views (the same answer as the two
+    layers: ``tests/test_cached_path.py``); any other request goes through both layers."""
 
     def __init__(
         self,
@@ -136,7 +136,7 @@ class SecureCors(SecurityHeaders):
         allow_credentials: bool = False,
         max_age: int = 600,
     ) -> None:
-        cors = CORS(
+        cors = CORSMiddleware(
             app,
             allow_origins=allow_origins,
             allow_methods=allow_methods,
@@ -146,7 +146,7 @@ class SecureCors(SecurityHeaders):
             max_age=max_age,
         )
         super().__init__(cors, pages=pages, hsts=hsts)
-        self.inner = app  # under CORS: what its lean path calls
+        self.inner = app  # under CORS: what a request without Origin reaches (Starlette's CORS passes it through)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
@@ -159,24 +159,6 @@ class SecureCors(SecurityHeaders):
             await send(message)
 
         await self.inner(scope, receive, send_secured)
-
-
-class CORS(CORSMiddleware):
-    """Starlette's CORS middleware, with a lean path for requests without ``Origin`` (every non-browser
-    call): the answer Starlette gives them, ``Vary: Origin`` merged into the ``Vary`` header, without
-    building its header views (~10 µs of a 0.2 ms cached answer). Requests with ``Origin`` go to Starlette."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
-            await super().__call__(scope, receive, send)
-            return
-
-        async def send_with_vary(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = _vary_origin(message.get("headers", ()))
-            await send(message)
-
-        await self.app(scope, receive, send_with_vary)
 
 
 def _vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
