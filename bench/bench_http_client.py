@@ -4,13 +4,9 @@ the service makes (1 call: a lone read; 20: ``signals``; 87: a ``market`` for 20
 Clients, each against the same local server (a child process on 127.0.0.1 answering a 2 KB JSON body, as a
 venue does), on uvloop (the service's loop; ``--loop asyncio`` for the standard one), CPU time of this process:
 
-- ``httpx2.AsyncClient`` as the service builds it (``providers.http.create_http_client``: one keep-alive pool
-  per host, ``providers/http_pool.py``, on asyncio streams, ``providers/http_backend.py``);
-- httpx2 stock: httpcore2's pool on anyio's backend (what the service ran before);
-- ``aiohttp.ClientSession`` (one connector of 100) when importable: it is not a project dependency, so it is
-  measured only when put on the path from a throwaway environment, e.g.
-  ``python -m venv /tmp/aio && /tmp/aio/bin/pip install aiohttp`` then
-  ``PYTHONPATH=/tmp/aio/lib/python3.11/site-packages .venv/bin/python bench/bench_http_client.py``;
+- :class:`providers.upstream_client.UpstreamClient` as the service builds it (aiohttp: every market-data call);
+- ``httpx2.AsyncClient`` as ``providers.http.create_http_client`` builds it (httpcore2's pool on anyio): what
+  market data went through before, and what the low-volume senders (alerts, Telegram, OpenAI) still use;
 - a minimal HTTP/1.1 client over asyncio streams (no pool logic, no header model): the floor for any Python
   client on this loop, not a candidate (no TLS, redirects, timeouts per phase).
 
@@ -57,6 +53,9 @@ async def answer(request):
 app = Starlette(routes=[Route("/{path:path}", answer)])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
+
+
+SERVICE = "aiohttp, UpstreamClient (the service's market data)"
 
 
 def free_port() -> int:
@@ -149,50 +148,43 @@ async def cold(candidate: Candidate, n: int, rounds: int) -> tuple[float, float]
 
 def candidates(base: str) -> list[Candidate]:
     from providers.http import create_http_client
+    from providers.upstream_client import UpstreamClient
 
     port = int(base.rsplit(":", 1)[1])
     found: list[Candidate] = []
-    for name, kwargs in (
-        ("httpx2, per-host pools (the service)", {}),
-        ("httpx2 stock (httpcore2's pool on anyio)", {"per_host_pool": False}),
-    ):
-        holder: dict[str, httpx2.AsyncClient] = {}
+    upstreams: list[UpstreamClient] = []
 
-        async def open_httpx(kwargs: dict[str, Any] = kwargs, holder: dict[str, Any] = holder) -> Any:
-            client = holder["client"] = create_http_client(**kwargs)
-            return lambda k: httpx_burst(client, base, k)
+    async def open_upstream() -> Any:
+        client = UpstreamClient()
+        upstreams.append(client)
 
-        async def close_httpx(holder: dict[str, Any] = holder) -> None:
-            await holder.pop("client").aclose()
+        async def burst(k: int) -> None:
+            responses = await asyncio.gather(
+                *(
+                    client.request(
+                        "bench", "x", "GET", f"{base}/fapi/v1/x{i}", body=None, headers={}, timeout_seconds=10
+                    )
+                    for i in range(k)
+                )
+            )
+            assert all(r.status == 200 and r.content.endswith(b"]}") for r in responses)
 
-        found.append(Candidate(name, open_httpx, close_httpx))
-    try:
-        import aiohttp  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        aiohttp = None  # not installed: see the module docstring
-    if aiohttp is not None:
-        sessions: list[Any] = []
+        return burst
 
-        async def open_aiohttp() -> Any:
-            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
-            sessions.append(session)
+    async def close_upstream() -> None:
+        await upstreams.pop().aclose()
 
-            async def burst(k: int) -> None:
-                async def one(i: int) -> bytes:
-                    async with session.get(f"{base}/fapi/v1/x{i}") as response:
-                        assert response.status == 200
-                        body: bytes = await response.read()
-                        return body
+    found.append(Candidate(SERVICE, open_upstream, close_upstream))
+    holder: dict[str, httpx2.AsyncClient] = {}
 
-                bodies = await asyncio.gather(*(one(i) for i in range(k)))
-                assert all(b.endswith(b"]}") for b in bodies)
+    async def open_httpx() -> Any:
+        client = holder["client"] = create_http_client()
+        return lambda k: httpx_burst(client, base, k)
 
-            return burst
+    async def close_httpx() -> None:
+        await holder.pop("client").aclose()
 
-        async def close_aiohttp() -> None:
-            await sessions.pop().close()
-
-        found.append(Candidate("aiohttp, connector of 100 (not a dependency)", open_aiohttp, close_aiohttp))
+    found.append(Candidate("httpx2 (the low-volume senders; market data before)", open_httpx, close_httpx))
     raws: list[RawClient] = []
 
     async def open_raw() -> Any:

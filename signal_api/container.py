@@ -13,6 +13,7 @@ from providers.cache import Cache, MemoryCache
 from providers.http import ProviderHttp, RetryPolicy, create_http_client
 from providers.registry import build_registry, rate_limits
 from providers.resilience import CircuitBreaker, OutgoingLimiter, RateLimit
+from providers.upstream_client import UpstreamClient
 from providers.venue import ProviderDeps
 from resolvers.ai_judge import AiJudge, DailyBudget, SharedDailyBudget
 from resolvers.backtest import BacktestService
@@ -41,7 +42,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Container:
-    http: httpx2.AsyncClient
+    http: httpx2.AsyncClient  # the low-volume senders: alerts, Telegram, the OpenAI SDK
+    upstream: UpstreamClient  # every market-data call (providers.upstream_client: why not httpx2)
     cache: Cache  # MemoryCache, or RedisCache shared by the replicas when REDIS_URL is set
     registry: Registry  # every enabled venue; the gateway reaches them only through the venue interface
     services: Services
@@ -76,6 +78,7 @@ class Container:
     async def aclose(self) -> None:
         if self.services.backtest is not None:
             self.services.backtest.close()  # its worker processes
+        await self.upstream.aclose()
         await self.http.aclose()
 
 
@@ -108,6 +111,7 @@ def build_container(
 ) -> Container:
     validate_weights(WEIGHTS)  # the weights must sum to exactly 100 before we serve a single signal
     http = create_http_client(max_connections=settings.upstream_max_connections)
+    upstream = UpstreamClient(max_per_host=settings.upstream_max_connections)
     cache: Cache = MemoryCache(max_entries=settings.cache_max_entries)
     if redis is not None:  # REDIS_URL: one upstream load per key and TTL for every replica
         from providers.redis_cache import RedisCache
@@ -140,7 +144,7 @@ def build_container(
         )
         return ProviderHttp(
             provider,
-            http,
+            upstream,
             base_url,
             cache=cache,
             timeout_seconds=settings.upstream_timeout_seconds,
@@ -193,6 +197,7 @@ def build_container(
         services = dataclasses.replace(services, ai_judge=build_ai_judge(settings, http, clock, redis))
     return Container(
         http=http,
+        upstream=upstream,
         cache=cache,
         registry=registry,
         services=services,

@@ -19,9 +19,8 @@ from providers.http import ProviderHttp, RetryPolicy
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
 
-    import httpx2
-
     from providers.http import ErrorHook
+    from providers.upstream_client import UpstreamClient
     from providers.venue import ProviderDeps
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -89,7 +88,7 @@ def cassette_entry_body(cassette: Mapping[str, Any], provider: str, path: str, *
 
 def make_http(
     provider: str,
-    client: httpx2.AsyncClient,
+    client: UpstreamClient,
     base_url: str,
     *,
     attempts: int = 2,
@@ -118,11 +117,11 @@ async def served_deps(app: Any, provider: str, keys: Mapping[str, str | None]) -
     """``app`` served on 127.0.0.1 and the ProviderDeps a provider module's ``build`` needs, its base URL
     pointing there (``/<provider>``), one client and cache for every ProviderHttp; closed on exit."""
     from providers.config import CacheTtls
-    from providers.http import create_http_client
     from providers.replay import serve_in_background
+    from providers.upstream_client import UpstreamClient
     from providers.venue import ProviderDeps
 
-    client = create_http_client()
+    client = UpstreamClient()
     cache = MemoryCache()
 
     def factory(

@@ -14,8 +14,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from providers.cache import MemoryCache
-from providers.http import create_http_client
 from providers.replay import serve_in_background
+from providers.upstream_client import UpstreamClient
 from tests.providers_helpers import make_http
 
 if TYPE_CHECKING:
@@ -244,7 +244,7 @@ async def test_100_concurrent_identical_gets_make_one_upstream_call(ttl: float) 
     upstream = CountingUpstream()
     cache = MemoryCache()
     async with serve_in_background(upstream.app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             http = make_http("binance", client, server.base_url, cache=cache)
 

@@ -15,7 +15,6 @@ import dataclasses
 import random
 from typing import TYPE_CHECKING, Any
 
-import httpcore2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,10 +24,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from providers.binance.venue import build as build_binance
-from providers.http import create_http_client
-from providers.http_backend import AsyncioBackend
-from providers.http_pool import PerHostPool
 from providers.symbols import parse_symbol
+from providers.upstream_client import UpstreamClient
 from signal_api.logging import Redactor
 from signal_api.security.headers import _vary_origin
 from tests.providers_helpers import fixture_json, served_deps
@@ -109,10 +106,9 @@ def test_vary_origin_matches_starlette(headers: list[tuple[bytes, bytes]]) -> No
     assert _vary_origin(headers) == message["headers"]
 
 
-@pytest.mark.parametrize("per_host_pool", [True, False], ids=["service", "stock"])
-async def test_the_http_client_sees_a_server_hang_up_on_an_idle_connection(per_host_pool: bool) -> None:
-    """A keep-alive connection the server closed while idle is noticed (the asyncio stream has read the FIN)
-    and the next call opens a new one: the same behaviour as httpcore2's own pool on anyio (``stock``)."""
+async def test_the_upstream_client_sees_a_server_hang_up_on_an_idle_connection() -> None:
+    """A keep-alive connection the server closed while idle is noticed (the loop has read the FIN) and the
+    next call opens a new one, instead of failing on the dead connection."""
     connections = 0
 
     async def answer_once_then_hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -129,18 +125,16 @@ async def test_the_http_client_sees_a_server_hang_up_on_an_idle_connection(per_h
     server = await asyncio.start_server(answer_once_then_hang_up, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with create_http_client(per_host_pool=per_host_pool) as client:
-            pool = client._transport._pool  # type: ignore[attr-defined]
-            if per_host_pool:
-                assert isinstance(pool, PerHostPool)
-                assert isinstance(pool._network_backend, AsyncioBackend)
-            else:
-                assert isinstance(pool, httpcore2.AsyncConnectionPool)
-                assert not isinstance(pool._network_backend, AsyncioBackend)
+        client = UpstreamClient()
+        try:
             for _ in range(3):
-                response = await client.get(f"http://127.0.0.1:{port}/x")
-                assert response.json() == {"ok": True}
+                response = await client.request(
+                    "test", "x", "GET", f"http://127.0.0.1:{port}/x", body=None, headers={}, timeout_seconds=5.0
+                )
+                assert response.content == b'{"ok":true}'
                 await asyncio.sleep(0.05)  # the server's FIN arrives while the connection is idle
+        finally:
+            await client.aclose()
         assert connections == 3
     finally:
         server.close()

@@ -32,14 +32,13 @@ from providers.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from providers.http import create_http_client
 from providers.replay import serve_in_background
+from providers.upstream_client import UpstreamClient
 from tests.providers_helpers import make_http
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    import httpx2
     from starlette.requests import Request
 
     from providers.http import ErrorHook, ProviderHttp
@@ -192,8 +191,8 @@ async def upstream(running_upstream: tuple[str, FaultyUpstream]) -> AsyncIterato
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def client() -> AsyncIterator[httpx2.AsyncClient]:
-    http_client = create_http_client()
+async def client() -> AsyncIterator[UpstreamClient]:
+    http_client = UpstreamClient()
     try:
         yield http_client
     finally:
@@ -201,7 +200,7 @@ async def client() -> AsyncIterator[httpx2.AsyncClient]:
 
 
 def provider(
-    client: httpx2.AsyncClient,
+    client: UpstreamClient,
     base: str,
     *,
     name: str = "binance",
@@ -239,14 +238,14 @@ def assert_names_source(error: UpstreamError, provider_name: str = "binance", en
 # --------------------------------------------------------------------------------------------------
 
 
-async def test_ok_baseline(upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient) -> None:
+async def test_ok_baseline(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     payload = await fetch(provider(client, base), "/ok")
     assert payload["markPrice"] == "63086.40000000"
     assert faulty.calls["/ok"] == 1
 
 
-async def test_timeout_is_retried_then_raised(upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient) -> None:
+async def test_timeout_is_retried_then_raised(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     started = time.perf_counter()
     with pytest.raises(UpstreamTimeout) as info:
@@ -259,7 +258,7 @@ async def test_timeout_is_retried_then_raised(upstream: tuple[str, FaultyUpstrea
 
 
 async def test_429_with_retry_after_zero_is_retried(
-    upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient
+    upstream: tuple[str, FaultyUpstream], client: UpstreamClient
 ) -> None:
     base, faulty = upstream
     payload = await fetch(provider(client, base), "/flaky-429")
@@ -267,7 +266,7 @@ async def test_429_with_retry_after_zero_is_retried(
     assert faulty.calls["/flaky-429"] == 2
 
 
-async def test_429_retry_after_is_honoured(upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient) -> None:
+async def test_429_retry_after_is_honoured(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     started = time.perf_counter()
     payload = await fetch(provider(client, base), "/429-short")
@@ -277,7 +276,7 @@ async def test_429_retry_after_is_honoured(upstream: tuple[str, FaultyUpstream],
 
 
 async def test_429_with_retry_after_beyond_the_cap_fails_over_at_once(
-    upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient
+    upstream: tuple[str, FaultyUpstream], client: UpstreamClient
 ) -> None:
     base, faulty = upstream
     started = time.perf_counter()
@@ -290,7 +289,7 @@ async def test_429_with_retry_after_beyond_the_cap_fails_over_at_once(
     assert faulty.calls["/429-long"] == 1
 
 
-async def test_500_is_retried_attempts_times(upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient) -> None:
+async def test_500_is_retried_attempts_times(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     with pytest.raises(UpstreamUnavailable) as info:
         await fetch(provider(client, base, attempts=3), "/500")
@@ -300,7 +299,7 @@ async def test_500_is_retried_attempts_times(upstream: tuple[str, FaultyUpstream
     assert faulty.calls["/500"] == 3
 
 
-async def test_503_is_retried_attempts_times(upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient) -> None:
+async def test_503_is_retried_attempts_times(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     with pytest.raises(UpstreamUnavailable) as info:
         await fetch(provider(client, base, attempts=2), "/503")
@@ -309,9 +308,7 @@ async def test_503_is_retried_attempts_times(upstream: tuple[str, FaultyUpstream
     assert faulty.calls["/503"] == 2
 
 
-async def test_451_is_geo_blocked_and_not_retried(
-    upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient
-) -> None:
+async def test_451_is_geo_blocked_and_not_retried(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     with pytest.raises(GeoBlocked) as info:
         await fetch(provider(client, base), "/451")
@@ -321,7 +318,7 @@ async def test_451_is_geo_blocked_and_not_retried(
     assert faulty.calls["/451"] == 1
 
 
-async def test_401_on_a_keyed_provider(upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient) -> None:
+async def test_401_on_a_keyed_provider(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     http = provider(client, base, name="coinglass", keyed=True, error_hook=None)
     with pytest.raises(AuthenticationFailed) as info:
@@ -332,7 +329,7 @@ async def test_401_on_a_keyed_provider(upstream: tuple[str, FaultyUpstream], cli
 
 
 async def test_403_depends_on_whether_the_provider_is_keyed(
-    upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient
+    upstream: tuple[str, FaultyUpstream], client: UpstreamClient
 ) -> None:
     base, faulty = upstream
     with pytest.raises(AuthenticationFailed):
@@ -342,7 +339,7 @@ async def test_403_depends_on_whether_the_provider_is_keyed(
     assert faulty.calls["/403"] == 2
 
 
-async def test_binance_400_invalid_symbol(upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient) -> None:
+async def test_binance_400_invalid_symbol(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     with pytest.raises(InvalidSymbol) as info:
         await fetch(provider(client, base), "/binance-400")
@@ -352,7 +349,7 @@ async def test_binance_400_invalid_symbol(upstream: tuple[str, FaultyUpstream], 
 
 
 async def test_binance_error_envelope_with_http_200(
-    upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient
+    upstream: tuple[str, FaultyUpstream], client: UpstreamClient
 ) -> None:
     base, faulty = upstream
     with pytest.raises(InvalidRequest) as info:
@@ -363,7 +360,7 @@ async def test_binance_error_envelope_with_http_200(
     assert faulty.calls["/binance-envelope"] == 1
 
 
-async def test_invalid_json_with_200(upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient) -> None:
+async def test_invalid_json_with_200(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     with pytest.raises(MalformedPayload) as info:
         await fetch(provider(client, base), "/bad-json")
@@ -372,7 +369,7 @@ async def test_invalid_json_with_200(upstream: tuple[str, FaultyUpstream], clien
     assert faulty.calls["/bad-json"] == 1
 
 
-async def test_truncated_body(upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient) -> None:
+async def test_truncated_body(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     with pytest.raises(MalformedPayload) as info:
         await fetch(provider(client, base), "/truncated")
@@ -381,14 +378,14 @@ async def test_truncated_body(upstream: tuple[str, FaultyUpstream], client: http
     assert faulty.calls["/truncated"] == 1
 
 
-async def test_empty_body_with_200(upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient) -> None:
+async def test_empty_body_with_200(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     with pytest.raises(MalformedPayload, match="empty body"):
         await fetch(provider(client, base), "/empty")
     assert faulty.calls["/empty"] == 1
 
 
-async def test_connection_refused(client: httpx2.AsyncClient) -> None:
+async def test_connection_refused(client: UpstreamClient) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -401,9 +398,7 @@ async def test_connection_refused(client: httpx2.AsyncClient) -> None:
     assert isinstance(info.value, RetryableError)
 
 
-async def test_parse_error_is_malformed_payload(
-    upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient
-) -> None:
+async def test_parse_error_is_malformed_payload(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
 
     def parse(payload: dict[str, Any]) -> float:
@@ -418,7 +413,7 @@ async def test_parse_error_is_malformed_payload(
     assert faulty.calls["/ok"] == 1  # a shape error is not retried
 
 
-async def test_errors_are_not_cached(upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient) -> None:
+async def test_errors_are_not_cached(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     http = provider(client, base, attempts=1)
     for _ in range(2):
@@ -427,7 +422,7 @@ async def test_errors_are_not_cached(upstream: tuple[str, FaultyUpstream], clien
     assert faulty.calls["/500"] == 2
 
 
-async def test_successes_are_cached_per_query(upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient) -> None:
+async def test_successes_are_cached_per_query(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     cache = MemoryCache()
     http = make_http("binance", client, base, cache=cache, timeout_seconds=CLIENT_TIMEOUT)
@@ -439,9 +434,7 @@ async def test_successes_are_cached_per_query(upstream: tuple[str, FaultyUpstrea
     assert (stats.hits, stats.misses) == (2, 2)
 
 
-async def test_post_sends_json_and_caches_by_body(
-    upstream: tuple[str, FaultyUpstream], client: httpx2.AsyncClient
-) -> None:
+async def test_post_sends_json_and_caches_by_body(upstream: tuple[str, FaultyUpstream], client: UpstreamClient) -> None:
     base, faulty = upstream
     http = provider(client, base, name="hyperliquid", error_hook=None)
     body = {"type": "fundingHistory", "coin": "BTC", "startTime": 1683849600000}

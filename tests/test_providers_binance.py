@@ -46,9 +46,9 @@ from providers.binance.models import (
 from providers.binance.raw import BinanceFuturesClient, binance_error_hook
 from providers.config import CacheTtls
 from providers.errors import InvalidRequest, InvalidSymbol, MalformedPayload, RateLimited, UpstreamUnavailable
-from providers.http import create_http_client
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from providers.symbols import parse_symbol
+from providers.upstream_client import UpstreamClient
 from tests.providers_helpers import cassette_entry_body, cassette_json, cassette_path, fixture_json, make_http
 
 if TYPE_CHECKING:
@@ -478,7 +478,7 @@ async def replay_server() -> AsyncIterator[tuple[str, ReplayApp]]:
 async def replayed(replay_server: tuple[str, ReplayApp]) -> AsyncIterator[tuple[BinanceMarket, ReplayApp]]:
     base, replay = replay_server
     replay.calls.clear()
-    client = create_http_client()
+    client = UpstreamClient()
     try:
         http = make_http("binance", client, f"{base}/binance", timeout_seconds=2, error_hook=binance_error_hook)
         yield BinanceMarket(BinanceFuturesClient(http, CacheTtls())), replay
@@ -628,7 +628,7 @@ async def test_domain_sorts_a_newest_first_answer() -> None:
         ]
     )
     async with serve_in_background(app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             http = make_http("binance", client, server.base_url, error_hook=binance_error_hook)
             market = BinanceMarket(BinanceFuturesClient(http, CacheTtls()))
@@ -664,7 +664,7 @@ async def test_domain_premium_indexes_with_a_delivery_contract() -> None:
 
     app = Starlette(routes=[Route("/fapi/v1/premiumIndex", premium)])
     async with serve_in_background(app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             http = make_http("binance", client, server.base_url, error_hook=binance_error_hook)
             marks = await BinanceMarket(BinanceFuturesClient(http, CacheTtls())).mark_prices()

@@ -40,9 +40,9 @@ from providers.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from providers.http import create_http_client
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from providers.symbols import parse_symbol
+from providers.upstream_client import UpstreamClient
 from tests.providers_helpers import (
     cassette_entry_body,
     cassette_json,
@@ -118,7 +118,7 @@ def test_fng_empty_data_is_rejected() -> None:
 
 async def test_fng_over_replay(replay_base: tuple[str, ReplayApp]) -> None:
     base, replay = replay_base
-    client = create_http_client()
+    client = UpstreamClient()
     try:
         http = make_http("alternative_me", client, f"{base}/alternative_me", error_hook=alternative_me_error_hook)
         fng = AlternativeMeClient(http, CacheTtls())
@@ -142,7 +142,7 @@ async def test_fng_metadata_error_over_http() -> None:
         return _json_response({"name": "Fear and Greed Index", "data": [], "metadata": {"error": "Bad limit."}})
 
     async with serve_in_background(Starlette(routes=[Route("/fng/", fng)])) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             http = make_http("alternative_me", client, server.base_url, error_hook=alternative_me_error_hook)
             with pytest.raises(MalformedPayload) as info:
@@ -185,7 +185,7 @@ async def test_coingecko_over_http() -> None:
     raw = fixture_json("coingecko", "coins_id.json")
     app, seen = await _coingecko_server(raw)
     async with serve_in_background(app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             gecko = CoinGeckoClient(make_http("coingecko", client, server.base_url), CacheTtls())
             assert (await gecko.sentiment(BTC)).score == 84.07
@@ -200,7 +200,7 @@ async def test_coingecko_null_sentiment_is_malformed_payload_via_http() -> None:
     raw["sentiment_votes_up_percentage"] = None
     app, seen = await _coingecko_server(raw)
     async with serve_in_background(app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             gecko = CoinGeckoClient(make_http("coingecko", client, server.base_url), CacheTtls())
             with pytest.raises(MalformedPayload) as info:
@@ -215,7 +215,7 @@ async def test_coingecko_null_sentiment_is_malformed_payload_via_http() -> None:
 async def test_coingecko_sentiment_over_replay(replay_base: tuple[str, ReplayApp]) -> None:
     base, _ = replay_base
     expected = cassette_entry_body(cassette_json(), "coingecko", "/coins/bitcoin")["sentiment_votes_up_percentage"]
-    client = create_http_client()
+    client = UpstreamClient()
     try:
         gecko = CoinGeckoClient(make_http("coingecko", client, f"{base}/coingecko"), CacheTtls())
         assert (await gecko.sentiment(BTC)).score == float(expected)
@@ -225,7 +225,7 @@ async def test_coingecko_sentiment_over_replay(replay_base: tuple[str, ReplayApp
 
 async def test_coingecko_unknown_base_is_invalid_symbol() -> None:
     # raised before any request: no server is needed, and none is contacted
-    client = create_http_client()
+    client = UpstreamClient()
     try:
         gecko = CoinGeckoClient(make_http("coingecko", client, "http://127.0.0.1:9"), CacheTtls())
         with pytest.raises(InvalidSymbol) as info:
@@ -447,7 +447,7 @@ async def test_coinglass_liquidations_24h_over_replay(replay_base: tuple[str, Re
     expected_long = sum(float(r["aggregated_long_liquidation_usd"]) for r in last_six)
     expected_short = sum(float(r["aggregated_short_liquidation_usd"]) for r in last_six)
 
-    client = create_http_client()
+    client = UpstreamClient()
     try:
         glass = CoinGlassClient(_coinglass_http(client, f"{base}/coinglass"), CacheTtls())
         totals = await glass.liquidations_24h(BTC)
@@ -493,7 +493,7 @@ async def test_coinglass_liquidations_sum_only_the_last_24h() -> None:
 
     app = Starlette(routes=[Route("/api/futures/liquidation/aggregated-history", history)])
     async with serve_in_background(app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             totals = await CoinGlassClient(_coinglass_http(client, server.base_url), CacheTtls()).liquidations_24h(BTC)
         finally:
@@ -528,7 +528,7 @@ async def test_coinglass_errors_over_http(
 
     app = Starlette(routes=[Route("/api/futures/open-interest/aggregated-history", history)])
     async with serve_in_background(app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             glass = CoinGlassClient(_coinglass_http(client, server.base_url, max_wait_seconds=0.05), CacheTtls())
             with pytest.raises(kind) as info:

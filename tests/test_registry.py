@@ -6,8 +6,9 @@ import pytest
 
 from providers.cache import MemoryCache
 from providers.config import CacheTtls
-from providers.http import ProviderHttp, RetryPolicy, create_http_client
+from providers.http import ProviderHttp, RetryPolicy
 from providers.registry import PROVIDER_MODULES, build_registry, rate_limits
+from providers.upstream_client import UpstreamClient
 from providers.venue import Capability, MarketProvider, ProviderDeps
 from signal_api.settings import Settings
 
@@ -16,7 +17,7 @@ METHOD_OF = {capability: capability.value for capability in Capability}
 
 def _deps(keys: dict[str, str | None]) -> ProviderDeps:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    client = create_http_client()
+    client = UpstreamClient()
 
     def factory(provider, base_url, error_hook, headers):  # type: ignore[no-untyped-def]
         return ProviderHttp(

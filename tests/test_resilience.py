@@ -14,9 +14,10 @@ from starlette.routing import Route
 
 from providers.cache import MemoryCache
 from providers.errors import GeoBlocked, InvalidSymbol, UpstreamUnavailable
-from providers.http import ProviderHttp, RetryPolicy, create_http_client
+from providers.http import ProviderHttp, RetryPolicy
 from providers.replay import serve_in_background
 from providers.resilience import BreakerState, CircuitBreaker, OutgoingLimiter, OwnRateLimit, RateLimit
+from providers.upstream_client import UpstreamClient
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -114,7 +115,7 @@ async def test_breaker_and_limiter_through_the_http_layer() -> None:
 
     app = Starlette(routes=[Route("/down", down), Route("/fine", fine)])
     async with serve_in_background(app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             breaker = CircuitBreaker("vendor", failure_threshold=2, cooldown_seconds=60)
             http = ProviderHttp(

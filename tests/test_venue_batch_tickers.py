@@ -31,9 +31,8 @@ from tests.providers_helpers import fixture_json
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    import httpx2
-
     from providers.http import ErrorHook
+    from providers.upstream_client import UpstreamClient
     from providers.venue import ProviderDeps
 
 
@@ -72,7 +71,7 @@ def test_okx_all_swap_tickers_keep_the_usdt_swaps() -> None:
     assert tickers["BTCUSDT"].last_price == float(spot["last"])
 
 
-def _deps(server_url: str, client: httpx2.AsyncClient) -> ProviderDeps:
+def _deps(server_url: str, client: UpstreamClient) -> ProviderDeps:
     from providers.cache import MemoryCache
     from providers.config import CacheTtls
     from providers.http import ProviderHttp, RetryPolicy
@@ -102,7 +101,7 @@ def _deps(server_url: str, client: httpx2.AsyncClient) -> ProviderDeps:
 
 
 async def test_a_requests_concurrent_bybit_tickers_are_one_upstream_call() -> None:
-    from providers.http import create_http_client
+    from providers.upstream_client import UpstreamClient
 
     entry = {
         "provider": "bybit",
@@ -114,7 +113,7 @@ async def test_a_requests_concurrent_bybit_tickers_are_one_upstream_call() -> No
     }
     replay = ReplayApp(Cassette.model_validate({"version": 1, "clock": 1680673821770, "http": [entry]}))
     async with serve_in_background(replay.app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             venue = build(_deps(server.base_url, client))
             assert isinstance(venue, BybitProvider) and venue.supports(Capability.TICKERS)
@@ -158,7 +157,7 @@ def _instrument(symbol: str, base: str, quote: str, kind: str, status: str) -> d
 
 
 async def test_bybit_listing_follows_the_page_cursor_and_keeps_trading_usdt_perpetuals() -> None:
-    from providers.http import create_http_client
+    from providers.upstream_client import UpstreamClient
 
     first = [
         _instrument("BTCUSDT", "BTC", "USDT", "LinearPerpetual", "Trading"),
@@ -185,7 +184,7 @@ async def test_bybit_listing_follows_the_page_cursor_and_keeps_trading_usdt_perp
     ]
     replay = ReplayApp(Cassette.model_validate({"version": 1, "clock": 1707186451514, "http": entries}))
     async with serve_in_background(replay.app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             venue = build(_deps(server.base_url, client))
             listing = await venue.instruments()

@@ -45,16 +45,15 @@ from providers.bybit.venue import DEFAULT_BASE_URL, RATE_LIMIT_PER_SECOND, Bybit
 from providers.cache import MemoryCache
 from providers.config import CacheTtls
 from providers.errors import InvalidRequest, InvalidSymbol, MalformedPayload, RateLimited, UpstreamUnavailable
-from providers.http import ProviderHttp, RetryPolicy, create_http_client
+from providers.http import ProviderHttp, RetryPolicy
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from providers.symbols import parse_symbol
+from providers.upstream_client import UpstreamClient
 from providers.venue import Capability, CapabilityNotSupported, IntervalNotSupported, MarketProvider, ProviderDeps
 from tests.providers_helpers import fixture_json
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    import httpx2
 
     from providers.http import ErrorHook
 
@@ -421,7 +420,7 @@ def _cassette() -> dict[str, Any]:
     }
 
 
-def _deps(server_url: str, client: httpx2.AsyncClient) -> ProviderDeps:
+def _deps(server_url: str, client: UpstreamClient) -> ProviderDeps:
     def http_factory(
         provider: str, base_url: str, error_hook: ErrorHook | None, headers: Mapping[str, str] | None
     ) -> ProviderHttp:
@@ -448,7 +447,7 @@ def _deps(server_url: str, client: httpx2.AsyncClient) -> ProviderDeps:
 async def test_provider_end_to_end_over_http() -> None:
     replay = ReplayApp(Cassette.model_validate(_cassette()))
     async with serve_in_background(replay.app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             provider = build(_deps(server.base_url, client))
             assert provider.name == "bybit"
@@ -518,7 +517,7 @@ async def test_malformed_tickers_answer_is_typed() -> None:
     cassette = {"version": 1, "clock": 0, "http": [_entry("/v5/market/tickers", {"symbol": "BTCUSDT"}, empty)]}
     replay = ReplayApp(Cassette.model_validate(cassette))
     async with serve_in_background(replay.app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             provider = build(_deps(server.base_url, client))
             with pytest.raises(MalformedPayload):

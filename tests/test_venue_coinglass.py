@@ -46,9 +46,10 @@ from providers.coinglass.raw import TOP_ACCOUNT_RATIO_HISTORY, coinglass_error_h
 from providers.coinglass.venue import DEFAULT_BASE_URL, KEY_SETTING, RATE_LIMIT_PER_SECOND, CoinGlassProvider, build
 from providers.config import CacheTtls
 from providers.errors import InvalidSymbol
-from providers.http import ProviderHttp, RetryPolicy, create_http_client
+from providers.http import ProviderHttp, RetryPolicy
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from providers.symbols import parse_symbol
+from providers.upstream_client import UpstreamClient
 from providers.venue import Capability, IntervalNotSupported, MarketProvider, ProviderDeps
 from tests.providers_helpers import cassette_json, fixture_json, fixtures_dir, make_http
 
@@ -655,7 +656,7 @@ class _RecordingFactory:
         self, provider: str, base_url: str, error_hook: ErrorHook | None, headers: Mapping[str, str] | None
     ) -> ProviderHttp:
         self.calls.append((provider, base_url, error_hook, headers))
-        client = create_http_client()
+        client = UpstreamClient()
         self.clients.append(client)
         return make_http(provider, client, base_url, headers=headers, keyed=bool(headers), error_hook=error_hook)
 
@@ -693,7 +694,7 @@ async def test_build_with_a_key_sends_it_as_cg_api_key() -> None:
 
 
 async def test_unsupported_intervals_fail_before_any_request() -> None:
-    client = create_http_client()
+    client = UpstreamClient()
     try:
         # nothing listens on port 9: a request would be UpstreamUnavailable, not IntervalNotSupported
         cg = CoinGlassClient(make_http("coinglass", client, "http://127.0.0.1:9"), CacheTtls())
@@ -759,7 +760,7 @@ async def test_adapter_end_to_end_over_replay() -> None:
             seen_keys.append(dict(scope["headers"]).get(b"cg-api-key"))
         await replay.app(scope, receive, send)
 
-    client = create_http_client()
+    client = UpstreamClient()
     cache = MemoryCache()
 
     def http_factory(

@@ -17,7 +17,7 @@ from engine.market import Candle, CandleInterval, OrderBook, utc_from_ms
 from providers.cache import MemoryCache
 from providers.config import CacheTtls
 from providers.errors import InvalidRequest, InvalidSymbol, MalformedPayload
-from providers.http import ProviderHttp, RetryPolicy, create_http_client
+from providers.http import ProviderHttp, RetryPolicy
 from providers.hyperliquid.domain import (
     FUNDING_INTERVAL_HOURS,
     HOURLY_FUNDING_SINCE_MS,
@@ -38,6 +38,7 @@ from providers.hyperliquid.raw import (
 from providers.hyperliquid.venue import DEFAULT_BASE_URL, RATE_LIMIT_PER_SECOND, HyperliquidMarket, build
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from providers.symbols import parse_symbol
+from providers.upstream_client import UpstreamClient
 from providers.venue import Capability, CapabilityNotSupported, IntervalNotSupported, ProviderDeps
 from tests.providers_helpers import fixture_json
 
@@ -344,7 +345,7 @@ def _entry(match: Mapping[str, Any], body: Any, status: int = 200) -> dict[str, 
 @contextlib.asynccontextmanager
 async def _replayed(entries: list[dict[str, Any]]) -> AsyncIterator[tuple[ProviderDeps, ReplayApp]]:
     replay = ReplayApp(Cassette.model_validate({"version": 1, "clock": int(CLOCK_S * 1000), "http": entries}))
-    client = create_http_client()
+    client = UpstreamClient()
     cache = MemoryCache()
 
     def factory(

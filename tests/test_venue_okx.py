@@ -21,7 +21,7 @@ from engine.market import CandleInterval, FundingRate, PositionSide, utc_from_ms
 from providers.cache import MemoryCache
 from providers.config import CacheTtls
 from providers.errors import InvalidRequest, InvalidSymbol, MalformedPayload, RateLimited, UpstreamUnavailable
-from providers.http import ProviderHttp, RetryPolicy, create_http_client
+from providers.http import ProviderHttp, RetryPolicy
 from providers.okx.domain import (
     CANDLE_BARS,
     STAT_PERIODS,
@@ -58,13 +58,12 @@ from providers.okx.raw import (
 from providers.okx.venue import DEFAULT_BASE_URL, RATE_LIMIT_PER_SECOND, OkxProvider, build
 from providers.replay import Cassette, ReplayApp, serve_in_background
 from providers.symbols import parse_symbol
+from providers.upstream_client import UpstreamClient
 from providers.venue import Capability, CapabilityNotSupported, IntervalNotSupported, MarketProvider, ProviderDeps
 from tests.providers_helpers import fixture_json
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    import httpx2
 
     from providers.http import ErrorHook
 
@@ -585,7 +584,7 @@ def _cassette() -> dict[str, Any]:
     }
 
 
-def _deps(server_url: str, client: httpx2.AsyncClient) -> ProviderDeps:
+def _deps(server_url: str, client: UpstreamClient) -> ProviderDeps:
     def http_factory(
         provider: str, base_url: str, error_hook: ErrorHook | None, headers: Mapping[str, str] | None
     ) -> ProviderHttp:
@@ -613,7 +612,7 @@ async def test_provider_end_to_end_over_http() -> None:
     cassette = _cassette()
     replay = ReplayApp(Cassette.model_validate(cassette))
     async with serve_in_background(replay.app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             provider = build(_deps(server.base_url, client))
             assert provider.name == "okx"
@@ -687,7 +686,7 @@ async def test_malformed_answer_is_typed() -> None:
     }
     replay = ReplayApp(Cassette.model_validate(cassette))
     async with serve_in_background(replay.app) as server:
-        client = create_http_client()
+        client = UpstreamClient()
         try:
             provider = build(_deps(server.base_url, client))
             with pytest.raises(MalformedPayload):

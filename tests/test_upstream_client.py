@@ -1,15 +1,16 @@
-"""The HTTP client's per-host pool and asyncio network layer (``providers/http_pool.py``,
-``providers/http_backend.py``), against local HTTP/1.1 servers on 127.0.0.1 (plain and TLS).
+"""The client of every market-data call (``providers/upstream_client.py``, aiohttp), against local HTTP/1.1
+servers on 127.0.0.1 (plain and TLS).
 
 - at most ``max_per_host`` connections to a host at once, and a saturated host never delays another;
-- keep-alive: calls one after the other reuse one connection;
-- a call waiting longer than its pool timeout for a slot fails with ``PoolTimeout``;
-- cancelled, refused and timed-out calls give their slot back (the next call on a pool of one still runs);
+- keep-alive: calls one after the other reuse one connection; idle ones are closed after the keep-alive;
+- a call waiting longer than its timeout for a free connection fails as a connect-phase timeout;
+- cancelled, refused and timed-out calls give their connection back (the next call on a limit of one runs);
+- failures are the taxonomy's (``UpstreamTimeout`` / ``UpstreamUnavailable``), named by phase, URL-free;
 - TLS: the certificate is verified (an unknown CA fails to connect) and a trusted one works, with keep-alive;
-- idle connections past their keep-alive are closed by the sweep.
+- a connection the server hung up on, or that holds a stray answer, is not reused;
+- redirects are not followed, and the default headers go out unless a provider overrides them.
 
-Each runs on both event loops: asyncio's own (the tests' default) and uvloop's, which the service runs on and
-whose ``create_connection`` differs (no happy-eyeballs argument).
+Each runs on both event loops: asyncio's own (the tests' default) and uvloop's, which the service runs on.
 """
 
 from __future__ import annotations
@@ -22,17 +23,15 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-import httpx2
 import pytest
 import trustme
 import uvloop
 
-from providers.http import create_http_client
-from providers.http_backend import race_addresses
-from providers.http_pool import PerHostPool, install
+from providers.errors import UpstreamTimeout, UpstreamUnavailable
+from providers.upstream_client import UpstreamClient, UpstreamResponse
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Coroutine
+    from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
     from typing import Any
 
 
@@ -58,6 +57,7 @@ class LocalServer:
         self.most_open = 0
         self.accepted = 0
         self.port = 0
+        self.heads: list[bytes] = []
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
@@ -70,6 +70,11 @@ class LocalServer:
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 path = head.split(b" ", 2)[1].decode()
+                self.heads.append(head)
+                if path.startswith("/redirect"):
+                    writer.write(b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n")
+                    await writer.drain()
+                    continue
                 if path.startswith("/sleep/"):
                     await asyncio.sleep(int(path.rsplit("/", 1)[1]) / 1000)
                 body = b'{"path":"%s"}' % path.encode()
@@ -95,63 +100,87 @@ async def local_server(ssl_context: ssl.SSLContext | None = None) -> AsyncIterat
                 await server.wait_closed()
 
 
+@contextlib.asynccontextmanager
+async def _client(**kwargs: Any) -> AsyncIterator[UpstreamClient]:
+    client = UpstreamClient(**kwargs)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def _get(
+    client: UpstreamClient, url: str, seconds: float = 5.0, headers: Mapping[str, str] | None = None
+) -> UpstreamResponse:
+    return await client.request("test", "x", "GET", url, body=None, headers=headers or {}, timeout_seconds=seconds)
+
+
 @on_both_loops
 async def test_at_most_max_per_host_connections_and_a_busy_host_does_not_block_another() -> None:
-    async with local_server() as busy, local_server() as other, create_http_client(max_connections=3) as client:
-        slow = [asyncio.create_task(client.get(f"http://127.0.0.1:{busy.port}/sleep/300")) for _ in range(9)]
+    async with local_server() as busy, local_server() as other, _client(max_per_host=3) as client:
+        slow = [asyncio.create_task(_get(client, f"http://127.0.0.1:{busy.port}/sleep/300")) for _ in range(9)]
         await asyncio.sleep(0.05)
         started = asyncio.get_running_loop().time()
-        quick = await client.get(f"http://127.0.0.1:{other.port}/x")  # the busy host's 3 slots are all taken
+        quick = await _get(client, f"http://127.0.0.1:{other.port}/x")  # the busy host's 3 slots are all taken
         waited = asyncio.get_running_loop().time() - started
         responses = await asyncio.gather(*slow)
-    assert quick.json() == {"path": "/x"}
+    assert quick.content == b'{"path":"/x"}'
     assert waited < 0.25, f"a call to another host waited {waited:.3f} s behind a saturated one"
-    assert [r.status_code for r in responses] == [200] * 9
+    assert [r.status for r in responses] == [200] * 9
     assert busy.most_open == 3  # never more than the limit, and the limit was used
     assert busy.accepted == 3  # the 6 queued calls reused the first 3 connections
 
 
 @on_both_loops
-async def test_calls_one_after_the_other_reuse_one_connection() -> None:
-    async with local_server() as server, create_http_client() as client:
+async def test_calls_one_after_the_other_reuse_one_connection_until_the_keep_alive_lapses() -> None:
+    async with local_server() as server, _client(keepalive_seconds=0.2) as client:
         for i in range(5):
-            response = await client.get(f"http://127.0.0.1:{server.port}/n/{i}")
-            assert response.json() == {"path": f"/n/{i}"}
-    assert server.accepted == 1
+            response = await _get(client, f"http://127.0.0.1:{server.port}/n/{i}")
+            assert response.content == b'{"path":"/n/%d"}' % i
+        assert server.accepted == 1
+        for _ in range(100):  # bounded: the idle connection is closed once its keep-alive lapses
+            if server.open_connections == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert server.open_connections == 0
+        assert (await _get(client, f"http://127.0.0.1:{server.port}/again")).status == 200
+        assert server.accepted == 2
 
 
 @on_both_loops
-async def test_a_call_waiting_past_its_pool_timeout_fails_with_pool_timeout() -> None:
-    async with local_server() as server, create_http_client(max_connections=1) as client:
-        holder = asyncio.create_task(client.get(f"http://127.0.0.1:{server.port}/sleep/400"))
+async def test_a_call_waiting_past_its_timeout_for_a_connection_fails_as_a_connect_timeout() -> None:
+    async with local_server() as server, _client(max_per_host=1) as client:
+        holder = asyncio.create_task(_get(client, f"http://127.0.0.1:{server.port}/sleep/400"))
         await asyncio.sleep(0.05)
-        with pytest.raises(httpx2.PoolTimeout):
-            await client.get(f"http://127.0.0.1:{server.port}/x", timeout=httpx2.Timeout(5.0, pool=0.05))
-        assert (await holder).status_code == 200
-        assert (await client.get(f"http://127.0.0.1:{server.port}/after")).status_code == 200
+        with pytest.raises(UpstreamTimeout) as info:
+            await _get(client, f"http://127.0.0.1:{server.port}/x?token=secret", seconds=0.05)
+        assert info.value.message == "timed out (connect)"
+        assert (await holder).status == 200
+        assert (await _get(client, f"http://127.0.0.1:{server.port}/after")).status == 200
 
 
 @on_both_loops
-async def test_cancelled_refused_and_timed_out_calls_give_their_slot_back() -> None:
+async def test_cancelled_refused_and_timed_out_calls_give_their_connection_back() -> None:
     with socket.socket() as unused:  # a port nobody listens on: the connect is refused
         unused.bind(("127.0.0.1", 0))
         refused_port = unused.getsockname()[1]
-    async with local_server() as server, create_http_client(max_connections=1) as client:
+    async with local_server() as server, _client(max_per_host=1) as client:
         base = f"http://127.0.0.1:{server.port}"
-        cancelled = asyncio.create_task(client.get(f"{base}/sleep/5000"))
+        cancelled = asyncio.create_task(_get(client, f"{base}/sleep/5000"))
         await asyncio.sleep(0.05)
         cancelled.cancel()
         with pytest.raises(asyncio.CancelledError):
             await cancelled
-        with pytest.raises(httpx2.ReadTimeout):
-            await client.get(f"{base}/sleep/5000", timeout=httpx2.Timeout(5.0, read=0.05))
-        with pytest.raises(httpx2.ConnectError):
-            await client.get(f"http://127.0.0.1:{refused_port}/x")
-        for i in range(3):  # one slot: each of these would wait forever if a failure had kept it
-            response = await client.get(f"{base}/ok/{i}", timeout=httpx2.Timeout(5.0, pool=1.0))
-            assert response.json() == {"path": f"/ok/{i}"}
-    pool = client._transport._pool  # type: ignore[attr-defined]
-    assert isinstance(pool, PerHostPool)
+        with pytest.raises(UpstreamTimeout) as timed_out:
+            await _get(client, f"{base}/sleep/5000", seconds=0.1)
+        assert timed_out.value.message == "timed out (read)"
+        with pytest.raises(UpstreamUnavailable) as refused:
+            await _get(client, f"http://127.0.0.1:{refused_port}/x?apikey=secret")
+        assert refused.value.message == "connection failed"
+        assert "secret" not in str(refused.value)
+        for i in range(3):  # one connection: each of these would wait forever if a failure had kept it
+            response = await _get(client, f"{base}/ok/{i}", seconds=1.0)
+            assert response.content == b'{"path":"/ok/%d"}' % i
 
 
 @on_both_loops
@@ -160,56 +189,49 @@ async def test_tls_verifies_the_certificate_and_keeps_the_connection_alive() -> 
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
     async with local_server(server_context) as server:
-        async with create_http_client() as untrusting:  # the system's CAs: this one is unknown
-            with pytest.raises(httpx2.ConnectError):
-                await untrusting.get(f"https://127.0.0.1:{server.port}/x")
+        async with _client() as untrusting:  # certifi's roots: this CA is unknown
+            with pytest.raises(UpstreamUnavailable):
+                await _get(untrusting, f"https://127.0.0.1:{server.port}/x")
         trusting_context = ssl.create_default_context()
         ca.configure_trust(trusting_context)
-        async with httpx2.AsyncClient(verify=trusting_context) as client:
-            assert install(client, max_per_host=4)
+        async with _client(ssl_context=trusting_context) as client:
             for i in range(3):
-                response = await client.get(f"https://127.0.0.1:{server.port}/tls/{i}")
-                assert response.json() == {"path": f"/tls/{i}"}
+                response = await _get(client, f"https://127.0.0.1:{server.port}/tls/{i}")
+                assert response.content == b'{"path":"/tls/%d"}' % i
     assert server.accepted == 1  # one kept-alive TLS connection for three calls (a failed handshake never gets here)
-
-
-@on_both_loops
-async def test_idle_connections_past_their_keep_alive_are_closed_by_the_sweep() -> None:
-    async with local_server() as first, local_server() as second:
-        pool = PerHostPool(max_per_host=4, keepalive_expiry=0.1)
-        async with httpx2.AsyncClient() as client:
-            client._transport._pool = pool  # type: ignore[attr-defined]
-            assert (await client.get(f"http://127.0.0.1:{first.port}/a")).status_code == 200
-            assert first.open_connections == 1
-            await asyncio.sleep(0.25)  # first's idle connection expires; the next call (to another host) sweeps
-            assert (await client.get(f"http://127.0.0.1:{second.port}/b")).status_code == 200
-            for _ in range(50):  # bounded: the closing runs in a task
-                if first.open_connections == 0:
-                    break
-                await asyncio.sleep(0.02)
-            assert first.open_connections == 0
-            assert second.open_connections == 1
 
 
 @on_both_loops
 async def test_closing_the_client_closes_idle_and_busy_connections() -> None:
     async with local_server() as server:
-        client = create_http_client()
-        in_flight = asyncio.create_task(client.get(f"http://127.0.0.1:{server.port}/sleep/5000"))
+        client = UpstreamClient()
+        in_flight = asyncio.create_task(_get(client, f"http://127.0.0.1:{server.port}/sleep/5000"))
         for _ in range(50):  # bounded: until the slow call holds its connection
             if server.open_connections == 1:
                 break
             await asyncio.sleep(0.02)
-        assert (await client.get(f"http://127.0.0.1:{server.port}/idle")).status_code == 200  # a 2nd, now idle
+        assert (await _get(client, f"http://127.0.0.1:{server.port}/idle")).status == 200  # a 2nd, now idle
         assert server.open_connections == 2
         await client.aclose()
-        with pytest.raises(httpx2.HTTPError):  # its connection was closed under it
+        with pytest.raises(UpstreamUnavailable):  # its connection was closed under it
             await in_flight
         for _ in range(50):  # the idle one's handler sees the close; the busy one's sleeps on, unaware
             if server.open_connections == 1:
                 break
             await asyncio.sleep(0.02)
         assert server.open_connections == 1
+
+
+@on_both_loops
+async def test_redirects_are_not_followed_and_default_headers_go_out() -> None:
+    async with local_server() as server, _client(user_agent="ua-test") as client:
+        response = await _get(client, f"http://127.0.0.1:{server.port}/redirect")
+        assert (response.status, response.headers.get("location")) == (302, "/elsewhere")
+        await _get(client, f"http://127.0.0.1:{server.port}/keyed", headers={"X-Key": "k", "Accept": "text/csv"})
+    first, second = (head.lower() for head in server.heads)
+    assert b"user-agent: ua-test\r\n" in first and b"accept: application/json\r\n" in first
+    assert b"x-key: k\r\n" in second and b"accept: text/csv\r\n" in second  # a provider's header wins
+    assert len(server.heads) == 2  # the redirect was not followed
 
 
 @on_both_loops
@@ -234,10 +256,10 @@ async def test_an_idle_connection_holding_a_stray_answer_is_not_reused() -> None
     server = await asyncio.start_server(answer_then_stray_408, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with create_http_client() as client:
+        async with _client() as client:
             for _ in range(2):
-                response = await client.get(f"http://127.0.0.1:{port}/x")
-                assert (response.status_code, response.json()) == (200, {"ok": True})
+                response = await _get(client, f"http://127.0.0.1:{port}/x")
+                assert (response.status, response.content) == (200, b'{"ok":true}')
                 await asyncio.sleep(0.2)  # the stray 408 arrives on the idle connection
         assert accepted == 2
     finally:
@@ -283,50 +305,24 @@ async def test_a_hang_up_that_arrives_while_the_loop_is_busy_is_noticed() -> Non
     thread.start()
     assert ready.wait(5)
     try:
-        async with create_http_client() as client:
+        async with _client() as client:
             url = f"http://127.0.0.1:{found['port']}/x"
-            assert (await client.get(url)).text == "ok"
+            assert (await _get(client, url)).content == b"ok"
             time.sleep(0.2)  # noqa: ASYNC251 (the point: the loop is busy while the server hangs up)
-            assert (await client.get(url)).text == "ok"
+            assert (await _get(client, url)).content == b"ok"
         assert found["accepted"] == 2
     finally:
         stopper[0]()
         thread.join(5)
 
 
-@on_both_loops
-async def test_an_address_that_never_answers_is_raced_past_after_the_happy_eyeballs_delay() -> None:
-    """RFC 8305 on both loops: the first address drops the connect (a listener whose backlog is full: the
-    kernel drops the SYNs, like a dead IPv6 route); the second, tried 0.25 s later, wins, and the hanging
-    attempt is closed. uvloop has no such option of its own: ``race_addresses`` does it."""
-    hole = socket.socket()
-    hole.bind(("127.0.0.1", 0))
-    hole.listen(0)
-    fillers = []
-    try:
-        for _ in range(2):  # fill the backlog: further connects hang
-            filler = socket.socket()
-            filler.setblocking(False)
-            filler.connect_ex(("127.0.0.1", hole.getsockname()[1]))
-            fillers.append(filler)
-        async with local_server() as server:
-            infos = [
-                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", hole.getsockname()[1])),
-                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", server.port)),
-            ]
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            sock = await race_addresses(infos, None, 0.25)
-            elapsed = loop.time() - started
-            try:
-                assert sock.getpeername() == ("127.0.0.1", server.port)
-            finally:
-                sock.close()
-            assert 0.2 <= elapsed < 2.0, elapsed
-            refused = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 1))  # port 1: nobody listens
-            with pytest.raises(OSError):
-                await race_addresses([refused, refused], None, 0.25)
-    finally:
-        for filler in fillers:
-            filler.close()
-        hole.close()
+async def test_a_proxy_configured_in_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As httpx2 did: ``HTTP_PROXY`` set when the client is built sends the calls through that proxy."""
+    async with local_server() as proxy:
+        for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        async with _client() as client:
+            response = await _get(client, "http://venue.invalid/fapi/v1/ping")
+        assert response.content == b'{"path":"http://venue.invalid/fapi/v1/ping"}'
+        assert proxy.heads[0].startswith(b"GET http://venue.invalid/fapi/v1/ping HTTP/1.1")
