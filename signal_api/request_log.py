@@ -27,6 +27,7 @@ import orjson
 import structlog
 from starlette.responses import JSONResponse
 
+from signal_api.logging import fast_json_logger
 from signal_api.metrics import ERRORS, HTTP_REQUESTS
 from signal_api.security.headers import API_CSP
 from signal_api.security.principal import principal_of
@@ -110,8 +111,12 @@ _bound: tuple[Any, Any, Any, Any] | None = None  # (processors, logger factory, 
 
 
 def _access_log() -> Any:
-    """``log`` bound once per structlog configuration: the lazy proxy binds anew on every line (~2 µs);
-    a reconfiguration (new processors, factory or wrapper) binds again, so it takes effect here too."""
+    """The JSON configuration's direct renderer (the same bytes, fewer µs: :class:`FastJsonLogger`) while
+    it is in force, else ``log`` bound once per structlog configuration: the lazy proxy binds anew on every
+    line (~2 µs); a reconfiguration (new processors, factory or wrapper) binds again, so it takes effect."""
+    fast = fast_json_logger()
+    if fast is not None:
+        return fast
     global _bound  # one tuple swapped whole
     config = structlog.get_config()
     processors, factory, wrapper = config["processors"], config["logger_factory"], config["wrapper_class"]

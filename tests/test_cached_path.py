@@ -16,10 +16,22 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
+import structlog
+import structlog.testing
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.middleware.cors import CORSMiddleware
 
 from signal_api.http_guards import BodyGuard
-from signal_api.logging import REDACTED, SENSITIVE_KEYS, Redactor, _BatchedStderr, _utc_timestamp
+from signal_api.logging import (
+    REDACTED,
+    SENSITIVE_KEYS,
+    Redactor,
+    _BatchedStderr,
+    _utc_timestamp,
+    configure_logging,
+    fast_json_logger,
+)
 from signal_api.request_log import _RequestIds
 from signal_api.response_cache import request_key
 from signal_api.security.headers import ALLOWED_HEADERS, EXPOSED_HEADERS, SecureCors, SecurityHeaders
@@ -315,3 +327,73 @@ def test_request_key_is_the_length_prefixed_sha256(scopes: Any) -> None:
     args = ("POST", "/graphql", b"x=1", b'{"query":"{ a }"}', b"application/json")
     assert request_key(*args, scopes) == _reference_key(*args, scopes)
     assert request_key(*args, scopes) == request_key(*args, scopes)  # and from the scope-name memo
+
+
+_FIELD_VALUES = st.one_of(
+    st.sampled_from(STRINGS),
+    st.text(max_size=40),
+    st.text(alphabet="abcdefABCDEF0123456789_-:= '\"\\\n", max_size=40).map(lambda s: s + "fsa_0123456789abcdef0123"),
+    st.sampled_from(SECRETS).map(lambda s: f"x {s} y"),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.dictionaries(st.sampled_from(["authorization", "accept", "x-api-key"]), st.sampled_from(STRINGS), max_size=3),
+)
+_FIELD_NAMES = st.one_of(
+    st.sampled_from([*KEYS, "duration_ms", "code", "level", "timestamp"]),
+    st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
+).filter(lambda name: name != "event")  # the event is the positional argument
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fields=st.dictionaries(_FIELD_NAMES, _FIELD_VALUES, max_size=10),
+    context=st.dictionaries(st.sampled_from(["request_id", "operation", "method"]), _FIELD_VALUES, max_size=3),
+    event=st.sampled_from(["http request", "websocket", "Authorization: Bearer sk-live-PLANTED-7f3a9c"]),
+)
+def test_fast_access_line_is_byte_identical_to_structlogs(
+    monkeypatch: pytest.MonkeyPatch, fields: dict[str, Any], context: dict[str, Any], event: str
+) -> None:
+    """The access line's direct renderer writes exactly what the configured structlog chain writes, for any
+    field values (secrets, quotes, non-ASCII, large numbers, header mappings) and bound context variables."""
+    out = io.StringIO()
+    monkeypatch.setattr("signal_api.logging.time.time_ns", lambda: 1_764_519_153_123_456_789)
+    configure_logging("INFO", True, secrets=SECRETS, stream=out)
+    try:
+        fast = fast_json_logger()
+        assert fast is not None
+        structlog.contextvars.bind_contextvars(**context)
+        structlog.get_logger("signal_api.access").bind().info(event, **fields)
+        chain = out.getvalue()
+        fast.info(event, **fields)
+        assert out.getvalue()[len(chain) :] == chain
+        assert chain.count("\n") == 1
+        for secret in SECRETS:
+            assert secret not in chain
+    finally:
+        structlog.contextvars.clear_contextvars()
+        structlog.reset_defaults()
+
+
+def test_fast_access_line_only_while_its_configuration_is_in_force() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", True, stream=out)
+    try:
+        assert fast_json_logger() is not None
+        with structlog.testing.capture_logs() as captured:  # edits the processor list in place
+            assert fast_json_logger() is None
+            structlog.get_logger().info("seen")
+        assert captured == [{"event": "seen", "log_level": "info"}]
+        assert fast_json_logger() is not None
+        configure_logging("INFO", False, stream=out)  # console lines: no direct renderer
+        assert fast_json_logger() is None
+        configure_logging("WARNING", True, stream=out)
+        fast = fast_json_logger()
+        assert fast is not None
+        fast.info("http request", status=200)  # below the level: nothing written, as structlog would
+        assert "http request" not in out.getvalue()
+        structlog.reset_defaults()
+        assert fast_json_logger() is None
+    finally:
+        structlog.reset_defaults()
