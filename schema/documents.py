@@ -10,8 +10,9 @@ Per operation, :class:`GuardedParser` then :class:`GuardedValidation` (two schem
 3. the linear limit rules alone (``linear_precheck`` rules: depth, aliases; :mod:`schema.limits`);
 4. the cost with this request's variables (:func:`schema.cost.cost_errors`), on every request;
 5. graphql-core's rules with ours (cached by query text and rule set); the prechecks of step 3 are not
-   run a second time, and a document with no ``$`` in its text skips the three variable rules (it can
-   hold no variable, so they cannot report anything; each walks the whole operation again).
+   run a second time, and a rule whose nodes the text cannot hold is skipped (no ``$``: the variable
+   rules; no ``@``: the directive rules; no ``fragment``: the fragment-definition rules; ...): it cannot
+   report anything, and each costs every node a call (``bench/bench_documents.py``).
 
 A refusal skips the later steps: a fan-out document costs ~2 ms instead of ~15. :meth:`DocumentCache.prevalidate`
 runs steps 2 and 5 ahead of time for documents known at start-up (the registry's trusted documents), so
@@ -34,12 +35,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from graphql import (
+    DeferStreamDirectiveLabel,
+    DeferStreamDirectiveOnRootField,
+    DeferStreamDirectiveOnValidOperationsRule,
     GraphQLError,
     GraphQLSyntaxError,
+    KnownDirectivesRule,
+    MaxIntrospectionDepthRule,
     Node,
+    NoFragmentCyclesRule,
     NoUndefinedVariablesRule,
+    NoUnusedFragmentsRule,
     NoUnusedVariablesRule,
+    SingleFieldSubscriptionsRule,
     Source,
+    StreamDirectiveOnListField,
+    UniqueDirectivesPerLocationRule,
+    UniqueFragmentNamesRule,
+    UniqueVariableNamesRule,
+    VariablesAreInputTypesRule,
     VariablesInAllowedPositionRule,
     parse,
 )
@@ -50,25 +64,63 @@ from schema.cost import cost_errors
 from schema.limits import token_overflow
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from graphql import ASTValidationRule, DocumentNode, GraphQLSchema
 
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,127}")
-_VARIABLE_RULES = frozenset({NoUndefinedVariablesRule, NoUnusedVariablesRule, VariablesInAllowedPositionRule})
+_INTROSPECTION_ROOT = re.compile(r"__(?:schema|type)(?![_0-9A-Za-z])")
+
+# Rules that can only report on one kind of node, and the text that node cannot exist without: a document
+# lacking it holds no such node, so the rule cannot report anything (and each rule costs every node a
+# call of graphql-core's parallel visitor). A match inside a string or comment only keeps the rule: safe.
+_RULES_NEEDING: tuple[tuple[Callable[[str], bool], frozenset[type[ASTValidationRule]]], ...] = (
+    (  # variables: the "$" punctuator
+        lambda text: "$" in text,
+        frozenset(
+            {
+                NoUndefinedVariablesRule,
+                NoUnusedVariablesRule,
+                VariablesInAllowedPositionRule,
+                VariablesAreInputTypesRule,
+                UniqueVariableNamesRule,
+            }
+        ),
+    ),
+    (  # directives: the "@" punctuator
+        lambda text: "@" in text,
+        frozenset(
+            {
+                KnownDirectivesRule,
+                UniqueDirectivesPerLocationRule,
+                DeferStreamDirectiveOnRootField,
+                DeferStreamDirectiveOnValidOperationsRule,
+                DeferStreamDirectiveLabel,
+                StreamDirectiveOnListField,
+            }
+        ),
+    ),
+    (  # fragment definitions: the "fragment" keyword (spreads of unknown fragments are KnownFragmentNames')
+        lambda text: "fragment" in text,
+        frozenset({UniqueFragmentNamesRule, NoUnusedFragmentsRule, NoFragmentCyclesRule}),
+    ),
+    (lambda text: "subscription" in text, frozenset({SingleFieldSubscriptionsRule})),
+    (lambda text: _INTROSPECTION_ROOT.search(text) is not None, frozenset({MaxIntrospectionDepthRule})),
+)
 
 Rules = tuple["type[ASTValidationRule]", ...]
 
 
 def full_rules(rules: Iterable[type[ASTValidationRule]], query: str | None) -> Rules:
     """The rules graphql-core runs in step 5: ``rules`` without the linear prechecks (step 3 ran them),
-    and without the variable rules when the text has no ``$`` (no variable token can exist in it)."""
-    no_variables = query is not None and "$" not in query
-    return tuple(
-        rule
-        for rule in rules
-        if not getattr(rule, "linear_precheck", False) and not (no_variables and rule in _VARIABLE_RULES)
-    )
+    and without the rules whose nodes the text cannot hold (:data:`_RULES_NEEDING`: no ``$``, no
+    variables; no ``@``, no directives; ...)."""
+    skipped: set[type[ASTValidationRule]] = set()
+    if query is not None:
+        for present, needing in _RULES_NEEDING:
+            if not present(query):
+                skipped |= needing
+    return tuple(rule for rule in rules if not getattr(rule, "linear_precheck", False) and rule not in skipped)
 
 
 @functools.lru_cache(maxsize=256)

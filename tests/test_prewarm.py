@@ -126,3 +126,47 @@ async def test_the_app_prewarms_before_it_serves() -> None:
             assert response.json()["ok"] is True
             assert (cache.parse_misses, cache.validation_misses) == (len(OPERATIONS), 0)
             assert (cache.parse_hits, cache.validation_hits) == (1, 1)
+
+
+# Each document makes one of the skippable rules report (its text holds what the rule needs), next to
+# documents without that text: with and without skipping, graphql-core must report exactly the same.
+SKIPPABLE_CASES = [
+    'query D1 { signal(symbol: "BTC") @nosuch { __typename } }',  # KnownDirectives
+    'query D2 { signal(symbol: "BTC") @skip(if: false) @skip(if: false) { __typename } }',  # UniqueDirectives
+    "query D3 { ... @defer { __typename } }",  # defer on the root
+    "fragment F on Query { __typename } fragment F on Query { __typename } query D4 { ...F }",  # UniqueFragment
+    "fragment Unused on Query { __typename } query D5 { __typename }",  # NoUnusedFragments
+    "fragment A on Query { ...B } fragment B on Query { ...A } query D6 { ...A }",  # NoFragmentCycles
+    "query D7($s: Signal) { __typename }",  # VariablesAreInputTypes (and unused)
+    "query D8($s: String, $s: String) { signal(symbol: $s) { __typename } }",  # UniqueVariableNames
+    'subscription D9 { liquidations(symbol: "BTC") { __typename } signalUpdates(symbol: "BTC") { __typename } }',
+    "query D10 { __schema { types { fields { type { fields { type { fields { name } } } } } } } }",  # introspection
+    "query D11 { ...Missing }",  # KnownFragmentNames: never skipped
+    'query D12 { signal(symbol: "BTC") { __typename ... on Signal { score } } }',  # valid, nothing to skip for
+    'query D13 { signal(symbol: "@fragment $x __type") { __typename } }',  # the needles in a string: kept
+    "query D14 { nosuch __typename }",
+]
+
+
+@pytest.mark.parametrize("query", SKIPPABLE_CASES + [op.document for op in OPERATIONS])
+def test_skipping_rules_the_text_cannot_need_changes_no_result(query: str) -> None:
+    from graphql import parse, validate
+
+    schema = build_schema()
+    rules = schema.request_rules  # type: ignore[attr-defined]
+    every = [rule for rule in rules if not getattr(rule, "linear_precheck", False)]
+    document = parse(query)
+    fast = [error.formatted for error in validate(schema._schema, document, full_rules(rules, query))]
+    full = [error.formatted for error in validate(schema._schema, document, every)]
+    assert fast == full
+
+
+def test_the_skippable_cases_each_report_and_skipping_happens() -> None:
+    from graphql import parse, validate
+
+    schema = build_schema()
+    rules = schema.request_rules  # type: ignore[attr-defined]
+    for query in SKIPPABLE_CASES[:11]:  # every one of these is invalid: the equality above is not vacuous
+        assert validate(schema._schema, parse(query), full_rules(rules, query)), query
+    plain = full_rules(rules, 'query P { signal(symbol: "BTC") { __typename } }')
+    assert len(plain) <= len(rules) - 15  # variables, directives, fragment definitions, subscriptions, introspection
