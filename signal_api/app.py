@@ -36,7 +36,7 @@ from signal_api.cluster import open_cluster, redis_client, run_outcome_job, run_
 from signal_api.container import build_container, system_clock
 from signal_api.graphiql import GRAPHIQL_HTML, graphiql_routes
 from signal_api.health import build_health_monitor, count_embedded_restart, health, live, ready
-from signal_api.http_guards import BodyGuard, RequestRefused, decode_json
+from signal_api.http_guards import BodyGuard, BufferedReceive, RequestRefused, decode_json
 from signal_api.logging import configure_logging, secret_values
 from signal_api.metrics import GraphQLMetrics
 from signal_api.persisted_queries import PersistedQueries, load_trusted_documents
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from starlette.requests import Request
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp, Receive, Scope, Send
     from starlette.websockets import WebSocket
 
     from persistence.db import Database
@@ -111,17 +111,8 @@ class BodySizeLimit:
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        # inner layers look at the body through it (http_guards.buffered_body) instead of reading it again
+        await self.app(scope, BufferedReceive(b"".join(chunks), receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(

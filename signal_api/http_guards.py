@@ -181,11 +181,13 @@ class BodyGuard:
         method = scope["method"]
         try:
             if method == "POST":
-                body = await _read_body(receive)
+                body = buffered_body(receive)  # BodySizeLimit's buffer, still unread: look, do not consume
                 if body is None:
-                    return  # the client went away
+                    body = await _read_body(receive)
+                    if body is None:
+                        return  # the client went away
+                    receive = BufferedReceive(body, receive)
                 self._check_body(scope, body)
-                receive = _replaying(body, receive)
             elif method == "GET" and scope["path"] == "/graphql":
                 check_graphql_query_string(scope.get("query_string", b""), max_depth=self.max_depth)
         except RequestRefused as refused:
@@ -222,25 +224,38 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that hands the buffered body to the app once, then defers to the server."""
-    sent = False
+class BufferedReceive:
+    """A ``receive`` that hands a buffered body to the app once, then defers to the server's ``receive``.
 
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+    An inner layer that only needs to look at the body gets it with :func:`buffered_body` and passes this
+    ``receive`` on unread, so one request's body is read and wrapped once, not once per layer."""
 
-    return replay
+    __slots__ = ("body", "receive", "sent")
+
+    def __init__(self, body: bytes, receive: Receive) -> None:
+        self.body = body
+        self.receive = receive
+        self.sent = False
+
+    async def __call__(self) -> Message:
+        if self.sent:
+            return await self.receive()
+        self.sent = True
+        return {"type": "http.request", "body": self.body, "more_body": False}
+
+
+def buffered_body(receive: Receive) -> bytes | None:
+    """The whole body ``receive`` will hand out, when it is a :class:`BufferedReceive` nobody has read yet."""
+    return receive.body if isinstance(receive, BufferedReceive) and not receive.sent else None
 
 
 __all__ = [
     "JSON_PATHS",
     "MAX_JSON_DEPTH",
     "BodyGuard",
+    "BufferedReceive",
     "RequestRefused",
+    "buffered_body",
     "check_graphql_query_string",
     "check_media_type",
     "decode_json",

@@ -281,6 +281,7 @@ def _json_renderer(logger: WrappedLogger, name: str, event_dict: EventDict) -> s
 
 
 _RESERVED = frozenset({"timestamp", "level", "event", "exc_info"})
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
 
 
 class FastJsonLogger:
@@ -303,6 +304,7 @@ class FastJsonLogger:
         self.redactor = final.redactor
         self._msg = factory().msg  # what structlog's bound logger calls with the rendered line
         self.enabled = level <= logging.INFO
+        self._ordinary_keys: set[tuple[str, ...]] = set()
 
     def info(self, event: str, **fields: Any) -> None:
         if not self.enabled:
@@ -316,8 +318,29 @@ class FastJsonLogger:
             if var.name.startswith(_CONTEXT_PREFIX) and context[var] is not Ellipsis:
                 event_dict.setdefault(var.name[_CONTEXT_PREFIX_LENGTH:], context[var])
         _utc_timestamp(None, "info", event_dict)
+        if self._plain(event_dict):
+            # Strings, numbers and None under ordinary names: if the rendered line holds no trigger word and no
+            # secret form, neither did any value (orjson escapes character by character, and no word or
+            # JSON-escaped secret form is broken by that), so both redaction passes would return it unchanged.
+            line = orjson.dumps(event_dict).decode()
+            if not self.redactor._may_hold_secret(line):
+                self._msg(line)
+                return
         event_dict = self.redactor.event(None, "info", event_dict)
         self._msg(self.redactor.text(orjson.dumps(event_dict, default=repr).decode()))
+
+    def _plain(self, event_dict: EventDict) -> bool:
+        """Every value a str, int, float, bool or None, and no key a sensitive header name."""
+        if not _PLAIN_VALUES.issuperset(map(type, event_dict.values())):
+            return False
+        keys = tuple(event_dict)
+        if keys in self._ordinary_keys:
+            return True
+        if any(key.lower() in SENSITIVE_KEYS for key in keys):
+            return False
+        if len(self._ordinary_keys) < 64:  # a handful of key sets per process; bounded whatever is logged
+            self._ordinary_keys.add(keys)
+        return True
 
 
 _fast_json: FastJsonLogger | None = None

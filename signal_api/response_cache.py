@@ -67,8 +67,29 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
+_MEMO_ENTRIES = 256  # recent requests whose key is remembered, bodies and query strings of at most _MEMO_BYTES
+_MEMO_BYTES = 8_192
+_memo: dict[tuple[str, str, bytes, bytes, bytes, frozenset[str]], str] = {}
+
+
 def request_key(method: str, path: str, query_string: bytes, body: bytes, accept: bytes, scopes: Iterable[str]) -> str:
-    """The cache key of a request as this caller sends it (see the module docstring for what it covers)."""
+    """The cache key of a request as this caller sends it (see the module docstring for what it covers).
+
+    A pure function of its arguments: the keys of recent small requests are remembered (a repeated query,
+    the cache's reason to exist, then costs a dict lookup instead of a SHA-256 pass)."""
+    if not isinstance(scopes, frozenset) or len(body) + len(query_string) > _MEMO_BYTES:
+        return _request_key(method, path, query_string, body, accept, scopes)
+    seen = (method, path, query_string, body, accept, scopes)
+    key = _memo.get(seen)
+    if key is None:
+        key = _request_key(method, path, query_string, body, accept, scopes)
+        if len(_memo) >= _MEMO_ENTRIES:
+            del _memo[next(iter(_memo))]  # the oldest
+        _memo[seen] = key
+    return key
+
+
+def _request_key(method: str, path: str, query_string: bytes, body: bytes, accept: bytes, scopes: Iterable[str]) -> str:
     parts = (method.encode(), path.encode(), query_string, accept, _scope_names(scopes))
     # length-prefixed: no two requests share a byte stream; hashed in one call (one C pass)
     stream = b"".join([b"".join((len(part).to_bytes(4, "big"), part)) for part in parts])

@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any, cast
 
 from providers.freshness import track, untrack
+from signal_api.http_guards import buffered_body
 from signal_api.response_cache import CachedResponse, etag_of, request_key
 from signal_api.security.principal import principal_of
 
@@ -70,7 +71,9 @@ class ResponseCacheMiddleware:
             elif name == b"cache-control":
                 no_cache = b"no-cache" in value or b"no-store" in value
         body = b""
-        if scope["method"] == "POST":
+        if scope["method"] == "POST" and (buffered := buffered_body(receive)) is not None:
+            body = buffered  # read by BodySizeLimit: the app is answered from here, or sent it again by _run
+        elif scope["method"] == "POST":
             chunks = []
             more = True
             while more:

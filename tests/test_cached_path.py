@@ -22,7 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.middleware.cors import CORSMiddleware
 
-from signal_api.http_guards import BodyGuard
+from signal_api import response_cache
+from signal_api.app import BodySizeLimit
+from signal_api.http_guards import BodyGuard, BufferedReceive, buffered_body
 from signal_api.logging import (
     REDACTED,
     SENSITIVE_KEYS,
@@ -34,7 +36,9 @@ from signal_api.logging import (
 )
 from signal_api.request_log import _RequestIds
 from signal_api.response_cache import request_key
-from signal_api.security.headers import ALLOWED_HEADERS, EXPOSED_HEADERS, SecureCors, SecurityHeaders
+from signal_api.security.auth import anonymous_at
+from signal_api.security.headers import ALLOWED_HEADERS, EXPOSED_HEADERS, SecureCors, SecurityHeaders, _vary_origin
+from signal_api.security.principal import Principal
 
 if TYPE_CHECKING:
     from starlette.types import Message, Receive, Scope, Send
@@ -397,3 +401,83 @@ def test_fast_access_line_only_while_its_configuration_is_in_force() -> None:
         assert fast_json_logger() is None
     finally:
         structlog.reset_defaults()
+
+
+_HEADER_NAMES = [b"content-type", b"vary", b"Vary", b"etag", b"x-frame-options", b"content-security-policy", b"x-cache"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from(_HEADER_NAMES),
+            st.sampled_from([b"application/json", b"text/html; charset=utf-8", b"Accept", b"SAMEORIGIN", b"x"]),
+        ),
+        max_size=8,
+    ),
+    hsts=st.booleans(),
+)
+def test_one_pass_headers_equal_the_two_steps(headers: list[tuple[bytes, bytes]], hsts: bool) -> None:
+    """The no-Origin answer's headers in one pass are ``secured(_vary_origin(...))``'s, for any header list."""
+    layer = SecureCors(_app([]), pages=["<script>let a = 1;</script>"], hsts=hsts, **CORS_OPTIONS)
+    assert layer.secured_for_no_origin(list(headers)) == layer.secured(_vary_origin(list(headers)))
+
+
+def test_request_key_memo_answers_the_hash_for_every_request_and_stays_bounded() -> None:
+    scopes = frozenset({"read", "stream"})
+    bodies = [orjson.dumps({"query": f"{{ a{i} }}"}) for i in range(3 * response_cache._MEMO_ENTRIES)]
+    for _ in range(2):  # the second round finds the first round's oldest entries evicted
+        for body in bodies:
+            assert request_key("POST", "/graphql", b"", body, b"", scopes) == _reference_key(
+                "POST", "/graphql", b"", body, b"", scopes
+            )
+    assert len(response_cache._memo) <= response_cache._MEMO_ENTRIES
+    big = b'{"query": "{ a }", "x": "' + b"y" * response_cache._MEMO_BYTES + b'"}'  # not remembered, still right
+    assert request_key("POST", "/graphql", b"", big, b"", scopes) == _reference_key(
+        "POST", "/graphql", b"", big, b"", scopes
+    )
+    assert request_key("POST", "/graphql", b"", bodies[0], b"application/json", scopes) != request_key(
+        "POST", "/graphql", b"", bodies[0], b"", scopes
+    )
+
+
+async def test_the_body_is_read_once_and_handed_to_the_app_once_through_the_guards() -> None:
+    """BodySizeLimit buffers the body; BodyGuard looks at it without reading it again; the app gets it once, then
+    what the server's receive says next."""
+    body = orjson.dumps({"query": "{ __typename }"})
+    server: list[Message] = [
+        {"type": "http.request", "body": body[:5], "more_body": True},
+        {"type": "http.request", "body": body[5:], "more_body": False},
+        {"type": "http.disconnect"},
+    ]
+    reads = 0
+    seen: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal reads
+        reads += 1
+        return server.pop(0)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(await receive())
+        seen.append(await receive())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def send(message: Message) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": [(b"content-type", b"application/json")]}
+    await BodySizeLimit(BodyGuard(app), max_bytes=1_000)(scope, receive, send)
+    assert seen == [{"type": "http.request", "body": body, "more_body": False}, {"type": "http.disconnect"}]
+    assert reads == 3  # two chunks by BodySizeLimit, the disconnect by the app: nothing read twice
+    assert buffered_body(BufferedReceive(b"x", receive)) == b"x"
+    spent = BufferedReceive(b"x", receive)
+    spent.sent = True
+    assert buffered_body(spent) is None  # handed out already: an inner layer must read for itself
+
+
+def test_anonymous_callers_share_one_principal_per_address() -> None:
+    assert anonymous_at("10.0.0.1") is anonymous_at("10.0.0.1")
+    assert anonymous_at("10.0.0.1") == Principal(address="10.0.0.1")
+    assert anonymous_at("10.0.0.2").address == "10.0.0.2"

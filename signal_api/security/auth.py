@@ -26,6 +26,7 @@ Exception tree::
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -146,6 +147,12 @@ def client_address(scope: AsgiScope) -> str:
     return str(client[0]) if client else "unknown"
 
 
+@functools.lru_cache(maxsize=1024)
+def anonymous_at(address: str) -> Principal:
+    """The anonymous caller at ``address``: one immutable value per recent address, not a new one per request."""
+    return Principal(address=address)
+
+
 def _to_scopes(names: Iterable[str]) -> frozenset[Scope]:
     known = {s.value: s for s in Scope}
     return frozenset(known[n] for n in names if n in known)  # a scope this version does not know grants nothing
@@ -167,7 +174,7 @@ class Authenticator:
                 raise Unauthenticated(
                     "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
                 )
-            return Principal(address=address)
+            return anonymous_at(address)
         if self.store is None:
             raise KeyStoreUnavailable(f"API keys cannot be checked: {self.store_problem}")
         if not looks_like_key(key):

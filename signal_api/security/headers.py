@@ -155,10 +155,33 @@ class SecureCors(SecurityHeaders):
 
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = self.secured(_vary_origin(message.get("headers", ())))
+                message["headers"] = self.secured_for_no_origin(message.get("headers", ()))
             await send(message)
 
         await self.inner(scope, receive, send_secured)
+
+    def secured_for_no_origin(self, headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """``secured(_vary_origin(headers))`` in one pass for the usual answer (lower-case names, at most one
+        ``Vary``, no security header of its own); anything else takes the two steps."""
+        pairs = list(headers)
+        vary = -1
+        content_type: bytes | None = None
+        names = self.names
+        for at, (name, value) in enumerate(pairs):
+            if name == b"vary" and vary < 0:
+                vary = at
+            elif name == b"content-type":
+                if content_type is None:
+                    content_type = value
+            elif name == b"vary" or name in names or not name.islower():
+                return self.secured(_vary_origin(pairs))
+        if vary < 0:
+            pairs.append((b"vary", b"Origin"))
+        else:
+            pairs[vary] = (b"vary", pairs[vary][1] + b", Origin")
+        html = content_type is not None and content_type.startswith(b"text/html")
+        pairs += self.page_headers if html else self.api_headers
+        return pairs
 
 
 def _vary_origin(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
