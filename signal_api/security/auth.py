@@ -168,13 +168,15 @@ class Authenticator:
     store_problem: str = "the service runs without a database (HISTORY_ENABLED=false)"
     _touch_failures: int = field(default=0, repr=False)
 
+    def without_key(self, address: str) -> Principal:
+        """The caller of a request presenting no key (no await: nothing to look up)."""
+        if not self.allow_anonymous:
+            raise Unauthenticated("an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+        return anonymous_at(address)
+
     async def authenticate(self, key: str | None, address: str) -> Principal:
         if key is None:
-            if not self.allow_anonymous:
-                raise Unauthenticated(
-                    "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
-                )
-            return anonymous_at(address)
+            return self.without_key(address)
         if self.store is None:
             raise KeyStoreUnavailable(f"API keys cannot be checked: {self.store_problem}")
         if not looks_like_key(key):
@@ -292,8 +294,10 @@ class AuthenticationMiddleware:
                 await refuse_request(send, spent, message)
                 return
         try:
-            key = key_from_headers(scope["headers"]) if presented else None
-            principal = await self.authenticator.authenticate(key, address)
+            if presented:
+                principal = await self.authenticator.authenticate(key_from_headers(scope["headers"]), address)
+            else:
+                principal = self.authenticator.without_key(address)
         except AuthError as exc:
             if public:
                 principal = Principal(address=address)  # health answers whoever asks
