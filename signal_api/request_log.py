@@ -33,6 +33,8 @@ from signal_api.security.headers import API_CSP
 from signal_api.security.principal import principal_of
 
 if TYPE_CHECKING:
+    import contextvars
+
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("signal_api.access")
@@ -81,6 +83,17 @@ class _RequestIds:
 
 
 _new_request_id = _RequestIds()
+
+
+def _request_id_var() -> contextvars.ContextVar[Any]:
+    """structlog's context variable for ``request_id`` (its registry keeps one per name for the process), from
+    the token of one binding undone at once: merge, clear and unbind_contextvars see what is set on it."""
+    token = structlog.contextvars.bind_contextvars(request_id=Ellipsis)["request_id"]
+    structlog.contextvars.reset_contextvars(request_id=token)
+    return token.var
+
+
+_REQUEST_ID = _request_id_var()
 
 
 def _route_label(scope: Scope) -> str:
@@ -160,12 +173,12 @@ class RequestLog:
         request_id = _incoming_id(scope) or _new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         # bound for the rest of this task: the lines logged after an error still carry it
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        _REQUEST_ID.set(request_id)  # what bind_contextvars(request_id=...) sets, without its name lookups
         if scope["type"] == "http":
             await self._http(scope, receive, send, request_id)
         else:
             await self._websocket(scope, receive, send, request_id)
-        structlog.contextvars.unbind_contextvars("request_id")
+        _REQUEST_ID.set(Ellipsis)  # what unbind_contextvars("request_id") sets
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         started = time.perf_counter()

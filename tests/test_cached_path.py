@@ -481,3 +481,24 @@ def test_anonymous_callers_share_one_principal_per_address() -> None:
     assert anonymous_at("10.0.0.1") is anonymous_at("10.0.0.1")
     assert anonymous_at("10.0.0.1") == Principal(address="10.0.0.1")
     assert anonymous_at("10.0.0.2").address == "10.0.0.2"
+
+
+async def test_request_id_is_bound_for_the_request_and_unbound_after() -> None:
+    """RequestLog sets structlog's own ``request_id`` context variable: what bind/unbind_contextvars would do."""
+    from signal_api.request_log import RequestLog
+
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(structlog.contextvars.get_contextvars())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    sent = await _answer(RequestLog(app), [(b"x-request-id", b"caller-7")])
+    assert seen == [{"request_id": "caller-7"}]
+    assert (b"x-request-id", b"caller-7") in sent[0]["headers"]
+    assert "request_id" not in structlog.contextvars.get_contextvars()
+    structlog.contextvars.bind_contextvars(request_id="outer")  # the same variable structlog's helpers use
+    await _answer(RequestLog(app), [])
+    assert seen[-1]["request_id"] != "outer" and len(seen[-1]["request_id"]) == 32
+    structlog.contextvars.unbind_contextvars("request_id")
