@@ -1,7 +1,8 @@
 """Where a cached ``/graphql`` answer spends its CPU inside the app, against the simplest baselines, in one run.
 
-1. One access line (``http request``, the fields ``signal_api.request_log`` logs) through the configured
-   structlog pipeline (JSON, every secret setting redacted), three ways: as configured (the redactor's
+1. One access line (``http request``, the fields ``signal_api.request_log`` logs), JSON with every secret
+   setting redacted, four ways: as served (the direct renderer ``signal_api.logging.FastJsonLogger``, which
+   writes the bytes the structlog pipeline would), through the configured structlog pipeline (the redactor's
    substring pre-check, then its regex passes only when a pattern could match), with every regex pass
    forced on every string (what it did before), and the baseline: the same structlog JSON line with no
    redaction at all.
@@ -53,12 +54,13 @@ def log_lines(lines: int) -> list[list[str]]:
     import structlog
 
     from signal_api.logging import Redactor, configure_logging
+    from signal_api.request_log import _access_log
 
     sink = Path(os.devnull).open("w")  # noqa: SIM115 (open for the whole measurement)
     rows = []
 
-    def measure(label: str) -> None:
-        log = structlog.get_logger("signal_api.access")
+    def measure(label: str, log: Any = None) -> None:
+        log = log or structlog.get_logger("signal_api.access")
         structlog.contextvars.bind_contextvars(request_id="0123456789abcdef0123456789abcdef")
         for _ in range(200):
             log.info("http request", **ACCESS_FIELDS)
@@ -69,6 +71,7 @@ def log_lines(lines: int) -> list[list[str]]:
         structlog.contextvars.unbind_contextvars("request_id")
 
     configure_logging("INFO", True, secrets=PLANTED_SECRETS, stream=sink)
+    measure("as served: the direct renderer, the same bytes (request_log's access logger)", _access_log())
     measure("configured pipeline (pre-check, then the regex passes if needed)")
     original = Redactor.text
     Redactor.text = Redactor.scrub  # type: ignore[method-assign]
