@@ -502,3 +502,56 @@ async def test_request_id_is_bound_for_the_request_and_unbound_after() -> None:
     await _answer(RequestLog(app), [])
     assert seen[-1]["request_id"] != "outer" and len(seen[-1]["request_id"]) == 32
     structlog.contextvars.unbind_contextvars("request_id")
+
+
+_SIGNAL = 'query Q { signal(symbol: "BTC") { ... on Signal { symbol recommendation score price } } }'
+_HIT_HEADERS = [
+    "etag",
+    "cache-control",
+    "vary",
+    "x-cache",
+    "content-type",
+    "content-length",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-content-type-options",
+    "referrer-policy",
+    "x-frame-options",
+    "content-security-policy",
+    "x-request-id",
+]
+
+
+async def test_a_cache_hit_over_http_carries_every_layers_headers_and_is_charged() -> None:
+    """Every layer's part of a cached answer, over a real socket: the cache's headers, the rate limit's (the hit
+    is charged one request), the security headers with ``Vary: Origin`` merged, the caller's request id."""
+    import httpx2
+
+    from tests.conftest import load_cassette_json, running_service
+
+    async with (
+        running_service(
+            load_cassette_json("btc-2025-11-14-latest.json"),
+            rate_limit_enabled=True,
+            rate_limit_anonymous_requests=50,
+        ) as (url, _),
+        httpx2.AsyncClient(base_url=url, timeout=20) as client,
+    ):
+        miss = await client.post("/graphql", json={"query": _SIGNAL})
+        hit = await client.post("/graphql", json={"query": _SIGNAL}, headers={"x-request-id": "hit-1"})
+        get = await client.get("/graphql", params={"query": _SIGNAL})
+        not_modified = await client.get(
+            "/graphql", params={"query": _SIGNAL}, headers={"if-none-match": get.headers["etag"]}
+        )
+    assert (miss.headers["x-cache"], hit.headers["x-cache"], not_modified.status_code) == ("MISS", "HIT", 304)
+    names = [name.decode().lower() for name, _ in hit.headers.raw if name.lower() not in (b"date", b"server")]
+    assert names == _HIT_HEADERS
+    assert hit.content == miss.content and hit.headers["etag"] == miss.headers["etag"]
+    assert hit.headers["vary"] == "Accept, Authorization, X-API-Key, Origin"
+    assert hit.headers["x-request-id"] == "hit-1"
+    assert int(hit.headers["x-ratelimit-remaining"]) == int(miss.headers["x-ratelimit-remaining"]) - 1
+    assert hit.headers["x-content-type-options"] == "nosniff"
+    assert hit.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert int(not_modified.headers["x-ratelimit-remaining"]) == int(hit.headers["x-ratelimit-remaining"]) - 2
+    assert not_modified.content == b"" and len(not_modified.headers["x-request-id"]) == 32
