@@ -14,7 +14,8 @@
    idle window just before (:class:`CpuWindow`); also a cold REST ``POST /invoke`` of ``signals.get``.
 3. Upstream calls and latency of one ``signals`` query for 20 symbols, against a temporary 20-symbol
    cassette derived from the given one (written to a temp dir, never into the repo).
-4. The same for one ``market`` query asking for the 20 symbols (20 aliased ``market`` fields).
+4. The same for one ``market`` query asking for the 20 symbols (20 aliased ``market`` fields): three fresh
+   runs at 100 ms, judged by their median (as section 2), and one at 0 ms.
    Sections 3 and 4 report the service's CPU as section 2 does.
 
 Every server listens on 127.0.0.1, runs as a child process, and is terminated in a ``finally``. Every load
@@ -1070,9 +1071,12 @@ def bench_market(cassette: Path, log_dir: Path) -> None:
         f'{s.lower()}: market(symbol: "{s}") {{ __typename ... on Problem {{ code }} }}' for s in MULTI_SYMBOLS
     )
     query = f"query M {{ {fields} }}"
-    runs = [(latency, multi_query(temp_cassette, latency, query, log_dir)) for latency in (UPSTREAM_LATENCY_MS, 0.0)]
+    # three fresh pairs at the injected latency (the wall time of one varies by ±10 ms on 2 shared cores:
+    # the replay server's own loop answers the 87 calls), judged by their median as section 2 is; one at 0 ms
+    runs = [(UPSTREAM_LATENCY_MS, multi_query(temp_cassette, UPSTREAM_LATENCY_MS, query, log_dir)) for _ in range(3)]
+    runs.append((0.0, multi_query(temp_cassette, 0.0, query, log_dir)))
     rows = []
-    for latency, run in runs:
+    for number, (latency, run) in enumerate(runs, 1):
         try:
             data = json.loads(run.text_full).get("data") or {}
         except ValueError:
@@ -1080,7 +1084,7 @@ def bench_market(cassette: Path, log_dir: Path) -> None:
         kinds = Counter(str((v or {}).get("__typename")) for v in data.values())
         rows.append(
             [
-                f"{latency:g} ms upstream latency",
+                f"run {number}, {latency:g} ms upstream latency" if latency else "baseline, 0 ms",
                 ms(run.elapsed_s),
                 f"{run.elapsed_s * 1000 / UPSTREAM_LATENCY_MS:.2f} x" if latency else "-",
                 *cpu_text(run.cpu),
@@ -1089,12 +1093,14 @@ def bench_market(cassette: Path, log_dir: Path) -> None:
             ]
         )
     table(["cold market query", "latency", "x latency", *CPU_HEADERS, "upstream calls", "results"], rows)
-    multiple = runs[0][1].elapsed_s * 1000 / UPSTREAM_LATENCY_MS
+    at_latency = [run for latency, run in runs if latency]
+    multiple = statistics.median(run.elapsed_s for run in at_latency) * 1000 / UPSTREAM_LATENCY_MS
     verdict = "met" if multiple <= MARKET_GOAL else "NOT met"
-    out(f"   goal ≤ {MARKET_GOAL} x the round trip: {multiple:.2f} x, {verdict}")
+    runs_text = f"median of {len(at_latency)} fresh runs"
+    out(f"   goal ≤ {MARKET_GOAL} x the round trip, {runs_text}: {multiple:.2f} x, {verdict}")
     cpu_notes(runs[0][1].cpu)
     total = runs[0][1].stats.get("total")
-    out(f"   upstream calls counted by the replay server ({UPSTREAM_LATENCY_MS:g} ms run): {total}")
+    out(f"   upstream calls counted by the replay server (run 1, {UPSTREAM_LATENCY_MS:g} ms): {total}")
     print_calls(runs[0][1].stats, group=endpoint_of)
     out()
 

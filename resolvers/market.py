@@ -77,12 +77,9 @@ async def _first_ticker(
     return None, failures, rejected_by_all and bool(failures)
 
 
-async def _every(
-    venues: Callable[[Capability], list[MarketProvider]],
-    capability: Capability,
-    call: Callable[[MarketProvider], Awaitable[Any]],
+def _split(
+    results: list[Sourced[Any] | UpstreamError],
 ) -> tuple[list[Sourced[Any]], list[str]]:
-    results = await asyncio.gather(*(_attempt(v, lambda v=v: call(v)) for v in venues(capability)))  # type: ignore[misc]
     answered = [r for r in results if isinstance(r, Sourced)]
     failed = [r.describe() for r in results if isinstance(r, UpstreamError)]
     return answered, failed
@@ -108,11 +105,19 @@ async def market_view(
         return points[-1]
 
     ticker_task = asyncio.ensure_future(_first_ticker(venues, instrument))
-    (funding, f_fail), (oi, oi_fail), (ratios, r_fail) = await asyncio.gather(
-        _every(venues, Capability.FUNDING, lambda v: v.funding(instrument)),
-        _every(venues, Capability.OPEN_INTEREST, lambda v: v.open_interest(instrument)),
-        _every(venues, Capability.LONG_SHORT_RATIO, latest_ratio),
+    funding_venues = venues(Capability.FUNDING)
+    oi_venues = venues(Capability.OPEN_INTEREST)
+    # one gather over every venue's reads (not one per input): a task fewer per input and symbol
+    results = await asyncio.gather(
+        *(_attempt(v, lambda v=v: v.funding(instrument)) for v in funding_venues),  # type: ignore[misc]
+        *(_attempt(v, lambda v=v: v.open_interest(instrument)) for v in oi_venues),  # type: ignore[misc]
+        *(_attempt(v, lambda v=v: latest_ratio(v)) for v in venues(Capability.LONG_SHORT_RATIO)),  # type: ignore[misc]
     )
+    first_oi = len(funding_venues)
+    first_ratio = first_oi + len(oi_venues)
+    funding, f_fail = _split(results[:first_oi])
+    oi, oi_fail = _split(results[first_oi:first_ratio])
+    ratios, r_fail = _split(results[first_ratio:])
     ticker, t_fail, unknown = await ticker_task
     return MarketView(
         symbol=instrument.canonical,

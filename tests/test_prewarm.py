@@ -6,6 +6,7 @@ still report for documents that have variables."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -102,12 +103,13 @@ async def test_documents_with_variables_still_get_the_variable_errors(query: str
 
 async def test_the_app_prewarms_before_it_serves() -> None:
     """The lifespan validated the registry's documents before the first request: a REST call of a
-    registered operation finds its document parsed and validated (the wiring and the rules match)."""
+    registered operation finds its document parsed and validated (the wiring and the rules match). It also
+    sets the collector's thresholds for serving, and restores them when the app stops."""
     import httpx2
     from starlette.routing import Route
 
     from providers.replay import Cassette, ReplayApp, serve_in_background
-    from signal_api.app import create_app
+    from signal_api.app import GC_THRESHOLDS, create_app
     from signal_api.settings import Settings
 
     cassette = Cassette.model_validate(load_cassette_json("btc-2025-11-14-latest.json"))
@@ -117,8 +119,10 @@ async def test_the_app_prewarms_before_it_serves() -> None:
         view = next(r.endpoint for r in app.routes if isinstance(r, Route) and r.path == "/graphql")
         cache = view.schema.document_cache  # type: ignore[attr-defined]
         assert len(cache) == 0  # nothing happens before the lifespan
+        before = gc.get_threshold()
         async with serve_in_background(app, lifespan="on") as service:
             assert len(cache) == len(OPERATIONS)  # before any request
+            assert gc.get_threshold() == GC_THRESHOLDS  # serving: the collector tuned for short-lived garbage
             async with httpx2.AsyncClient(timeout=10) as client:
                 body = {"operation": "signals.get", "symbol": "BTC"}
                 response = await client.post(f"{service.base_url}/invoke", json=body)
@@ -126,6 +130,7 @@ async def test_the_app_prewarms_before_it_serves() -> None:
             assert response.json()["ok"] is True
             assert (cache.parse_misses, cache.validation_misses) == (len(OPERATIONS), 0)
             assert (cache.parse_hits, cache.validation_hits) == (1, 1)
+        assert gc.get_threshold() == before  # and given back when the app stops
 
 
 # Each document makes one of the skippable rules report (its text holds what the rule needs), next to
