@@ -8,13 +8,15 @@ their client work sat on its critical path. Measured side by side on the same lo
 httpx2 (:func:`providers.http.create_http_client`): their cost is not on anyone's critical path.
 
 What it keeps of the httpx2 client it replaces: at most ``max_per_host`` connections to each host (idle ones
-kept for ``keepalive_seconds``), TLS verified against certifi's roots, proxies from the environment,
-no redirects followed, the same default headers, one timeout per phase, and failures named by phase.
+kept for ``keepalive_seconds``), TLS verified against certifi's roots, proxies from the environment (read once,
+``NO_PROXY`` honoured), no redirects followed, the same default headers, the query string sent byte for byte as
+encoded, one timeout per phase, and failures named by phase, never the library's own exceptions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import urllib.request
 from dataclasses import dataclass
@@ -23,8 +25,9 @@ from typing import TYPE_CHECKING
 import aiohttp
 import certifi
 import structlog
+import yarl
 
-from providers.errors import UpstreamTimeout, UpstreamUnavailable
+from providers.errors import InvalidRequest, UpstreamTimeout, UpstreamUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -62,16 +65,17 @@ class UpstreamClient:
         keepalive_seconds: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        """``ssl_context``: the roots TLS trusts; certifi's by default (what httpx2 trusted)."""
+        """``ssl_context``: the roots TLS trusts; certifi's by default (what httpx2 trusted). Proxies come from
+        the environment, read once here (:func:`environment_proxies`); an unsupported one refuses to start."""
         self._max_per_host = max_per_host
         # built now, at start-up: loading certifi's roots takes ~15 ms, not to be paid by the first query
         self._ssl_context = ssl_context or ssl.create_default_context(cafile=certifi.where())
-        # aiohttp looks proxies up in the environment on every request when asked to (~0.1 ms each):
-        # asked only when one is configured, as httpx2 read them once
-        self._trust_env = bool(urllib.request.getproxies())
+        self._proxies = environment_proxies()
         self._keepalive_seconds = keepalive_seconds
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
@@ -84,9 +88,12 @@ class UpstreamClient:
         self._session = aiohttp.ClientSession(
             connector=connector,
             headers=self._headers,
-            trust_env=self._trust_env,  # HTTP(S)_PROXY / NO_PROXY, as httpx2 honoured them
+            # not aiohttp's own environment lookups: they cost every request a pass over the environment and
+            # add credentials from ~/.netrc to venue requests; proxies are resolved here (``_proxy_for``)
+            trust_env=False,
             auto_decompress=True,
         )
+        self._loop = asyncio.get_running_loop()
         return self._session
 
     def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
@@ -96,6 +103,13 @@ class UpstreamClient:
                 total=None, connect=seconds, sock_connect=seconds, sock_read=seconds
             )
         return timeout
+
+    def _proxy_for(self, url: yarl.URL) -> str | None:
+        proxies = self._proxies
+        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # (not in typeshed)
+        if not proxies or bypass(url.host or "", proxies):
+            return None
+        return proxies.get(url.scheme) or proxies.get("all")
 
     async def request(
         self,
@@ -108,38 +122,74 @@ class UpstreamClient:
         headers: Mapping[str, str],
         timeout_seconds: float,
     ) -> UpstreamResponse:
-        """The whole answer, whatever its status. A transport failure or timeout raises
-        :class:`UpstreamUnavailable` / :class:`UpstreamTimeout`; the URL is never in the message (a keyed
-        provider's URL may carry a token)."""
+        """The whole answer, whatever its status. Any failure to get one raises :class:`UpstreamTimeout` or
+        :class:`UpstreamUnavailable` (or :class:`InvalidRequest` for a request the client cannot send: a
+        header holding a line break), never the library's own exception; the URL is never in the message (a
+        keyed provider's URL may carry a token). ``url`` is sent as given (already percent-encoded)."""
+        if self._closed:
+            raise UpstreamUnavailable(provider, endpoint, "client closed (shutting down)")
         session = self._session
-        if session is None or session.closed:
-            session = self._open()
+        if session is None or session.closed or self._loop is not asyncio.get_running_loop():
+            if session is not None and not session.closed:  # opened on a loop since stopped (tests, CLIs)
+                _abandon(session)
+            session = self._open()  # first use, or a new event loop (a session belongs to one)
+        target = yarl.URL(url, encoded=True)
         try:
             async with session.request(
                 method,
-                url,
+                target,
                 data=body,
                 headers=headers,
                 timeout=self._timeout(timeout_seconds),
                 allow_redirects=False,
+                proxy=self._proxy_for(target),
             ) as response:
                 content = await response.read()
                 return UpstreamResponse(response.status, content, response.headers)
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors (and ClientErrors): first
             raise UpstreamTimeout(provider, endpoint, f"timed out ({_phase(exc)})") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            log.debug("upstream connection failed", provider=provider, endpoint=endpoint, detail=repr(exc))
+        except (aiohttp.ClientError, OSError) as exc:  # before ValueError: a certificate error is both
+            log.debug("upstream connection failed", provider=provider, endpoint=endpoint, error=type(exc).__name__)
             raise UpstreamUnavailable(provider, endpoint, "connection failed") from None
-        except Exception:
-            if session.closed:  # closed under the call (shutdown): aiohttp fails it in more ways than one
-                raise UpstreamUnavailable(provider, endpoint, "connection failed") from None
-            raise
+        except ValueError as exc:  # aiohttp refuses to send it (a control character in a header, a bad URL)
+            log.warning("upstream request not sent", provider=provider, endpoint=endpoint, error=type(exc).__name__)
+            raise InvalidRequest(provider, endpoint, "request not sent: a header or the URL is malformed") from None
+        except Exception as exc:  # whatever else aiohttp raises (a session closed under the call at shutdown):
+            # the venue's answer is missing, named, never a raw exception
+            log.debug("upstream call failed", provider=provider, endpoint=endpoint, error=type(exc).__name__)
+            raise UpstreamUnavailable(provider, endpoint, "connection failed") from None
 
     async def aclose(self) -> None:
+        """Close the connections; later calls fail as unavailable instead of opening a session again."""
+        self._closed = True
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
             await asyncio.sleep(0)  # let the transports' close callbacks run before the loop may stop
 
 
-__all__ = ["UpstreamClient", "UpstreamResponse"]
+def _abandon(session: aiohttp.ClientSession) -> None:
+    """Drop the connections of a session whose loop has stopped: they cannot be awaited closed any more, and
+    left open they would warn when collected. (``_close`` is the synchronous half of ``close``.)"""
+    connector = session.connector
+    if connector is not None:
+        with contextlib.suppress(Exception):
+            connector._close(abort_ssl=True)
+
+
+def environment_proxies() -> dict[str, str]:
+    """``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` (either case), as httpx2 read them: by
+    scheme (``all`` for both), plus ``no``. Only http:// and https:// proxies can be spoken to; another
+    (``socks5://``) stops start-up rather than being bypassed in silence."""
+    found = urllib.request.getproxies()
+    for scheme in ("http", "https", "all"):
+        proxy = found.get(scheme)
+        if proxy and yarl.URL(proxy).scheme not in ("http", "https"):
+            raise ValueError(
+                f"the {scheme} proxy set in the environment is not an http:// or https:// URL; "
+                "market data cannot go through it"
+            )
+    return {scheme: value for scheme, value in found.items() if scheme in ("http", "https", "all", "no") and value}
+
+
+__all__ = ["UpstreamClient", "UpstreamResponse", "environment_proxies"]

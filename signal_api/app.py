@@ -66,12 +66,13 @@ if TYPE_CHECKING:
     from providers.streams.parsers import VenueStream
     from signal_api.container import Container
 
-# The collector's thresholds while serving: a young collection every 10,000 allocations instead of 700, an
-# older one 50 and 100 times rarer. A query allocates tens of thousands of short-lived objects (tasks,
-# futures, parsed rows) that are garbage long before a collection sees them; at the default, collections
-# took ~15 % of a cold query's CPU (the 20-symbol ``market``: 40 -> 38 ms, a cold ``signal`` 13.9 -> 12.7 ms
-# of its own; bench/bench_signal.py). Cyclic garbage waits longer: at most ~10,000 young objects (~2 MB).
-GC_THRESHOLDS = (10_000, 50, 100)
+# The collector's thresholds while serving: a young collection every 10,000 allocations instead of 700; the
+# older generations keep their default ratios (every 10th young one, every 10th of those). A query allocates
+# tens of thousands of short-lived objects (tasks, futures, parsed rows) that are garbage long before a
+# collection sees them; at the default, collections took ~15 % of a cold query's CPU (the 20-symbol ``market``:
+# 40 -> 38 ms, a cold ``signal`` 13.9 -> 12.7 ms of its own; bench/bench_signal.py; 10/10 measured the same as
+# 50/100 for the older ones). Garbage cycles wait up to ~14 x more allocations before a collection looks at them.
+GC_THRESHOLDS = (10_000, 10, 10)
 
 log = structlog.get_logger(__name__)
 CACHE_STATS = Gauge(

@@ -67,7 +67,7 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
-_MEMO_ENTRIES = 256  # recent requests whose key is remembered, bodies and query strings of at most _MEMO_BYTES
+_MEMO_ENTRIES = 256  # recent requests whose key is remembered, of at most _MEMO_BYTES (body, query, path, Accept)
 _MEMO_BYTES = 8_192
 _memo: dict[tuple[str, str, bytes, bytes, bytes, frozenset[str]], str] = {}
 
@@ -77,7 +77,7 @@ def request_key(method: str, path: str, query_string: bytes, body: bytes, accept
 
     A pure function of its arguments: the keys of recent small requests are remembered (a repeated query,
     the cache's reason to exist, then costs a dict lookup instead of a SHA-256 pass)."""
-    if not isinstance(scopes, frozenset) or len(body) + len(query_string) > _MEMO_BYTES:
+    if not isinstance(scopes, frozenset) or len(body) + len(query_string) + len(accept) + len(path) > _MEMO_BYTES:
         return _request_key(method, path, query_string, body, accept, scopes)
     seen = (method, path, query_string, body, accept, scopes)
     key = _memo.get(seen)

@@ -439,6 +439,13 @@ def test_request_key_memo_answers_the_hash_for_every_request_and_stays_bounded()
     assert request_key("POST", "/graphql", b"", bodies[0], b"application/json", scopes) != request_key(
         "POST", "/graphql", b"", bodies[0], b"", scopes
     )
+    # a large Accept header counts towards the bound like a large body: never kept after its request
+    response_cache._memo.clear()
+    huge_accept = b"application/json;" + b"q" * response_cache._MEMO_BYTES
+    assert request_key("POST", "/graphql", b"", bodies[0], huge_accept, scopes) == _reference_key(
+        "POST", "/graphql", b"", bodies[0], huge_accept, scopes
+    )
+    assert not response_cache._memo
 
 
 async def test_the_body_is_read_once_and_handed_to_the_app_once_through_the_guards() -> None:

@@ -27,7 +27,7 @@ import pytest
 import trustme
 import uvloop
 
-from providers.errors import UpstreamTimeout, UpstreamUnavailable
+from providers.errors import InvalidRequest, UpstreamTimeout, UpstreamUnavailable
 from providers.upstream_client import UpstreamClient, UpstreamResponse
 
 if TYPE_CHECKING:
@@ -326,3 +326,88 @@ async def test_a_proxy_configured_in_the_environment_is_used(monkeypatch: pytest
             response = await _get(client, "http://venue.invalid/fapi/v1/ping")
         assert response.content == b'{"path":"http://venue.invalid/fapi/v1/ping"}'
         assert proxy.heads[0].startswith(b"GET http://venue.invalid/fapi/v1/ping HTTP/1.1")
+
+
+def _clear_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for scheme in ("http", "https", "all", "no"):
+        monkeypatch.delenv(f"{scheme.upper()}_PROXY", raising=False)
+        monkeypatch.delenv(f"{scheme}_proxy", raising=False)
+
+
+async def test_proxies_from_the_environment_all_proxy_and_no_proxy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """``ALL_PROXY`` is honoured like httpx2 did, ``NO_PROXY`` bypasses it, and ``~/.netrc`` never adds
+    credentials to a venue request (aiohttp's own environment lookup would)."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login corpuser password hunter22\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    async with local_server() as proxy, local_server() as venue:
+        _clear_proxy_environment(monkeypatch)
+        monkeypatch.setenv("ALL_PROXY", f"http://127.0.0.1:{proxy.port}")
+        async with _client() as client:
+            await _get(client, "http://venue.invalid/through-the-proxy")
+        assert proxy.heads[0].startswith(b"GET http://venue.invalid/through-the-proxy HTTP/1.1")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        async with _client() as client:
+            response = await _get(client, f"http://127.0.0.1:{venue.port}/direct")
+        assert response.content == b'{"path":"/direct"}'
+        assert len(proxy.heads) == 1  # the bypassed call went straight to the venue
+        _clear_proxy_environment(monkeypatch)
+        monkeypatch.setenv("NO_PROXY", "example.org")  # only NO_PROXY set: still no netrc credentials
+        async with _client() as client:
+            await _get(client, f"http://127.0.0.1:{venue.port}/no-netrc")
+    assert all(b"authorization:" not in head.lower() for head in venue.heads + proxy.heads)
+
+
+def test_an_unsupported_proxy_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_proxy_environment(monkeypatch)
+    monkeypatch.setenv("ALL_PROXY", "socks5://user:pw@127.0.0.1:1080")
+    with pytest.raises(ValueError, match="not an http:// or https:// URL") as info:
+        UpstreamClient()
+    assert "pw@" not in str(info.value)  # proxy credentials never reach the message
+
+
+@on_both_loops
+async def test_a_header_the_client_cannot_send_is_a_typed_error_not_a_crash() -> None:
+    """A key read with its trailing newline (a secret file) makes every call fail as an invalid request,
+    named, without the key in the message, instead of escaping as the library's ValueError."""
+    async with local_server() as server, _client() as client:
+        with pytest.raises(InvalidRequest) as info:
+            await _get(client, f"http://127.0.0.1:{server.port}/x", headers={"X-Api-Key": "sekret\r\n"})
+        assert "sekret" not in str(info.value)
+        assert server.heads == []
+
+
+async def test_after_aclose_calls_fail_as_unavailable_and_open_nothing() -> None:
+    async with local_server() as server:
+        client = UpstreamClient()
+        assert (await _get(client, f"http://127.0.0.1:{server.port}/a")).status == 200
+        await client.aclose()
+        with pytest.raises(UpstreamUnavailable, match="client closed"):
+            await _get(client, f"http://127.0.0.1:{server.port}/b")
+        assert client._session is None  # no session opened again, none left to leak
+        assert server.accepted == 1
+
+
+def test_one_client_serves_a_second_event_loop() -> None:
+    """A session belongs to the loop it was opened on; the client opens another on a new loop instead of
+    failing with "Event loop is closed" for ever."""
+    client = UpstreamClient()
+
+    async def one_call() -> bytes:
+        async with local_server() as server:
+            return (await _get(client, f"http://127.0.0.1:{server.port}/loop")).content
+
+    assert asyncio.run(one_call()) == b'{"path":"/loop"}'
+    assert asyncio.run(one_call()) == b'{"path":"/loop"}'
+    asyncio.run(client.aclose())
+
+
+@on_both_loops
+async def test_the_query_string_goes_out_byte_for_byte() -> None:
+    """The URL is sent as ProviderHttp encoded it: percent-escapes are not re-quoted or decoded."""
+    async with local_server() as server, _client() as client:
+        await _get(client, f"http://127.0.0.1:{server.port}/q?symbols=%5B%22BTC%22%2C%22ETH%22%5D&t=a%2Fb%3Ac")
+    assert server.heads[0].startswith(b"GET /q?symbols=%5B%22BTC%22%2C%22ETH%22%5D&t=a%2Fb%3Ac HTTP/1.1")
