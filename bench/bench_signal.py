@@ -1110,7 +1110,7 @@ def bench_market(cassette: Path, log_dir: Path) -> None:
 
 def header(args: argparse.Namespace, cassette: Path) -> None:
     versions = []
-    for dist in ("strawberry-graphql", "starlette", "uvicorn", "httpx2", "uvloop", "httptools"):
+    for dist in ("strawberry-graphql", "starlette", "uvicorn", "aiohttp", "httpx2", "uvloop", "httptools"):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions.append(f"{dist} {importlib.metadata.version(dist)}")
     cpu_model = ""

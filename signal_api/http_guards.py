@@ -23,6 +23,7 @@ buffered the body.
 
 from __future__ import annotations
 
+import functools
 import re
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
@@ -170,9 +171,6 @@ class BodyGuard:
         self.app = app
         self.paths = frozenset(paths)
         self.max_depth = max_depth
-        # (path, content type, body) of recently accepted bodies: the checks are a pure function of the three,
-        # so a repeated request (a cached query) skips the decode and the depth scan
-        self._accepted: dict[tuple[str, str | None, bytes], None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in self.paths:
@@ -198,18 +196,21 @@ class BodyGuard:
         await self.app(scope, receive, send)
 
     def _check_body(self, scope: Scope, body: bytes) -> None:
-        content_type = _header(scope, b"content-type")
-        seen = (scope["path"], content_type, body)
-        if seen in self._accepted:
-            return
-        check_media_type(content_type)
-        data = decode_json_object(body, max_depth=self.max_depth)
-        if scope["path"] == "/graphql":
-            check_graphql_request(data)
-        if len(body) <= _REMEMBERED_BODY_BYTES:
-            if len(self._accepted) >= _REMEMBERED_BODIES:
-                del self._accepted[next(iter(self._accepted))]  # the oldest
-            self._accepted[seen] = None
+        check = _check_remembered if len(body) <= _REMEMBERED_BODY_BYTES else _check_body
+        check(scope["path"], _header(scope, b"content-type"), body, self.max_depth)
+
+
+def _check_body(path: str, content_type: str | None, body: bytes, max_depth: int) -> None:
+    """Refuse a body (RequestRefused) whose media type, JSON or GraphQL request is not acceptable."""
+    check_media_type(content_type)
+    data = decode_json_object(body, max_depth=max_depth)
+    if path == "/graphql":
+        check_graphql_request(data)
+
+
+# The checks are a pure function of their arguments, so a repeated request (a cached query) skips the decode
+# and the depth scan. Only acceptances are remembered: a refusal raises, and lru_cache keeps no exception.
+_check_remembered = functools.lru_cache(maxsize=_REMEMBERED_BODIES)(_check_body)
 
 
 async def _read_body(receive: Receive) -> bytes | None:

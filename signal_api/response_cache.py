@@ -26,6 +26,7 @@ again and reads the new data.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections import OrderedDict
@@ -69,7 +70,6 @@ def etag_of(body: bytes) -> str:
 
 _MEMO_ENTRIES = 256  # recent requests whose key is remembered, of at most _MEMO_BYTES (body, query, path, Accept)
 _MEMO_BYTES = 8_192
-_memo: dict[tuple[str, str, bytes, bytes, bytes, frozenset[str]], str] = {}
 
 
 def request_key(method: str, path: str, query_string: bytes, body: bytes, accept: bytes, scopes: Iterable[str]) -> str:
@@ -79,14 +79,7 @@ def request_key(method: str, path: str, query_string: bytes, body: bytes, accept
     the cache's reason to exist, then costs a dict lookup instead of a SHA-256 pass)."""
     if not isinstance(scopes, frozenset) or len(body) + len(query_string) + len(accept) + len(path) > _MEMO_BYTES:
         return _request_key(method, path, query_string, body, accept, scopes)
-    seen = (method, path, query_string, body, accept, scopes)
-    key = _memo.get(seen)
-    if key is None:
-        key = _request_key(method, path, query_string, body, accept, scopes)
-        if len(_memo) >= _MEMO_ENTRIES:
-            del _memo[next(iter(_memo))]  # the oldest
-        _memo[seen] = key
-    return key
+    return _remembered_key(method, path, query_string, body, accept, scopes)
 
 
 def _request_key(method: str, path: str, query_string: bytes, body: bytes, accept: bytes, scopes: Iterable[str]) -> str:
@@ -95,6 +88,8 @@ def _request_key(method: str, path: str, query_string: bytes, body: bytes, accep
     stream = b"".join([b"".join((len(part).to_bytes(4, "big"), part)) for part in parts])
     return "rc:" + hashlib.sha256(stream + body).hexdigest()
 
+
+_remembered_key = functools.lru_cache(maxsize=_MEMO_ENTRIES)(_request_key)
 
 _SCOPE_NAMES: dict[frozenset[str], bytes] = {}  # a handful of distinct scope sets in a process
 

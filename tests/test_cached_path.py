@@ -431,7 +431,7 @@ def test_request_key_memo_answers_the_hash_for_every_request_and_stays_bounded()
             assert request_key("POST", "/graphql", b"", body, b"", scopes) == _reference_key(
                 "POST", "/graphql", b"", body, b"", scopes
             )
-    assert len(response_cache._memo) <= response_cache._MEMO_ENTRIES
+    assert response_cache._remembered_key.cache_info().currsize <= response_cache._MEMO_ENTRIES
     big = b'{"query": "{ a }", "x": "' + b"y" * response_cache._MEMO_BYTES + b'"}'  # not remembered, still right
     assert request_key("POST", "/graphql", b"", big, b"", scopes) == _reference_key(
         "POST", "/graphql", b"", big, b"", scopes
@@ -440,12 +440,12 @@ def test_request_key_memo_answers_the_hash_for_every_request_and_stays_bounded()
         "POST", "/graphql", b"", bodies[0], b"", scopes
     )
     # a large Accept header counts towards the bound like a large body: never kept after its request
-    response_cache._memo.clear()
+    response_cache._remembered_key.cache_clear()
     huge_accept = b"application/json;" + b"q" * response_cache._MEMO_BYTES
     assert request_key("POST", "/graphql", b"", bodies[0], huge_accept, scopes) == _reference_key(
         "POST", "/graphql", b"", bodies[0], huge_accept, scopes
     )
-    assert not response_cache._memo
+    assert response_cache._remembered_key.cache_info().currsize == 0
 
 
 async def test_the_body_is_read_once_and_handed_to_the_app_once_through_the_guards() -> None:
