@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Self, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter
 
 from providers.errors import (
     InvalidRequest,
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 A = TypeVar("A")
 R = TypeVar("R")
 V = TypeVar("V", bound="VenueModel")
+M = TypeVar("M", bound=BaseModel)
 
 
 class VenueModel(BaseModel):
@@ -70,11 +71,18 @@ def field_names(model: type[BaseModel]) -> tuple[str, ...]:
     return tuple(model.model_fields)
 
 
-def rows_as(model: type[V], rows: Sequence[Any]) -> tuple[V, ...]:
-    """Rows as models: objects validated by field name, arrays (a :class:`RowModel`) by position."""
+def rows_as(model: type[M], rows: Sequence[Any]) -> tuple[M, ...]:
+    """Rows as models: objects validated by field name, arrays (a :class:`RowModel`) by position. Objects are
+    validated in one pydantic call for the whole answer (about half the cost of a ``model_validate`` per row;
+    an error's location starts with the row's index)."""
     if issubclass(model, RowModel):
         return tuple(model.from_row(row) for row in rows)
-    return tuple(model.model_validate(row) for row in rows)
+    return _rows_adapter(model).validate_python(rows)
+
+
+@functools.cache
+def _rows_adapter(model: type[BaseModel]) -> TypeAdapter[tuple[Any, ...]]:
+    return TypeAdapter(tuple[model, ...])  # type: ignore[valid-type]
 
 
 def _blank_is_none(value: Any) -> Any:

@@ -7,9 +7,10 @@ import itertools
 import math
 import operator
 import statistics
-from typing import TYPE_CHECKING, Any, TypeVar
+import typing
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison
 
 R = TypeVar("R")
+
+# A float field that refuses NaN and infinities when pydantic validates it: what every venue model's floats
+# are (``allow_inf_nan=False``), for the row types validated by position (a ``NamedTuple``)
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 DEFAULT_FUNDING_INTERVAL_HOURS = 8.0
 KNOWN_FUNDING_INTERVAL_HOURS = (1.0, 2.0, 4.0, 8.0)
@@ -62,11 +67,23 @@ def _model_fields_to_scan(kind: type[BaseModel]) -> tuple[str, ...]:
     )
 
 
+def _row_fields_to_scan(kind: Any) -> tuple[str, ...]:
+    """A ``NamedTuple`` row's fields that may hold a non-finite number: as :func:`_model_fields_to_scan`,
+    a :data:`FiniteFloat` field has been checked by pydantic and ``int``/``str``/``bool`` hold no float."""
+    try:
+        hints = typing.get_type_hints(kind, include_extras=True)
+    except (NameError, TypeError):  # an annotation that cannot be resolved: scan every field
+        return tuple(kind._fields)
+    return tuple(name for name in kind._fields if hints.get(name) not in _NO_FLOAT and hints.get(name) != FiniteFloat)
+
+
 def _field_names(kind: type) -> tuple[str, ...]:
     names = _FIELDS.get(kind)
     if names is None:
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             names = _model_fields_to_scan(kind)
+        elif isinstance(kind, type) and issubclass(kind, tuple) and hasattr(kind, "_fields"):
+            names = _row_fields_to_scan(kind)
         elif dataclasses.is_dataclass(kind):
             names = tuple(field.name for field in dataclasses.fields(kind))
         else:

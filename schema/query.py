@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.tools import merge_types
 from strawberry.types import Info  # noqa: TC002 - strawberry reads annotations at runtime
 from strawberry.types.base import get_object_definition
+from strawberry.types.nodes import SelectedField
 
 from engine import DEFAULT_MODE, Mode
 from engine.market import Timeframe
@@ -64,6 +65,22 @@ TimeframeArg = Annotated[
 ]
 
 
+# the Signal fields that read the calibrated model's output; a document selecting neither does not run it
+CALIBRATION_FIELDS = frozenset({"calibration", "probabilityUp"})
+
+
+def asks_for_calibration(info: Info[RequestContext, None]) -> bool:
+    """Whether the document selects a field of :data:`CALIBRATION_FIELDS` anywhere under this field (through
+    inline fragments and fragment spreads; a ``@skip``/``@include`` is not evaluated: it counts as selected)."""
+    stack: list[Any] = list(info.selected_fields)
+    while stack:
+        selection = stack.pop()
+        if isinstance(selection, SelectedField) and selection.name in CALIBRATION_FIELDS:
+            return True
+        stack.extend(selection.selections)
+    return False
+
+
 def signal_result(outcome: SignalOutcome) -> SignalResult:
     """The GraphQL member for a resolved signal or its problem (also used by ``signalUpdates``)."""
     return problem(outcome) if isinstance(outcome, Problem) else Signal.of(outcome)
@@ -79,7 +96,10 @@ class SignalQuery:
         mode: ModeArg = DEFAULT_MODE,
         timeframe: TimeframeArg = DEFAULT_TIMEFRAME,
     ) -> SignalResult:
-        return signal_result(await resolve_signal(info.context, symbol, Mode(mode), Timeframe(timeframe)))
+        calibrate = asks_for_calibration(info)
+        return signal_result(
+            await resolve_signal(info.context, symbol, Mode(mode), Timeframe(timeframe), calibrate=calibrate)
+        )
 
     @strawberry.field(description="Signals for several symbols in one round; all-symbol endpoints are batched.")
     async def signals(
@@ -89,7 +109,8 @@ class SignalQuery:
         mode: ModeArg = DEFAULT_MODE,
         timeframe: TimeframeArg = DEFAULT_TIMEFRAME,
     ) -> list[SignalResult]:
-        outcomes = await resolve_signals(info.context, symbols, Mode(mode), Timeframe(timeframe))
+        calibrate = asks_for_calibration(info)
+        outcomes = await resolve_signals(info.context, symbols, Mode(mode), Timeframe(timeframe), calibrate=calibrate)
         return [signal_result(o) for o in outcomes]
 
 

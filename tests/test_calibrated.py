@@ -422,6 +422,45 @@ async def test_signal_and_model_query_over_http(graphql: Any, tmp_path: Path) ->
         assert refused["code"] == "MODEL_NOT_AVAILABLE" and "absent.json" in refused["message"]
 
 
+ASKED_THROUGH = {
+    "a fragment spread": """query { signal(symbol: "BTC") { ...Odds } }
+      fragment Odds on Signal { probabilityUp }""",
+    "an inline fragment, nested": """query { signals(symbols: ["BTC"]) {
+      ... on Signal { score calibration { probabilityUp } } } }""",
+}
+NOT_ASKED = """query { signal(symbol: "BTC") { ... on Signal { recommendation score factors { name score } } } }"""
+
+
+async def test_the_model_runs_only_for_a_document_that_reads_it(graphql: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``probabilityUp`` and ``calibration`` are the model's output: a document selecting neither (anywhere under
+    ``signal``/``signals``, through fragments) does not pay for its features; one that selects either gets it."""
+    import engine.signal
+
+    runs: list[int] = []
+
+    def counted(*args: Any) -> Any:
+        runs.append(1)
+        return context_features(*args)
+
+    monkeypatch.setattr(engine.signal, "context_features", counted)
+    cassette = load_cassette_json("btc-2025-11-14-latest.json")
+    async with running_service(cassette) as (base_url, _replay):
+        status, body = await graphql(base_url, NOT_ASKED)
+        assert status == 200 and body["data"]["signal"]["recommendation"] in {"LONG", "SHORT", "NEUTRAL"}, body
+        assert runs == []
+        for how, document in ASKED_THROUGH.items():
+            status, body = await graphql(base_url, document)
+            assert status == 200 and "errors" not in body, (how, body)
+            answer = body["data"]["signal"] if "signal" in body["data"] else body["data"]["signals"][0]
+            probability = answer.get("probabilityUp") or answer["calibration"]["probabilityUp"]
+            assert 0 < probability < 1, (how, answer)
+        assert len(runs) == 2
+        status, body = await graphql(
+            base_url, SIGNAL, {"symbol": "BTC", "mode": "CALIBRATED", "timeframe": "H4"}
+        )  # the mode's call is the model's, selected or not
+        assert body["data"]["signal"]["mode"] == "CALIBRATED" and len(runs) == 3
+
+
 def test_any_history_in_the_fixture_format_is_evaluated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Not tied to the shared year: a synthetic market in the same file format is fitted, judged and written."""
     directory = write_synthetic_history(tmp_path / "synthetic", bars=1500, seed=11)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from providers.binance.venue import build as build_binance
+from providers.normalize import FiniteFloat  # noqa: TC001 (pydantic resolves the row type's annotations at run time)
 from providers.symbols import parse_symbol
 from providers.upstream_client import UpstreamClient
 from signal_api.logging import Redactor
@@ -212,6 +213,32 @@ def test_the_non_finite_scan_skips_only_fields_that_cannot_hold_one() -> None:
     assert first_non_finite(Strict(price=1.0, series=[Lax(x=1.0), Lax(x=math.inf)])) == "series[1].x"
     assert first_non_finite(Domain(math.inf, ())) == "value"
     assert first_non_finite(Domain(1.0, (Strict(price=1.0, inner=Lax(x=-math.inf)),))) == "rows[0].inner.x"
+
+
+def test_the_non_finite_scan_reads_a_row_types_annotations() -> None:
+    """A ``NamedTuple`` row (validated by position): its :data:`FiniteFloat` and int fields are not rescanned,
+    a plain float field is, and so is a row whose annotations cannot be resolved (every field)."""
+    import math
+
+    from providers.binance.models import BinanceKline
+    from providers.normalize import _field_names, first_non_finite
+
+    assert _field_names(BinanceKline) == ()
+    assert _field_names(_MixedRow) == ("plain",)
+    assert _field_names(_UnresolvableRow) == ("value",)
+    assert first_non_finite((_MixedRow(1.0, 2, 3.0), _MixedRow(1.0, 2, math.nan))) == "[1][2]"
+    assert first_non_finite((_MixedRow(math.nan, 2, 3.0),)) is None  # pydantic refused it: not built so
+    assert first_non_finite([_UnresolvableRow(math.inf)]) == "[0][0]"
+
+
+class _MixedRow(NamedTuple):
+    checked: FiniteFloat
+    number: int
+    plain: float
+
+
+class _UnresolvableRow(NamedTuple):
+    value: NotDefinedAnywhere  # type: ignore[name-defined]  # noqa: F821
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from providers.binance.domain import (
     BinanceMarket,
     infer_funding_interval_hours,
     to_candle,
+    to_candles,
     to_funding,
     to_long_short,
     to_mark_price,
@@ -357,6 +358,15 @@ def test_kline_rows_become_candles(name: str) -> None:
         assert candle.volume == float(row[5])
         assert candle.quote_volume == float(row[7])
     assert [c.open_time for c in candles] == sorted(c.open_time for c in candles)
+
+
+@pytest.mark.parametrize("name", ["fapi_v1_klines.json", "fapi_v1_continuousKlines.json"])
+def test_a_klines_answer_becomes_the_rows_candles_oldest_first(name: str) -> None:
+    rows = BinanceKline.from_rows(binance(name))
+    expected = tuple(sorted((to_candle(r) for r in rows), key=lambda c: c.open_time))
+    assert to_candles(rows) == expected
+    assert to_candles(tuple(reversed(rows))) == expected  # newest-first arrives sorted
+    assert to_candles(()) == ()
 
 
 def test_kline_live_values_are_exact() -> None:

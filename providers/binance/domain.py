@@ -7,6 +7,7 @@ Binance already answers series oldest-first; funding is a fraction per interval 
 
 from __future__ import annotations
 
+import operator
 from typing import TYPE_CHECKING, TypeVar
 
 from engine.market import (
@@ -27,7 +28,7 @@ from providers.venue import interval_code
 T = TypeVar("T")
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from engine.market import Timeframe
     from providers.binance.models import (
@@ -108,6 +109,17 @@ def to_candle(raw: BinanceKline) -> Candle:
         volume=raw.volume,
         quote_volume=raw.quote_volume,
     )
+
+
+def to_candles(rows: Iterable[BinanceKline]) -> tuple[Candle, ...]:
+    """A klines answer as oldest-first candles (sorted, whatever order arrives): :func:`to_candle` for each
+    row, written as one comprehension (a call per row was a fifth of this conversion)."""
+    candles = [Candle(utc_from_ms(r.open_time), r.open, r.high, r.low, r.close, r.volume, r.quote_volume) for r in rows]
+    candles.sort(key=_OPEN_TIME)
+    return tuple(candles)
+
+
+_OPEN_TIME = operator.attrgetter("open_time")
 
 
 def to_open_interest_point(raw: BinanceOpenInterestHist) -> OpenInterestPoint:
@@ -240,8 +252,7 @@ class BinanceMarket:
         code = kline_interval(timeframe)
 
         async def compute() -> tuple[Candle, ...]:
-            rows = await self.raw.klines(symbol, code, limit=limit)
-            return tuple(sorted((to_candle(r) for r in rows), key=lambda c: c.open_time))
+            return to_candles(await self.raw.klines(symbol, code, limit=limit))
 
         return await self._derived(f"candles:{symbol}:{code}:{limit}", self._ttls.candles, compute)
 

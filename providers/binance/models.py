@@ -8,14 +8,16 @@ on aggTrades, ``CMCCirculatingSupply`` on openInterestHist) without notice.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
 
-from providers._shared import field_names
+from providers.normalize import FiniteFloat  # noqa: TC001 (pydantic resolves the row type's annotations at run time)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
+
+    from pydantic_core import InitErrorDetails
 
 
 class _Venue(BaseModel):
@@ -149,30 +151,60 @@ class BinanceDepth(_Venue):
     asks: tuple[tuple[float, float], ...]
 
 
-class BinanceKline(_Venue):
+class BinanceKline(NamedTuple):
+    """One ``/fapi/v1/klines`` row, validated by position as Binance sends it (an array; the twelfth column,
+    "ignore", is dropped). A row type, not a model: a whole answer (200 rows) validates in one pydantic call
+    straight from the arrays, about 0.1 ms where naming every row's fields for a model took 0.4 ms (the cold
+    ``signal``'s largest answer). Floats are finite (:data:`FiniteFloat`), as in every venue model."""
+
     open_time: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
+    open: FiniteFloat
+    high: FiniteFloat
+    low: FiniteFloat
+    close: FiniteFloat
+    volume: FiniteFloat
     close_time: int
-    quote_volume: float
+    quote_volume: FiniteFloat
     trades: int
-    taker_buy_volume: float
-    taker_buy_quote_volume: float
+    taker_buy_volume: FiniteFloat
+    taker_buy_quote_volume: FiniteFloat
 
     @classmethod
-    def from_row(cls, row: list[object]) -> BinanceKline:
-        names = field_names(cls)
-        return cls.model_validate(dict(zip(names, row[: len(names)], strict=True)))
+    def from_row(cls, row: Sequence[object]) -> BinanceKline:
+        """One row; a short row, a non-number or a non-finite number raises ``ValidationError`` naming the
+        field (``close``), as a model's would."""
+        try:
+            return _KLINE_ROW.validate_python(_columns(row))
+        except ValidationError as exc:
+            raise _named(exc) from None
 
     @classmethod
-    def from_rows(cls, rows: Iterable[list[object]]) -> tuple[BinanceKline, ...]:
-        """Every row as :meth:`from_row` parses it, validated in one pydantic call (200 candles: about
-        0.34 ms instead of 0.6 ms; the cold ``signal``'s largest answer)."""
-        names = field_names(cls)
-        return _KLINE_ROWS.validate_python([dict(zip(names, row[: len(names)], strict=True)) for row in rows])
+    def from_rows(cls, rows: Iterable[Sequence[object]]) -> tuple[BinanceKline, ...]:
+        """Every row as :meth:`from_row` parses it, in one pydantic call (errors: row index, field name)."""
+        try:
+            return _KLINE_ROWS.validate_python([_columns(row) for row in rows])
+        except ValidationError as exc:
+            raise _named(exc) from None
 
 
+_KLINE_COLUMNS = len(BinanceKline._fields)
+_KLINE_ROW = TypeAdapter(BinanceKline)
 _KLINE_ROWS = TypeAdapter(tuple[BinanceKline, ...])
+
+
+def _named(exc: ValidationError) -> ValidationError:
+    """The same errors with each column index spelled as its field name (``1.4`` → ``1.close``): what an
+    operator reads in the MalformedPayload detail (only on the failure path)."""
+    details: list[InitErrorDetails] = []
+    for error in exc.errors(include_url=False):
+        *row, column = error["loc"] or (None,)
+        named = BinanceKline._fields[column] if isinstance(column, int) and column < _KLINE_COLUMNS else column
+        loc = tuple(part for part in (*row, named) if part is not None)
+        details.append({"type": error["type"], "loc": loc, "input": error["input"], "ctx": error.get("ctx", {})})
+    return ValidationError.from_exception_data(exc.title, details)
+
+
+def _columns(row: Sequence[object]) -> Sequence[object]:
+    if not isinstance(row, list | tuple):  # a slice of a string or a dict would not be a row
+        raise TypeError(f"kline row is {type(row).__name__}, expected an array")
+    return row[:_KLINE_COLUMNS]

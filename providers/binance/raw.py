@@ -7,8 +7,10 @@ models happens in :mod:`providers.binance.domain`.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
+from providers._shared import rows_as
 from providers.binance.models import (
     BinanceAggTrade,
     BinanceDepth,
@@ -121,7 +123,7 @@ class BinanceFuturesClient:
             None,
             endpoint="ticker24hr.all",
             ttl=self._ttls.price,
-            parse=lambda rows: tuple(BinanceTicker24h.model_validate(r) for r in rows),
+            parse=functools.partial(rows_as, BinanceTicker24h),
         )
 
     async def premium_index(self, symbol: str) -> BinancePremiumIndex:
@@ -146,7 +148,7 @@ class BinanceFuturesClient:
             None,
             endpoint="premiumIndex.all",
             ttl=self._ttls.funding,
-            parse=lambda rows: tuple(BinancePremiumIndex.model_validate(r) for r in rows),
+            parse=functools.partial(rows_as, BinancePremiumIndex),
         )
 
     async def funding_info(self) -> tuple[BinanceFundingInfo, ...]:
@@ -162,7 +164,7 @@ class BinanceFuturesClient:
             None,
             endpoint="fundingInfo",
             ttl=self._ttls.exchange_info,
-            parse=lambda rows: tuple(BinanceFundingInfo.model_validate(r) for r in rows),
+            parse=functools.partial(rows_as, BinanceFundingInfo),
         )
 
     async def funding_rate_history(self, symbol: str, limit: int = 30) -> tuple[BinanceFundingRate, ...]:
@@ -176,7 +178,7 @@ class BinanceFuturesClient:
             {"symbol": symbol, "limit": limit},
             endpoint="fundingRate",
             ttl=self._ttls.funding,
-            parse=lambda rows: tuple(BinanceFundingRate.model_validate(r) for r in rows),
+            parse=functools.partial(rows_as, BinanceFundingRate),
         )
 
     async def open_interest(self, symbol: str) -> BinanceOpenInterest:
@@ -206,7 +208,7 @@ class BinanceFuturesClient:
             {"symbol": symbol, "period": period, "limit": limit},
             endpoint="openInterestHist",
             ttl=self._ttls.open_interest,
-            parse=lambda rows: tuple(BinanceOpenInterestHist.model_validate(r) for r in rows),
+            parse=functools.partial(rows_as, BinanceOpenInterestHist),
         )
 
     async def klines(self, symbol: str, interval: str, limit: int = 200) -> tuple[BinanceKline, ...]:
@@ -230,7 +232,7 @@ class BinanceFuturesClient:
             {"symbol": symbol, "period": period, "limit": limit},
             endpoint=endpoint,
             ttl=self._ttls.ratios,
-            parse=lambda rows: tuple(BinanceLongShortRatio.model_validate(r) for r in rows),
+            parse=functools.partial(rows_as, BinanceLongShortRatio),
         )
 
     async def global_long_short_account_ratio(
@@ -279,7 +281,7 @@ class BinanceFuturesClient:
             {"symbol": symbol, "period": period, "limit": limit},
             endpoint="takerlongshortRatio",
             ttl=self._ttls.ratios,
-            parse=lambda rows: tuple(BinanceTakerRatio.model_validate(r) for r in rows),
+            parse=functools.partial(rows_as, BinanceTakerRatio),
         )
 
     async def agg_trades(self, symbol: str, limit: int = 1000) -> tuple[BinanceAggTrade, ...]:
@@ -294,7 +296,7 @@ class BinanceFuturesClient:
             {"symbol": symbol, "limit": limit},
             endpoint="aggTrades",
             ttl=self._ttls.price,
-            parse=lambda rows: tuple(BinanceAggTrade.model_validate(r) for r in rows),
+            parse=functools.partial(rows_as, BinanceAggTrade),
         )
 
     async def depth(self, symbol: str, limit: int = 100) -> BinanceDepth:
