@@ -7,10 +7,9 @@ models happens in :mod:`providers.binance.domain`.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
-from providers._shared import rows_as
+from providers._shared import rows_parser
 from providers.binance.models import (
     BinanceAggTrade,
     BinanceDepth,
@@ -75,6 +74,17 @@ def binance_error_hook(provider: str, endpoint: str, status: int, payload: Any) 
     return None
 
 
+# each list answer's parser, built here at import: no request pays for building a validator
+_AGG_TRADE_ROWS = rows_parser(BinanceAggTrade)
+_FUNDING_INFO_ROWS = rows_parser(BinanceFundingInfo)
+_FUNDING_RATE_ROWS = rows_parser(BinanceFundingRate)
+_LONG_SHORT_RATIO_ROWS = rows_parser(BinanceLongShortRatio)
+_OPEN_INTEREST_HIST_ROWS = rows_parser(BinanceOpenInterestHist)
+_PREMIUM_INDEX_ROWS = rows_parser(BinancePremiumIndex)
+_TAKER_RATIO_ROWS = rows_parser(BinanceTakerRatio)
+_TICKER24H_ROWS = rows_parser(BinanceTicker24h)
+
+
 class BinanceFuturesClient:
     """Raw client: routes and parameters exactly as Binance documents them."""
 
@@ -123,7 +133,7 @@ class BinanceFuturesClient:
             None,
             endpoint="ticker24hr.all",
             ttl=self._ttls.price,
-            parse=functools.partial(rows_as, BinanceTicker24h),
+            parse=_TICKER24H_ROWS,
         )
 
     async def premium_index(self, symbol: str) -> BinancePremiumIndex:
@@ -148,7 +158,7 @@ class BinanceFuturesClient:
             None,
             endpoint="premiumIndex.all",
             ttl=self._ttls.funding,
-            parse=functools.partial(rows_as, BinancePremiumIndex),
+            parse=_PREMIUM_INDEX_ROWS,
         )
 
     async def funding_info(self) -> tuple[BinanceFundingInfo, ...]:
@@ -164,7 +174,7 @@ class BinanceFuturesClient:
             None,
             endpoint="fundingInfo",
             ttl=self._ttls.exchange_info,
-            parse=functools.partial(rows_as, BinanceFundingInfo),
+            parse=_FUNDING_INFO_ROWS,
         )
 
     async def funding_rate_history(self, symbol: str, limit: int = 30) -> tuple[BinanceFundingRate, ...]:
@@ -178,7 +188,7 @@ class BinanceFuturesClient:
             {"symbol": symbol, "limit": limit},
             endpoint="fundingRate",
             ttl=self._ttls.funding,
-            parse=functools.partial(rows_as, BinanceFundingRate),
+            parse=_FUNDING_RATE_ROWS,
         )
 
     async def open_interest(self, symbol: str) -> BinanceOpenInterest:
@@ -208,7 +218,7 @@ class BinanceFuturesClient:
             {"symbol": symbol, "period": period, "limit": limit},
             endpoint="openInterestHist",
             ttl=self._ttls.open_interest,
-            parse=functools.partial(rows_as, BinanceOpenInterestHist),
+            parse=_OPEN_INTEREST_HIST_ROWS,
         )
 
     async def klines(self, symbol: str, interval: str, limit: int = 200) -> tuple[BinanceKline, ...]:
@@ -232,7 +242,7 @@ class BinanceFuturesClient:
             {"symbol": symbol, "period": period, "limit": limit},
             endpoint=endpoint,
             ttl=self._ttls.ratios,
-            parse=functools.partial(rows_as, BinanceLongShortRatio),
+            parse=_LONG_SHORT_RATIO_ROWS,
         )
 
     async def global_long_short_account_ratio(
@@ -281,7 +291,7 @@ class BinanceFuturesClient:
             {"symbol": symbol, "period": period, "limit": limit},
             endpoint="takerlongshortRatio",
             ttl=self._ttls.ratios,
-            parse=functools.partial(rows_as, BinanceTakerRatio),
+            parse=_TAKER_RATIO_ROWS,
         )
 
     async def agg_trades(self, symbol: str, limit: int = 1000) -> tuple[BinanceAggTrade, ...]:
@@ -296,7 +306,7 @@ class BinanceFuturesClient:
             {"symbol": symbol, "limit": limit},
             endpoint="aggTrades",
             ttl=self._ttls.price,
-            parse=functools.partial(rows_as, BinanceAggTrade),
+            parse=_AGG_TRADE_ROWS,
         )
 
     async def depth(self, symbol: str, limit: int = 100) -> BinanceDepth:
