@@ -230,6 +230,12 @@ def test_the_non_finite_scan_reads_a_row_types_annotations() -> None:
     assert first_non_finite((_MixedRow(math.nan, 2, 3.0),)) is None  # pydantic refused it: not built so
     assert first_non_finite([_UnresolvableRow(math.inf)]) == "[0][0]"
 
+    class Price(float):  # a float subclass holds no fields, yet is a number to check
+        pass
+
+    assert first_non_finite([Price(1.0), Price(2.0)]) is None  # seen once: must not be remembered as empty
+    assert first_non_finite([Price(1.0), Price(math.inf)]) == "[1]"
+
 
 class _MixedRow(NamedTuple):
     checked: FiniteFloat
