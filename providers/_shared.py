@@ -83,7 +83,8 @@ def rows_as(model: type[M], rows: Sequence[Any]) -> tuple[M, ...]:
 def rows_parser(model: type[M]) -> Callable[[Any], tuple[M, ...]]:
     """A JSON array of objects as ``model`` rows, validated in one pydantic call for the whole answer (about
     half the cost of a ``model_validate`` per row; an error's location starts with the row's index). Built
-    once per model: a venue calls it at import, so no request pays for building the validator."""
+    once per model, when first asked: Binance asks at import (``providers.binance.raw``), so no request of
+    its pays for building a validator; OKX and Bybit build theirs on their first answer of each kind."""
     return TypeAdapter(tuple[model, ...]).validate_python  # type: ignore[valid-type]
 
 

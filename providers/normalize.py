@@ -157,7 +157,10 @@ def _path_of_non_finite(value: Any, path: str) -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else (path or "value")
     items: Iterable[tuple[str, Any]]
-    if isinstance(value, list | tuple):
+    row_fields: tuple[str, ...] | None = getattr(type(value), "_fields", None) if isinstance(value, tuple) else None
+    if row_fields is not None:  # a row type (NamedTuple): its fields by name
+        items = ((f"{path}.{name}" if path else name, item) for name, item in zip(row_fields, value, strict=True))
+    elif isinstance(value, list | tuple):
         items = ((f"{path}[{i}]", item) for i, item in enumerate(value))
     elif isinstance(value, dict):
         items = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())

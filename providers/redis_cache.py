@@ -11,6 +11,9 @@ the whole cluster:
 - Values are pickled (they are the providers' parsed models). Redis is therefore as trusted as the
   database: keep it on a private network (compose.yaml does). An entry that cannot be pickled or
   unpickled is simply not shared.
+- Keys carry :data:`VALUE_FORMAT`, the version of those parsed types: a release that changes one bumps it,
+  so during a rolling deploy the replicas of two releases sharing one Redis never read each other's
+  entries (an old replica would unpickle a new type into an object it cannot use).
 - Redis down: every read loads from upstream as if uncached (logged once per outage), never an error.
 """
 
@@ -37,6 +40,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
+# v2: Binance klines are a row type (providers.binance.models.BinanceKline), no longer a pydantic model
+VALUE_FORMAT = 2
+
 # delete the lock only if it is still ours (a slow loader's lock may have expired and been retaken)
 _UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
@@ -48,7 +54,7 @@ class RedisCache:
         self,
         redis: Redis,
         *,
-        prefix: str = "fsa:pc:",
+        prefix: str = f"fsa:pc:v{VALUE_FORMAT}:",
         max_local_entries: int = 10_000,
         lock_seconds: float = 15.0,
         poll_seconds: float = 0.02,

@@ -221,20 +221,28 @@ def test_the_non_finite_scan_reads_a_row_types_annotations() -> None:
     import math
 
     from providers.binance.models import BinanceKline
-    from providers.normalize import _field_names, first_non_finite
+    from providers.normalize import _NOTHING_INSIDE, _field_names, _field_values, first_non_finite
 
     assert _field_names(BinanceKline) == ()
     assert _field_names(_MixedRow) == ("plain",)
     assert _field_names(_UnresolvableRow) == ("value",)
-    assert first_non_finite((_MixedRow(1.0, 2, 3.0), _MixedRow(1.0, 2, math.nan))) == "[1][2]"
+    assert first_non_finite((_MixedRow(1.0, 2, 3.0), _MixedRow(1.0, 2, math.nan))) == "[1].plain"
     assert first_non_finite((_MixedRow(math.nan, 2, 3.0),)) is None  # pydantic refused it: not built so
-    assert first_non_finite([_UnresolvableRow(math.inf)]) == "[0][0]"
+    assert first_non_finite([_UnresolvableRow(math.inf)]) == "[0].value"
 
     class Price(float):  # a float subclass holds no fields, yet is a number to check
         pass
 
-    assert first_non_finite([Price(1.0), Price(2.0)]) is None  # seen once: must not be remembered as empty
+    assert _field_values(Price)(Price(1.0)) == ()  # no fields ...
+    assert Price not in _NOTHING_INSIDE  # ... but never skipped as holding nothing: it is the number
     assert first_non_finite([Price(1.0), Price(math.inf)]) == "[1]"
+    assert _field_values(BinanceKline)(BinanceKline.from_row(_KLINE_ROW)) == ()
+    assert BinanceKline in _NOTHING_INSIDE
+    assert first_non_finite([(_MixedRow(1.0, 2, 3.0), _MixedRow(1.0, 2, math.nan))]) == "[0][1].plain"
+
+
+_KLINE_ROW = [1789478160000, "76936.2", "76970.0", "76930.1", "76965.4", "12.5", 1789478219999, "962000.1", 878, "6.1"]
+_KLINE_ROW.append("469500.7")
 
 
 class _MixedRow(NamedTuple):

@@ -56,3 +56,16 @@ def test_from_rows_refuses_a_short_row_a_non_array_and_a_non_finite_number() -> 
     with pytest.raises(ValidationError, match=r"1\.close\n  Input should be a finite number"):
         BinanceKline.from_rows(bad)
     assert BinanceKline.from_rows([]) == ()
+
+
+def test_only_a_column_index_is_renamed_in_an_error_location() -> None:
+    """A whole-row error (its location stops at the row) keeps its location; a column index becomes its name."""
+    from providers.binance.models import _named
+
+    def error(*loc: int) -> ValidationError:
+        return ValidationError.from_exception_data("rows", [{"type": "missing", "loc": loc, "input": []}])
+
+    assert _named(error(1, 4), column_at=1).errors()[0]["loc"] == (1, "close")
+    assert _named(error(1), column_at=1).errors()[0]["loc"] == (1,)  # the row itself, not the column "open"
+    assert _named(error(4), column_at=0).errors()[0]["loc"] == ("close",)
+    assert _named(error(3, 11), column_at=1).errors()[0]["loc"] == (3, 11)  # past the columns: left as it is

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from redis.asyncio import Redis
@@ -70,6 +70,25 @@ async def test_provider_cache_one_load_for_two_replicas(clients: tuple[Redis, Re
         untrack(token)
     assert calls == 1
     assert 29 < freshness.ttl <= 30  # the shared entry's remaining lifetime, not a fresh 30 s
+
+
+async def test_provider_cache_keys_carry_the_value_format(clients: tuple[Redis, Redis]) -> None:
+    """Replicas of two releases share one Redis during a rolling deploy: a release whose parsed types differ
+    (another VALUE_FORMAT) neither reads nor overwrites the other's entries."""
+    from providers.redis_cache import VALUE_FORMAT
+
+    old, new = RedisCache(clients[0], prefix="fsa:pc:v1:"), RedisCache(clients[1])
+    assert await old.get_or_load("klines", 30, _value("an old release's parsed form")) == "an old release's parsed form"
+    assert await new.get_or_load("klines", 30, _value("the new form")) == "the new form"  # loaded, not unpickled
+    keys = sorted(key.decode() for key in await clients[0].keys("fsa:pc:*"))
+    assert keys == ["fsa:pc:v1:klines", f"fsa:pc:v{VALUE_FORMAT}:klines"] and VALUE_FORMAT > 1
+
+
+def _value(value: str) -> Callable[[], Any]:
+    async def load() -> str:
+        return value
+
+    return load
 
 
 async def test_provider_cache_errors_are_not_shared_and_expiry_reloads(clients: tuple[Redis, Redis]) -> None:

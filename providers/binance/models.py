@@ -155,7 +155,9 @@ class BinanceKline(NamedTuple):
     """One ``/fapi/v1/klines`` row, validated by position as Binance sends it (an array; the twelfth column,
     "ignore", is dropped). A row type, not a model: a whole answer (200 rows) validates in one pydantic call
     straight from the arrays, about 0.1 ms where naming every row's fields for a model took 0.4 ms (the cold
-    ``signal``'s largest answer). Floats are finite (:data:`FiniteFloat`), as in every venue model."""
+    ``signal``'s largest answer). Parsed by :meth:`from_row`/:meth:`from_rows`, its floats are finite
+    (:data:`FiniteFloat`), as in every venue model; built by hand (``BinanceKline(...)``, ``_replace``) nothing is
+    checked, and the non-finite scan trusts the annotation, so production code only parses rows."""
 
     open_time: int
     open: FiniteFloat
@@ -176,7 +178,7 @@ class BinanceKline(NamedTuple):
         try:
             return _KLINE_ROW.validate_python(_columns(row))
         except ValidationError as exc:
-            raise _named(exc) from None
+            raise _named(exc, column_at=0) from None
 
     @classmethod
     def from_rows(cls, rows: Iterable[Sequence[object]]) -> tuple[BinanceKline, ...]:
@@ -184,7 +186,7 @@ class BinanceKline(NamedTuple):
         try:
             return _KLINE_ROWS.validate_python([_columns(row) for row in rows])
         except ValidationError as exc:
-            raise _named(exc) from None
+            raise _named(exc, column_at=1) from None
 
 
 _KLINE_COLUMNS = len(BinanceKline._fields)
@@ -192,15 +194,17 @@ _KLINE_ROW = TypeAdapter(BinanceKline)
 _KLINE_ROWS = TypeAdapter(tuple[BinanceKline, ...])
 
 
-def _named(exc: ValidationError) -> ValidationError:
-    """The same errors with each column index spelled as its field name (``1.4`` → ``1.close``): what an
-    operator reads in the MalformedPayload detail (only on the failure path)."""
+def _named(exc: ValidationError, *, column_at: int) -> ValidationError:
+    """The same errors with the column index at ``loc[column_at]`` spelled as its field name (``1.4`` →
+    ``1.close``): what an operator reads in the MalformedPayload detail (only on the failure path). A
+    location that stops before the column (an error about a whole row) is left as it is."""
     details: list[InitErrorDetails] = []
     for error in exc.errors(include_url=False):
-        *row, column = error["loc"] or (None,)
-        named = BinanceKline._fields[column] if isinstance(column, int) and column < _KLINE_COLUMNS else column
-        loc = tuple(part for part in (*row, named) if part is not None)
-        details.append({"type": error["type"], "loc": loc, "input": error["input"], "ctx": error.get("ctx", {})})
+        loc = list(error["loc"])
+        column = loc[column_at] if len(loc) > column_at else None
+        if isinstance(column, int) and 0 <= column < _KLINE_COLUMNS:
+            loc[column_at] = BinanceKline._fields[column]
+        details.append({"type": error["type"], "loc": tuple(loc), "input": error["input"], "ctx": error.get("ctx", {})})
     return ValidationError.from_exception_data(exc.title, details)
 
 
