@@ -72,9 +72,11 @@ def _row_fields_to_scan(kind: Any) -> tuple[str, ...]:
     a :data:`FiniteFloat` field has been checked by pydantic and ``int``/``str``/``bool`` hold no float."""
     try:
         hints = typing.get_type_hints(kind, include_extras=True)
-    except (NameError, TypeError):  # an annotation that cannot be resolved: scan every field
+        return tuple(
+            name for name in kind._fields if hints.get(name) not in _NO_FLOAT and hints.get(name) != FiniteFloat
+        )
+    except (NameError, TypeError):  # an annotation that cannot be resolved or compared: scan every field
         return tuple(kind._fields)
-    return tuple(name for name in kind._fields if hints.get(name) not in _NO_FLOAT and hints.get(name) != FiniteFloat)
 
 
 def _field_names(kind: type) -> tuple[str, ...]:
