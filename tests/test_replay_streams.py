@@ -16,6 +16,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -251,25 +252,46 @@ def test_an_unreachable_upstream_is_said_once(caplog: pytest.LogCaptureFixture) 
 
 
 def _serve(args: list[str], env: dict[str, str], seconds: float) -> list[dict[str, Any]]:
-    """Run ``signal-api serve`` for a while; its JSON log lines."""
+    """Run ``signal-api serve`` until it listens (bounded: a busy machine can take several seconds to import
+    and start it), then ``seconds`` more; its JSON log lines."""
     port = free_port()
     command = [sys.executable, "-m", "signal_api.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     base = {**os.environ, "HISTORY_ENABLED": "false", **env}
     base.pop("LOG_JSON", None)
-    process = subprocess.Popen(command, env=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    listening_line = "Uvicorn running on http://127.0.0.1:" + str(port)
+    listening = threading.Event()
+    stderr: list[str] = []
+    process = subprocess.Popen(command, env=base, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            stderr.append(line)
+            if listening_line in line:
+                listening.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        time.sleep(seconds)
+        deadline = time.monotonic() + 60
+        while not listening.wait(timeout=0.1) and reader.is_alive() and time.monotonic() < deadline:
+            pass  # until it listens, exits (its stderr ends) or the minute is up
+        if listening.is_set():
+            time.sleep(seconds)
     finally:
         process.terminate()
-        _, stderr = process.communicate(timeout=30)
-    lines = [orjson.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-    assert any("Uvicorn running on http://127.0.0.1:" + str(port) in str(line.get("event")) for line in lines), stderr
+        process.wait(timeout=30)
+        reader.join(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()
+    lines = [orjson.loads(line) for line in stderr if line.startswith("{")]
+    assert any(listening_line in str(line.get("event")) for line in lines), "".join(stderr)
     return lines
 
 
 def test_serve_replay_prints_the_url_it_serves_on() -> None:
     path = shared_path("cassettes", CASSETTE_NAMES[0])
-    lines = _serve(["--replay", str(path)], {"LIQUIDATION_STREAM_ENABLED": "false"}, 6)
+    lines = _serve(["--replay", str(path)], {"LIQUIDATION_STREAM_ENABLED": "false"}, 1)
     assert any(line["event"] == "replay mode" for line in lines)
 
 
@@ -281,7 +303,7 @@ def test_serve_without_network_says_so_once_and_suggests_replay() -> None:
         "UPSTREAM_RETRY_ATTEMPTS": "1",
         **{f"{name}_BASE_URL": dead for name in ("BINANCE", "OKX", "BYBIT", "HYPERLIQUID")},
     }
-    lines = _serve([], env, 8)  # the stream's backoff retries several times in 8 s
+    lines = _serve([], env, 6)  # the stream's backoff retries several times in 6 s
     unreachable = [line for line in lines if "unreachable" in str(line["event"])]
     streams = [line for line in unreachable if line.get("logger") == "providers.streams.client"]
     assert len(streams) == 1, unreachable
