@@ -27,7 +27,7 @@ import certifi
 import structlog
 import yarl
 
-from providers.errors import InvalidRequest, UpstreamTimeout, UpstreamUnavailable
+from providers.errors import InvalidRequest, MalformedPayload, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -53,6 +53,11 @@ def _phase(exc: TimeoutError) -> str:
     return "request"
 
 
+# the largest answer read: 32 MiB, far above any venue's (Binance's exchangeInfo is ~140 KB, CoinGecko's coin
+# list a few MB) and far below what would strain the process
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
 class UpstreamClient:
     """One per process, shared by every provider. The aiohttp session is opened on first use, inside the
     running loop (aiohttp binds a session to it), and closed by :meth:`aclose`."""
@@ -64,10 +69,13 @@ class UpstreamClient:
         user_agent: str = "futures-signal-api",
         keepalive_seconds: float = 5.0,
         ssl_context: ssl.SSLContext | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         """``ssl_context``: the roots TLS trusts; certifi's by default (what httpx2 trusted). Proxies come from
-        the environment, read once here (:func:`environment_proxies`); an unsupported one refuses to start."""
+        the environment, read once here (:func:`environment_proxies`); an unsupported one refuses to start.
+        ``max_body_bytes``: the largest answer read (after decompression); a larger one is a MalformedPayload."""
         self._max_per_host = max_per_host
+        self._max_body_bytes = max_body_bytes
         # built now, at start-up: loading certifi's roots takes ~15 ms, not to be paid by the first query
         self._ssl_context = ssl_context or ssl.create_default_context(cafile=certifi.where())
         self._proxies = environment_proxies()
@@ -144,8 +152,10 @@ class UpstreamClient:
                 allow_redirects=False,
                 proxy=self._proxy_for(target),
             ) as response:
-                content = await response.read()
+                content = await self._read(response, provider, endpoint)
                 return UpstreamResponse(response.status, content, response.headers)
+        except UpstreamError:  # ours, from reading the answer: as it is
+            raise
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors (and ClientErrors): first
             raise UpstreamTimeout(provider, endpoint, f"timed out ({_phase(exc)})") from None
         except (aiohttp.ClientError, OSError) as exc:  # before ValueError: a certificate error is both
@@ -158,6 +168,25 @@ class UpstreamClient:
             # the venue's answer is missing, named, never a raw exception
             log.debug("upstream call failed", provider=provider, endpoint=endpoint, error=type(exc).__name__)
             raise UpstreamUnavailable(provider, endpoint, "connection failed") from None
+
+    async def _read(self, response: aiohttp.ClientResponse, provider: str, endpoint: str) -> bytes:
+        """The answer's body, at most ``max_body_bytes`` of it: a venue (or whatever answers in its place) that
+        sends more would otherwise be held in memory whole. A declared length over the limit is refused before
+        reading; a compressed or unlength'd answer is read in chunks and refused once past it."""
+        limit = self._max_body_bytes
+        length = response.content_length
+        if length is not None and length > limit:
+            raise MalformedPayload(provider, endpoint, f"answer of {length:,} bytes, over the {limit:,}-byte limit")
+        if length is not None and "Content-Encoding" not in response.headers:  # the length bounds the read
+            return await response.read()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_any():  # decompressed as it arrives
+            size += len(chunk)
+            if size > limit:
+                raise MalformedPayload(provider, endpoint, f"answer over the {limit:,}-byte limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def aclose(self) -> None:
         """Close the connections; later calls fail as unavailable instead of opening a session again."""

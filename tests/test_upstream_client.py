@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import socket
 import ssl
 import threading
@@ -27,7 +28,7 @@ import pytest
 import trustme
 import uvloop
 
-from providers.errors import InvalidRequest, UpstreamTimeout, UpstreamUnavailable
+from providers.errors import InvalidRequest, MalformedPayload, UpstreamTimeout, UpstreamUnavailable
 from providers.upstream_client import UpstreamClient, UpstreamResponse
 
 if TYPE_CHECKING:
@@ -75,6 +76,10 @@ class LocalServer:
                     writer.write(b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n")
                     await writer.drain()
                     continue
+                if path.startswith(("/big/", "/chunked/", "/gzip/")):  # an answer of n bytes (decompressed)
+                    writer.write(_sized_answer(path))
+                    await writer.drain()
+                    continue
                 if path.startswith("/sleep/"):
                     await asyncio.sleep(int(path.rsplit("/", 1)[1]) / 1000)
                 body = b'{"path":"%s"}' % path.encode()
@@ -84,6 +89,23 @@ class LocalServer:
         finally:
             self.open_connections -= 1
             writer.close()
+
+
+def _sized_answer(path: str) -> bytes:
+    """``/big/n``: n bytes with their Content-Length; ``/chunked/n``: n bytes in 1 KB chunks, no length;
+    ``/gzip/n``: n bytes gzip-compressed (a few dozen on the wire), with the compressed length."""
+    kind, size = path.strip("/").split("/")
+    body = b"x" * int(size)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    if kind == "chunked":
+        chunks = b"".join(
+            b"%x\r\n%s\r\n" % (len(body[i : i + 1024]), body[i : i + 1024]) for i in range(0, len(body), 1024)
+        )
+        return head + b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+    if kind == "gzip":
+        body = gzip.compress(body)
+        head += b"Content-Encoding: gzip\r\n"
+    return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
 @contextlib.asynccontextmanager
@@ -411,3 +433,19 @@ async def test_the_query_string_goes_out_byte_for_byte() -> None:
     async with local_server() as server, _client() as client:
         await _get(client, f"http://127.0.0.1:{server.port}/q?symbols=%5B%22BTC%22%2C%22ETH%22%5D&t=a%2Fb%3Ac")
     assert server.heads[0].startswith(b"GET /q?symbols=%5B%22BTC%22%2C%22ETH%22%5D&t=a%2Fb%3Ac HTTP/1.1")
+
+
+@on_both_loops
+async def test_an_answer_over_the_size_limit_is_refused_and_the_next_call_works() -> None:
+    """A declared length over the limit, a chunked answer and a compressed one that grow past it are each a
+    MalformedPayload naming the limit (never held whole in memory); answers within it arrive intact."""
+    async with local_server() as server, _client(max_body_bytes=10_000) as client:
+        base = f"http://127.0.0.1:{server.port}"
+        for kind in ("big", "chunked", "gzip"):
+            within = await _get(client, f"{base}/{kind}/9000")
+            assert within.status == 200 and within.content == b"x" * 9000, kind
+            with pytest.raises(MalformedPayload, match="over the 10,000-byte limit") as refused:
+                await _get(client, f"{base}/{kind}/20000")
+            assert base not in str(refused.value), kind  # URL-free, as every failure
+            after = await _get(client, f"{base}/x")  # a connection left mid-answer is not reused
+            assert after.content == b'{"path":"/x"}', kind
