@@ -172,7 +172,7 @@ class UpstreamClient:
     async def _read(self, response: aiohttp.ClientResponse, provider: str, endpoint: str) -> bytes:
         """The answer's body, at most ``max_body_bytes`` of it: a venue (or whatever answers in its place) that
         sends more would otherwise be held in memory whole. A declared length over the limit is refused before
-        reading; a compressed or unlength'd answer is read in chunks and refused once past it."""
+        reading; a compressed answer, or one without a length, is read in chunks and refused once past it."""
         limit = self._max_body_bytes
         length = response.content_length
         if length is not None and length > limit:
