@@ -332,11 +332,19 @@ class RunningServer:
     task: asyncio.Task[None]
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+def listening_socket(host: str, port: int = 0) -> socket.socket:
+    """A socket bound to ``host``:``port`` (0: a port the system picks), handed to uvicorn as it is. Picking a
+    free port, closing it and letting uvicorn bind it later raced with other processes: a parallel test
+    worker could take the port in between ("address already in use")."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn sets it
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
@@ -361,13 +369,14 @@ async def serve_in_background(
     app: Any, host: str = "127.0.0.1", port: int = 0, *, lifespan: Literal["auto", "on", "off"] = "off"
 ) -> AsyncIterator[RunningServer]:
     """Run an ASGI app with uvicorn in this event loop (tests, ``serve --replay``); stop on exit."""
-    port = port or _free_port(host)
+    sock = listening_socket(host, port)
+    port = sock.getsockname()[1]
     with _uvicorn_quiet():
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", log_config=None, lifespan=lifespan, access_log=False
         )
         server = uvicorn.Server(config)
-        task = asyncio.ensure_future(server.serve())
+        task = asyncio.ensure_future(server.serve(sockets=[sock]))
         for _ in range(500):
             if server.started or task.done():
                 break
@@ -375,12 +384,14 @@ async def serve_in_background(
     if not server.started:
         server.should_exit = True
         await task
+        sock.close()
         raise RuntimeError(f"server on {host}:{port} did not start")
     try:
         yield RunningServer(base_url=f"http://{host}:{port}", server=server, task=task)
     finally:
         server.should_exit = True
         await task
+        sock.close()  # uvicorn closed it with its server; a no-op then
 
 
 @dataclass
@@ -403,13 +414,15 @@ async def serve_in_thread(
     exactly when the service was under load. In a thread of its own it keeps the cassette's pace (the
     sockets carry it to the service, which reads when it can). The app must not share loop-bound objects
     with the caller."""
-    port = port or _free_port(host)
+    sock = listening_socket(host, port)
+    port = sock.getsockname()[1]
     with _uvicorn_quiet():
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", log_config=None, lifespan=lifespan, access_log=False
         )
         server = uvicorn.Server(config)  # uvicorn installs signal handlers only in the main thread
-        thread = threading.Thread(target=asyncio.run, args=(server.serve(),), name=f"replay:{port}", daemon=True)
+        serve = server.serve(sockets=[sock])
+        thread = threading.Thread(target=asyncio.run, args=(serve,), name=f"replay:{port}", daemon=True)
         thread.start()
         for _ in range(1000):  # bounded: 10 s
             if server.started or not thread.is_alive():
@@ -418,9 +431,11 @@ async def serve_in_thread(
     if not server.started:
         server.should_exit = True
         await asyncio.to_thread(thread.join, 10)
+        sock.close()
         raise RuntimeError(f"server on {host}:{port} did not start")
     try:
         yield ThreadedServer(base_url=f"http://{host}:{port}", server=server, thread=thread)
     finally:
         server.should_exit = True
         await asyncio.to_thread(thread.join, 10)
+        sock.close()  # uvicorn closed it with its server; a no-op then

@@ -7,6 +7,7 @@ messages waiting on the socket right after the block are the one in flight, not 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
@@ -88,3 +89,31 @@ async def test_threaded_replay_answers_http_and_counts() -> None:
         writer.close()
     body = orjson.loads(raw.split(b"\r\n\r\n", 1)[1])
     assert body["ws_open"] == 0
+
+
+async def test_the_servers_listen_on_the_socket_they_bound_first() -> None:
+    """The port is bound before uvicorn starts and uvicorn serves that very socket: no window in which another
+    process (a parallel test worker) can take a port picked free and released ("address already in use")."""
+    import socket
+
+    import httpx2
+
+    from providers.replay import listening_socket
+
+    sock = listening_socket("127.0.0.1")
+    try:
+        taken = sock.getsockname()[1]
+        with socket.socket() as other, contextlib.suppress(OSError):
+            other.bind(("127.0.0.1", taken))
+            raise AssertionError("a bound port could be bound again")  # pragma: no cover - the failure path
+    finally:
+        sock.close()
+    async with (
+        serve_in_background(ReplayApp(_cassette()).app) as a,
+        serve_in_thread(ReplayApp(_cassette()).app) as b,
+        httpx2.AsyncClient(timeout=5) as client,
+    ):
+        for base in (a.base_url, b.base_url):
+            answer = await client.get(f"{base}/__replay__/stats")
+            assert answer.status_code == 200, base
+    assert a.base_url != b.base_url
