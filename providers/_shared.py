@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 A = TypeVar("A")
 R = TypeVar("R")
-V = TypeVar("V", bound="VenueModel")
 M = TypeVar("M", bound=BaseModel)
 
 

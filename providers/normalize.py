@@ -67,6 +67,14 @@ def _model_fields_to_scan(kind: type[BaseModel]) -> tuple[str, ...]:
     )
 
 
+def _row_fields(kind: Any) -> tuple[str, ...] | None:
+    """A row type's (``NamedTuple``'s) field names; ``None`` for any other type."""
+    if isinstance(kind, type) and issubclass(kind, tuple):
+        fields: tuple[str, ...] | None = getattr(kind, "_fields", None)
+        return fields
+    return None
+
+
 def _row_fields_to_scan(kind: Any) -> tuple[str, ...]:
     """A ``NamedTuple`` row's fields that may hold a non-finite number: as :func:`_model_fields_to_scan`,
     a :data:`FiniteFloat` field has been checked by pydantic and ``int``/``str``/``bool`` hold no float."""
@@ -84,7 +92,7 @@ def _field_names(kind: type) -> tuple[str, ...]:
     if names is None:
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             names = _model_fields_to_scan(kind)
-        elif isinstance(kind, type) and issubclass(kind, tuple) and hasattr(kind, "_fields"):
+        elif _row_fields(kind) is not None:
             names = _row_fields_to_scan(kind)
         elif dataclasses.is_dataclass(kind):
             names = tuple(field.name for field in dataclasses.fields(kind))
@@ -159,7 +167,7 @@ def _path_of_non_finite(value: Any, path: str) -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else (path or "value")
     items: Iterable[tuple[str, Any]]
-    row_fields: tuple[str, ...] | None = getattr(type(value), "_fields", None) if isinstance(value, tuple) else None
+    row_fields = _row_fields(type(value))
     if row_fields is not None:  # a row type (NamedTuple): its fields by name
         items = ((f"{path}.{name}" if path else name, item) for name, item in zip(row_fields, value, strict=True))
     elif isinstance(value, list | tuple):
