@@ -169,6 +169,26 @@ class UpstreamClient:
             log.debug("upstream call failed", provider=provider, endpoint=endpoint, error=type(exc).__name__)
             raise UpstreamUnavailable(provider, endpoint, "connection failed") from None
 
+    async def preconnect(self, provider: str, url: str, connections: int, *, timeout_seconds: float) -> int:
+        """Open ``connections`` keep-alive connections to ``url``'s host before a request needs them: that
+        many GETs of ``url`` (a venue's ping endpoint) at once, each answer read so its connection goes back
+        to the pool (an idle one already there is reused and counts). A cold query then sends its calls at
+        once over open connections instead of opening one each (a TCP and, upstream, a TLS handshake: round
+        trips and CPU). Returns how many answered, whatever their status (any answer leaves its connection
+        open); failures are not raised: the calls that need a connection open it as before. Unused, they
+        close after ``keepalive_seconds`` like any idle connection."""
+        wanted = min(connections, self._max_per_host)
+        if wanted <= 0:
+            return 0
+        answers = await asyncio.gather(
+            *(
+                self.request(provider, "preconnect", "GET", url, body=None, headers={}, timeout_seconds=timeout_seconds)
+                for _ in range(wanted)
+            ),
+            return_exceptions=True,
+        )
+        return sum(isinstance(answer, UpstreamResponse) for answer in answers)
+
     async def _read(self, response: aiohttp.ClientResponse, provider: str, endpoint: str) -> bytes:
         """The answer's body, at most ``max_body_bytes`` of it: a venue (or whatever answers in its place) that
         sends more would otherwise be held in memory whole. A declared length over the limit is refused before

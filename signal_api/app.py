@@ -26,6 +26,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from providers.binance.raw import PING_PATH as BINANCE_PING_PATH
+from providers.binance.raw import PROVIDER as BINANCE
 from providers.errors import UpstreamError
 from providers.okx.venue import OkxProvider
 from providers.replay import Cassette, ReplayApp, serve_in_thread
@@ -40,7 +42,7 @@ from signal_api.http_guards import BodyGuard, BufferedReceive, RequestRefused, d
 from signal_api.logging import configure_logging, secret_values
 from signal_api.metrics import GraphQLMetrics
 from signal_api.persisted_queries import PersistedQueries, load_trusted_documents
-from signal_api.prewarm import prewarm_documents
+from signal_api.prewarm import prewarm_documents, prewarm_execution
 from signal_api.redis_response_cache import RedisResponseCache
 from signal_api.request_log import RequestLog
 from signal_api.response_cache import MemoryResponseCache, ResponseCache
@@ -373,9 +375,11 @@ async def _load_contract_values(okx: OkxProvider, into: dict[str, float]) -> Non
         log.warning("OKX contract values unavailable; OKX streams cannot size events", error=exc.describe())
 
 
-async def _warm_up(container: Container) -> None:
-    """Fetch the symbol list once at start-up (cached 1 h): it opens the upstream connection and loads
-    the HTTP stack's lazy imports, so the first user request pays one upstream round, not more."""
+async def _warm_up(container: Container, settings: Settings) -> None:
+    """Fetch the symbol list once at start-up (cached 1 h), then open ``UPSTREAM_WARM_CONNECTIONS`` to
+    Binance (its ping endpoint): the HTTP stack's lazy imports are loaded and a cold query finds a connection
+    open for each call it sends at once, so the first user request pays one upstream round, not a handshake
+    per call first. Nothing is cached from the pings; connections nobody uses close after the keep-alive."""
     listing = await container.services.gateway.symbol_list()  # never raises: failures are named in it
     if not listing.available:  # said once; the streams retry quietly (providers.streams.client)
         log.warning(
@@ -383,6 +387,12 @@ async def _warm_up(container: Container) -> None:
             "No network? Serve a recorded market: signal-api serve --replay <cassette.json>",
             error=listing.error,
         )
+        return  # no host answered: opening more connections to it would fail the same way
+    wanted, timeout = settings.upstream_warm_connections, settings.upstream_timeout_seconds
+    opened = await container.upstream.preconnect(
+        BINANCE, settings.binance_base_url + BINANCE_PING_PATH, wanted, timeout_seconds=timeout
+    )
+    log.info("upstream connections opened ahead", provider=BINANCE, connections=opened, wanted=wanted)
 
 
 async def _replay_clock(replay_url: str) -> ReplayApp:
@@ -493,8 +503,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
             app.state.response_cache = response_cache  # its counters for /metrics
             app.state.health = build_health_monitor(container, settings, replay=app.state.replay_cassette)
             stack.push_async_callback(app.state.health.aclose)  # a running price probe, before the client
-            warm_up = asyncio.ensure_future(_warm_up(container))
+            warm_up = asyncio.ensure_future(_warm_up(container, effective))
             stack.push_async_callback(_cancel, warm_up)
+            app.state.warm_up = warm_up  # beside the server; in-process tests await it before counting calls
             # the spike monitor's history, first sample after one interval (a replay's frozen clock builds none)
             if settings.spike_poll_seconds > 0 and app.state.replay_cassette is None:
                 spikes, gateway = container.services.spikes, container.services.gateway
@@ -506,6 +517,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
                 stack.push_async_callback(_cancel, poller)
             # the trusted documents parsed and validated now, so their first request skips both (no upstream)
             prewarm_documents(schema, graphql.persisted.trusted_documents())
+            prewarm_execution(schema)  # and graphql-core's executor, on the introspection (no data, no metric)
             # Modules, schema and services live as long as the process: keep them out of every later full
             # garbage collection, which would otherwise scan them all again (~100 ms each on 2 cores).
             gc.freeze()

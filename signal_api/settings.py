@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     upstream_retry_attempts: int = Field(default=3, ge=1, le=10)
     upstream_max_retry_wait_seconds: float = Field(default=2.0, ge=0)
     upstream_max_connections: int = Field(default=100, ge=1, description="open connections per upstream host")
+    # opened to Binance at start-up (its ping endpoint), before the first query: a cold signal sends 7 calls
+    # there at once (klines, prices, funding, ratios, open interest), each needing a connection of its own
+    upstream_warm_connections: int = Field(
+        default=8, ge=0, le=100, description="connections to Binance opened at start-up; 0: none"
+    )
     rate_limits: dict[str, float] = Field(
         default_factory=dict, description='outgoing calls per second per provider, JSON: {"okx": 5}'
     )

@@ -6,6 +6,7 @@ still report for documents that have variables."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from typing import Any
 
@@ -15,7 +16,7 @@ from graphql import GraphQLError, NoUndefinedVariablesRule, NoUnusedVariablesRul
 from schema.build import build_schema
 from schema.documents import DocumentCache, full_rules
 from schema.operations import OPERATIONS
-from signal_api.prewarm import prewarm_documents
+from signal_api.prewarm import prewarm_documents, prewarm_execution
 
 from .conftest import load_cassette_json
 
@@ -101,10 +102,27 @@ async def test_documents_with_variables_still_get_the_variable_errors(query: str
         assert "GRAPHQL_VALIDATION_FAILED" in _codes(result)
 
 
+def test_execution_prewarm_answers_the_whole_introspection_and_records_no_operation() -> None:
+    operations: list[str] = []
+
+    class Recorder:
+        def operation(self, label: str, seconds: float) -> None:
+            operations.append(label)
+
+        def error(self, code: str) -> None:
+            operations.append(code)
+
+    schema = build_schema(metrics=Recorder())
+    assert prewarm_execution(schema) == len(schema._schema.type_map)  # every type, introspection's own too
+    assert operations == []  # below the extensions: no metric, no cost charged, no document kept
+    assert len(schema.document_cache) == 0  # type: ignore[attr-defined]
+
+
 async def test_the_app_prewarms_before_it_serves() -> None:
     """The lifespan validated the registry's documents before the first request: a REST call of a
     registered operation finds its document parsed and validated (the wiring and the rules match). It also
-    sets the collector's thresholds for serving, and restores them when the app stops."""
+    sets the collector's thresholds for serving, and restores them when the app stops, and opens
+    ``UPSTREAM_WARM_CONNECTIONS`` to Binance with its ping (the replay answers 404: no entry, still an answer)."""
     import httpx2
     from starlette.routing import Route
 
@@ -113,7 +131,8 @@ async def test_the_app_prewarms_before_it_serves() -> None:
     from signal_api.settings import Settings
 
     cassette = Cassette.model_validate(load_cassette_json("btc-2025-11-14-latest.json"))
-    async with serve_in_background(ReplayApp(cassette).app) as upstream:
+    replay = ReplayApp(cassette)
+    async with serve_in_background(replay.app) as upstream:
         settings = Settings(_env_file=None, streams_enabled=False).with_replay_base(upstream.base_url)  # type: ignore[call-arg]
         app = create_app(settings, clock=lambda: cassette.now)
         view = next(r.endpoint for r in app.routes if isinstance(r, Route) and r.path == "/graphql")
@@ -123,6 +142,11 @@ async def test_the_app_prewarms_before_it_serves() -> None:
         async with serve_in_background(app, lifespan="on") as service:
             assert len(cache) == len(OPERATIONS)  # before any request
             assert gc.get_threshold() == GC_THRESHOLDS  # serving: the collector tuned for short-lived garbage
+            for _ in range(200):  # bounded (10 s): the warm-up runs beside the server, after the listing
+                if replay.calls["binance GET /fapi/v1/ping"] >= settings.upstream_warm_connections:
+                    break
+                await asyncio.sleep(0.05)
+            assert replay.calls["binance GET /fapi/v1/ping"] == settings.upstream_warm_connections == 8
             async with httpx2.AsyncClient(timeout=10) as client:
                 body = {"operation": "signals.get", "symbol": "BTC"}
                 response = await client.post(f"{service.base_url}/invoke", json=body)

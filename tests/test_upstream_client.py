@@ -449,3 +449,32 @@ async def test_an_answer_over_the_size_limit_is_refused_and_the_next_call_works(
             assert base not in str(refused.value), kind  # URL-free, as every failure
             after = await _get(client, f"{base}/x")  # a connection left mid-answer is not reused
             assert after.content == b'{"path":"/x"}', kind
+
+
+@on_both_loops
+async def test_preconnect_opens_connections_that_a_burst_of_calls_then_reuses() -> None:
+    """``preconnect`` leaves that many connections open and idle in the pool: calls sent at once afterwards
+    open none (what a cold query's fan-out finds after the start-up warm-up)."""
+    async with local_server() as server, _client() as client:
+        url = f"http://127.0.0.1:{server.port}/ping"
+        assert await client.preconnect("test", url, 4, timeout_seconds=5) == 4
+        assert (server.accepted, server.open_connections) == (4, 4)
+        burst = await asyncio.gather(*(_get(client, f"http://127.0.0.1:{server.port}/n/{i}") for i in range(4)))
+        assert [r.content for r in burst] == [b'{"path":"/n/%d"}' % i for i in range(4)]
+        assert server.accepted == 4  # every call of the burst found an open connection
+        assert sum(head.startswith(b"GET /ping ") for head in server.heads) == 4
+
+
+@on_both_loops
+async def test_preconnect_stays_within_the_host_limit_and_never_raises() -> None:
+    async with local_server() as server, _client(max_per_host=2) as client:
+        url = f"http://127.0.0.1:{server.port}/ping"
+        assert await client.preconnect("test", url, 5, timeout_seconds=5) == 2
+        assert server.most_open == 2
+        assert await client.preconnect("test", url, 0, timeout_seconds=5) == 0
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: every connection is refused
+    async with _client() as client:
+        assert await client.preconnect("test", f"http://127.0.0.1:{port}/ping", 3, timeout_seconds=2) == 0
