@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from engine import WEIGHTS, validate_weights
 from providers.cache import Cache, MemoryCache
-from providers.http import ProviderHttp, RetryPolicy, create_http_client
+from providers.http import ProviderHttp, RetryPolicy, create_http_client, declare_endpoints
 from providers.registry import build_registry, rate_limits
 from providers.resilience import CircuitBreaker, OutgoingLimiter, RateLimit
 from providers.upstream_client import UpstreamClient
@@ -160,6 +160,8 @@ def build_container(
     keys = settings.api_keys()
     deps = ProviderDeps(base_urls=base_urls, keys=keys, ttls=ttls, cache=cache, http_factory=provider_http)
     registry = build_registry(deps)
+    for name, venue in registry.providers.items():  # the endpoints each venue names ("a+b": two calls)
+        declare_endpoints(name, {part for called in venue.endpoints.values() for part in called.split("+")})
     window = LiquidationWindow(clock) if settings.streams_enabled and settings.liquidation_stream_enabled else None
     services = Services(
         gateway=MarketGateway(

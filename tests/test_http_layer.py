@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import time
 from collections import Counter
@@ -446,3 +447,43 @@ async def test_post_sends_json_and_caches_by_body(upstream: tuple[str, FaultyUps
     assert first["received"] == body
     assert first["type"] == "application/json"
     assert faulty.calls["/echo"] == 1
+
+
+async def test_every_venue_endpoint_has_its_series_from_start_up_and_each_is_a_real_call() -> None:
+    """The composition root creates each registered venue's endpoint series at zero (``declare_endpoints``):
+    they exist before the first call, and each name is one the venue's client passes as its ``endpoint``
+    (a misspelt name would be a series no call ever moves)."""
+    from prometheus_client import REGISTRY
+
+    from providers.http import declare_endpoints
+    from signal_api.container import build_container
+    from signal_api.settings import Settings
+
+    def series() -> dict[tuple[str, str], float]:
+        return {
+            (s.labels["provider"], s.labels["endpoint"]): s.value
+            for metric in REGISTRY.collect()
+            if metric.name == "upstream_request_seconds"
+            for s in metric.samples
+            if s.name == "upstream_request_seconds_count"
+        }
+
+    declare_endpoints("test", ["declared.only"])
+    assert series()[("test", "declared.only")] == 0.0
+    container = build_container(Settings(_env_file=None))  # type: ignore[call-arg]
+    await container.aclose()  # nothing was called: the series come from building it
+    found = series()
+    for name, venue in container.registry.providers.items():
+        declared = {part for called in venue.endpoints.values() for part in called.split("+")}
+        source = _package_source(name)
+        for endpoint in declared:
+            assert (name, endpoint) in found, (name, endpoint)
+            assert re.search(rf'"{re.escape(endpoint)}"', source), f"{name}: no call names {endpoint!r}"
+
+
+def _package_source(provider: str) -> str:
+    """Every module of ``providers/<provider>/``, as one text."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "providers" / provider
+    return "".join(path.read_text() for path in sorted(package.glob("*.py")))
