@@ -100,15 +100,9 @@ def to_mark_price(raw: BinancePremiumIndex) -> MarkPrice:
 
 
 def to_candle(raw: BinanceKline) -> Candle:
-    return Candle(
-        open_time=utc_from_ms(raw.open_time),
-        open=raw.open,
-        high=raw.high,
-        low=raw.low,
-        close=raw.close,
-        volume=raw.volume,
-        quote_volume=raw.quote_volume,
-    )
+    # positional, in Candle's field order: a frozen dataclass's keyword call costs ~0.3 µs more, 200 times
+    # an answer; each argument still names its column
+    return Candle(utc_from_ms(raw.open_time), raw.open, raw.high, raw.low, raw.close, raw.volume, raw.quote_volume)
 
 
 def to_candles(rows: Iterable[BinanceKline]) -> tuple[Candle, ...]:
