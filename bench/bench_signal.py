@@ -56,6 +56,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterator
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # tests.process_helpers, as bench_replicas.py reads tests' helpers
+
+from tests.process_helpers import until_still  # noqa: E402
+
 DEFAULT_CASSETTE = REPO / ".." / "shared" / "cassettes" / "btc-2025-11-14-latest.json"
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 30.0
@@ -725,18 +729,11 @@ def quiet(replay_base: str) -> None:
 
 
 def settle(replay_base: str, quiet_s: float = 0.4, timeout_s: float = 5.0) -> None:
-    """Wait until the service's start-up calls (the listing warm-up, the streams' instrument lists) are done:
-    the replay server's call count unchanged for ``quiet_s`` (bounded by ``timeout_s``). Health answers
-    before the warm-up finishes; a query sent then waits on the warm-up's round and shares its CPU."""
-    deadline = time.perf_counter() + timeout_s
-    last, quiet_since = -1, time.perf_counter()
-    while time.perf_counter() < deadline:
-        total = int(replay_stats(replay_base).get("total", 0))
-        if total != last:
-            last, quiet_since = total, time.perf_counter()
-        elif time.perf_counter() - quiet_since >= quiet_s:
-            return
-        time.sleep(0.05)
+    """Wait until the service's start-up calls (the listing warm-up and its pings to Binance, the streams'
+    instrument lists) are done: the replay server's call count unchanged for ``quiet_s`` (bounded by
+    ``timeout_s``). Health answers before the warm-up finishes; a query sent then waits on the warm-up's
+    round and shares its CPU."""
+    until_still(lambda: int(replay_stats(replay_base).get("total", 0)), quiet_s=quiet_s, timeout_s=timeout_s)
 
 
 def print_calls(stats: dict[str, Any], group: Callable[[str], str] | None = None, indent: str = "     ") -> None:

@@ -63,7 +63,7 @@ UPSTREAM_LATENCY = Histogram(
 def declare_endpoints(provider: str, endpoints: Iterable[str]) -> None:
     """Create each endpoint's ``ok`` series now, at zero: Prometheus's advice for label values known ahead (a
     rate over a series that only appears with its first call reads nothing before it), and the first call of
-    each endpoint does not pay for building its series (~30 µs each; a cold signal calls nine)."""
+    each endpoint does not pay for building its series (~30 µs each; a cold signal calls eight or nine)."""
     for endpoint in endpoints:
         UPSTREAM_REQUESTS.labels(provider, endpoint, "ok")
         UPSTREAM_LATENCY.labels(provider, endpoint)

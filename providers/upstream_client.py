@@ -56,6 +56,8 @@ def _phase(exc: TimeoutError) -> str:
 # the largest answer read: 32 MiB, far above any venue's (Binance's exchangeInfo is ~140 KB, CoinGecko's coin
 # list a few MB) and far below what would strain the process
 MAX_BODY_BYTES = 32 * 1024 * 1024
+# answers after which preconnect sends nothing more: a key refused, a geo-block, a rate limit or an IP ban
+_REFUSALS = frozenset({401, 403, 418, 429, 451})
 
 
 class UpstreamClient:
@@ -170,23 +172,31 @@ class UpstreamClient:
             raise UpstreamUnavailable(provider, endpoint, "connection failed") from None
 
     async def preconnect(self, provider: str, url: str, connections: int, *, timeout_seconds: float) -> int:
-        """Open ``connections`` keep-alive connections to ``url``'s host before a request needs them: that
-        many GETs of ``url`` (a venue's ping endpoint) at once, each answer read so its connection goes back
-        to the pool (an idle one already there is reused and counts). A cold query then sends its calls at
-        once over open connections instead of opening one each (a TCP and, upstream, a TLS handshake: round
-        trips and CPU). Returns how many answered, whatever their status (any answer leaves its connection
-        open); failures are not raised: the calls that need a connection open it as before. Unused, they
-        close after ``keepalive_seconds`` like any idle connection."""
+        """Open ``connections`` keep-alive connections to ``url``'s host before a request needs them (at most
+        ``max_per_host``): one GET of ``url`` (a venue's ping endpoint) first, then that many at once, each
+        answer read so its connection goes back to the pool (an idle one already there is reused and counts).
+        A cold query then sends its calls over open connections instead of opening one each (upstream a TCP
+        and a TLS handshake: round trips and CPU). A first answer that refuses us (401, 403, 418, 429, 451,
+        5xx: a key, a geo-block, a rate limit or ban, a fault) stops it there: a venue saying so is not asked
+        again. Returns how many of the burst answered; failures are not raised (the calls that need a
+        connection open it as before). Unused, they close after ``keepalive_seconds`` like any idle one."""
         wanted = min(connections, self._max_per_host)
         if wanted <= 0:
             return 0
-        answers = await asyncio.gather(
-            *(
-                self.request(provider, "preconnect", "GET", url, body=None, headers={}, timeout_seconds=timeout_seconds)
-                for _ in range(wanted)
-            ),
-            return_exceptions=True,
-        )
+
+        async def ping() -> UpstreamResponse:
+            return await self.request(
+                provider, "preconnect", "GET", url, body=None, headers={}, timeout_seconds=timeout_seconds
+            )
+
+        try:
+            first = await ping()
+        except UpstreamError:
+            return 0
+        if first.status in _REFUSALS or first.status >= 500:
+            log.info("preconnect stopped: the venue refused", provider=provider, status=first.status)
+            return 0
+        answers = await asyncio.gather(*(ping() for _ in range(wanted)), return_exceptions=True)
         return sum(isinstance(answer, UpstreamResponse) for answer in answers)
 
     async def _read(self, response: aiohttp.ClientResponse, provider: str, endpoint: str) -> bytes:

@@ -377,9 +377,10 @@ async def _load_contract_values(okx: OkxProvider, into: dict[str, float]) -> Non
 
 async def _warm_up(container: Container, settings: Settings) -> None:
     """Fetch the symbol list once at start-up (cached 1 h), then open ``UPSTREAM_WARM_CONNECTIONS`` to
-    Binance (its ping endpoint): the HTTP stack's lazy imports are loaded and a cold query finds a connection
-    open for each call it sends at once, so the first user request pays one upstream round, not a handshake
-    per call first. Nothing is cached from the pings; connections nobody uses close after the keep-alive."""
+    Binance (its ping endpoint; :meth:`UpstreamClient.preconnect` stops at a refusal): the HTTP stack's lazy
+    imports are loaded and a cold query soon after start-up finds a connection open for each call it sends at
+    once, so it pays one upstream round, not a handshake per call first. Nothing is cached from the pings;
+    connections nobody uses close after the 5 s keep-alive, after which queries open their own as before."""
     listing = await container.services.gateway.symbol_list()  # never raises: failures are named in it
     if not listing.available:  # said once; the streams retry quietly (providers.streams.client)
         log.warning(
@@ -387,12 +388,11 @@ async def _warm_up(container: Container, settings: Settings) -> None:
             "No network? Serve a recorded market: signal-api serve --replay <cassette.json>",
             error=listing.error,
         )
-        return  # no host answered: opening more connections to it would fail the same way
+        return  # no venue answered (no network): pinging one would fail the same way
     wanted, timeout = settings.upstream_warm_connections, settings.upstream_timeout_seconds
-    opened = await container.upstream.preconnect(
-        BINANCE, settings.binance_base_url + BINANCE_PING_PATH, wanted, timeout_seconds=timeout
-    )
-    log.info("upstream connections opened ahead", provider=BINANCE, connections=opened, wanted=wanted)
+    ping = settings.binance_base_url.rstrip("/") + BINANCE_PING_PATH
+    answered = await container.upstream.preconnect(BINANCE, ping, wanted, timeout_seconds=timeout)
+    log.info("upstream connections opened ahead", provider=BINANCE, answered=answered, wanted=wanted)
 
 
 async def _replay_clock(replay_url: str) -> ReplayApp:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from persistence.config import SPOOL_MAX_BYTES, HistoryConfig
@@ -76,9 +76,10 @@ class Settings(BaseSettings):
     upstream_max_retry_wait_seconds: float = Field(default=2.0, ge=0)
     upstream_max_connections: int = Field(default=100, ge=1, description="open connections per upstream host")
     # opened to Binance at start-up (its ping endpoint), before the first query: a cold signal sends 7 calls
-    # there at once (klines, prices, funding, ratios, open interest), each needing a connection of its own
+    # there at once (klines, prices, funding, ratios, open interest), each needing a connection of its own;
+    # 8 keeps one spare for a call already in flight (the listing's)
     upstream_warm_connections: int = Field(
-        default=8, ge=0, le=100, description="connections to Binance opened at start-up; 0: none"
+        default=8, ge=0, description="connections to Binance opened at start-up (≤ UPSTREAM_MAX_CONNECTIONS); 0: none"
     )
     rate_limits: dict[str, float] = Field(
         default_factory=dict, description='outgoing calls per second per provider, JSON: {"okx": 5}'
@@ -240,6 +241,18 @@ class Settings(BaseSettings):
     # per scan, on the rate-limited vendors (CoinGecko keyless: 5 calls a minute; LunarCrush: 10 a minute)
     mss_scan_coingecko_calls: int = Field(default=3, ge=0, le=30)
     mss_scan_lunarcrush_calls: int = Field(default=5, ge=0, le=30)
+
+    @model_validator(mode="after")
+    def _warm_connections_within_the_host_limit(self) -> Self:
+        """A warm-up over the host limit is refused when asked for; the default follows a lower limit."""
+        if self.upstream_warm_connections > self.upstream_max_connections:
+            if "upstream_warm_connections" in self.model_fields_set:
+                raise ValueError(
+                    f"UPSTREAM_WARM_CONNECTIONS ({self.upstream_warm_connections}) is over UPSTREAM_MAX_CONNECTIONS "
+                    f"({self.upstream_max_connections}), the connections one host may have"
+                )
+            self.upstream_warm_connections = self.upstream_max_connections
+        return self
 
     def cache_ttls(self) -> CacheTtls:
         """The providers' TTLs: each field of CacheTtls from its ``ttl_<field>_seconds`` setting."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from tests.process_helpers import free_port, stop_process
+from tests.process_helpers import free_port, stop_process, until_still
 from tests.redis_helpers import running_redis
 
 if TYPE_CHECKING:
@@ -73,19 +73,9 @@ class Cluster:
     def upstream_calls(self) -> int:
         return int(self.replay_stats()["total"])
 
-    def settled_upstream_calls(self, quiet_s: float = 0.5, timeout_s: float = 10.0) -> int:
-        """The count once it stops moving for ``quiet_s`` (bounded by ``timeout_s``): the replicas' start-up
-        calls (the listing, the warm-up's connections) are done, so what is counted next is the load's."""
-        deadline = time.monotonic() + timeout_s
-        last, since = self.upstream_calls(), time.monotonic()
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
-            now = self.upstream_calls()
-            if now != last:
-                last, since = now, time.monotonic()
-            elif time.monotonic() - since >= quiet_s:
-                break
-        return last
+    def settled_upstream_calls(self) -> int:
+        """The count once the replicas' start-up calls (the listing, the warm-up's pings) are done."""
+        return until_still(self.upstream_calls, quiet_s=0.5, timeout_s=10.0)
 
 
 def _wait(url: str, process: subprocess.Popen[bytes], seconds: float) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+import pytest
+
 from persistence.config import HistoryConfig
 from providers.config import CacheTtls
 from signal_api.history_cli import history_config
@@ -14,8 +16,6 @@ from signal_api.settings import Settings
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    import pytest
 
 
 def _settings(data_dir: Path | None = None) -> Settings:
@@ -74,3 +74,21 @@ def test_history_dir_default_is_decided_by_the_composition_root(
     assert default_history_dir(tmp_path / "repo") == tmp_path / "shared" / "fixtures" / "history"
     assert _settings().backtest_history_dir == default_history_dir()
     assert default_history_dir().parts[-3:] == ("shared", "fixtures", "history")
+
+
+def test_warm_connections_stay_within_the_host_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asked for more warm connections than one host may have: refused at start-up, naming both settings;
+    not asked: the default follows a lower host limit."""
+    from pydantic import ValidationError
+
+    from signal_api.settings import Settings
+
+    monkeypatch.setenv("UPSTREAM_MAX_CONNECTIONS", "4")
+    assert Settings(_env_file=None).upstream_warm_connections == 4  # type: ignore[call-arg]
+    monkeypatch.setenv("UPSTREAM_WARM_CONNECTIONS", "5")
+    with pytest.raises(
+        ValidationError, match="UPSTREAM_WARM_CONNECTIONS \\(5\\) is over UPSTREAM_MAX_CONNECTIONS \\(4\\)"
+    ):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("UPSTREAM_WARM_CONNECTIONS", "0")
+    assert Settings(_env_file=None).upstream_warm_connections == 0  # type: ignore[call-arg]

@@ -80,6 +80,10 @@ class LocalServer:
                     writer.write(_sized_answer(path))
                     await writer.drain()
                     continue
+                if path.startswith("/status/"):  # an empty answer with that status
+                    writer.write(b"HTTP/1.1 %s X\r\nContent-Length: 0\r\n\r\n" % path.rsplit("/", 1)[1].encode())
+                    await writer.drain()
+                    continue
                 if path.startswith("/sleep/"):
                     await asyncio.sleep(int(path.rsplit("/", 1)[1]) / 1000)
                 body = b'{"path":"%s"}' % path.encode()
@@ -453,16 +457,16 @@ async def test_an_answer_over_the_size_limit_is_refused_and_the_next_call_works(
 
 @on_both_loops
 async def test_preconnect_opens_connections_that_a_burst_of_calls_then_reuses() -> None:
-    """``preconnect`` leaves that many connections open and idle in the pool: calls sent at once afterwards
-    open none (what a cold query's fan-out finds after the start-up warm-up)."""
+    """``preconnect`` leaves that many connections open and idle in the pool (one GET first, then the burst):
+    calls sent at once afterwards open none (what a cold query's fan-out finds after the start-up warm-up)."""
     async with local_server() as server, _client() as client:
         url = f"http://127.0.0.1:{server.port}/ping"
         assert await client.preconnect("test", url, 4, timeout_seconds=5) == 4
         assert (server.accepted, server.open_connections) == (4, 4)
+        assert sum(head.startswith(b"GET /ping ") for head in server.heads) == 5
         burst = await asyncio.gather(*(_get(client, f"http://127.0.0.1:{server.port}/n/{i}") for i in range(4)))
         assert [r.content for r in burst] == [b'{"path":"/n/%d"}' % i for i in range(4)]
         assert server.accepted == 4  # every call of the burst found an open connection
-        assert sum(head.startswith(b"GET /ping ") for head in server.heads) == 4
 
 
 @on_both_loops
@@ -478,3 +482,40 @@ async def test_preconnect_stays_within_the_host_limit_and_never_raises() -> None
     closed.close()  # nothing listens there: every connection is refused
     async with _client() as client:
         assert await client.preconnect("test", f"http://127.0.0.1:{port}/ping", 3, timeout_seconds=2) == 0
+
+
+@on_both_loops
+async def test_preconnect_stops_at_a_refusal_and_goes_on_past_a_not_found() -> None:
+    """A venue answering 429, 418, 451, 403 or a 5xx to the first GET is not asked again; a 404 is an answer
+    like any other (its connection stays open)."""
+    async with local_server() as server, _client() as client:
+        for status in (429, 418, 451, 403, 503):
+            before = len(server.heads)
+            assert (
+                await client.preconnect("test", f"http://127.0.0.1:{server.port}/status/{status}", 4, timeout_seconds=5)
+                == 0
+            )
+            assert len(server.heads) == before + 1, status  # the first GET only
+        assert await client.preconnect("test", f"http://127.0.0.1:{server.port}/status/404", 3, timeout_seconds=5) == 3
+
+
+@on_both_loops
+async def test_a_cancelled_preconnect_raises_cancelled_and_leaves_no_connection_open() -> None:
+    """Cancelled mid-burst (the app stopping during its start-up warm-up): the cancellation propagates and the
+    connections of the unanswered GETs are closed, not left in the pool."""
+    async with local_server() as server, _client() as client:
+        task = asyncio.create_task(
+            client.preconnect("test", f"http://127.0.0.1:{server.port}/sleep/2000", 3, timeout_seconds=5)
+        )
+        for _ in range(100):  # bounded: the first GET is in flight
+            if server.heads:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(100):  # bounded: the server sees the connection go
+            if server.open_connections == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert server.open_connections == 0

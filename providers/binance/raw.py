@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from providers.http import ProviderHttp
 
 PROVIDER = "binance"
-# ``GET /fapi/v1/ping`` answers ``{}`` at request weight 1 (Binance: "test connectivity to the REST API"): what
-# the start-up warm-up opens its connections with (``signal_api.app``), never a market answer
+# ``GET /fapi/v1/ping`` answers ``{}`` at request weight 1 (Binance: "test connectivity to the REST API"): a
+# request that opens a connection and asks for no market data
 PING_PATH = "/fapi/v1/ping"
 _RETRYABLE_CODES = {-1000, -1001, -1006, -1007, -1008}
 _RATE_LIMIT_CODES = {-1003, -1015}
