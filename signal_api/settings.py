@@ -76,8 +76,8 @@ class Settings(BaseSettings):
     upstream_max_retry_wait_seconds: float = Field(default=2.0, ge=0)
     upstream_max_connections: int = Field(default=100, ge=1, description="open connections per upstream host")
     # opened to Binance at start-up (its ping endpoint), before the first query: a cold signal sends 7 calls
-    # there at once (klines, prices, funding, ratios, open interest), each needing a connection of its own;
-    # 8 keeps one spare for a call already in flight (the listing's)
+    # there at once (klines, prices, funding, ratios, open interest), each needing a connection of its own,
+    # and 8 keeps one spare
     upstream_warm_connections: int = Field(
         default=8, ge=0, description="connections to Binance opened at start-up (≤ UPSTREAM_MAX_CONNECTIONS); 0: none"
     )
