@@ -369,29 +369,27 @@ async def serve_in_background(
     app: Any, host: str = "127.0.0.1", port: int = 0, *, lifespan: Literal["auto", "on", "off"] = "off"
 ) -> AsyncIterator[RunningServer]:
     """Run an ASGI app with uvicorn in this event loop (tests, ``serve --replay``); stop on exit."""
-    sock = listening_socket(host, port)
-    port = sock.getsockname()[1]
-    with _uvicorn_quiet():
-        config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", log_config=None, lifespan=lifespan, access_log=False
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.ensure_future(server.serve(sockets=[sock]))
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-    if not server.started:
-        server.should_exit = True
-        await task
-        sock.close()
-        raise RuntimeError(f"server on {host}:{port} did not start")
-    try:
-        yield RunningServer(base_url=f"http://{host}:{port}", server=server, task=task)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()  # uvicorn closed it with its server; a no-op then
+    with contextlib.closing(listening_socket(host, port)) as sock:  # uvicorn closes it first; then a no-op
+        port = sock.getsockname()[1]
+        with _uvicorn_quiet():
+            config = uvicorn.Config(
+                app, host=host, port=port, log_level="warning", log_config=None, lifespan=lifespan, access_log=False
+            )
+            server = uvicorn.Server(config)
+            task = asyncio.ensure_future(server.serve(sockets=[sock]))
+            for _ in range(500):
+                if server.started or task.done():
+                    break
+                await asyncio.sleep(0.01)
+        if not server.started:
+            server.should_exit = True
+            await task
+            raise RuntimeError(f"server on {host}:{port} did not start")
+        try:
+            yield RunningServer(base_url=f"http://{host}:{port}", server=server, task=task)
+        finally:
+            server.should_exit = True
+            await task
 
 
 @dataclass
@@ -414,28 +412,26 @@ async def serve_in_thread(
     exactly when the service was under load. In a thread of its own it keeps the cassette's pace (the
     sockets carry it to the service, which reads when it can). The app must not share loop-bound objects
     with the caller."""
-    sock = listening_socket(host, port)
-    port = sock.getsockname()[1]
-    with _uvicorn_quiet():
-        config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", log_config=None, lifespan=lifespan, access_log=False
-        )
-        server = uvicorn.Server(config)  # uvicorn installs signal handlers only in the main thread
-        serve = server.serve(sockets=[sock])
-        thread = threading.Thread(target=asyncio.run, args=(serve,), name=f"replay:{port}", daemon=True)
-        thread.start()
-        for _ in range(1000):  # bounded: 10 s
-            if server.started or not thread.is_alive():
-                break
-            await asyncio.sleep(0.01)
-    if not server.started:
-        server.should_exit = True
-        await asyncio.to_thread(thread.join, 10)
-        sock.close()
-        raise RuntimeError(f"server on {host}:{port} did not start")
-    try:
-        yield ThreadedServer(base_url=f"http://{host}:{port}", server=server, thread=thread)
-    finally:
-        server.should_exit = True
-        await asyncio.to_thread(thread.join, 10)
-        sock.close()  # uvicorn closed it with its server; a no-op then
+    with contextlib.closing(listening_socket(host, port)) as sock:  # uvicorn closes it first; then a no-op
+        port = sock.getsockname()[1]
+        with _uvicorn_quiet():
+            config = uvicorn.Config(
+                app, host=host, port=port, log_level="warning", log_config=None, lifespan=lifespan, access_log=False
+            )
+            server = uvicorn.Server(config)  # uvicorn installs signal handlers only in the main thread
+            serve = server.serve(sockets=[sock])
+            thread = threading.Thread(target=asyncio.run, args=(serve,), name=f"replay:{port}", daemon=True)
+            thread.start()
+            for _ in range(1000):  # bounded: 10 s
+                if server.started or not thread.is_alive():
+                    break
+                await asyncio.sleep(0.01)
+        if not server.started:
+            server.should_exit = True
+            await asyncio.to_thread(thread.join, 10)
+            raise RuntimeError(f"server on {host}:{port} did not start")
+        try:
+            yield ThreadedServer(base_url=f"http://{host}:{port}", server=server, thread=thread)
+        finally:
+            server.should_exit = True
+            await asyncio.to_thread(thread.join, 10)

@@ -148,6 +148,10 @@ class MarketProvider:
         """``venue.endpoint``: how readings and failures name this venue's answer for ``capability``."""
         return f"{self.name}.{self.endpoints.get(capability, capability.value)}"
 
+    def named_endpoints(self) -> frozenset[str]:
+        """The endpoint names ``endpoints`` gives (``"a+b"``: a capability answered by two calls, a and b)."""
+        return frozenset(part for called in self.endpoints.values() for part in called.split("+"))
+
     def _unsupported(self, capability: Capability) -> CapabilityNotSupported:
         return CapabilityNotSupported(self.name, capability)
 

@@ -160,8 +160,8 @@ def build_container(
     keys = settings.api_keys()
     deps = ProviderDeps(base_urls=base_urls, keys=keys, ttls=ttls, cache=cache, http_factory=provider_http)
     registry = build_registry(deps)
-    for name, venue in registry.providers.items():  # the endpoints each venue names ("a+b": two calls)
-        declare_endpoints(name, {part for called in venue.endpoints.values() for part in called.split("+")})
+    for name, venue in registry.providers.items():
+        declare_endpoints(name, venue.named_endpoints())
     window = LiquidationWindow(clock) if settings.streams_enabled and settings.liquidation_stream_enabled else None
     services = Services(
         gateway=MarketGateway(
